@@ -1,0 +1,4 @@
+export * as pb from './wire';
+export * from './codec';
+export * from './proto';
+export * from './errors';

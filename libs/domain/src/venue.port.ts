@@ -1,0 +1,84 @@
+import type { Dec } from './money';
+import type {
+  AccountSnapshot,
+  Candle,
+  FundingRate,
+  MarketType,
+  Order,
+  OrderEvent,
+  OrderRequest,
+  Position,
+  PriceTick,
+  SymbolRules,
+  Ticker,
+} from './types';
+
+/** Stops a subscription. Idempotent. */
+export type Unsubscribe = () => void;
+
+/**
+ * Receives a stream's values. `resubscribed` is called after the transport reconnected and the
+ * stream is live again (values may have been missed: reconcile).
+ */
+export interface StreamObserver<T> {
+  next(value: T): void;
+  resubscribed?(): void;
+  /** A stream that ended for good (not called for transient reconnects). */
+  error?(err: Error): void;
+}
+
+/** Which order to look up: by venue id or by client order id. */
+export type OrderRef = { orderId: string; clientOrderId?: undefined } | { clientOrderId: string; orderId?: undefined };
+
+/**
+ * The exchange port: one venue account, in domain types. Implemented by the simulated venue and
+ * the ccxt adapters inside the connector, and by the gRPC `RemoteExchange` inside the market maker,
+ * so the strategy never learns which venue it is talking to.
+ *
+ * Errors are `VenueError`s (see errors.ts). Times are Unix ms.
+ */
+export interface ExchangeVenue {
+  readonly name: string;
+  readonly marketType: MarketType;
+
+  getSymbols(): Promise<string[]>;
+  /** @throws VenueError NOT_FOUND (reason UNKNOWN_SYMBOL) for an unknown symbol. */
+  getSymbolRules(symbol: string): Promise<SymbolRules>;
+
+  /**
+   * Places an order. With a `clientOrderId` the venue already knows, returns that order instead.
+   * @throws VenueError INVALID_ARGUMENT naming the field (tick, step, min notional, post-only cross…)
+   */
+  placeOrder(req: OrderRequest): Promise<Order>;
+  /** Cancels an open order and returns its final state. @throws NOT_FOUND, FAILED_PRECONDITION (not open) */
+  cancelOrder(symbol: string, orderId: string): Promise<Order>;
+  /** Cancels every open order of a symbol; returns the cancelled orders. */
+  cancelAllOrders(symbol: string): Promise<Order[]>;
+  /** @throws VenueError NOT_FOUND when no such order exists. */
+  getOrder(symbol: string, ref: OrderRef): Promise<Order>;
+  getOpenOrders(symbol?: string): Promise<Order[]>;
+
+  getAccount(): Promise<AccountSnapshot>;
+  getPositions(symbol?: string): Promise<Position[]>;
+  /** Wallet balance of one asset. */
+  getBalance(asset: string): Promise<Dec>;
+  getLatestPrice(symbol: string): Promise<Dec>;
+  getTickers(): Promise<Ticker[]>;
+  getOpenInterest(symbol: string): Promise<Dec>;
+  /** Up to `limit` most recent candles, oldest first. `interval` like "1m". */
+  getHistoricalKlines(symbol: string, interval: string, limit: number): Promise<Candle[]>;
+  getFundingRate(symbol: string): Promise<FundingRate>;
+  getFundingRates(): Promise<FundingRate[]>;
+  getHistoricalFundingRates(symbol: string, limit: number): Promise<FundingRate[]>;
+
+  watchPrice(symbol: string, observer: StreamObserver<PriceTick>): Unsubscribe;
+  /** Every order event of the account, all symbols. */
+  watchOrders(observer: StreamObserver<OrderEvent>): Unsubscribe;
+  watchKlines(symbol: string, interval: string, observer: StreamObserver<Candle>): Unsubscribe;
+  watchAccount(observer: StreamObserver<AccountSnapshot>): Unsubscribe;
+  /** Position changes; all symbols when `symbol` is empty. */
+  watchPositions(symbol: string, observer: StreamObserver<Position>): Unsubscribe;
+  watchFundingRate(symbol: string, observer: StreamObserver<FundingRate>): Unsubscribe;
+
+  close(): Promise<void>;
+}
