@@ -1,0 +1,3 @@
+export * from './config';
+export * from './backoff';
+export * from './logging';
