@@ -17,12 +17,13 @@ import type {
 export type Unsubscribe = () => void;
 
 /**
- * Receives a stream's values. `resubscribed` is called after the transport reconnected and the
- * stream is live again (values may have been missed: reconcile).
+ * Receives a stream's values. `subscribed` is called each time the stream is established on the
+ * server side: once at first (`reconnect` false) and again after every transport reconnect
+ * (`reconnect` true: values may have been missed in between — reconcile then).
  */
 export interface StreamObserver<T> {
   next(value: T): void;
-  resubscribed?(): void;
+  subscribed?(reconnect: boolean): void;
   /** A stream that ended for good (not called for transient reconnects). */
   error?(err: Error): void;
 }

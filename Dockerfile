@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# One image for all three apps; the command picks the app (default: exchange connector).
+#   docker build -t opensqt .
+#   docker run opensqt                                              # connector: gRPC 50051, HTTP 9090
+#   docker run opensqt node dist/apps/market-maker/src/main.js      # HTTP 8080
+#   docker run opensqt node dist/apps/live-server/src/main.js       # HTTP + WS 8081
+
+FROM node:20-bookworm-slim AS build
+# python3/make/g++: better-sqlite3 compiles its native addon from source.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+# package-lock.json lacks the off-platform optional packages (e.g. @bufbuild/buf-darwin-*), which
+# can make `npm ci` call it out of sync (npm/cli#9846); `npm install` keeps the locked versions.
+RUN npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+COPY . .
+# build = buf generate (ts-proto, local plugin) + tsc + tsc-alias → dist/apps/<app>/src/main.js
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# Owned by root and read-only for the app user; only /app/data (SQLite) is writable.
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/proto ./proto
+COPY --from=build /app/config ./config
+RUN mkdir -p /app/data && chown 1000:1000 /app/data
+# Numeric uid (the image's "node" user) so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+EXPOSE 50051 9090 8080 8081
+CMD ["node", "dist/apps/exchange-connector/src/main.js"]

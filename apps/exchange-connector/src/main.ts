@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { Logger } from 'nestjs-pino';
+import { EXCHANGE_PACKAGE, PROTO_LOADER_OPTIONS, exchangeProtoPath, protoDir } from '@mm/contracts';
+import { ConfigError } from '@mm/platform';
+import { CONNECTOR_CONFIG, type ConnectorConfig } from './connector.config';
+import { ConnectorModule } from './connector.module';
+import { ConnectorHealth } from './http/health.controller';
+import { VenueLifecycle } from './venue/venue.provider';
+
+/** Exchange connector: gRPC ExchangeService + grpc.health.v1 on PORT, /health and /metrics on HTTP_PORT. */
+async function bootstrap(): Promise<void> {
+  const app = await NestFactory.create(ConnectorModule, { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  const config = app.get<ConnectorConfig>(CONNECTOR_CONFIG);
+  const health = app.get(ConnectorHealth);
+  app.connectMicroservice<MicroserviceOptions>(
+    {
+      transport: Transport.GRPC,
+      options: {
+        url: `${config.host}:${config.port}`,
+        package: EXCHANGE_PACKAGE,
+        protoPath: exchangeProtoPath(),
+        loader: { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir()] },
+        onLoadPackageDefinition: (_pkg, server) => health.grpc.addToServer(server),
+        gracefulShutdown: true,
+      },
+    },
+    { inheritAppConfig: true },
+  );
+  await app.startAllMicroservices();
+  await app.listen(config.httpPort, config.host);
+  app.get(VenueLifecycle).start();
+  health.set('SERVING', 'venue ready');
+  app.get(Logger).log(`exchange-connector: gRPC ${config.host}:${config.port} (${config.exchange}), HTTP ${config.httpPort}`);
+}
+
+bootstrap().catch((err: unknown) => {
+  // Config and startup errors: one clear line, non-zero exit.
+  const msg = err instanceof ConfigError ? err.message : `exchange-connector failed to start: ${(err as Error)?.stack ?? String(err)}`;
+  process.stderr.write(`${msg}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+import { type EnvBinding, loadConfig } from '@mm/platform';
+import { z } from 'zod';
+
+/**
+ * Live-server settings (YAML keys in snake_case, all optional):
+ *
+ * ```yaml
+ * port: 8081              # HTTP + WebSocket port (0 = any free port)
+ * host: 0.0.0.0
+ * symbol: BTCUSDT
+ * history_limit: 100      # 1m candles kept and sent as `history`
+ * connector:
+ *   address: localhost:50051
+ *   token: ""             # sent as `authorization: Bearer <token>` when set
+ * backoff: { initial_ms: 500, max_ms: 10000 }
+ * ws:
+ *   max_buffered_bytes: 1048576   # a socket with more unsent bytes is terminated
+ *   ping_interval_ms: 30000       # ping period; no pong by the next ping → terminated
+ *   max_messages_per_sec: 20      # clients sending more are dropped (the page sends nothing)
+ * ```
+ */
+export const liveConfigSchema = z
+  .object({
+    port: z.coerce.number().int().min(0).max(65535).default(8081),
+    host: z.string().min(1).default('0.0.0.0'),
+    symbol: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_:/.-]{1,39}$/, 'must be a symbol like BTCUSDT')
+      .default('BTCUSDT'),
+    history_limit: z.coerce.number().int().min(1).max(1000).default(100),
+    connector: z
+      .object({
+        address: z.string().trim().min(1).default('localhost:50051'),
+        token: z.string().default(''),
+      })
+      .strict()
+      .default({}),
+    backoff: z
+      .object({
+        initial_ms: z.coerce.number().int().positive().default(500),
+        max_ms: z.coerce.number().int().positive().default(10_000),
+      })
+      .strict()
+      .default({}),
+    ws: z
+      .object({
+        max_buffered_bytes: z.coerce.number().int().positive().default(1024 * 1024),
+        ping_interval_ms: z.coerce.number().int().min(100).default(30_000),
+        max_messages_per_sec: z.coerce.number().int().positive().default(20),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+/** Validated live-server configuration (see {@link liveConfigSchema}). */
+export type LiveConfig = z.infer<typeof liveConfigSchema>;
+
+/** DI token of the {@link LiveConfig}. */
+export const LIVE_CONFIG = Symbol('LIVE_CONFIG');
+
+const ENV_BINDINGS: readonly EnvBinding[] = [
+  ['LIVE_PORT', 'port'],
+  ['LIVE_HOST', 'host'],
+  ['LIVE_SYMBOL', 'symbol'],
+  ['EXCHANGE_GRPC_ADDRESS', 'connector.address'],
+  ['CONNECTOR_TOKEN', 'connector.token'],
+  // command-line flags win over env; they are injected into the source under these names
+  ['--port', 'port'],
+];
+
+function flag(argv: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === name) return argv[i + 1];
+    if (argv[i].startsWith(`${name}=`)) return argv[i].slice(name.length + 1);
+  }
+  return undefined;
+}
+
+/**
+ * Loads the config: `--config file.yaml` (or `LIVE_CONFIG`) → env (`LIVE_PORT`, `LIVE_HOST`,
+ * `LIVE_SYMBOL`, `EXCHANGE_GRPC_ADDRESS`, `CONNECTOR_TOKEN`) → `--port N`.
+ * @throws ConfigError naming the bad key.
+ */
+export function loadLiveConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): LiveConfig {
+  const file = flag(argv, '--config') ?? env.LIVE_CONFIG;
+  const port = flag(argv, '--port');
+  return loadConfig(liveConfigSchema, {
+    file,
+    required: file !== undefined,
+    env: ENV_BINDINGS,
+    source: port === undefined ? env : { ...env, '--port': port },
+  });
+}

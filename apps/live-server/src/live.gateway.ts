@@ -1,0 +1,149 @@
+import { Inject, Logger, type OnModuleDestroy } from '@nestjs/common';
+import {
+  type OnGatewayConnection,
+  type OnGatewayInit,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket, type WebSocketServer as WsServer } from 'ws';
+import { ConnectorFeedService, type FeedEvent } from './connector-feed.service';
+import { LIVE_CONFIG, type LiveConfig } from './live.config';
+import {
+  type LiveMessage,
+  snapshotMessages,
+  toLiveAccount,
+  toLiveCandle,
+  toLiveOrder,
+  toLivePosition,
+  toLiveTrade,
+} from './messages';
+
+/** Largest client frame accepted (the page sends nothing); bigger frames close the socket (1009). */
+export const MAX_CLIENT_FRAME_BYTES = 4096;
+
+interface ClientState {
+  alive: boolean;
+  windowStart: number;
+  received: number;
+}
+
+/**
+ * Read-only WebSocket feed at `/ws` on the HTTP port (any Origin accepted).
+ *
+ * New connection → snapshot (`history`, `account`, `orders` array, `position` if known); then every
+ * feed change is broadcast as one text frame `{type, data}` (see messages.ts), serialized once per
+ * broadcast. Client messages are ignored; a client sending more than `ws.max_messages_per_sec`
+ * frames per second is terminated, as is one whose unsent data exceeds `ws.max_buffered_bytes` or
+ * that misses a pong within `ws.ping_interval_ms`. Never places or cancels orders.
+ */
+@WebSocketGateway({ path: '/ws', maxPayload: MAX_CLIENT_FRAME_BYTES, perMessageDeflate: false })
+export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection<WebSocket>, OnModuleDestroy {
+  @WebSocketServer() private server?: WsServer;
+  private readonly log = new Logger(LiveGateway.name);
+  private readonly state = new WeakMap<WebSocket, ClientState>();
+  private pingTimer?: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly feed: ConnectorFeedService,
+    @Inject(LIVE_CONFIG) private readonly cfg: LiveConfig,
+  ) {
+    this.unsubscribe = feed.onEvent((e) => this.onFeedEvent(e));
+  }
+
+  /** Number of connected WebSocket clients. */
+  get clientCount(): number {
+    return this.server?.clients.size ?? 0;
+  }
+
+  afterInit(server: WsServer): void {
+    this.server = server;
+    this.pingTimer = setInterval(() => this.pingAll(), this.cfg.ws.ping_interval_ms);
+    this.pingTimer.unref();
+  }
+
+  handleConnection(client: WebSocket, req?: IncomingMessage): void {
+    const st: ClientState = { alive: true, windowStart: Date.now(), received: 0 };
+    this.state.set(client, st);
+    client.on('pong', () => (st.alive = true));
+    client.on('error', () => client.terminate());
+    client.on('message', () => {
+      const now = Date.now();
+      if (now - st.windowStart >= 1000) {
+        st.windowStart = now;
+        st.received = 0;
+      }
+      if (++st.received > this.cfg.ws.max_messages_per_sec) {
+        this.log.warn(`dropping client ${req?.socket.remoteAddress ?? '?'}: message flood`);
+        client.close(1008, 'read-only feed');
+        setTimeout(() => client.terminate(), 1000).unref();
+      }
+    });
+    for (const m of snapshotMessages(this.feed.snapshot())) this.sendTo(client, JSON.stringify(m));
+  }
+
+  /** Sends one message to every open client; the JSON text is built once. */
+  broadcast(message: LiveMessage): void {
+    if (!this.server || this.server.clients.size === 0) return;
+    const text = JSON.stringify(message);
+    for (const c of this.server.clients) this.sendTo(c, text);
+  }
+
+  /** Closes every client connection (clients are expected to reconnect). */
+  disconnectAll(code = 1001, reason = 'server going away'): void {
+    for (const c of this.server?.clients ?? []) c.close(code, reason);
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe();
+    clearInterval(this.pingTimer);
+  }
+
+  private sendTo(client: WebSocket, text: string): void {
+    if (client.readyState !== WebSocket.OPEN) return;
+    if (client.bufferedAmount > this.cfg.ws.max_buffered_bytes) {
+      this.log.warn(`terminating slow client (${client.bufferedAmount} bytes unsent)`);
+      client.terminate();
+      return;
+    }
+    client.send(text);
+  }
+
+  private pingAll(): void {
+    for (const c of this.server?.clients ?? []) {
+      const st = this.state.get(c);
+      if (!st || !st.alive) {
+        c.terminate();
+        continue;
+      }
+      st.alive = false;
+      c.ping();
+    }
+  }
+
+  private onFeedEvent(e: FeedEvent): void {
+    switch (e.kind) {
+      case 'candle':
+        if (e.latest) this.broadcast({ type: 'kline', data: toLiveCandle(e.candle) });
+        return;
+      case 'order':
+        this.broadcast({ type: 'orders', data: toLiveOrder(e.event.order) });
+        if (e.event.lastTrade) this.broadcast({ type: 'trade_event', data: toLiveTrade(e.event.lastTrade) });
+        return;
+      case 'account':
+        this.broadcast({ type: 'account', data: toLiveAccount(e.account, this.feed.symbol, e.realizedPnl, e.fees) });
+        return;
+      case 'position':
+        this.broadcast({ type: 'position', data: toLivePosition(e.position, e.realizedPnl) });
+        return;
+      case 'resync':
+        if (e.part === 'klines') this.broadcast({ type: 'history', data: e.snapshot.candles.map(toLiveCandle) });
+        else this.broadcast({ type: 'orders', data: e.snapshot.orders.map(toLiveOrder) });
+        return;
+      case 'connector':
+        this.broadcast({ type: 'connector', data: { state: e.connected ? 'connected' : 'disconnected' } });
+        return;
+    }
+  }
+}

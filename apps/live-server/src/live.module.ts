@@ -1,0 +1,42 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { loggingModule } from '@mm/platform';
+import { Logger as PinoLogger } from 'nestjs-pino';
+import { ConnectorFeedService } from './connector-feed.service';
+import { LIVE_CONFIG, type LiveConfig } from './live.config';
+import { LiveController } from './live.controller';
+import { LiveGateway } from './live.gateway';
+
+/** The live monitor: connector feed + `/ws` gateway + `/health` and the page. */
+@Module({})
+export class LiveModule {
+  /** @param opts.logging use pino JSON logging (`loggingModule('live-server')`); off in tests. */
+  static forRoot(config: LiveConfig, opts: { logging?: boolean } = {}): DynamicModule {
+    return {
+      module: LiveModule,
+      imports: opts.logging ? [loggingModule('live-server')] : [],
+      controllers: [LiveController],
+      providers: [{ provide: LIVE_CONFIG, useValue: config }, ConnectorFeedService, LiveGateway],
+    };
+  }
+}
+
+/**
+ * Creates (does not start) the live-server app: Express + WsAdapter on the same HTTP server,
+ * client frames never parsed, shutdown hooks on. Call `app.listen(config.port, config.host)`.
+ * @param opts.logging pino logging (default true); `false` silences Nest's own logger as well.
+ */
+export async function createLiveApp(config: LiveConfig, opts: { logging?: boolean } = {}): Promise<NestExpressApplication> {
+  const logging = opts.logging ?? true;
+  const app = await NestFactory.create<NestExpressApplication>(LiveModule.forRoot(config, { logging }), {
+    bufferLogs: logging,
+    logger: logging ? undefined : false,
+  });
+  if (logging) app.useLogger(app.get(PinoLogger));
+  app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
+  app.disable('x-powered-by');
+  app.enableShutdownHooks();
+  return app;
+}

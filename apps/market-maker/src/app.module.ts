@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { loggingModule } from '@mm/platform';
+import { MM_CONFIG, type MmConfig, loadMmConfig } from './mm.config';
+import { dataSourceOptions } from './persistence/data-source';
+import { EngineService } from './engine/engine.service';
+import { MM_METRIC_PROVIDERS, MmMetrics } from './http/mm.metrics';
+import { StatusController } from './http/status.controller';
+
+const config: MmConfig = loadMmConfig();
+
+@Module({
+  imports: [
+    loggingModule('market-maker'),
+    TypeOrmModule.forRoot(dataSourceOptions({ databaseUrl: config.database.url, sqlitePath: config.database.sqlite_path })),
+    TerminusModule,
+    PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
+  ],
+  controllers: [StatusController],
+  providers: [{ provide: MM_CONFIG, useValue: config }, EngineService, MmMetrics, ...MM_METRIC_PROVIDERS],
+})
+export class AppModule {}

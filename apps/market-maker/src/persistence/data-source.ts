@@ -1,0 +1,42 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import { type Dialect, buildEntities } from './entities';
+import { InitialSchema1732200000000 } from './migrations/1732200000000-initial-schema';
+
+export const MIGRATIONS = [InitialSchema1732200000000];
+
+/**
+ * TypeORM options: PostgreSQL when `databaseUrl` is a postgres:// URL, else an SQLite file at
+ * `sqlitePath` (WAL mode, parent directory created). Schema only through migrations (never synchronize).
+ * @throws Error for an unsupported URL scheme.
+ */
+export function dataSourceOptions(opts: { databaseUrl?: string; sqlitePath: string }): DataSourceOptions & { dialect: Dialect } {
+  const url = opts.databaseUrl?.trim();
+  if (url) {
+    if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`database.url must be a postgres:// URL, got "${url.split(':')[0]}:…"`);
+    return {
+      dialect: 'postgres',
+      type: 'postgres',
+      url,
+      entities: buildEntities('postgres'),
+      migrations: MIGRATIONS,
+      migrationsRun: true,
+      synchronize: false,
+      logging: false,
+      extra: { max: 5 },
+    };
+  }
+  if (opts.sqlitePath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.sqlitePath)), { recursive: true });
+  return {
+    dialect: 'sqlite',
+    type: 'better-sqlite3',
+    database: opts.sqlitePath,
+    enableWAL: true,
+    entities: buildEntities('sqlite'),
+    migrations: MIGRATIONS,
+    migrationsRun: true,
+    synchronize: false,
+    logging: false,
+  };
+}

@@ -1,0 +1,153 @@
+import { EntitySchema, type ValueTransformer } from 'typeorm';
+import { Dec } from '@mm/domain';
+
+/**
+ * Durable state of the market maker. Decimal columns are `text` on SQLite (its NUMERIC affinity
+ * would turn long decimals into floats) and unconstrained `numeric` on PostgreSQL (exact); both go
+ * through a decimal.js transformer, so code only ever sees `Dec`.
+ */
+export type Dialect = 'sqlite' | 'postgres';
+
+const decimal: ValueTransformer = {
+  to: (v: Dec | null | undefined) => (v === null || v === undefined ? v : v.toString()),
+  from: (v: string | null) => (v === null || v === undefined ? v : new Dec(v)),
+};
+
+/** One grid slot (price level) of one symbol. */
+export interface SlotRow {
+  id: string; // `${symbol}:${levelKey}`
+  symbol: string;
+  level: Dec;
+  positionQty: Dec;
+  positionCost: Dec;
+  entryFees: Dec;
+  status: string;
+  generation: number;
+  clientOrderId: string | null;
+  postOnlyRejects: number;
+  updatedAt: Date;
+}
+
+/**
+ * An order intent: written (committed) before the order leaves the process, then updated with the
+ * venue's answer. `status` PENDING_NEW until answered; NOT_PLACED when the venue never received it.
+ */
+export interface IntentRow {
+  clientOrderId: string;
+  symbol: string;
+  slotId: string;
+  side: string;
+  price: Dec;
+  quantity: Dec;
+  reduceOnly: boolean;
+  postOnly: boolean;
+  status: string;
+  orderId: string | null;
+  executedQty: Dec;
+  error: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One execution booked by the strategy; `tradeId` is the venue's, so a fill is booked once. */
+export interface FillRow {
+  tradeId: string;
+  clientOrderId: string;
+  orderId: string;
+  symbol: string;
+  slotId: string;
+  side: string;
+  price: Dec;
+  quantity: Dec;
+  fee: Dec;
+  feeAsset: string;
+  /** Strategy realized PnL booked by this fill (non-zero on take-profit sells), quote. */
+  realizedPnl: Dec;
+  /** Venue execution time, Unix ms. */
+  tradeTimeMs: string;
+  createdAt: Date;
+}
+
+/** Per-symbol strategy state: the grid anchor and running totals (quote). */
+export interface StrategyRow {
+  symbol: string;
+  anchorPrice: Dec;
+  realizedPnl: Dec;
+  feesPaid: Dec;
+  updatedAt: Date;
+}
+
+export function decimalColumnType(dialect: Dialect): 'text' | 'numeric' {
+  return dialect === 'postgres' ? 'numeric' : 'text';
+}
+
+/** The entity schemas for a database dialect. */
+export function buildEntities(dialect: Dialect) {
+  const d = { type: decimalColumnType(dialect), transformer: decimal } as const;
+  const ts = dialect === 'postgres' ? ('timestamptz' as const) : ('datetime' as const);
+  return [
+    new EntitySchema<SlotRow>({
+      name: 'grid_slot',
+      columns: {
+        id: { type: 'varchar', length: 80, primary: true },
+        symbol: { type: 'varchar', length: 40 },
+        level: { ...d },
+        positionQty: { ...d, name: 'position_qty' },
+        positionCost: { ...d, name: 'position_cost' },
+        entryFees: { ...d, name: 'entry_fees' },
+        status: { type: 'varchar', length: 16 },
+        generation: { type: 'integer' },
+        clientOrderId: { type: 'varchar', length: 40, nullable: true, name: 'client_order_id' },
+        postOnlyRejects: { type: 'integer', name: 'post_only_rejects' },
+        updatedAt: { type: ts, name: 'updated_at' },
+      },
+    }),
+    new EntitySchema<IntentRow>({
+      name: 'order_intent',
+      columns: {
+        clientOrderId: { type: 'varchar', length: 40, primary: true, name: 'client_order_id' },
+        symbol: { type: 'varchar', length: 40 },
+        slotId: { type: 'varchar', length: 80, name: 'slot_id' },
+        side: { type: 'varchar', length: 4 },
+        price: { ...d },
+        quantity: { ...d },
+        reduceOnly: { type: 'boolean', name: 'reduce_only' },
+        postOnly: { type: 'boolean', name: 'post_only' },
+        status: { type: 'varchar', length: 20 },
+        orderId: { type: 'varchar', length: 40, nullable: true, name: 'order_id' },
+        executedQty: { ...d, name: 'executed_qty' },
+        error: { type: 'varchar', length: 500, nullable: true },
+        createdAt: { type: ts, name: 'created_at' },
+        updatedAt: { type: ts, name: 'updated_at' },
+      },
+    }),
+    new EntitySchema<FillRow>({
+      name: 'fill',
+      columns: {
+        tradeId: { type: 'varchar', length: 64, primary: true, name: 'trade_id' },
+        clientOrderId: { type: 'varchar', length: 40, name: 'client_order_id' },
+        orderId: { type: 'varchar', length: 40, name: 'order_id' },
+        symbol: { type: 'varchar', length: 40 },
+        slotId: { type: 'varchar', length: 80, name: 'slot_id' },
+        side: { type: 'varchar', length: 4 },
+        price: { ...d },
+        quantity: { ...d },
+        fee: { ...d },
+        feeAsset: { type: 'varchar', length: 16, name: 'fee_asset' },
+        realizedPnl: { ...d, name: 'realized_pnl' },
+        tradeTimeMs: { type: 'bigint', name: 'trade_time_ms' },
+        createdAt: { type: ts, name: 'created_at' },
+      },
+    }),
+    new EntitySchema<StrategyRow>({
+      name: 'strategy_state',
+      columns: {
+        symbol: { type: 'varchar', length: 40, primary: true },
+        anchorPrice: { ...d, name: 'anchor_price' },
+        realizedPnl: { ...d, name: 'realized_pnl' },
+        feesPaid: { ...d, name: 'fees_paid' },
+        updatedAt: { type: ts, name: 'updated_at' },
+      },
+    }),
+  ];
+}

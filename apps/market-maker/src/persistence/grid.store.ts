@@ -1,0 +1,88 @@
+import { DataSource, type EntityManager, In } from 'typeorm';
+import { Dec, ZERO } from '@mm/domain';
+import type { Slot } from '@mm/grid';
+import type { FillRow, IntentRow, SlotRow, StrategyRow } from './entities';
+
+/** Intent statuses that still need an answer or may still fill. */
+export const OPEN_INTENT_STATUSES = ['PENDING_NEW', 'NEW', 'PARTIALLY_FILLED'];
+
+export interface LoadedState {
+  strategy: StrategyRow | null;
+  slots: SlotRow[];
+  openIntents: IntentRow[];
+}
+
+/** One unit of durable change, written in a single transaction. */
+export interface StateChange {
+  slots?: Slot[];
+  intents?: IntentRow[];
+  intentUpdates?: { clientOrderId: string; patch: Partial<IntentRow> }[];
+  fills?: FillRow[];
+  strategy?: StrategyRow;
+}
+
+/**
+ * Durable grid state over TypeORM (SQLite or PostgreSQL). Every change is one transaction; the
+ * engine treats a failed write as fatal (crash-only: a restart recovers from here and the venue).
+ */
+export class GridStore {
+  constructor(
+    readonly dataSource: DataSource,
+    private readonly symbol: string,
+  ) {}
+
+  async load(): Promise<LoadedState> {
+    const m = this.dataSource.manager;
+    const [strategy, slots, openIntents] = await Promise.all([
+      m.findOne<StrategyRow>('strategy_state', { where: { symbol: this.symbol } }),
+      m.find<SlotRow>('grid_slot', { where: { symbol: this.symbol } }),
+      m.find<IntentRow>('order_intent', { where: { symbol: this.symbol, status: In(OPEN_INTENT_STATUSES) }, order: { createdAt: 'ASC' } }),
+    ]);
+    return { strategy, slots, openIntents };
+  }
+
+  async fillExists(tradeId: string): Promise<boolean> {
+    return (await this.dataSource.manager.count('fill', { where: { tradeId } })) > 0;
+  }
+
+  async intent(clientOrderId: string): Promise<IntentRow | null> {
+    return this.dataSource.manager.findOne<IntentRow>('order_intent', { where: { clientOrderId } });
+  }
+
+  async fills(): Promise<FillRow[]> {
+    return this.dataSource.manager.find<FillRow>('fill', { where: { symbol: this.symbol }, order: { tradeTimeMs: 'ASC' } });
+  }
+
+  async apply(change: StateChange): Promise<void> {
+    await this.dataSource.transaction(async (m: EntityManager) => {
+      const now = new Date();
+      if (change.intents?.length) await m.insert('order_intent', change.intents);
+      for (const u of change.intentUpdates ?? []) {
+        await m.update('order_intent', { clientOrderId: u.clientOrderId }, { ...u.patch, updatedAt: now });
+      }
+      if (change.fills?.length) await m.insert('fill', change.fills);
+      if (change.slots?.length) await m.save('grid_slot', change.slots.map((s) => this.slotRow(s, now)));
+      if (change.strategy) await m.save('strategy_state', { ...change.strategy, updatedAt: now });
+    });
+  }
+
+  slotRow(s: Slot, now = new Date()): SlotRow {
+    return {
+      id: `${this.symbol}:${s.key}`,
+      symbol: this.symbol,
+      level: s.level,
+      positionQty: s.positionQty,
+      positionCost: s.positionCost,
+      entryFees: s.entryFees,
+      status: s.status,
+      generation: s.generation,
+      clientOrderId: s.order?.clientOrderId ?? null,
+      postOnlyRejects: s.postOnlyRejects,
+      updatedAt: now,
+    };
+  }
+
+  static emptyStrategy(symbol: string, anchor: Dec): StrategyRow {
+    return { symbol, anchorPrice: anchor, realizedPnl: ZERO, feesPaid: ZERO, updatedAt: new Date() };
+  }
+}

@@ -1,0 +1,90 @@
+{{/* Chart name, truncated to the 63 characters Kubernetes allows in names. */}}
+{{- define "opensqt.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Release-qualified name. */}}
+{{- define "opensqt.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of one app's objects. Call with (dict "ctx" $ "component" "market-maker"). */}}
+{{- define "opensqt.componentName" -}}
+{{- printf "%s-%s" (include "opensqt.fullname" .ctx) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "opensqt.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "opensqt.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "opensqt.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "opensqt.selectorLabels" . }}
+app.kubernetes.io/part-of: opensqt
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+{{- end }}
+
+{{- define "opensqt.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* gRPC address of the connector, as its clients dial it. */}}
+{{- define "opensqt.connectorAddress" -}}
+{{- printf "%s:%d" (include "opensqt.componentName" (dict "ctx" . "component" "exchange-connector")) (int .Values.connector.grpcPort) }}
+{{- end }}
+
+{{/* Pod-level settings shared by every app. */}}
+{{- define "opensqt.podCommon" -}}
+{{- with .ctx.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+automountServiceAccountToken: false
+# No <SERVICE>_PORT variables: they could shadow the apps' own settings (e.g. LIVE_PORT).
+enableServiceLinks: false
+securityContext:
+  {{- toYaml .ctx.Values.podSecurityContext | nindent 2 }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* env entries from a name: value map. */}}
+{{- define "opensqt.envMap" -}}
+{{- range $k, $v := . }}
+- name: {{ $k }}
+  value: {{ $v | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{/* CONNECTOR_TOKEN for a client app from connectorAuth. Call with (dict "ctx" $ "key" "…"). */}}
+{{- define "opensqt.clientTokenEnv" -}}
+{{- if .ctx.Values.connectorAuth.existingSecret }}
+- name: CONNECTOR_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .ctx.Values.connectorAuth.existingSecret }}
+      key: {{ .key }}
+{{- end }}
+{{- end }}

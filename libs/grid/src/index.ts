@@ -1,0 +1,4 @@
+export * from './grid-math';
+export * from './client-order-id';
+export * from './slot';
+export * from './planner';

@@ -1,0 +1,144 @@
+import { Dec, type Fill, type OrderStatus, type Side, ZERO, isTerminal } from '@mm/domain';
+
+/** FREE: no live order. PENDING: an intent is committed, the venue's answer is not known yet. LOCKED: a live order. */
+export type SlotStatus = 'FREE' | 'PENDING' | 'LOCKED';
+/** An order intent's state: PENDING_NEW until the venue answers; NOT_PLACED when the venue never got it. */
+export type IntentStatus = 'PENDING_NEW' | OrderStatus | 'NOT_PLACED';
+
+/** The order a slot currently owns (at most one). */
+export interface SlotOrder {
+  clientOrderId: string;
+  orderId: string | null;
+  side: Side;
+  price: Dec;
+  quantity: Dec;
+  executedQty: Dec;
+  status: IntentStatus;
+  reduceOnly: boolean;
+}
+
+/**
+ * One grid price level (upstream `InventorySlot`, §2.2). It holds at most one live order: a BUY to
+ * open at `level`, or the take-profit SELL of its inventory at `level + I`. Inventory is tracked
+ * with its cost so each closed round trip's PnL is exact: Σ(sell) − Σ(buy) − fees, in quote units.
+ */
+export interface Slot {
+  level: Dec;
+  key: string;
+  /** Base units held by this slot (> 0 means FILLED). */
+  positionQty: Dec;
+  /** Σ buy price × qty of the held inventory, quote. */
+  positionCost: Dec;
+  /** Buy fees paid for the held inventory, quote. */
+  entryFees: Dec;
+  status: SlotStatus;
+  /** Incremented for every new order intent; part of the deterministic client order id. */
+  generation: number;
+  order: SlotOrder | null;
+  postOnlyRejects: number;
+}
+
+export function newSlot(level: Dec, key: string): Slot {
+  return { level, key, positionQty: ZERO, positionCost: ZERO, entryFees: ZERO, status: 'FREE', generation: 0, order: null, postOnlyRejects: 0 };
+}
+
+export const isFilled = (s: Slot): boolean => s.positionQty.gt(0);
+
+/**
+ * FREE → PENDING with a new intent. The caller commits it durably before sending the order.
+ * @throws Error when the slot is not FREE (a slot never holds two orders).
+ */
+export function beginIntent(slot: Slot, order: Omit<SlotOrder, 'orderId' | 'executedQty' | 'status'>): void {
+  if (slot.status !== 'FREE') throw new Error(`slot ${slot.key} is ${slot.status}, cannot place ${order.clientOrderId}`);
+  slot.status = 'PENDING';
+  slot.order = { ...order, orderId: null, executedQty: ZERO, status: 'PENDING_NEW' };
+}
+
+const RANK: Record<IntentStatus, number> = {
+  PENDING_NEW: 0,
+  NEW: 1,
+  PARTIALLY_FILLED: 2,
+  FILLED: 3,
+  CANCELED: 3,
+  REJECTED: 3,
+  EXPIRED: 3,
+  NOT_PLACED: 3,
+};
+
+/**
+ * Applies the venue's view of the slot's current order (from the placement answer, the order
+ * stream or a lookup). Monotonic: executed quantity never decreases and a terminal state is final,
+ * so late or duplicated events are harmless. Events for another client order id are ignored.
+ * A terminal order frees the slot (REJECTED and EXPIRED included — upstream bug §9.9).
+ * @returns true when the slot changed.
+ */
+export function applyOrderState(
+  slot: Slot,
+  o: { clientOrderId: string; orderId?: string | null; status: IntentStatus; executedQty?: Dec },
+): boolean {
+  const cur = slot.order;
+  if (!cur || cur.clientOrderId !== o.clientOrderId) return false;
+  let changed = false;
+  if (o.orderId && cur.orderId !== o.orderId) {
+    cur.orderId = o.orderId;
+    changed = true;
+  }
+  if (o.executedQty && o.executedQty.gt(cur.executedQty)) {
+    cur.executedQty = o.executedQty;
+    changed = true;
+  }
+  if (RANK[o.status] > RANK[cur.status]) {
+    cur.status = o.status;
+    changed = true;
+  }
+  if (cur.status === 'NOT_PLACED' || (cur.status !== 'PENDING_NEW' && isTerminal(cur.status as OrderStatus))) {
+    slot.order = null;
+    slot.status = 'FREE';
+    return true;
+  }
+  if (cur.status !== 'PENDING_NEW' && slot.status !== 'LOCKED') {
+    slot.status = 'LOCKED';
+    changed = true;
+  }
+  return changed;
+}
+
+/**
+ * Books an execution into the slot's inventory. BUY adds qty, cost and fee. SELL closes inventory and
+ * returns the realized PnL of the closed part: sell notional − its share of cost − its share of entry
+ * fees − the sell fee (exact when the whole inventory is sold, the normal take-profit case).
+ * Fees are assumed in the quote asset.
+ */
+export function applyFill(slot: Slot, fill: Pick<Fill, 'side' | 'price' | 'quantity' | 'fee'>): Dec {
+  const notional = fill.price.mul(fill.quantity);
+  if (fill.side === 'BUY') {
+    slot.positionQty = slot.positionQty.plus(fill.quantity);
+    slot.positionCost = slot.positionCost.plus(notional);
+    slot.entryFees = slot.entryFees.plus(fill.fee);
+    return ZERO;
+  }
+  const held = slot.positionQty;
+  if (held.lte(0)) {
+    slot.positionQty = held.minus(fill.quantity);
+    return fill.fee.neg();
+  }
+  const closing = Dec.min(held, fill.quantity);
+  let cost: Dec;
+  let fees: Dec;
+  if (closing.eq(held)) {
+    cost = slot.positionCost;
+    fees = slot.entryFees;
+  } else {
+    const share = closing.div(held);
+    cost = slot.positionCost.mul(share);
+    fees = slot.entryFees.mul(share);
+  }
+  slot.positionQty = held.minus(fill.quantity);
+  slot.positionCost = slot.positionCost.minus(cost);
+  slot.entryFees = slot.entryFees.minus(fees);
+  if (slot.positionQty.lte(0)) {
+    slot.positionCost = ZERO;
+    slot.entryFees = ZERO;
+  }
+  return fill.price.mul(closing).minus(cost).minus(fees).minus(fill.fee);
+}

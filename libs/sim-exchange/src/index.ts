@@ -1,0 +1,7 @@
+/**
+ * Simulated USDT-margined perpetual venue (pure TypeScript): replays 1-minute candles from CSV or a
+ * seeded random walk on market time and implements the `ExchangeVenue` port.
+ */
+export { SimExchange, type SimExchangeOptions, type SimSymbolConfig, type SimStatus, type CandleSource } from './sim-exchange';
+export { candlePath, defaultSymbolRules } from './market-data';
+export { loadKlineCsv, loadFundingCsv, type FundingPoint } from './csv';

@@ -1,0 +1,1014 @@
+import {
+  Dec,
+  ZERO,
+  failedPrecondition,
+  invalidArgument,
+  isMultipleOf,
+  isTerminal,
+  notFound,
+  type AccountSnapshot,
+  type Candle,
+  type Clock,
+  type ExchangeVenue,
+  type Fill,
+  type FundingRate,
+  type Order,
+  type OrderEvent,
+  type OrderRef,
+  type OrderRequest,
+  type OrderStatus,
+  type Position,
+  type PriceTick,
+  type StreamObserver,
+  type SymbolRules,
+  type Ticker,
+  type TimeInForce,
+  type Unsubscribe,
+} from '@mm/domain';
+import { Account } from './account';
+import { loadKlineCsv, type FundingPoint } from './csv';
+import { MINUTE_MS, RandomWalk, hashString, pathTicks, toTicks } from './market-data';
+import { OrderBook } from './order-book';
+
+/** Candles to replay: an in-memory list (ascending `openTimeMs`, 1 minute apart or more) or a CSV file. */
+export type CandleSource = readonly Candle[] | { csvPath: string };
+
+/** One simulated instrument. */
+export interface SimSymbolConfig {
+  /** Filters enforced on orders (see `defaultSymbolRules` for Binance values). */
+  rules: SymbolRules;
+  /** 1-minute candles to replay; absent → an endless seeded random walk. */
+  candles?: CandleSource;
+  /** Settled funding rates, any order; paid when market time crosses `fundingTimeMs`. */
+  fundingRates?: FundingPoint[];
+  /** Random-walk start price (quote units), default 100 000. Ignored with `candles`. */
+  startPrice?: Dec;
+}
+
+/** Construction options of {@link SimExchange}. All times are market-time Unix ms. */
+export interface SimExchangeOptions {
+  symbols: SimSymbolConfig[];
+  /** Market ms per wall-clock ms in timer mode, default 60 (one candle per wall second). */
+  speed?: number;
+  /** Maker fee rate (fraction of notional), default 0.0002. */
+  makerFee?: Dec;
+  /** Taker fee rate (fraction of notional), default 0.0005. */
+  takerFee?: Dec;
+  /** Initial USDT wallet balance, default 10 000. */
+  initialBalance?: Dec;
+  /** Leverage for initial margin (cross), default 10. */
+  leverage?: number;
+  /** Market ms between intra-minute path points, default 1000 (60 points per candle). */
+  tickIntervalMs?: number;
+  /** Candles that are history before replay starts, default 100. */
+  historyCandles?: number;
+  /** Random-walk seed, default 1 (each symbol mixes in a hash of its name). */
+  seed?: number;
+  /** Venue name, default 'sim'. */
+  name?: string;
+  /** true: no timers; the caller drives market time with `advance()` / `runToEnd()`. */
+  manual?: boolean;
+  /** Replay start for random-walk-only setups (rounded down to the minute); default: now. */
+  startTimeMs?: number;
+  /** Called with whatever an observer threw (the error is otherwise swallowed). */
+  onObserverError?: (err: unknown) => void;
+}
+
+/** Replay progress. `candlesReplayed` = 1-minute candles closed since replay start (max over symbols). */
+export interface SimStatus {
+  marketTimeMs: number;
+  finished: boolean;
+  candlesReplayed: number;
+}
+
+interface Sub<T> {
+  observer: StreamObserver<T>;
+}
+
+/** Per-symbol replay state. Prices on the hot path are whole ticks (JS integers). */
+interface Sym {
+  rules: SymbolRules;
+  symbol: string;
+  tickNum: number;
+  stepDp: number;
+  book: OrderBook;
+  candles: Candle[];
+  walk?: RandomWalk;
+  /** Index of the current (forming) candle; `ended` when past the data. */
+  cur: number;
+  ended: boolean;
+  times: number[];
+  ticks: number[];
+  n: number;
+  pi: number;
+  feedNext: number;
+  feedIsClose: boolean;
+  funding: FundingPoint[];
+  fi: number;
+  fundNext: number;
+  rate: Dec;
+  next: number;
+  last: number;
+  lastTime: number;
+  hi: number;
+  lo: number;
+  lastDec: Dec;
+  lastDecTicks: number;
+  priceCache: Map<number, Dec>;
+  replayed: number;
+  dirty: boolean;
+  priceSubs: Set<Sub<PriceTick>>;
+  klineSubs: Set<Sub<Candle>>;
+  fundingSubs: Set<Sub<FundingRate>>;
+  positionSubs: Set<Sub<Position>>;
+}
+
+const TIFS: ReadonlySet<string> = new Set<TimeInForce>(['GTC', 'IOC', 'FOK', 'GTX']);
+const FUNDING_PERIOD_MS = 8 * 3_600_000;
+const DAY_MS = 86_400_000;
+/** Random-walk candles kept in memory before the oldest half is dropped. */
+const WALK_KEEP = 10_000;
+
+function sign(d: Dec): number {
+  return d.isZero() ? 0 : d.isNegative() ? -1 : 1;
+}
+
+function snap(o: Order): Order {
+  return { ...o, trades: o.trades.slice() };
+}
+
+/**
+ * A simulated Binance-style USDT-margined perpetual venue replaying 1-minute candles (CSV or a
+ * seeded random walk) on market time.
+ *
+ * **Time.** Market time is data time (Unix ms); every event timestamp is market time. Each candle
+ * is expanded into an intra-minute path (see `candlePath`); path points are processed in time
+ * order across symbols. Timer mode (`start()`) advances market time by `speed` × wall time, waking
+ * every 15 ms; manual mode advances only through `advance()` / `runToEnd()`. Replay starts after
+ * `historyCandles` candles, which are history. When CSV data runs out the replay stops
+ * (`finished`) and prices stay.
+ *
+ * **Matching.** On every path point p: a resting BUY fills when p ≤ limit, a SELL when p ≥ limit,
+ * in full at the limit price as maker. At placement a LIMIT that crosses p (buy ≥ p, sell ≤ p) is
+ * rejected when post-only (GTX), otherwise it fills in full at p as taker; a MARKET order fills at
+ * p as taker; an IOC/FOK LIMIT that does not cross expires. Fee = price × qty × rate (USDT, not
+ * rounded). A reduce-only order is clipped to the position at fill time, or expires when flat.
+ *
+ * **Margin.** See `Account`: available = wallet + uPnL − |size|·mark/leverage − open-order
+ * notional/leverage. A resting non-reduce-only order needs price × qty / leverage; an immediate
+ * fill needs the growth of |position| × p / leverage; reduce-only orders need none.
+ *
+ * **Streams** call observers synchronously; a throwing observer is isolated. Prices and forming
+ * candles are coalesced to the latest per symbol per timer wake (or per `tickIntervalMs` chunk
+ * of `advance()`); order, fill, account, position, funding events and closed candles are all
+ * delivered. `placeOrder`/`cancelOrder` act synchronously (the promise is already settled), so an
+ * observer may trade from inside a callback.
+ */
+export class SimExchange implements ExchangeVenue {
+  readonly name: string;
+  readonly marketType = 'futures' as const;
+  /** Market-time clock (Unix ms) for components that must run on the simulator's time. */
+  readonly clock: Clock = { now: () => this.nowMs };
+
+  private readonly syms = new Map<string, Sym>();
+  private readonly symList: Sym[] = [];
+  private readonly account: Account;
+  private readonly makerFee: Dec;
+  private readonly takerFee: Dec;
+  private readonly speed: number;
+  private readonly tickIntervalMs: number;
+  private readonly manual: boolean;
+  private readonly onObserverError?: (err: unknown) => void;
+
+  private nowMs: number;
+  private finiteLeft = 0;
+  private readonly hasFinite: boolean;
+  private finished = false;
+  private finishedFired = false;
+  private processing = false;
+  private timer?: ReturnType<typeof setInterval>;
+  private wallAnchor = 0;
+  private marketAnchor = 0;
+
+  private nextOrderId = 1_000_001;
+  private nextTradeId = 1;
+  private nextClientSeq = 1;
+  private readonly orders: Order[] = [];
+  private readonly byId = new Map<string, Order>();
+  private readonly byClientId = new Map<string, Order>();
+  private readonly trades: Fill[] = [];
+
+  private readonly orderSubs = new Set<Sub<OrderEvent>>();
+  private readonly accountSubs = new Set<Sub<AccountSnapshot>>();
+  private readonly allPositionSubs = new Set<Sub<Position>>();
+  private readonly finishedCbs = new Set<() => void>();
+
+  /** @throws Error for invalid options or candle data (empty, unsorted, overlapping). */
+  constructor(opts: SimExchangeOptions) {
+    if (!opts.symbols?.length) throw new Error('SimExchange: at least one symbol is required');
+    this.name = opts.name ?? 'sim';
+    this.speed = opts.speed ?? 60;
+    this.makerFee = opts.makerFee ?? new Dec('0.0002');
+    this.takerFee = opts.takerFee ?? new Dec('0.0005');
+    this.tickIntervalMs = opts.tickIntervalMs ?? 1000;
+    this.manual = opts.manual ?? false;
+    this.onObserverError = opts.onObserverError;
+    const leverage = opts.leverage ?? 10;
+    const history = opts.historyCandles ?? 100;
+    if (!(this.speed > 0)) throw new Error(`SimExchange: speed must be > 0, got ${this.speed}`);
+    if (!(this.tickIntervalMs > 0)) throw new Error(`SimExchange: tickIntervalMs must be > 0`);
+    if (!(leverage > 0)) throw new Error(`SimExchange: leverage must be > 0, got ${leverage}`);
+    if (!Number.isInteger(history) || history < 0) throw new Error(`SimExchange: historyCandles must be an integer ≥ 0`);
+    this.account = new Account(opts.initialBalance ?? new Dec(10000), leverage);
+
+    const seen = new Set<string>();
+    const loaded = opts.symbols.map((cfg) => {
+      const symbol = cfg.rules.symbol;
+      if (seen.has(symbol)) throw new Error(`SimExchange: duplicate symbol ${symbol}`);
+      if (!cfg.rules.tickSize.gt(0) || !cfg.rules.stepSize.gt(0)) throw new Error(`SimExchange: ${symbol} tick/step must be > 0`);
+      seen.add(symbol);
+      let candles: Candle[] | undefined;
+      if (cfg.candles !== undefined) {
+        candles = 'csvPath' in cfg.candles ? loadKlineCsv(cfg.candles.csvPath, symbol) : [...cfg.candles];
+        if (candles.length === 0) throw new Error(`SimExchange: ${symbol} has no candles`);
+        for (let i = 1; i < candles.length; i++) {
+          if (candles[i].openTimeMs < candles[i - 1].openTimeMs + MINUTE_MS)
+            throw new Error(`SimExchange: ${symbol} candles must ascend ≥ 1 minute apart (index ${i})`);
+        }
+      }
+      return { cfg, symbol, candles };
+    });
+
+    const finite = loaded.filter((l) => l.candles);
+    this.hasFinite = finite.length > 0;
+    const start = this.hasFinite
+      ? Math.max(...finite.map((l) => l.candles![Math.min(history, l.candles!.length - 1)].openTimeMs))
+      : Math.floor((opts.startTimeMs ?? Date.now()) / MINUTE_MS) * MINUTE_MS;
+    this.nowMs = start;
+
+    for (const { cfg, symbol, candles } of loaded) {
+      const rules = cfg.rules;
+      const tickNum = rules.tickSize.toNumber();
+      let list: Candle[];
+      let cur: number;
+      let walk: RandomWalk | undefined;
+      if (candles) {
+        list = candles;
+        cur = list.findIndex((c) => c.openTimeMs + MINUTE_MS > start);
+        if (cur < 0) cur = list.length;
+        this.finiteLeft++;
+      } else {
+        walk = new RandomWalk(((opts.seed ?? 1) ^ hashString(symbol)) >>> 0, rules, cfg.startPrice ?? new Dec(100000));
+        list = [];
+        for (let i = 0; i <= history; i++) list.push(walk.next(start - (history - i) * MINUTE_MS));
+        cur = history;
+      }
+      const funding = [...(cfg.fundingRates ?? [])].sort((a, b) => a.fundingTimeMs - b.fundingTimeMs);
+      let fi = funding.findIndex((f) => f.fundingTimeMs > start);
+      if (fi < 0) fi = funding.length;
+      const first = cur > 0 ? list[cur - 1].close : list[cur].open;
+      const s: Sym = {
+        rules,
+        symbol,
+        tickNum,
+        stepDp: rules.stepSize.decimalPlaces(),
+        book: new OrderBook(),
+        candles: list,
+        walk,
+        cur,
+        ended: false,
+        times: [],
+        ticks: [],
+        n: 0,
+        pi: 0,
+        feedNext: Infinity,
+        feedIsClose: false,
+        funding,
+        fi,
+        fundNext: funding[fi]?.fundingTimeMs ?? Infinity,
+        rate: fi > 0 ? funding[fi - 1].rate : ZERO,
+        next: Infinity,
+        last: toTicks(first, tickNum),
+        lastTime: start,
+        hi: -Infinity,
+        lo: Infinity,
+        lastDec: first,
+        lastDecTicks: NaN,
+        priceCache: new Map(),
+        replayed: 0,
+        dirty: false,
+        priceSubs: new Set(),
+        klineSubs: new Set(),
+        fundingSubs: new Set(),
+        positionSubs: new Set(),
+      };
+      this.syms.set(symbol, s);
+      this.symList.push(s);
+      this.loadCandle(s);
+    }
+    // the opening point(s) at the start time; nobody is listening yet
+    this.runUntil(start);
+    for (const s of this.symList) s.dirty = false;
+  }
+
+  // ───────────────────────────── control ─────────────────────────────
+
+  /** Starts timer-driven replay (no-op in manual mode, when already running or finished). */
+  start(): void {
+    if (this.manual || this.timer || this.finished) return;
+    this.wallAnchor = Date.now();
+    this.marketAnchor = this.nowMs;
+    this.timer = setInterval(() => this.step(this.marketAnchor + (Date.now() - this.wallAnchor) * this.speed), 15);
+  }
+
+  /**
+   * Advances market time by `marketMs` synchronously, processing every path point and funding
+   * time up to it, in chunks of `tickIntervalMs` with coalesced price/kline events after each.
+   * Stops early when the data is finished.
+   * @throws Error for a negative/NaN `marketMs` or when called from inside an observer.
+   */
+  advance(marketMs: number): void {
+    if (!(marketMs >= 0)) throw new Error(`advance: marketMs must be ≥ 0, got ${marketMs}`);
+    if (this.processing) throw new Error('advance: called re-entrantly from an observer');
+    const target = this.nowMs + marketMs;
+    const iv = this.tickIntervalMs;
+    do {
+      this.step(Math.min(target, (Math.floor(this.nowMs / iv) + 1) * iv));
+    } while (!this.finished && this.nowMs < target);
+  }
+
+  /** Replays all remaining CSV data synchronously. @throws Error when no symbol has finite data. */
+  runToEnd(): void {
+    if (!this.hasFinite) throw new Error('runToEnd: no CSV-backed symbol (random walks never end)');
+    this.advance(Infinity);
+  }
+
+  status(): SimStatus {
+    let replayed = 0;
+    for (const s of this.symList) replayed = Math.max(replayed, s.replayed);
+    return { marketTimeMs: this.nowMs, finished: this.finished, candlesReplayed: replayed };
+  }
+
+  /** Calls `cb` once when the replay finishes (at once if it already has). */
+  onFinished(cb: () => void): Unsubscribe {
+    if (this.finishedFired) {
+      cb();
+      return () => undefined;
+    }
+    this.finishedCbs.add(cb);
+    return () => void this.finishedCbs.delete(cb);
+  }
+
+  /** Stops the timer. Queries keep working; `advance()` still works for tests. */
+  close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    return Promise.resolve();
+  }
+
+  /** Every execution so far, oldest first. */
+  allTrades(): Fill[] {
+    return this.trades.slice();
+  }
+
+  /** Every accepted order (any status), in placement order. */
+  allOrders(): Order[] {
+    return this.orders.map(snap);
+  }
+
+  // ───────────────────────────── replay core ─────────────────────────────
+
+  private step(target: number): void {
+    this.processing = true;
+    try {
+      this.runUntil(target);
+      if (!this.finished && target > this.nowMs) this.nowMs = target;
+    } finally {
+      this.processing = false;
+    }
+    this.flush();
+    if (this.finished && !this.finishedFired) {
+      this.finishedFired = true;
+      void this.close();
+      for (const cb of this.finishedCbs) this.safe(cb);
+      this.finishedCbs.clear();
+    }
+  }
+
+  /**
+   * Processes every event with time ≤ target in time order. At equal times a symbol's candle close
+   * and path point come before its funding, so funding uses the price at the funding time.
+   */
+  private runUntil(target: number): void {
+    const list = this.symList;
+    while (!this.finished) {
+      let s = list[0];
+      let t = s.next;
+      for (let i = 1; i < list.length; i++) {
+        if (list[i].next < t) {
+          s = list[i];
+          t = s.next;
+        }
+      }
+      if (t > target) return;
+      if (t > this.nowMs) this.nowMs = t;
+      if (s.fundNext < s.feedNext) this.settleFunding(s);
+      else if (s.feedIsClose) this.closeCandle(s);
+      else this.point(s);
+    }
+  }
+
+  private point(s: Sym): void {
+    const t = s.ticks[s.pi];
+    s.lastTime = s.times[s.pi];
+    if (++s.pi < s.n) s.feedNext = s.times[s.pi];
+    else {
+      s.feedNext = s.candles[s.cur].openTimeMs + MINUTE_MS;
+      s.feedIsClose = true;
+    }
+    s.next = s.feedNext < s.fundNext ? s.feedNext : s.fundNext;
+    s.last = t;
+    if (t > s.hi) s.hi = t;
+    if (t < s.lo) s.lo = t;
+    s.dirty = true;
+    const b = s.book;
+    if (t <= b.bestBuy || t >= b.bestSell) {
+      while (t <= b.bestBuy) this.fillResting(s, b.popBestBuy().order);
+      while (t >= b.bestSell) this.fillResting(s, b.popBestSell().order);
+    }
+  }
+
+  private closeCandle(s: Sym): void {
+    const c = s.candles[s.cur++];
+    s.replayed++;
+    if (s.klineSubs.size) this.emit(s.klineSubs, { ...c, closed: true });
+    if (s.walk && s.cur > WALK_KEEP) {
+      s.candles.splice(0, WALK_KEEP / 2);
+      s.cur -= WALK_KEEP / 2;
+    }
+    this.loadCandle(s);
+  }
+
+  /** Prepares the path of candle `cur` (generating it for a random walk), or ends the feed. */
+  private loadCandle(s: Sym): void {
+    if (s.walk && s.cur >= s.candles.length) {
+      s.candles.push(s.walk.next(s.candles[s.candles.length - 1].openTimeMs + MINUTE_MS));
+    }
+    if (s.cur >= s.candles.length) {
+      s.ended = true;
+      s.feedNext = Infinity;
+      s.next = s.fundNext;
+      if (--this.finiteLeft === 0) this.finished = true;
+      return;
+    }
+    const c = s.candles[s.cur];
+    const tn = s.tickNum;
+    s.n = pathTicks(
+      c.openTimeMs,
+      toTicks(c.open, tn),
+      toTicks(c.high, tn),
+      toTicks(c.low, tn),
+      toTicks(c.close, tn),
+      this.tickIntervalMs,
+      s.times,
+      s.ticks,
+    );
+    s.pi = 0;
+    s.hi = -Infinity;
+    s.lo = Infinity;
+    s.feedNext = s.times[0];
+    s.feedIsClose = false;
+    s.next = s.feedNext < s.fundNext ? s.feedNext : s.fundNext;
+  }
+
+  private settleFunding(s: Sym): void {
+    const f = s.funding[s.fi++];
+    s.fundNext = s.funding[s.fi]?.fundingTimeMs ?? Infinity;
+    s.next = s.feedNext < s.fundNext ? s.feedNext : s.fundNext;
+    s.rate = f.rate;
+    if (!this.account.position(s.symbol).size.isZero()) {
+      this.account.applyFunding(s.symbol, this.price(s), f.rate);
+      this.emitPosition(s);
+      this.emitAccount();
+    }
+    if (s.fundingSubs.size) {
+      this.emit(s.fundingSubs, {
+        symbol: s.symbol,
+        rate: f.rate,
+        predictedRate: f.rate,
+        nextFundingTimeMs: this.nextFundingTime(s),
+        timestampMs: f.fundingTimeMs,
+      });
+    }
+  }
+
+  /** Coalesced stream output: the latest price and forming candle of each symbol that moved. */
+  private flush(): void {
+    for (const s of this.symList) {
+      if (!s.dirty) continue;
+      s.dirty = false;
+      if (s.priceSubs.size) this.emit(s.priceSubs, { symbol: s.symbol, price: this.price(s), timestampMs: s.lastTime });
+      if (s.klineSubs.size && !s.ended && s.pi > 0) this.emit(s.klineSubs, this.forming(s));
+    }
+  }
+
+  private price(s: Sym): Dec {
+    if (s.lastDecTicks !== s.last) {
+      // prices revisit the same ticks constantly: reuse their (immutable) Decimals
+      let d = s.priceCache.get(s.last);
+      if (d === undefined) {
+        if (s.priceCache.size >= 8192) s.priceCache.clear();
+        d = s.rules.tickSize.mul(s.last);
+        s.priceCache.set(s.last, d);
+      }
+      s.lastDec = d;
+      s.lastDecTicks = s.last;
+    }
+    return s.lastDec;
+  }
+
+  /** The current candle as replayed so far; volume pro-rated by path points done (base units). */
+  private forming(s: Sym): Candle {
+    const c = s.candles[s.cur];
+    const t = s.rules.tickSize;
+    return {
+      symbol: s.symbol,
+      openTimeMs: c.openTimeMs,
+      open: c.open,
+      high: t.mul(s.hi),
+      low: t.mul(s.lo),
+      close: this.price(s),
+      volume: s.pi >= s.n ? c.volume : c.volume.mul(s.pi).div(s.n).toDecimalPlaces(s.stepDp, Dec.ROUND_DOWN),
+      closed: false,
+    };
+  }
+
+  private nextFundingTime(s: Sym): number {
+    if (s.fundNext !== Infinity) return s.fundNext;
+    return (Math.floor(this.nowMs / FUNDING_PERIOD_MS) + 1) * FUNDING_PERIOD_MS;
+  }
+
+  // ───────────────────────────── orders ─────────────────────────────
+
+  /**
+   * Places an order (synchronously; the returned promise is already settled). An existing
+   * `clientOrderId` returns that order unchanged. Events: NEW, then FILLED (with `lastTrade`) for
+   * an immediate fill, or EXPIRED for an IOC/FOK that cannot fill.
+   * @throws INVALID_ARGUMENT field `symbol` (UNKNOWN_SYMBOL); `side`/`type`/`timeInForce`;
+   *   `quantity` (≤ 0, off step, < minQty, notional < minNotional; FILTER_VIOLATION);
+   *   `price` (missing/≤ 0/off tick; FILTER_VIOLATION); `reduce_only` (REDUCE_ONLY_REJECTED);
+   *   `post_only` (POST_ONLY_WOULD_TAKE)
+   * @throws FAILED_PRECONDITION INSUFFICIENT_MARGIN
+   */
+  placeOrder(req: OrderRequest): Promise<Order> {
+    try {
+      return Promise.resolve(this.place(req));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private place(req: OrderRequest): Order {
+    const cid = req.clientOrderId;
+    if (cid) {
+      const existing = this.byClientId.get(cid);
+      if (existing) return snap(existing);
+    }
+    const s = this.syms.get(req.symbol);
+    if (!s) throw invalidArgument('symbol', `unknown symbol "${req.symbol}"`, 'UNKNOWN_SYMBOL');
+    const { side, type } = req;
+    if (side !== 'BUY' && side !== 'SELL') throw invalidArgument('side', `must be BUY or SELL, got "${side}"`);
+    if (type !== 'LIMIT' && type !== 'MARKET') throw invalidArgument('type', `must be LIMIT or MARKET, got "${type}"`);
+    const postOnly = req.postOnly === true || req.timeInForce === 'GTX';
+    const tif: TimeInForce = req.timeInForce ?? (postOnly ? 'GTX' : 'GTC');
+    if (!TIFS.has(tif)) throw invalidArgument('timeInForce', `must be GTC, IOC, FOK or GTX, got "${tif}"`);
+    if (postOnly && type === 'MARKET') throw invalidArgument('post_only', 'post-only requires a LIMIT order');
+    const reduceOnly = req.reduceOnly === true;
+
+    const r = s.rules;
+    const q = req.quantity;
+    if (!Dec.isDecimal(q) || !q.isFinite() || !q.gt(0))
+      throw invalidArgument('quantity', `must be > 0, got ${String(q)}`, 'FILTER_VIOLATION');
+    if (!isMultipleOf(q, r.stepSize))
+      throw invalidArgument('quantity', `${q} is not a multiple of the step size ${r.stepSize}`, 'FILTER_VIOLATION');
+    if (q.lt(r.minQty)) throw invalidArgument('quantity', `${q} is below the minimum quantity ${r.minQty}`, 'FILTER_VIOLATION');
+    let limit = ZERO;
+    let ticks = 0;
+    if (type === 'LIMIT') {
+      const p = req.price;
+      if (p === undefined || !Dec.isDecimal(p) || !p.isFinite() || !p.gt(0))
+        throw invalidArgument('price', `a LIMIT order needs a price > 0, got ${String(p)}`, 'FILTER_VIOLATION');
+      if (!isMultipleOf(p, r.tickSize))
+        throw invalidArgument('price', `${p} is not a multiple of the tick size ${r.tickSize}`, 'FILTER_VIOLATION');
+      limit = p;
+      ticks = p.div(r.tickSize).toNumber();
+    }
+    const mark = this.price(s);
+    const notional = (type === 'LIMIT' ? limit : mark).mul(q);
+    if (!reduceOnly && notional.lt(r.minNotional))
+      throw invalidArgument(
+        'quantity',
+        `notional ${notional} (price × quantity) is below the minimum notional ${r.minNotional} ${r.quoteAsset}`,
+        'FILTER_VIOLATION',
+      );
+    const pos = this.account.position(s.symbol).size;
+    const dir = side === 'BUY' ? 1 : -1;
+    if (reduceOnly && (sign(pos) !== -dir || q.gt(pos.abs())))
+      throw invalidArgument('reduce_only', `${side} ${q} would not reduce the position ${pos}`, 'REDUCE_ONLY_REJECTED');
+    const crosses = type === 'MARKET' || (dir === 1 ? ticks >= s.last : ticks <= s.last);
+    if (crosses && postOnly) throw invalidArgument('post_only', 'order would immediately match and take', 'POST_ONLY_WOULD_TAKE');
+    if (!reduceOnly) {
+      const lev = this.account.leverage;
+      let need: Dec;
+      if (crosses) {
+        const growth = pos.plus(dir === 1 ? q : q.neg()).abs().minus(pos.abs());
+        need = growth.gt(0) ? growth.mul(mark).div(lev) : ZERO;
+      } else need = notional.div(lev);
+      if (need.gt(0)) {
+        const avail = this.snapshot().availableBalance;
+        if (need.gt(avail))
+          throw failedPrecondition(
+            `insufficient margin: order needs ${need} USDT initial margin, available ${avail} USDT`,
+            'INSUFFICIENT_MARGIN',
+          );
+      }
+    }
+
+    const now = this.nowMs;
+    const o: Order = {
+      orderId: String(this.nextOrderId++),
+      clientOrderId: cid || this.generateClientId(),
+      symbol: s.symbol,
+      side,
+      type,
+      timeInForce: tif,
+      price: limit,
+      quantity: q,
+      executedQty: ZERO,
+      avgPrice: ZERO,
+      status: 'NEW',
+      reduceOnly,
+      postOnly,
+      createdAtMs: now,
+      updateTimeMs: now,
+      trades: [],
+    };
+    this.orders.push(o);
+    this.byId.set(o.orderId, o);
+    this.byClientId.set(o.clientOrderId, o);
+    this.emitOrder(o);
+    if (crosses) this.execute(s, o, mark, q, false);
+    else if (tif === 'IOC' || tif === 'FOK') this.finish(o, 'EXPIRED');
+    else s.book.add({ order: o, ticks, notional: reduceOnly ? ZERO : notional });
+    return snap(o);
+  }
+
+  private generateClientId(): string {
+    let id: string;
+    do id = `sim-${this.nextClientSeq++}`;
+    while (this.byClientId.has(id));
+    return id;
+  }
+
+  private fillResting(s: Sym, o: Order): void {
+    this.execute(s, o, o.price, o.quantity.minus(o.executedQty), true);
+  }
+
+  /** Executes `qty` of `o` at `price`; clips/expires reduce-only orders against the position. */
+  private execute(s: Sym, o: Order, price: Dec, qty: Dec, maker: boolean): void {
+    let clipped = false;
+    if (o.reduceOnly) {
+      const pos = this.account.position(s.symbol).size;
+      if (sign(pos) !== (o.side === 'BUY' ? -1 : 1)) return this.finish(o, 'EXPIRED');
+      if (qty.gt(pos.abs())) {
+        qty = pos.abs();
+        clipped = true;
+      }
+    }
+    const now = this.nowMs;
+    const fee = price.mul(qty).mul(maker ? this.makerFee : this.takerFee);
+    const realizedPnl = this.account.applyFill(s.symbol, o.side, qty, price, fee);
+    const trade: Fill = {
+      tradeId: String(this.nextTradeId++),
+      orderId: o.orderId,
+      clientOrderId: o.clientOrderId,
+      symbol: s.symbol,
+      side: o.side,
+      price,
+      quantity: qty,
+      fee,
+      feeAsset: 'USDT',
+      timestampMs: now,
+      realizedPnl,
+      maker,
+    };
+    const before = o.executedQty;
+    o.executedQty = before.plus(qty);
+    o.avgPrice = before.isZero() ? price : o.avgPrice.mul(before).plus(price.mul(qty)).div(o.executedQty);
+    o.status = o.executedQty.gte(o.quantity) ? 'FILLED' : 'PARTIALLY_FILLED';
+    o.updateTimeMs = now;
+    o.trades.push(trade);
+    this.trades.push(trade);
+    this.emitOrder(o, trade);
+    this.emitPosition(s);
+    this.emitAccount();
+    if (clipped) this.finish(o, 'EXPIRED');
+  }
+
+  private finish(o: Order, status: OrderStatus): void {
+    o.status = status;
+    o.updateTimeMs = this.nowMs;
+    this.emitOrder(o);
+  }
+
+  /**
+   * Cancels an open order.
+   * @throws NOT_FOUND (ORDER_NOT_FOUND) when the symbol has no such order;
+   *   FAILED_PRECONDITION (ORDER_NOT_OPEN) `order <id> is <status>` when already terminal.
+   */
+  cancelOrder(symbol: string, orderId: string): Promise<Order> {
+    try {
+      return Promise.resolve(this.cancel(this.sym(symbol), orderId));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private cancel(s: Sym, orderId: string): Order {
+    const o = this.byId.get(orderId);
+    if (!o || o.symbol !== s.symbol) throw notFound(`order ${orderId} not found on ${s.symbol}`);
+    if (isTerminal(o.status)) throw failedPrecondition(`order ${orderId} is ${o.status}`, 'ORDER_NOT_OPEN');
+    s.book.remove(orderId);
+    this.finish(o, 'CANCELED');
+    return snap(o);
+  }
+
+  /** Cancels every open order of `symbol`; returns them as cancelled. @throws NOT_FOUND UNKNOWN_SYMBOL */
+  cancelAllOrders(symbol: string): Promise<Order[]> {
+    try {
+      const s = this.sym(symbol);
+      return Promise.resolve(s.book.orders().map((o) => this.cancel(s, o.orderId)));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** An order by venue id or client order id, with its trades. @throws NOT_FOUND */
+  getOrder(symbol: string, ref: OrderRef): Promise<Order> {
+    return this.query(() => {
+      const s = this.sym(symbol);
+      const o = ref.orderId !== undefined ? this.byId.get(ref.orderId) : this.byClientId.get(ref.clientOrderId);
+      if (!o || o.symbol !== s.symbol)
+        throw notFound(`order ${ref.orderId ?? `with clientOrderId ${ref.clientOrderId}`} not found on ${symbol}`);
+      return snap(o);
+    });
+  }
+
+  /** Open orders (NEW/PARTIALLY_FILLED) of one symbol or all, in placement order. */
+  getOpenOrders(symbol?: string): Promise<Order[]> {
+    return this.query(() => {
+      const books = symbol ? [this.sym(symbol)] : this.symList;
+      const out = books.flatMap((s) => s.book.orders());
+      out.sort((a, b) => Number(a.orderId) - Number(b.orderId));
+      return out.map(snap);
+    });
+  }
+
+  // ───────────────────────────── account & market data ─────────────────────────────
+
+  private snapshot(): AccountSnapshot {
+    let open = ZERO;
+    for (const s of this.symList) if (!s.book.openNotional.isZero()) open = open.plus(s.book.openNotional);
+    return this.account.snapshot(
+      this.symList.map((s) => s.symbol),
+      (sym) => this.price(this.syms.get(sym)!),
+      open,
+    );
+  }
+
+  /** USDT account: wallet, margin balance, available balance, positions of every symbol (flat ones too). */
+  getAccount(): Promise<AccountSnapshot> {
+    return this.query(() => this.snapshot());
+  }
+
+  /** Positions (one per symbol, size 0 when flat); `liquidationPrice` is 0 (no liquidation model). */
+  getPositions(symbol?: string): Promise<Position[]> {
+    return this.query(() =>
+      (symbol ? [this.sym(symbol)] : this.symList).map((s) => this.account.toPosition(s.symbol, this.price(s))),
+    );
+  }
+
+  /** Wallet balance: the USDT wallet, 0 for any other asset. */
+  getBalance(asset: string): Promise<Dec> {
+    return Promise.resolve(asset === 'USDT' ? this.account.wallet : ZERO);
+  }
+
+  getSymbols(): Promise<string[]> {
+    return Promise.resolve(this.symList.map((s) => s.symbol));
+  }
+
+  /** @throws NOT_FOUND UNKNOWN_SYMBOL */
+  getSymbolRules(symbol: string): Promise<SymbolRules> {
+    return this.query(() => ({ ...this.sym(symbol).rules }));
+  }
+
+  /** Last path price (quote units). @throws NOT_FOUND UNKNOWN_SYMBOL */
+  getLatestPrice(symbol: string): Promise<Dec> {
+    return this.query(() => this.price(this.sym(symbol)));
+  }
+
+  /**
+   * 24 h statistics from the candles with open time within 24 h before market time (history
+   * included; the forming candle counts with its pro-rated volume). quoteVolume ≈ Σ volume × close.
+   * openInterest is synthetic: the 24 h base volume (see `getOpenInterest`).
+   */
+  getTickers(): Promise<Ticker[]> {
+    return this.query(() => this.symList.map((s) => this.ticker(s)));
+  }
+
+  /** Synthetic, deterministic open interest: the symbol's 24 h base volume (base units). */
+  getOpenInterest(symbol: string): Promise<Dec> {
+    return this.query(() => this.ticker(this.sym(symbol)).openInterest);
+  }
+
+  private ticker(s: Sym): Ticker {
+    const from = this.nowMs - DAY_MS;
+    const window: Candle[] = [];
+    for (let i = s.cur - 1; i >= 0 && s.candles[i].openTimeMs >= from; i--) window.push(s.candles[i]);
+    window.reverse();
+    if (!s.ended && s.pi > 0) window.push(this.forming(s));
+    let volume = ZERO;
+    let quoteVolume = ZERO;
+    for (const c of window) {
+      volume = volume.plus(c.volume);
+      quoteVolume = quoteVolume.plus(c.volume.mul(c.close));
+    }
+    const last = this.price(s);
+    const open = window.length ? window[0].open : last;
+    const change = last.minus(open);
+    return {
+      symbol: s.symbol,
+      lastPrice: last,
+      priceChange: change,
+      priceChangePercent: open.isZero() ? ZERO : change.div(open).mul(100).toDecimalPlaces(3),
+      volume,
+      quoteVolume,
+      openInterest: volume,
+      timestampMs: this.nowMs,
+    };
+  }
+
+  /**
+   * Up to `limit` (max 1500) 1-minute candles, oldest first: closed ones up to market time, then
+   * the forming one (closed = false) unless the data is finished.
+   * @throws INVALID_ARGUMENT `interval` (only '1m') or `limit` (< 1); NOT_FOUND UNKNOWN_SYMBOL
+   */
+  getHistoricalKlines(symbol: string, interval: string, limit: number): Promise<Candle[]> {
+    return this.query(() => {
+      const s = this.sym(symbol);
+      checkInterval(interval);
+      if (!Number.isInteger(limit) || limit < 1) throw invalidArgument('limit', `must be an integer ≥ 1, got ${limit}`);
+      const lim = Math.min(limit, 1500);
+      const forming = !s.ended && s.pi > 0 ? this.forming(s) : undefined;
+      const out: Candle[] = [];
+      for (let i = Math.max(0, s.cur - (lim - (forming ? 1 : 0))); i < s.cur; i++) out.push({ ...s.candles[i], closed: true });
+      if (forming) out.push(forming);
+      return out;
+    });
+  }
+
+  /**
+   * The latest settled funding rate (0 before any / without data; `predictedRate` = the same, no
+   * look-ahead) and the next funding time: the next data point, else the next 00/08/16 UTC.
+   */
+  getFundingRate(symbol: string): Promise<FundingRate> {
+    return this.query(() => this.fundingRate(this.sym(symbol)));
+  }
+
+  getFundingRates(): Promise<FundingRate[]> {
+    return this.query(() => this.symList.map((s) => this.fundingRate(s)));
+  }
+
+  private fundingRate(s: Sym): FundingRate {
+    return {
+      symbol: s.symbol,
+      rate: s.rate,
+      predictedRate: s.rate,
+      nextFundingTimeMs: this.nextFundingTime(s),
+      timestampMs: this.nowMs,
+    };
+  }
+
+  /** Up to `limit` (max 1000) settled rates with funding time ≤ market time, oldest first. */
+  getHistoricalFundingRates(symbol: string, limit: number): Promise<FundingRate[]> {
+    return this.query(() => {
+      const s = this.sym(symbol);
+      if (!Number.isInteger(limit) || limit < 1) throw invalidArgument('limit', `must be an integer ≥ 1, got ${limit}`);
+      const out: FundingRate[] = [];
+      for (let i = Math.max(0, s.fi - Math.min(limit, 1000)); i < s.fi; i++) {
+        const f = s.funding[i];
+        out.push({
+          symbol: s.symbol,
+          rate: f.rate,
+          predictedRate: f.rate,
+          nextFundingTimeMs: s.funding[i + 1]?.fundingTimeMs ?? f.fundingTimeMs + FUNDING_PERIOD_MS,
+          timestampMs: f.fundingTimeMs,
+        });
+      }
+      return out;
+    });
+  }
+
+  // ───────────────────────────── streams ─────────────────────────────
+
+  /** Latest price per symbol, coalesced (see class doc). @throws NOT_FOUND UNKNOWN_SYMBOL */
+  watchPrice(symbol: string, observer: StreamObserver<PriceTick>): Unsubscribe {
+    return subscribe(this.sym(symbol).priceSubs, observer);
+  }
+
+  /** Every order state change of the account. */
+  watchOrders(observer: StreamObserver<OrderEvent>): Unsubscribe {
+    return subscribe(this.orderSubs, observer);
+  }
+
+  /** Forming candle (coalesced, closed = false) and every closed candle. @throws INVALID_ARGUMENT interval */
+  watchKlines(symbol: string, interval: string, observer: StreamObserver<Candle>): Unsubscribe {
+    const s = this.sym(symbol);
+    checkInterval(interval);
+    return subscribe(s.klineSubs, observer);
+  }
+
+  /** Account snapshot after every fill and funding payment. */
+  watchAccount(observer: StreamObserver<AccountSnapshot>): Unsubscribe {
+    return subscribe(this.accountSubs, observer);
+  }
+
+  /** Position after every fill and funding payment of `symbol` ('' = all symbols). */
+  watchPositions(symbol: string, observer: StreamObserver<Position>): Unsubscribe {
+    return subscribe(symbol === '' ? this.allPositionSubs : this.sym(symbol).positionSubs, observer);
+  }
+
+  /** Each funding settlement of `symbol` (timestampMs = funding time). */
+  watchFundingRate(symbol: string, observer: StreamObserver<FundingRate>): Unsubscribe {
+    return subscribe(this.sym(symbol).fundingSubs, observer);
+  }
+
+  // ───────────────────────────── helpers ─────────────────────────────
+
+  private sym(symbol: string): Sym {
+    const s = this.syms.get(symbol);
+    if (!s) throw notFound(`unknown symbol "${symbol}"`, 'UNKNOWN_SYMBOL');
+    return s;
+  }
+
+  private query<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private emitOrder(o: Order, lastTrade?: Fill): void {
+    if (this.orderSubs.size) this.emit(this.orderSubs, lastTrade ? { order: snap(o), lastTrade } : { order: snap(o) });
+  }
+
+  private emitPosition(s: Sym): void {
+    if (!s.positionSubs.size && !this.allPositionSubs.size) return;
+    const p = this.account.toPosition(s.symbol, this.price(s));
+    this.emit(s.positionSubs, p);
+    this.emit(this.allPositionSubs, p);
+  }
+
+  private emitAccount(): void {
+    if (this.accountSubs.size) this.emit(this.accountSubs, this.snapshot());
+  }
+
+  private emit<T>(subs: Set<Sub<T>>, value: T): void {
+    for (const sub of subs) {
+      try {
+        sub.observer.next(value);
+      } catch (e) {
+        this.onObserverError?.(e);
+      }
+    }
+  }
+
+  private safe(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.onObserverError?.(e);
+    }
+  }
+}
+
+function subscribe<T>(subs: Set<Sub<T>>, observer: StreamObserver<T>): Unsubscribe {
+  const sub: Sub<T> = { observer };
+  subs.add(sub);
+  return () => void subs.delete(sub);
+}
+
+function checkInterval(interval: string): void {
+  if (interval !== '1m') throw invalidArgument('interval', `only '1m' is supported, got "${interval}"`);
+}

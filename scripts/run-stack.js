@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Runs the three built apps as one stack (used by `npm start`, after `npm run build`):
+ *   exchange-connector → (its gRPC port accepts TCP) → market-maker + live-server.
+ * Output lines are prefixed with a tag per app. SIGINT/SIGTERM are forwarded; the clients stop
+ * first and the connector last (the market maker may still need it to cancel orders), each
+ * child is killed with SIGKILL if it has not exited 15 s after the signal. If any child exits
+ * on its own, the others are stopped and this script exits 1.
+ *
+ * Environment is passed through; defaults only when unset: EXCHANGE=sim, SIM_SPEED=60 and
+ * EXCHANGE_GRPC_ADDRESS=<connector host>:<PORT or 50051>.
+ * No dependencies: plain Node.
+ */
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const ROOT = path.resolve(__dirname, '..');
+const START_TIMEOUT_MS = 30_000;
+const KILL_AFTER_MS = 15_000;
+
+const env = { ...process.env };
+if (!env.EXCHANGE) env.EXCHANGE = 'sim';
+if (!env.SIM_SPEED) env.SIM_SPEED = '60';
+
+const grpcPort = Number(env.PORT || 50051); // the connector's gRPC port (its PORT setting)
+const grpcHost = !env.GRPC_HOST || env.GRPC_HOST === '0.0.0.0' || env.GRPC_HOST === '::' ? '127.0.0.1' : env.GRPC_HOST;
+if (!env.EXCHANGE_GRPC_ADDRESS) env.EXCHANGE_GRPC_ADDRESS = `${grpcHost}:${grpcPort}`; // where the clients dial it
+
+const color = process.stdout.isTTY && !env.NO_COLOR;
+const paint = (code, s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+const APPS = {
+  connector: { main: 'dist/apps/exchange-connector/src/main.js', color: 36 }, // cyan
+  'market-maker': { main: 'dist/apps/market-maker/src/main.js', color: 33 }, // yellow
+  live: { main: 'dist/apps/live-server/src/main.js', color: 35 }, // magenta
+};
+const TAG_WIDTH = Math.max(...Object.keys(APPS).map((n) => n.length)) + 2;
+
+const children = new Map(); // name -> { proc, exited: Promise<void> }
+let stopping = false;
+let exitCode = 0;
+
+function log(msg) {
+  process.stdout.write(`${paint(1, '[stack]'.padEnd(TAG_WIDTH))} ${msg}\n`);
+}
+
+function start(name) {
+  const app = APPS[name];
+  const file = path.join(ROOT, app.main);
+  if (!fs.existsSync(file)) {
+    log(`${file} not found: run \`npm run build\` first`);
+    exitCode = 1;
+    return shutdown();
+  }
+  // detached: the children get signals only from us, not twice from the terminal's Ctrl-C.
+  const proc = spawn(process.execPath, [file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const tag = paint(app.color, `[${name}]`.padEnd(TAG_WIDTH));
+  for (const [stream, out] of [[proc.stdout, process.stdout], [proc.stderr, process.stderr]]) {
+    readline.createInterface({ input: stream }).on('line', (line) => out.write(`${tag} ${line}\n`));
+  }
+  const exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      children.delete(name);
+      if (!stopping) {
+        log(`${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping the others`);
+        exitCode = 1;
+        shutdown();
+      }
+      resolve();
+    });
+  });
+  proc.on('error', (err) => log(`${name}: ${err.message}`));
+  children.set(name, { proc, exited });
+}
+
+async function stop(name, signal) {
+  const child = children.get(name);
+  if (!child) return;
+  child.proc.kill(signal);
+  const timer = setTimeout(() => {
+    log(`${name} still running ${KILL_AFTER_MS / 1000} s after ${signal}: SIGKILL`);
+    child.proc.kill('SIGKILL');
+  }, KILL_AFTER_MS);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+async function shutdown(signal = 'SIGTERM') {
+  if (stopping) return;
+  stopping = true;
+  if (children.size) log(`stopping (${signal})…`);
+  await Promise.all([stop('market-maker', signal), stop('live', signal)]);
+  await stop('connector', signal);
+  process.exit(exitCode);
+}
+
+function portOpen(port, host) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host });
+    sock.setTimeout(1000);
+    sock.once('connect', () => { sock.destroy(); resolve(true); });
+    sock.once('error', () => resolve(false));
+    sock.once('timeout', () => { sock.destroy(); resolve(false); });
+  });
+}
+
+async function waitForPort(port, host, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!stopping && Date.now() < deadline) {
+    if (await portOpen(port, host)) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+async function main() {
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => shutdown(sig));
+  process.on('exit', () => children.forEach((c) => c.proc.kill('SIGKILL'))); // never leave orphans
+
+  log(`EXCHANGE=${env.EXCHANGE} SIM_SPEED=${env.SIM_SPEED}${env.SIM_DATA ? ` SIM_DATA=${env.SIM_DATA}` : ''}`);
+  start('connector');
+  if (!(await waitForPort(grpcPort, grpcHost, START_TIMEOUT_MS))) {
+    if (stopping) return;
+    log(`connector gRPC port ${grpcHost}:${grpcPort} not accepting connections after ${START_TIMEOUT_MS / 1000} s`);
+    exitCode = 1;
+    return shutdown();
+  }
+  start('market-maker');
+  start('live');
+
+  const livePort = Number(env.LIVE_PORT || 8081);
+  const up = await Promise.all([waitForPort(8080, '127.0.0.1', START_TIMEOUT_MS), waitForPort(livePort, '127.0.0.1', START_TIMEOUT_MS)]);
+  if (stopping) return;
+  if (!up.every(Boolean)) log(`warning: market-maker (8080) or live-server (${livePort}) port not open yet`);
+  log(paint(1, 'up:'));
+  log(`  live page          http://localhost:${livePort}`);
+  log(`  market-maker       http://localhost:8080/status`);
+  log(`  connector gRPC     ${grpcHost}:${grpcPort}   (Ctrl-C stops everything)`);
+}
+
+main().catch((err) => {
+  log(`error: ${err.stack ?? err}`);
+  exitCode = 1;
+  shutdown();
+});
