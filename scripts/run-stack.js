@@ -132,13 +132,14 @@ async function main() {
   start('market-maker');
   start('live');
 
+  const mmPort = Number(env.MM_PORT || 8080);
   const livePort = Number(env.LIVE_PORT || 8081);
-  const up = await Promise.all([waitForPort(8080, '127.0.0.1', START_TIMEOUT_MS), waitForPort(livePort, '127.0.0.1', START_TIMEOUT_MS)]);
+  const up = await Promise.all([waitForPort(mmPort, '127.0.0.1', START_TIMEOUT_MS), waitForPort(livePort, '127.0.0.1', START_TIMEOUT_MS)]);
   if (stopping) return;
-  if (!up.every(Boolean)) log(`warning: market-maker (8080) or live-server (${livePort}) port not open yet`);
+  if (!up.every(Boolean)) log(`warning: market-maker (${mmPort}) or live-server (${livePort}) port not open yet`);
   log(paint(1, 'up:'));
   log(`  live page          http://localhost:${livePort}`);
-  log(`  market-maker       http://localhost:8080/status`);
+  log(`  market-maker       http://localhost:${mmPort}/status`);
   log(`  connector gRPC     ${grpcHost}:${grpcPort}   (Ctrl-C stops everything)`);
 }
 

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Logger, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,15 +15,16 @@ export interface HealthBody {
 
 /**
  * Folder of the page (`index.html`, `app.js`): `$LIVE_PUBLIC_DIR`, else the nearest
- * `apps/live-server/public` above this file (works from sources and from `dist/`).
+ * `apps/live-server/public` above this file (works from sources and from `dist/`);
+ * undefined when there is none (the page then answers 404, `/ws` and `/health` still work).
  */
-export function publicDir(): string {
+export function publicDir(): string | undefined {
   if (process.env.LIVE_PUBLIC_DIR) return path.resolve(process.env.LIVE_PUBLIC_DIR);
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'apps', 'live-server', 'public');
     if (fs.existsSync(path.join(candidate, 'index.html'))) return candidate;
-    if (path.dirname(dir) === dir) throw new Error('live-server public/ folder not found: set LIVE_PUBLIC_DIR');
   }
+  return undefined;
 }
 
 /** The lightweight-charts 4.1.3 standalone build from node_modules (served locally, no CDN). */
@@ -40,7 +41,9 @@ export class LiveController {
   constructor(
     private readonly feed: ConnectorFeedService,
     private readonly gateway: LiveGateway,
-  ) {}
+  ) {
+    if (!this.dir) new Logger(LiveController.name).error('page folder apps/live-server/public not found (set LIVE_PUBLIC_DIR): / answers 404');
+  }
 
   /** 200 `{status:"ok"}` while the connector link is up, else 503 `{status:"degraded"}`. */
   @Get('health')
@@ -58,12 +61,12 @@ export class LiveController {
 
   @Get()
   index(@Res() res: Response): void {
-    this.send(res, path.join(this.dir, 'index.html'), 'text/html; charset=utf-8');
+    this.send(res, this.dir && path.join(this.dir, 'index.html'), 'text/html; charset=utf-8');
   }
 
   @Get('app.js')
   app(@Res() res: Response): void {
-    this.send(res, path.join(this.dir, 'app.js'), 'text/javascript; charset=utf-8');
+    this.send(res, this.dir && path.join(this.dir, 'app.js'), 'text/javascript; charset=utf-8');
   }
 
   @Get('vendor/lightweight-charts.js')
@@ -75,7 +78,11 @@ export class LiveController {
   @HttpCode(204)
   favicon(): void {}
 
-  private send(res: Response, file: string, type: string, cache = 'no-cache'): void {
+  private send(res: Response, file: string | undefined, type: string, cache = 'no-cache'): void {
+    if (!file) {
+      res.status(404).type('text/plain').send('live page not installed (apps/live-server/public missing)');
+      return;
+    }
     res.setHeader('Content-Type', type);
     res.setHeader('Cache-Control', cache);
     res.setHeader('X-Content-Type-Options', 'nosniff');

@@ -20,6 +20,9 @@ export function assertPrefix(prefix: string): void {
 }
 
 export function makeClientOrderId(prefix: string, side: Side, level: Dec, tickSize: Dec, generation: number): string {
+  assertPrefix(prefix);
+  if (!Number.isSafeInteger(generation) || generation < 0) throw new Error(`generation must be a non-negative integer, got ${generation}`);
+  if (!level.gt(0)) throw new Error(`level must be > 0, got ${level}`);
   const ticks = level.div(tickSize);
   if (!ticks.isInteger()) throw new Error(`level ${level} is not on tick ${tickSize}`);
   const id = `${prefix}${side === 'BUY' ? 'B' : 'S'}${ticks.toFixed(0)}g${generation}`;
@@ -30,7 +33,7 @@ export function makeClientOrderId(prefix: string, side: Side, level: Dec, tickSi
 /** Parses one of our ids; `undefined` for ids of other owners or other instances. */
 export function parseClientOrderId(id: string, prefix: string): ParsedClientOrderId | undefined {
   if (!id.startsWith(prefix)) return undefined;
-  const m = /^([BS])(\d+)g(\d+)$/.exec(id.slice(prefix.length));
+  const m = /^([BS])([1-9]\d*)g(0|[1-9]\d*)$/.exec(id.slice(prefix.length));
   if (!m) return undefined;
   return { prefix, side: m[1] === 'B' ? 'BUY' : 'SELL', levelTicks: m[2], generation: Number(m[3]) };
 }

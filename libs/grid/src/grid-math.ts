@@ -48,6 +48,7 @@ export function levelKey(level: Dec): string {
  * (qty × price) is below max(minNotional, minOrderValue) — such an order must not be sent.
  */
 export function quantityForNotional(notional: Dec, price: Dec, rules: SymbolRules, minOrderValue: Dec): Dec | undefined {
+  if (!price.gt(0) || !price.isFinite()) return undefined;
   const qty = roundToIncrement(notional.div(price), rules.stepSize, 'down');
   if (qty.lt(rules.minQty) || qty.isZero()) return undefined;
   const value = qty.mul(price);
@@ -57,6 +58,7 @@ export function quantityForNotional(notional: Dec, price: Dec, rules: SymbolRule
 
 /** Throws an Error naming the parameter when the grid cannot trade under these venue rules. */
 export function validateGrid(params: GridParams, rules: SymbolRules, price: Dec, feeRate: Dec): void {
+  if (!price.gt(0)) throw new Error(`reference price must be > 0, got ${price}`);
   if (!params.priceInterval.mod(rules.tickSize).isZero()) {
     throw new Error(`grid.price_interval ${params.priceInterval} is not a multiple of the tick size ${rules.tickSize}`);
   }

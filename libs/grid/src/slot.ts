@@ -32,7 +32,7 @@ export interface Slot {
   /** Buy fees paid for the held inventory, quote. */
   entryFees: Dec;
   status: SlotStatus;
-  /** Incremented for every new order intent; part of the deterministic client order id. */
+  /** Incremented by the engine before every new order intent; part of the deterministic client order id. */
   generation: number;
   order: SlotOrder | null;
   postOnlyRejects: number;

@@ -326,6 +326,38 @@ describe('position, PnL and wallet', () => {
     expect(a.realizedPnl.toString()).toBe('0.55');
   });
 
+  it('streams positions per symbol and for all symbols', async () => {
+    const s = sim();
+    const one: string[] = [];
+    const all: string[] = [];
+    s.watchPositions('BTCUSDT', { next: (p) => one.push(p.size.toString()) });
+    s.watchPositions('', { next: (p) => all.push(`${p.symbol}:${p.size}`) });
+    await s.placeOrder(market('BUY', '0.002'));
+    await s.placeOrder(market('SELL', '0.003'));
+    expect(one).toEqual(['0.002', '-0.001']);
+    expect(all).toEqual(['BTCUSDT:0.002', 'BTCUSDT:-0.001']);
+    expect(() => s.watchPositions('NOPE', { next: () => undefined })).toThrow(/unknown symbol/);
+  });
+
+  it('lets an observer trade from inside a fill event (grid-style re-quote)', async () => {
+    const s = sim();
+    s.watchOrders({
+      next: (e) => {
+        if (e.order.status === 'FILLED' && e.order.side === 'BUY')
+          void s.placeOrder(limit('SELL', '0.002', e.order.price.plus(100).toString(), { clientOrderId: 'tp' }));
+      },
+    });
+    await s.placeOrder(limit('BUY', '0.002', '99950')); // fills at 10 s
+    s.advance(60_000);
+    const tp = await s.getOrder('BTCUSDT', { clientOrderId: 'tp' });
+    expect([tp.status, tp.createdAtMs, tp.trades[0].price.toString(), tp.trades[0].realizedPnl.toString()]).toEqual([
+      'FILLED',
+      T1 + 10_000,
+      '100050',
+      '0.2', // (100050 − 99950) × 0.002
+    ]);
+  });
+
   it('closing to flat resets the entry', async () => {
     const s = sim();
     await s.placeOrder(market('BUY', '0.002'));

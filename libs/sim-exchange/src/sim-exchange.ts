@@ -126,6 +126,10 @@ interface Sym {
 const TIFS: ReadonlySet<string> = new Set<TimeInForce>(['GTC', 'IOC', 'FOK', 'GTX']);
 const FUNDING_PERIOD_MS = 8 * 3_600_000;
 const DAY_MS = 86_400_000;
+/** Timer period in wall ms. */
+const WAKE_MS = 15;
+/** Most market time one wake may process, in wall ms at `speed` (keeps the event loop responsive). */
+const MAX_WAKE_WALL_MS = 250;
 /** Random-walk candles kept in memory before the oldest half is dropped. */
 const WALK_KEEP = 10_000;
 
@@ -144,7 +148,9 @@ function snap(o: Order): Order {
  * **Time.** Market time is data time (Unix ms); every event timestamp is market time. Each candle
  * is expanded into an intra-minute path (see `candlePath`); path points are processed in time
  * order across symbols. Timer mode (`start()`) advances market time by `speed` × wall time, waking
- * every 15 ms; manual mode advances only through `advance()` / `runToEnd()`. Replay starts after
+ * every 15 ms (at most 250 wall-ms worth of market time per wake, so an overloaded replay falls
+ * behind rather than blocking the event loop); manual mode advances only through `advance()` /
+ * `runToEnd()`. Replay starts after
  * `historyCandles` candles, which are history. When CSV data runs out the replay stops
  * (`finished`) and prices stay.
  *
@@ -153,6 +159,9 @@ function snap(o: Order): Order {
  * rejected when post-only (GTX), otherwise it fills in full at p as taker; a MARKET order fills at
  * p as taker; an IOC/FOK LIMIT that does not cross expires. Fee = price × qty × rate (USDT, not
  * rounded). A reduce-only order is clipped to the position at fill time, or expires when flat.
+ *
+ * **Units.** Prices and fees in quote units (USDT), quantities in base units, times in Unix ms,
+ * fee/funding rates as fractions (0.0002 = 0.02 %).
  *
  * **Margin.** See `Account`: available = wallet + uPnL − |size|·mark/leverage − open-order
  * notional/leverage. A resting non-reduce-only order needs price × qty / leverage; an immediate
@@ -229,7 +238,10 @@ export class SimExchange implements ExchangeVenue {
       seen.add(symbol);
       let candles: Candle[] | undefined;
       if (cfg.candles !== undefined) {
-        candles = 'csvPath' in cfg.candles ? loadKlineCsv(cfg.candles.csvPath, symbol) : [...cfg.candles];
+        candles =
+          'csvPath' in cfg.candles
+            ? loadKlineCsv(cfg.candles.csvPath, symbol)
+            : cfg.candles.map((c) => (c.symbol === symbol && c.closed ? c : { ...c, symbol, closed: true }));
         if (candles.length === 0) throw new Error(`SimExchange: ${symbol} has no candles`);
         for (let i = 1; i < candles.length; i++) {
           if (candles[i].openTimeMs < candles[i - 1].openTimeMs + MINUTE_MS)
@@ -318,7 +330,21 @@ export class SimExchange implements ExchangeVenue {
     if (this.manual || this.timer || this.finished) return;
     this.wallAnchor = Date.now();
     this.marketAnchor = this.nowMs;
-    this.timer = setInterval(() => this.step(this.marketAnchor + (Date.now() - this.wallAnchor) * this.speed), 15);
+    this.timer = setInterval(() => this.wake(), WAKE_MS);
+  }
+
+  /** Timer tick: catch market time up with the wall clock, at most 250 wall-ms worth per wake. */
+  private wake(): void {
+    const wall = Date.now();
+    let target = this.marketAnchor + (wall - this.wallAnchor) * this.speed;
+    const cap = this.nowMs + MAX_WAKE_WALL_MS * this.speed;
+    if (target > cap) {
+      // overloaded: fall behind instead of blocking the event loop, and do not accumulate debt
+      target = cap;
+      this.wallAnchor = wall;
+      this.marketAnchor = cap;
+    }
+    this.step(target);
   }
 
   /**
@@ -657,6 +683,7 @@ export class SimExchange implements ExchangeVenue {
     this.byId.set(o.orderId, o);
     this.byClientId.set(o.clientOrderId, o);
     this.emitOrder(o);
+    if (o.status !== 'NEW') return snap(o); // an observer cancelled it on the NEW event
     if (crosses) this.execute(s, o, mark, q, false);
     else if (tif === 'IOC' || tif === 'FOK') this.finish(o, 'EXPIRED');
     else s.book.add({ order: o, ticks, notional: reduceOnly ? ZERO : notional });
