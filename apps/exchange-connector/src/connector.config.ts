@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { decimalString, loadConfig } from '@mm/platform';
+import { boolish, decimalString, loadConfig } from '@mm/platform';
 
 /**
  * Connector settings. Sources, lowest precedence first: YAML file at `$CONNECTOR_CONFIG`
@@ -12,7 +12,46 @@ export const connectorConfigSchema = z.object({
   /** HTTP port for /health and /metrics. */
   httpPort: z.coerce.number().int().min(0).max(65535).default(9090),
   /** Which venue this connector wraps. */
-  exchange: z.enum(['sim']).default('sim'),
+  exchange: z.enum(['sim', 'binance', 'bitget', 'gate', 'okx', 'bybit']).default('sim'),
+  /** ccxt venues: `swap` = USDT-margined perpetual (Binance USD-M), `spot` = spot. See README "Real venues". */
+  marketType: z.enum(['swap', 'spot']).default('swap'),
+  /** ccxt venues: API credentials, each from a value or a file (`*File` wins; files re-read on change and SIGHUP). Never logged. */
+  credentials: z
+    .object({
+      apiKey: z.string().optional(),
+      apiSecret: z.string().optional(),
+      passphrase: z.string().optional(),
+      apiKeyFile: z.string().optional(),
+      apiSecretFile: z.string().optional(),
+      passphraseFile: z.string().optional(),
+    })
+    .default({}),
+  /** ccxt venue tuning (see README "Real venues"). */
+  ccxt: z
+    .object({
+      /** Tests only: `http://127.0.0.1:PORT` replacing the host of every venue REST/WebSocket URL (a local fake venue). */
+      urlOverride: z.string().url().optional(),
+      /** Exposed symbols (domain form, comma separated, e.g. `BTCUSDT,ETHUSDT`); all markets of the type when empty. */
+      symbols: z
+        .union([z.array(z.string()), z.string()])
+        .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((x) => x.trim().toUpperCase()).filter(Boolean))
+        .default([]),
+      /** Poll interval of the account and position streams, ms (the venues' private WS is not used for them). */
+      accountPollMs: z.coerce.number().int().min(100).default(5000),
+      /** Poll interval of the funding-rate stream, ms. */
+      fundingPollMs: z.coerce.number().int().min(100).default(60000),
+      /** Periodic REST order reconciliation, ms; 0 = only after a WebSocket gap. */
+      ordersPollMs: z.coerce.number().int().min(0).default(0),
+      /** Leverage reported when the venue omits it. */
+      defaultLeverage: z.coerce.number().int().min(1).max(125).default(10),
+      /** REST timeout, ms. */
+      timeoutMs: z.coerce.number().int().min(100).default(10000),
+      /** Look a client order id up on the venue before placing (one extra REST call per order). */
+      preCheckClientOrderId: boolish.default(false),
+      /** Use the venue's testnet/demo endpoints. */
+      sandbox: boolish.default(false),
+    })
+    .default({}),
   sim: z
     .object({
       /** Kline CSV to replay (`open_time_ms,open,high,low,close,volume_base`); random walk when absent. */
@@ -38,8 +77,54 @@ export const connectorConfigSchema = z.object({
     .object({
       /** Messages queued per slow subscriber before it is cut off with RESOURCE_EXHAUSTED. */
       maxBuffer: z.coerce.number().int().positive().default(10000),
+      /**
+       * Staleness limits per stream kind, ms (0 = never stale). A stream whose last venue message is
+       * older marks health NOT_SERVING (README "Stream staleness"). Unset: off for the sim; for ccxt
+       * venues price 30 s, klines 120 s, account/positions 3 × accountPollMs, funding 3 × fundingPollMs, orders off.
+       */
+      staleAfterMs: z
+        .object({
+          price: z.coerce.number().int().min(0).optional(),
+          klines: z.coerce.number().int().min(0).optional(),
+          orders: z.coerce.number().int().min(0).optional(),
+          account: z.coerce.number().int().min(0).optional(),
+          positions: z.coerce.number().int().min(0).optional(),
+          funding: z.coerce.number().int().min(0).optional(),
+        })
+        .default({}),
+      /** How often stream ages are checked, ms. */
+      staleCheckMs: z.coerce.number().int().min(50).default(500),
     })
     .default({}),
+  /** Access control (see README "Access control"). No tokens = open (refused when NODE_ENV=production). */
+  auth: z
+    .object({
+      /** Accepted bearer tokens: `role:token` or `role:name:token`, comma/newline separated; role trader|monitor. */
+      tokens: z.string().default(''),
+      /** File with more entries in the same format (one per line; `#` comments). */
+      tokensFile: z.string().optional(),
+    })
+    .default({}),
+  /** TLS for the gRPC port: PEM `cert` + `key`; with `ca` also mutual TLS (client certs must chain to it). */
+  tls: z
+    .object({
+      cert: z.string().optional(),
+      key: z.string().optional(),
+      ca: z.string().optional(),
+      /** With `ca`: reject clients without a certificate (default true). */
+      requireClientCert: boolish.optional(),
+    })
+    .default({}),
+  /** Per-client token bucket in front of the venue; `rate` 0 disables it. */
+  rateLimit: z
+    .object({
+      /** Requests per second per client (token identity, or peer host when open). */
+      rate: z.coerce.number().min(0).default(200),
+      burst: z.coerce.number().int().min(1).default(400),
+    })
+    .default({}),
+  /** Sim only: JSON file the sim's account/order/replay state is saved to (debounced) and restored from at start. */
+  simStateFile: z.string().optional(),
 });
 export type ConnectorConfig = z.infer<typeof connectorConfigSchema>;
 
@@ -60,6 +145,38 @@ export const CONNECTOR_ENV = [
   ['SIM_TICK_MS', 'sim.tickMs'],
   ['SIM_LEVERAGE', 'sim.leverage'],
   ['STREAM_MAX_BUFFER', 'streams.maxBuffer'],
+  ['MARKET_TYPE', 'marketType'],
+  ['API_KEY', 'credentials.apiKey'],
+  ['API_SECRET', 'credentials.apiSecret'],
+  ['PASSPHRASE', 'credentials.passphrase'],
+  ['API_KEY_FILE', 'credentials.apiKeyFile'],
+  ['API_SECRET_FILE', 'credentials.apiSecretFile'],
+  ['PASSPHRASE_FILE', 'credentials.passphraseFile'],
+  ['CCXT_URL_OVERRIDE', 'ccxt.urlOverride'],
+  ['CCXT_SYMBOLS', 'ccxt.symbols'],
+  ['CCXT_ACCOUNT_POLL_MS', 'ccxt.accountPollMs'],
+  ['CCXT_FUNDING_POLL_MS', 'ccxt.fundingPollMs'],
+  ['CCXT_ORDERS_POLL_MS', 'ccxt.ordersPollMs'],
+  ['CCXT_DEFAULT_LEVERAGE', 'ccxt.defaultLeverage'],
+  ['CCXT_TIMEOUT_MS', 'ccxt.timeoutMs'],
+  ['CCXT_PRECHECK_CLIENT_ORDER_ID', 'ccxt.preCheckClientOrderId'],
+  ['CCXT_SANDBOX', 'ccxt.sandbox'],
+  ['STREAM_STALE_PRICE_MS', 'streams.staleAfterMs.price'],
+  ['STREAM_STALE_KLINES_MS', 'streams.staleAfterMs.klines'],
+  ['STREAM_STALE_ORDERS_MS', 'streams.staleAfterMs.orders'],
+  ['STREAM_STALE_ACCOUNT_MS', 'streams.staleAfterMs.account'],
+  ['STREAM_STALE_POSITIONS_MS', 'streams.staleAfterMs.positions'],
+  ['STREAM_STALE_FUNDING_MS', 'streams.staleAfterMs.funding'],
+  ['STREAM_STALE_CHECK_MS', 'streams.staleCheckMs'],
+  ['CONNECTOR_TOKENS', 'auth.tokens'],
+  ['CONNECTOR_TOKENS_FILE', 'auth.tokensFile'],
+  ['TLS_CERT_FILE', 'tls.cert'],
+  ['TLS_KEY_FILE', 'tls.key'],
+  ['TLS_CA_FILE', 'tls.ca'],
+  ['TLS_REQUIRE_CLIENT_CERT', 'tls.requireClientCert'],
+  ['RATE_LIMIT_RPS', 'rateLimit.rate'],
+  ['RATE_LIMIT_BURST', 'rateLimit.burst'],
+  ['SIM_STATE_FILE', 'simStateFile'],
 ] as const;
 
 export const CONNECTOR_CONFIG = Symbol('CONNECTOR_CONFIG');

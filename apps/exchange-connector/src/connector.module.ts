@@ -1,18 +1,24 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { loggingModule } from '@mm/platform';
 import { CONNECTOR_CONFIG, type ConnectorConfig, loadConnectorConfig } from './connector.config';
+import { DeadManController, DeadManService } from './grpc/dead-man';
 import { ExchangeController } from './grpc/exchange.controller';
-import { GrpcExceptionFilter, GrpcMetricsInterceptor } from './grpc/grpc-errors';
+import { AuthGuard, AuthService } from './grpc/auth';
+import { GrpcExceptionFilter } from './grpc/grpc-errors';
+import { RateLimitGuard } from './grpc/rate-limit';
+import { RpcLoggingInterceptor, RpcObserver } from './grpc/rpc-logging';
 import { StreamHub } from './grpc/stream-hub';
 import { CONNECTOR_METRIC_PROVIDERS, ConnectorMetrics } from './http/connector.metrics';
 import { ConnectorHealth, HealthController } from './http/health.controller';
+import { TestHooksController, testHooksEnabled } from './http/test-hooks.controller';
+import { SimStatePersistence } from './sim-state.persistence';
 import { VENUE, VenueLifecycle, createVenue } from './venue/venue.provider';
 
 @Module({
   imports: [loggingModule('exchange-connector'), PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
-  controllers: [ExchangeController, HealthController],
+  controllers: [ExchangeController, DeadManController, HealthController, ...(testHooksEnabled() ? [TestHooksController] : [])],
   providers: [
     { provide: CONNECTOR_CONFIG, useFactory: () => loadConnectorConfig() },
     { provide: VENUE, useFactory: (c: ConnectorConfig) => createVenue(c), inject: [CONNECTOR_CONFIG] },
@@ -26,11 +32,18 @@ import { VENUE, VenueLifecycle, createVenue } from './venue/venue.provider';
       inject: [ConnectorMetrics, CONNECTOR_CONFIG],
     },
     ConnectorHealth,
+    DeadManService,
     ConnectorMetrics,
     VenueLifecycle,
     ...CONNECTOR_METRIC_PROVIDERS,
+    SimStatePersistence,
+    // Access control, then the per-client rate limit (guards run in this order); see README "Access control".
+    AuthService,
+    RpcObserver,
+    { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_GUARD, useClass: RateLimitGuard },
     { provide: APP_FILTER, useClass: GrpcExceptionFilter },
-    { provide: APP_INTERCEPTOR, useClass: GrpcMetricsInterceptor },
+    { provide: APP_INTERCEPTOR, useClass: RpcLoggingInterceptor },
   ],
 })
 export class ConnectorModule {}

@@ -6,6 +6,7 @@ import { EXCHANGE_PACKAGE, PROTO_LOADER_OPTIONS, exchangeProtoPath, protoDir } f
 import { ConfigError } from '@mm/platform';
 import { CONNECTOR_CONFIG, type ConnectorConfig } from './connector.config';
 import { ConnectorModule } from './connector.module';
+import { grpcServerCredentials } from './grpc/auth.tls';
 import { ConnectorHealth } from './http/health.controller';
 import { VenueLifecycle } from './venue/venue.provider';
 
@@ -16,6 +17,7 @@ async function bootstrap(): Promise<void> {
   app.enableShutdownHooks();
   const config = app.get<ConnectorConfig>(CONNECTOR_CONFIG);
   const health = app.get(ConnectorHealth);
+  const tls = grpcServerCredentials(config.tls);
   app.connectMicroservice<MicroserviceOptions>(
     {
       transport: Transport.GRPC,
@@ -26,6 +28,7 @@ async function bootstrap(): Promise<void> {
         loader: { ...PROTO_LOADER_OPTIONS, includeDirs: [protoDir()] },
         onLoadPackageDefinition: (_pkg, server) => health.grpc.addToServer(server),
         gracefulShutdown: true,
+        credentials: tls.credentials,
       },
     },
     { inheritAppConfig: true },
@@ -34,7 +37,7 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.httpPort, config.host);
   app.get(VenueLifecycle).start();
   health.set('SERVING', 'venue ready');
-  app.get(Logger).log(`exchange-connector: gRPC ${config.host}:${config.port} (${config.exchange}), HTTP ${config.httpPort}`);
+  app.get(Logger).log(`exchange-connector: gRPC ${config.host}:${config.port} (${config.exchange}, ${tls.mode}), HTTP ${config.httpPort}`);
 }
 
 bootstrap().catch((err: unknown) => {

@@ -81,5 +81,12 @@ export interface ExchangeVenue {
   watchPositions(symbol: string, observer: StreamObserver<Position>): Unsubscribe;
   watchFundingRate(symbol: string, observer: StreamObserver<FundingRate>): Unsubscribe;
 
+  /**
+   * Optional: arm the venue's own countdown cancel-all for `symbol` (Binance `countdownCancelAll`,
+   * OKX `cancel-all-after`, …): if not re-armed within `timeoutMs`, the venue cancels every open
+   * order of the symbol itself. `timeoutMs` 0 disarms. Absent when the venue has no such feature.
+   */
+  cancelAllAfter?(symbol: string, timeoutMs: number): Promise<void>;
+
   close(): Promise<void>;
 }

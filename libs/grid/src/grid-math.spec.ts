@@ -17,6 +17,8 @@ const rules = (over: Partial<SymbolRules> = {}): SymbolRules => ({
 
 const params = (over: Partial<GridParams> = {}): GridParams => ({
   symbol: 'BTCUSDT',
+  mode: 'long',
+  inventorySkewFactor: dec('0'),
   priceInterval: dec('100'),
   orderNotional: dec('250'),
   minOrderValue: dec('0'),

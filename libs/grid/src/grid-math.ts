@@ -3,6 +3,10 @@ import { Dec, type SymbolRules, roundToIncrement } from '@mm/domain';
 /** Grid parameters of one symbol. Money in quote units (USDT), sizes in levels. */
 export interface GridParams {
   symbol: string;
+  /** long: buy below, sell inventory above. neutral: also open shorts above and buy them back below. */
+  mode: 'long' | 'neutral';
+  /** P_skew = P × (1 − inventory × factor), inventory in base units (upstream §2.5); 0 = off. */
+  inventorySkewFactor: Dec;
   /** Grid step I between levels, quote price. Must be a multiple of the tick size. */
   priceInterval: Dec;
   /** Size of each opening order as quote notional (30 = 30 USDT per order). */
@@ -28,6 +32,23 @@ export interface GridParams {
 export function gridCenter(price: Dec, anchor: Dec, interval: Dec): Dec {
   const steps = price.minus(anchor).div(interval).toDecimalPlaces(0, Dec.ROUND_HALF_EVEN);
   return anchor.plus(steps.mul(interval));
+}
+
+/** Sell levels C + k·I for k = 1..SW, nearest first (neutral mode opens shorts there). */
+export function sellLevels(center: Dec, interval: Dec, window: number): Dec[] {
+  const out: Dec[] = [];
+  for (let k = 1; k <= window; k++) out.push(center.plus(interval.mul(k)));
+  return out;
+}
+
+/**
+ * Effective interval for a dynamic grid: max(I, ATR × scale) rounded up to the tick (upstream §2.5:
+ * the code's `max` rule, not the docs' ratio rule). Returns I when ATR is unknown.
+ */
+export function effectiveInterval(base: Dec, atr: Dec | null, scale: Dec, tickSize: Dec): Dec {
+  if (!atr || !atr.gt(0) || !scale.gt(0)) return base;
+  const dyn = atr.mul(scale).div(tickSize).ceil().mul(tickSize);
+  return Dec.max(base, dyn);
 }
 
 /** Buy levels C − k·I for k = 1..BW, nearest first. */

@@ -17,6 +17,8 @@ const rules: SymbolRules = {
 
 const params = (over: Partial<GridParams> = {}): GridParams => ({
   symbol: 'BTCUSDT',
+  mode: 'long',
+  inventorySkewFactor: dec('0'),
   priceInterval: dec('100'),
   orderNotional: dec('250'),
   minOrderValue: dec('0'),
@@ -346,5 +348,48 @@ describe('planGrid — lifecycle scenario', () => {
     expect(plan([s], '100000')[0]).toBe('cancel key=99300 oid=9 cid=mm1B993000g1 out_of_window');
     applyOrderState(s, { clientOrderId: 'mm1B993000g1', orderId: '9', status: 'CANCELED' });
     expect(plan([s], '100000')[0]).toBe('place SELL key=99300 level=99300 px=99400 qty=0.001 RO');
+  });
+});
+
+const mkSlot = (level: string, over: Partial<Slot>): Slot => Object.assign(slot(level), over);
+
+describe('planGrid — neutral mode, skew, risk overrides', () => {
+  it('neutral: opens post-only SELLs above as well as BUYs below, alternating nearest first', () => {
+    const acts = planGrid(new Map(), dec('100000'), dec('100000'), params({ mode: 'neutral', buyWindow: 2, sellWindow: 2 }), rules);
+    expect(acts.map((a) => (a.kind === 'place' ? `${a.side}@${a.price}` : 'x'))).toEqual(['BUY@99900', 'SELL@100100', 'BUY@99800', 'SELL@100200']);
+    expect(acts.every((a) => a.kind === 'place' && a.postOnly && !a.reduceOnly)).toBe(true);
+  });
+
+  it('neutral: a short slot gets one reduce-only BUY at level − I for its whole size', () => {
+    const short = mkSlot('100100', { positionQty: dec('-0.002'), positionCost: dec('200.2') });
+    const acts = planGrid(new Map([[short.key, short]]), dec('100000'), dec('100000'), params({ mode: 'neutral', buyWindow: 1, sellWindow: 1 }), rules);
+    const exit = acts.find((a) => a.kind === 'place' && a.key === '100100');
+    expect(exit).toMatchObject({ side: 'BUY', reduceOnly: true, postOnly: false });
+    expect(exit!.kind === 'place' && exit!.price.toString()).toBe('100000');
+    expect(exit!.kind === 'place' && exit!.quantity.toString()).toBe('0.002');
+  });
+
+  it('long inventory skews the grid down: P′ = P × (1 − inv × factor)', () => {
+    const held = mkSlot('90000', { positionQty: dec('1'), positionCost: dec('90000') });
+    // P′ = 100000 × (1 − 1 × 0.01) = 99000 → buys from 98900 down
+    const acts = planGrid(new Map([[held.key, held]]), dec('100000'), dec('100000'), params({ inventorySkewFactor: dec('0.01'), buyWindow: 2, sellWindow: 200 }), rules);
+    const buys = acts.filter((a) => a.kind === 'place' && a.side === 'BUY').map((a) => (a.kind === 'place' ? a.price.toString() : ''));
+    expect(buys).toEqual(['98900', '98800']);
+  });
+
+  it('allowOpening=false keeps exits but places no opening orders; sizeFactor halves opening size', () => {
+    const held = mkSlot('99900', { positionQty: dec('0.002'), positionCost: dec('199.8') });
+    const slots = new Map([[held.key, held]]);
+    const closed = planGrid(slots, dec('100000'), dec('100000'), params(), rules, { allowOpening: false });
+    expect(closed.map((a) => a.kind === 'place' && `${a.side}@${a.price}`)).toEqual(['SELL@100000']);
+    const none = planGrid(slots, dec('100000'), dec('100000'), params(), rules, { allowOpening: false, allowClosing: false });
+    expect(none).toEqual([]);
+    const half = planGrid(new Map(), dec('100000'), dec('100000'), params({ orderNotional: dec('500'), buyWindow: 1 }), rules, { sizeFactor: dec('0.5') });
+    expect(half[0].kind === 'place' && half[0].quantity.toString()).toBe('0.002');
+  });
+
+  it('a dynamic interval moves the levels and the exit distance', () => {
+    const acts = planGrid(new Map(), dec('100000'), dec('100000'), params({ buyWindow: 2 }), rules, { interval: dec('250') });
+    expect(acts.map((a) => a.kind === 'place' && a.price.toString())).toEqual(['99750', '99500']);
   });
 });

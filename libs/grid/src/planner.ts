@@ -1,56 +1,112 @@
-import { Dec, type Side, type SymbolRules } from '@mm/domain';
-import { type GridParams, buyLevels, gridCenter, levelKey, quantityForNotional } from './grid-math';
+import { Dec, type Side, type SymbolRules, ZERO, roundToIncrement, sum } from '@mm/domain';
+import { type GridParams, buyLevels, gridCenter, levelKey, quantityForNotional, sellLevels } from './grid-math';
 import { type Slot, isFilled } from './slot';
 
 export type GridAction =
   | { kind: 'place'; key: string; level: Dec; side: Side; price: Dec; quantity: Dec; reduceOnly: boolean; postOnly: boolean }
   | { kind: 'cancel'; key: string; orderId: string; clientOrderId: string; reason: string };
 
+/** Per-pass overrides from the engine's risk state. */
+export interface PlanOptions {
+  /** Effective interval (dynamic grid); defaults to `params.priceInterval`. */
+  interval?: Dec;
+  /** false while a breaker is open, the crash guard is triggered or margin is locked: no opening orders. */
+  allowOpening?: boolean;
+  /** false to also withhold take-profit exits (breaker configured without exits). */
+  allowClosing?: boolean;
+  /** Opening size multiplier (breaker half-open probes at 0.5). */
+  sizeFactor?: Dec;
+}
+
 /**
- * One decision pass of the long-mode grid (upstream §2.3–2.4, without the §9 bugs) for price P:
+ * One decision pass of the grid (upstream §2.3–2.4, without the §9 bugs) for price P.
  *
- * - centre C = gridCenter(P, anchor, I); buy levels C − k·I, k = 1..BW;
- * - a FREE, empty slot at a buy level below P − buffer·I gets a post-only BUY of `orderNotional`;
- * - a FREE, filled slot whose level ≤ P + SW·I gets a reduce-only take-profit SELL of its whole
- *   inventory at level + I (keyed to the same slot, so it is placed once, not every tick);
- * - a resting BUY below C − (BW + hysteresis)·I is cancelled; take-profit sells are never cancelled;
- * - PENDING slots are left alone; new orders stop at `maxActiveOrders`, take-profits first.
+ * P is first skewed by inventory: P' = P × (1 − Σinventory × skewFactor). Then, with centre
+ * C = gridCenter(P', anchor, I):
+ * - a FREE, flat slot at a buy level C − k·I (k = 1..BW) below P' − buffer·I gets a post-only BUY;
+ *   in neutral mode a FREE, flat slot at a sell level C + k·I above P' + buffer·I gets a post-only SELL;
+ * - a FREE long slot whose level ≤ P' + SW·I gets a reduce-only SELL of its whole inventory at level + I;
+ *   a FREE short slot whose level ≥ P' − BW·I gets a reduce-only BUY at level − I (upstream bug 9.7:
+ *   shorts were lost). Exits are keyed to their slot, so each is placed once, not every tick (bug 9.8);
+ * - a resting opening order beyond its window by more than `cancelHysteresisLevels` is cancelled;
+ *   exits are never cancelled by the planner;
+ * - PENDING slots are left alone; new orders stop at `maxActiveOrders`, exits first.
  *
  * Pure: reads the slots, returns actions; the engine commits intents and sends them.
  */
-export function planGrid(slots: ReadonlyMap<string, Slot>, price: Dec, anchor: Dec, p: GridParams, rules: SymbolRules): GridAction[] {
-  const I = p.priceInterval;
-  const center = gridCenter(price, anchor, I);
-  const buyBelow = price.minus(I.mul(p.safetyBufferRatio));
-  const sellReach = price.plus(I.mul(p.sellWindow));
+export function planGrid(
+  slots: ReadonlyMap<string, Slot>,
+  price: Dec,
+  anchor: Dec,
+  p: GridParams,
+  rules: SymbolRules,
+  opts: PlanOptions = {},
+): GridAction[] {
+  const I = opts.interval ?? p.priceInterval;
+  const allowOpening = opts.allowOpening ?? true;
+  const allowClosing = opts.allowClosing ?? true;
+  const sizeFactor = opts.sizeFactor ?? new Dec(1);
+  const inventory = sum([...slots.values()].map((s) => s.positionQty));
+  const P = p.inventorySkewFactor.isZero() ? price : roundToIncrement(price.mul(new Dec(1).minus(inventory.mul(p.inventorySkewFactor))), rules.tickSize, 'nearest');
+  const center = gridCenter(P, anchor, I);
+  const buffer = I.mul(p.safetyBufferRatio);
   const cancelBelow = center.minus(I.mul(p.buyWindow + p.cancelHysteresisLevels));
+  const cancelAbove = center.plus(I.mul(p.sellWindow + p.cancelHysteresisLevels));
   const actions: GridAction[] = [];
   let active = 0;
-  const sells: Slot[] = [];
+  const exits: Slot[] = [];
   for (const s of slots.values()) {
     if (s.status !== 'FREE') active++;
-    if (s.status === 'LOCKED' && s.order?.side === 'BUY' && s.order.orderId && s.order.price.lt(cancelBelow)) {
-      actions.push({ kind: 'cancel', key: s.key, orderId: s.order.orderId, clientOrderId: s.order.clientOrderId, reason: 'out_of_window' });
+    const o = s.order;
+    if (s.status === 'LOCKED' && o?.orderId && !o.reduceOnly) {
+      const out = o.side === 'BUY' ? o.price.lt(cancelBelow) : o.price.gt(cancelAbove);
+      if (out) actions.push({ kind: 'cancel', key: s.key, orderId: o.orderId, clientOrderId: o.clientOrderId, reason: 'out_of_window' });
     }
-    if (s.status === 'FREE' && isFilled(s) && s.level.lte(sellReach) && s.positionQty.gte(rules.minQty)) sells.push(s);
+    if (!allowClosing || s.status !== 'FREE' || !isFilled(s) || s.positionQty.abs().lt(rules.minQty)) continue;
+    if (s.positionQty.gt(0) ? s.level.lte(P.plus(I.mul(p.sellWindow))) : s.level.gte(P.minus(I.mul(p.buyWindow)))) exits.push(s);
   }
-  sells.sort((a, b) => a.level.minus(price).abs().comparedTo(b.level.minus(price).abs()));
+  exits.sort((a, b) => a.level.minus(P).abs().comparedTo(b.level.minus(P).abs()) || a.level.comparedTo(b.level));
   let budget = p.maxActiveOrders - active;
-  for (const s of sells) {
+  for (const s of exits) {
     if (budget <= 0) break;
-    actions.push({ kind: 'place', key: s.key, level: s.level, side: 'SELL', price: s.level.plus(I), quantity: s.positionQty, reduceOnly: true, postOnly: false });
+    const long = s.positionQty.gt(0);
+    actions.push({
+      kind: 'place',
+      key: s.key,
+      level: s.level,
+      side: long ? 'SELL' : 'BUY',
+      price: long ? s.level.plus(I) : s.level.minus(I),
+      quantity: s.positionQty.abs(),
+      reduceOnly: true,
+      postOnly: false,
+    });
     budget--;
   }
-  for (const level of buyLevels(center, I, p.buyWindow)) {
+  if (!allowOpening) return actions;
+  const notional = p.orderNotional.mul(sizeFactor);
+  const opening: { level: Dec; side: Side }[] = [];
+  const buys = buyLevels(center, I, p.buyWindow).filter((l) => l.lt(P.minus(buffer)) && l.gt(0));
+  const sells = p.mode === 'neutral' ? sellLevels(center, I, p.sellWindow).filter((l) => l.gt(P.plus(buffer))) : [];
+  for (let k = 0; k < Math.max(buys.length, sells.length); k++) {
+    if (k < buys.length) opening.push({ level: buys[k], side: 'BUY' });
+    if (k < sells.length) opening.push({ level: sells[k], side: 'SELL' });
+  }
+  for (const { level, side } of opening) {
     if (budget <= 0) break;
-    if (!level.lt(buyBelow) || !level.gt(0)) continue;
     const key = levelKey(level);
     const s = slots.get(key);
     if (s && (s.status !== 'FREE' || isFilled(s))) continue;
-    const qty = quantityForNotional(p.orderNotional, level, rules, p.minOrderValue);
+    const qty = quantityForNotional(notional, level, rules, p.minOrderValue);
     if (!qty) continue;
-    actions.push({ kind: 'place', key, level, side: 'BUY', price: level, quantity: qty, reduceOnly: false, postOnly: true });
+    actions.push({ kind: 'place', key, level, side, price: level, quantity: qty, reduceOnly: false, postOnly: true });
     budget--;
   }
   return actions;
+}
+
+/** Σ notional (price × qty, quote) of the slots' live opening orders. */
+export function openingOrderNotional(slots: Iterable<Slot>): Dec {
+  let total = ZERO;
+  for (const s of slots) if (s.order && !s.order.reduceOnly) total = total.plus(s.order.price.mul(s.order.quantity.minus(s.order.executedQty)));
+  return total;
 }

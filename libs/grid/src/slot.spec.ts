@@ -297,19 +297,30 @@ describe('applyFill', () => {
     expect(s(slot.positionCost)).toBe('0');
   });
 
-  it('selling more than held closes the held part and leaves a negative remainder', () => {
+  it('selling more than held closes the held part and opens a short with the rest', () => {
     const slot = mk();
     applyFill(slot, fill('BUY', '99900', '0.002', '0.04'));
-    // closes 0.002: 200 − 199.8 − 0.04 − 0.06 = 0.1
+    // closes 0.002: 200 − 199.8 − 0.04 − 0.06 (whole sell fee) = 0.1; 0.001 short opened at 100000
     expect(applyFill(slot, fill('SELL', '100000', '0.003', '0.06')).toString()).toBe('0.1');
     expect(s(slot.positionQty)).toBe('-0.001');
-    expect(s(slot.positionCost)).toBe('0');
+    expect(s(slot.positionCost)).toBe('100');
     expect(s(slot.entryFees)).toBe('0');
   });
 
-  it('a SELL with no inventory only costs its fee', () => {
+  it('a SELL with no inventory opens a short (neutral mode; upstream bug 9.7 lost it)', () => {
     const slot = mk();
-    expect(applyFill(slot, fill('SELL', '100000', '0.001', '0.02')).toString()).toBe('-0.02');
+    expect(applyFill(slot, fill('SELL', '100000', '0.001', '0.02')).toString()).toBe('0');
     expect(s(slot.positionQty)).toBe('-0.001');
+    expect(s(slot.positionCost)).toBe('100');
+    expect(s(slot.entryFees)).toBe('0.02');
+  });
+
+  it('a short closed by a BUY realizes cost − buy notional − both fees, exactly', () => {
+    const slot = mk();
+    applyFill(slot, fill('SELL', '100100', '0.002', '0.04004'));
+    // 200.2 − 200 − 0.04004 − 0.04 = 0.11996
+    expect(applyFill(slot, fill('BUY', '100000', '0.002', '0.04')).toString()).toBe('0.11996');
+    expect(s(slot.positionQty)).toBe('0');
+    expect(s(slot.positionCost)).toBe('0');
   });
 });

@@ -25,7 +25,7 @@ export interface SlotOrder {
 export interface Slot {
   level: Dec;
   key: string;
-  /** Base units held by this slot (> 0 means FILLED). */
+  /** Signed base units held by this slot: > 0 long, < 0 short (neutral mode); non-zero means FILLED. */
   positionQty: Dec;
   /** Σ buy price × qty of the held inventory, quote. */
   positionCost: Dec;
@@ -42,7 +42,8 @@ export function newSlot(level: Dec, key: string): Slot {
   return { level, key, positionQty: ZERO, positionCost: ZERO, entryFees: ZERO, status: 'FREE', generation: 0, order: null, postOnlyRejects: 0 };
 }
 
-export const isFilled = (s: Slot): boolean => s.positionQty.gt(0);
+/** The slot holds inventory (long or short). */
+export const isFilled = (s: Slot): boolean => !s.positionQty.isZero();
 
 /**
  * FREE → PENDING with a new intent. The caller commits it durably before sending the order.
@@ -104,41 +105,45 @@ export function applyOrderState(
 }
 
 /**
- * Books an execution into the slot's inventory. BUY adds qty, cost and fee. SELL closes inventory and
- * returns the realized PnL of the closed part: sell notional − its share of cost − its share of entry
- * fees − the sell fee (exact when the whole inventory is sold, the normal take-profit case).
- * Fees are assumed in the quote asset.
+ * Books an execution into the slot's signed inventory (long > 0, short < 0; neutral mode holds shorts).
+ * A fill on the side of the inventory (or from flat) opens: qty, cost (Σ price × qty) and fee are added.
+ * A fill against it closes and returns the realized PnL of the closed part, net of fees:
+ * long: sell notional − cost share − entry-fee share − fee; short: cost share − buy notional − entry-fee
+ * share − fee. Exact when the whole inventory is closed (the normal take-profit case); a partial close
+ * takes a proportional share. Quantity beyond the inventory opens the other way. Fees in quote units.
  */
 export function applyFill(slot: Slot, fill: Pick<Fill, 'side' | 'price' | 'quantity' | 'fee'>): Dec {
-  const notional = fill.price.mul(fill.quantity);
-  if (fill.side === 'BUY') {
-    slot.positionQty = slot.positionQty.plus(fill.quantity);
-    slot.positionCost = slot.positionCost.plus(notional);
+  const q = fill.quantity;
+  const held = slot.positionQty;
+  const buy = fill.side === 'BUY';
+  if (held.isZero() || held.gt(0) === buy) {
+    slot.positionQty = buy ? held.plus(q) : held.minus(q);
+    slot.positionCost = slot.positionCost.plus(fill.price.mul(q));
     slot.entryFees = slot.entryFees.plus(fill.fee);
     return ZERO;
   }
-  const held = slot.positionQty;
-  if (held.lte(0)) {
-    slot.positionQty = held.minus(fill.quantity);
-    return fill.fee.neg();
+  const size = held.abs();
+  const closing = Dec.min(size, q);
+  let cost = slot.positionCost;
+  let fees = slot.entryFees;
+  if (!closing.eq(size)) {
+    const share = closing.div(size);
+    cost = cost.mul(share);
+    fees = fees.mul(share);
   }
-  const closing = Dec.min(held, fill.quantity);
-  let cost: Dec;
-  let fees: Dec;
-  if (closing.eq(held)) {
-    cost = slot.positionCost;
-    fees = slot.entryFees;
-  } else {
-    const share = closing.div(held);
-    cost = slot.positionCost.mul(share);
-    fees = slot.entryFees.mul(share);
-  }
-  slot.positionQty = held.minus(fill.quantity);
-  slot.positionCost = slot.positionCost.minus(cost);
-  slot.entryFees = slot.entryFees.minus(fees);
-  if (slot.positionQty.lte(0)) {
+  const proceeds = fill.price.mul(closing);
+  const realized = (held.gt(0) ? proceeds.minus(cost) : cost.minus(proceeds)).minus(fees).minus(fill.fee);
+  const excess = q.minus(closing);
+  slot.positionQty = buy ? held.plus(q) : held.minus(q);
+  if (excess.gt(0)) {
+    slot.positionCost = fill.price.mul(excess);
+    slot.entryFees = ZERO;
+  } else if (slot.positionQty.isZero()) {
     slot.positionCost = ZERO;
     slot.entryFees = ZERO;
+  } else {
+    slot.positionCost = slot.positionCost.minus(cost);
+    slot.entryFees = slot.entryFees.minus(fees);
   }
-  return fill.price.mul(closing).minus(cost).minus(fees).minus(fill.fee);
+  return realized;
 }

@@ -5,3 +5,4 @@
 export { SimExchange, type SimExchangeOptions, type SimSymbolConfig, type SimStatus, type CandleSource } from './sim-exchange';
 export { candlePath, defaultSymbolRules } from './market-data';
 export { loadKlineCsv, loadFundingCsv, type FundingPoint } from './csv';
+export { type SimState, type SimOrderState, parseSimState } from './snapshot';

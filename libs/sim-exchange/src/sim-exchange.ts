@@ -29,6 +29,7 @@ import { Account } from './account';
 import { loadKlineCsv, type FundingPoint } from './csv';
 import { MINUTE_MS, RandomWalk, hashString, pathTicks, toTicks } from './market-data';
 import { OrderBook } from './order-book';
+import { type SimState, orderFromState, orderToState, parseSimState } from './snapshot';
 
 /** Candles to replay: an in-memory list (ascending `openTimeMs`, 1 minute apart or more) or a CSV file. */
 export type CandleSource = readonly Candle[] | { csvPath: string };
@@ -211,6 +212,7 @@ export class SimExchange implements ExchangeVenue {
   private readonly accountSubs = new Set<Sub<AccountSnapshot>>();
   private readonly allPositionSubs = new Set<Sub<Position>>();
   private readonly finishedCbs = new Set<() => void>();
+  private readonly stateCbs = new Set<() => void>();
 
   /** @throws Error for invalid options or candle data (empty, unsorted, overlapping). */
   constructor(opts: SimExchangeOptions) {
@@ -402,6 +404,91 @@ export class SimExchange implements ExchangeVenue {
     return this.orders.map(snap);
   }
 
+  // ───────────────────────────── persistence (see snapshot.ts) ─────────────────────────────
+
+  /**
+   * Calls `cb` synchronously after every account/order change (order event, fill, funding payment),
+   * for persisting {@link snapshotState}. Debounce in the callback: it may fire thousands of times a second.
+   */
+  onStateChange(cb: () => void): Unsubscribe {
+    this.stateCbs.add(cb);
+    return () => void this.stateCbs.delete(cb);
+  }
+
+  /** The account/order state and replay position, JSON-safe (see {@link SimState}). */
+  snapshotState(): SimState {
+    return {
+      version: 1,
+      venue: this.name,
+      marketTimeMs: this.nowMs,
+      nextOrderId: this.nextOrderId,
+      nextTradeId: this.nextTradeId,
+      nextClientSeq: this.nextClientSeq,
+      account: {
+        wallet: this.account.wallet.toString(),
+        realizedPnl: this.account.realizedPnl.toString(),
+        positions: this.symList.map((s) => {
+          const p = this.account.position(s.symbol);
+          return { symbol: s.symbol, size: p.size.toString(), entry: p.entry.toString() };
+        }),
+      },
+      orders: this.orders.map(orderToState),
+    };
+  }
+
+  /**
+   * Restores a {@link snapshotState} into a freshly constructed venue (same symbols and data, before
+   * `start()` and before any order). CSV replays are first fast-forwarded to the saved market time
+   * with an empty book (no events); random walks restart at their seed. Resting orders go back into
+   * the book and match from the next path point on, so a price that crossed them while the venue was
+   * down fills them right away.
+   * @throws Error when the state is malformed, names an unknown symbol, or the venue already traded/started.
+   */
+  restoreState(raw: unknown): void {
+    const state = parseSimState(raw);
+    if (this.orders.length || this.timer || this.processing) throw new Error('restoreState: venue has already started or traded');
+    for (const p of state.account.positions) this.sym(p.symbol);
+    for (const o of state.orders) this.sym(o.symbol);
+    if (this.hasFinite && state.marketTimeMs > this.nowMs) this.advance(state.marketTimeMs - this.nowMs);
+    this.nextOrderId = Math.max(this.nextOrderId, state.nextOrderId);
+    this.nextTradeId = Math.max(this.nextTradeId, state.nextTradeId);
+    this.nextClientSeq = Math.max(this.nextClientSeq, state.nextClientSeq);
+    this.account.wallet = new Dec(state.account.wallet);
+    this.account.realizedPnl = new Dec(state.account.realizedPnl);
+    for (const p of state.account.positions) {
+      const pos = this.account.position(p.symbol);
+      pos.size = new Dec(p.size);
+      pos.entry = new Dec(p.entry);
+    }
+    for (const so of state.orders) {
+      const o = orderFromState(so);
+      this.orders.push(o);
+      this.byId.set(o.orderId, o);
+      this.byClientId.set(o.clientOrderId, o);
+      this.trades.push(...o.trades);
+      if (o.type === 'LIMIT' && (o.status === 'NEW' || o.status === 'PARTIALLY_FILLED')) {
+        const s = this.sym(o.symbol);
+        const remaining = o.quantity.minus(o.executedQty);
+        s.book.add({ order: o, ticks: o.price.div(s.rules.tickSize).toNumber(), notional: o.reduceOnly ? ZERO : o.price.mul(remaining) });
+      }
+    }
+    this.trades.sort((a, b) => Number(a.tradeId) - Number(b.tradeId));
+  }
+
+  /**
+   * TEST HOOK (load tests only): delivers `n` price ticks of `symbol` to its price subscribers
+   * synchronously, all at the current price with timestamps `firstTimestampMs + i` (i = 0…n−1),
+   * without moving market time or matching orders.
+   * @throws NOT_FOUND UNKNOWN_SYMBOL
+   */
+  emitPriceBurst(symbol: string, n: number): { firstTimestampMs: number; n: number } {
+    const s = this.sym(symbol);
+    const first = Math.floor(this.nowMs);
+    const price = this.price(s);
+    for (let i = 0; i < n; i++) this.emit(s.priceSubs, { symbol: s.symbol, price, timestampMs: first + i });
+    return { firstTimestampMs: first, n };
+  }
+
   // ───────────────────────────── replay core ─────────────────────────────
 
   private step(target: number): void {
@@ -514,6 +601,7 @@ export class SimExchange implements ExchangeVenue {
     s.rate = f.rate;
     if (!this.account.position(s.symbol).size.isZero()) {
       this.account.applyFunding(s.symbol, this.price(s), f.rate);
+      for (const cb of this.stateCbs) this.safe(cb);
       this.emitPosition(s);
       this.emitAccount();
     }
@@ -997,6 +1085,7 @@ export class SimExchange implements ExchangeVenue {
   }
 
   private emitOrder(o: Order, lastTrade?: Fill): void {
+    for (const cb of this.stateCbs) this.safe(cb);
     if (this.orderSubs.size) this.emit(this.orderSubs, lastTrade ? { order: snap(o), lastTrade } : { order: snap(o) });
   }
 

@@ -78,13 +78,16 @@ affinity:
 {{- end }}
 {{- end }}
 
-{{/* CONNECTOR_TOKEN for a client app from connectorAuth. Call with (dict "ctx" $ "key" "…"). */}}
+{{/* Secret with the connector tokens: connectorAuth.existingSecret or the one this chart creates. */}}
+{{- define "opensqt.connectorAuthSecret" -}}
+{{- .Values.connectorAuth.existingSecret | default (printf "%s-connector-auth" (include "opensqt.fullname" .)) }}
+{{- end }}
+
+{{/* CONNECTOR_TOKEN for a client app. Call with (dict "ctx" $ "key" "…"). */}}
 {{- define "opensqt.clientTokenEnv" -}}
-{{- if .ctx.Values.connectorAuth.existingSecret }}
 - name: CONNECTOR_TOKEN
   valueFrom:
     secretKeyRef:
-      name: {{ .ctx.Values.connectorAuth.existingSecret }}
+      name: {{ include "opensqt.connectorAuthSecret" .ctx }}
       key: {{ .key }}
-{{- end }}
 {{- end }}

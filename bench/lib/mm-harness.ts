@@ -1,0 +1,218 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Logger } from '@nestjs/common';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { Dec, type ExchangeVenue, type OrderEvent, type OrderRequest, type PriceTick, type StreamObserver, dec } from '@mm/domain';
+import { SimExchange, defaultSymbolRules, loadKlineCsv } from '@mm/sim-exchange';
+import type { Candle } from '@mm/domain';
+import type { GridParams } from '@mm/grid';
+import { GridEngine } from '../../apps/market-maker/src/engine/grid-engine';
+import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
+import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
+import { GridStore, type StateChange } from '../../apps/market-maker/src/persistence/grid.store';
+import { BTC_CSV } from './proc';
+import { Samples, nowNs } from './stats';
+
+let csvCache: Candle[] | undefined;
+export function btcCandles(): Candle[] {
+  csvCache ??= loadKlineCsv(BTC_CSV, 'BTCUSDT');
+  return csvCache;
+}
+
+function metrics(): MmMetrics {
+  const c = (name: string, labelNames: string[]) => new Counter({ name, help: name, labelNames, registers: [] });
+  const g = (name: string, labelNames: string[]) => new Gauge({ name, help: name, labelNames, registers: [] });
+  return new MmMetrics(
+    c('placed', ['symbol', 'side']),
+    c('filled', ['symbol', 'side']),
+    c('volume', ['symbol', 'side']),
+    c('rejected', ['symbol', 'reason']),
+    g('pnl', ['symbol']),
+    g('pos', ['symbol']),
+    g('active', ['symbol']),
+    g('age', ['symbol']),
+    new Histogram({ name: 'lat', help: 'lat', labelNames: ['operation'], registers: [] }),
+  );
+}
+
+/** Grid parameters of config/market-maker.yaml. */
+export const GRID: GridParams = {
+  symbol: 'BTCUSDT',
+  mode: 'long',
+  inventorySkewFactor: dec('0'),
+  priceInterval: dec('100'),
+  orderNotional: dec('250'),
+  minOrderValue: dec('10'),
+  buyWindow: 10,
+  sellWindow: 10,
+  safetyBufferRatio: dec('0.1'),
+  maxActiveOrders: 50,
+  cancelHysteresisLevels: 1,
+};
+
+export interface Harness {
+  sim: SimExchange;
+  engine: GridEngine;
+  store: GridStore;
+  dataSource: DataSource;
+  /** Tick delivered to the engine → first order request (place or cancel) leaving it, ns. */
+  decision: Samples;
+  /** The same, for ticks delivered with no fill earlier in the same market step. */
+  decisionQuiet: Samples;
+  /** Fill event delivered → the transaction booking it committed, ns. */
+  fillPersist: Samples;
+  /** GridStore.apply (one SQLite transaction), ns. */
+  apply: Samples;
+  requests: { place: number; cancel: number };
+  /** Ticks delivered to the engine. */
+  ticks: number;
+  /** Runs queued engine work until the queue is empty. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * GridEngine from dist on a SimExchange (manual mode, BTCUSDT 1m CSV) as its ExchangeVenue and a
+ * real SQLite GridStore (TypeORM, the app's migrations), instrumented at the venue port and the
+ * store: hrtime when a tick / fill reaches the engine, when an order request leaves it, and when
+ * a store transaction commits. `measure` false skips the per-event bookkeeping (replay speed).
+ */
+export async function createHarness(workDir: string, opts: { candles: Candle[]; measure?: boolean }): Promise<Harness> {
+  Logger.overrideLogger(false);
+  const measure = opts.measure ?? true;
+  const sim = new SimExchange({
+    symbols: [{ rules: defaultSymbolRules('BTCUSDT'), candles: opts.candles }],
+    manual: true,
+    tickIntervalMs: 1000,
+    initialBalance: new Dec(100000),
+  });
+  const file = path.join(workDir, `mm-${process.pid}-${Date.now()}.sqlite`);
+  const dataSource = new DataSource(dataSourceOptions({ sqlitePath: file }));
+  await dataSource.initialize();
+  const store = new GridStore(dataSource, 'BTCUSDT');
+
+  const h = {
+    decision: new Samples(),
+    decisionQuiet: new Samples(),
+    fillPersist: new Samples(),
+    apply: new Samples(),
+    requests: { place: 0, cancel: 0 },
+    ticks: 0,
+  } as Harness;
+  const fillAt = new Map<string, number>();
+  let tickAt = 0;
+  let tickPending = false;
+  let tickQuiet = true;
+  let fillSinceTick = false;
+  let fatal: Error | undefined;
+  const leaving = () => {
+    if (!measure || !tickPending) return;
+    const d = nowNs() - tickAt;
+    h.decision.add(d);
+    if (tickQuiet) h.decisionQuiet.add(d);
+    tickPending = false;
+  };
+  const venue = new Proxy(sim, {
+    get(target, prop) {
+      switch (prop) {
+        case 'watchOrders':
+          return (o: StreamObserver<OrderEvent>) => {
+            const u = target.watchOrders({
+              next: (e) => {
+                if (measure && e.lastTrade) {
+                  fillAt.set(e.lastTrade.tradeId, nowNs());
+                  fillSinceTick = true;
+                }
+                o.next(e);
+              },
+            });
+            queueMicrotask(() => o.subscribed?.(false));
+            return u;
+          };
+        case 'watchPrice':
+          return (symbol: string, o: StreamObserver<PriceTick>) => {
+            const u = target.watchPrice(symbol, {
+              next: (t) => {
+                h.ticks++;
+                if (measure) {
+                  tickAt = nowNs();
+                  tickPending = true;
+                  tickQuiet = !fillSinceTick;
+                  fillSinceTick = false;
+                }
+                o.next(t);
+              },
+            });
+            queueMicrotask(() => o.subscribed?.(false));
+            return u;
+          };
+        case 'placeOrder':
+          return (r: OrderRequest) => {
+            leaving();
+            h.requests.place++;
+            return target.placeOrder(r);
+          };
+        case 'cancelOrder':
+          return (s: string, id: string) => {
+            leaving();
+            h.requests.cancel++;
+            return target.cancelOrder(s, id);
+          };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as unknown as ExchangeVenue;
+
+  const apply = store.apply.bind(store);
+  store.apply = async (change: StateChange) => {
+    const t0 = nowNs();
+    await apply(change);
+    if (!measure) return;
+    const t1 = nowNs();
+    h.apply.add(t1 - t0);
+    for (const f of change.fills ?? []) {
+      const at = fillAt.get(f.tradeId);
+      if (at !== undefined) {
+        h.fillPersist.add(t1 - at);
+        fillAt.delete(f.tradeId);
+      }
+    }
+  };
+
+  const engine = new GridEngine(
+    venue,
+    store,
+    { instanceId: 'bench', params: GRID, makerFee: dec('0.0002'), reconcileIntervalMs: 3_600_000, pendingTimeoutMs: 600_000, stalePriceMs: 600_000 },
+    metrics(),
+    (err) => {
+      fatal = err;
+    },
+  );
+  await engine.start();
+  Object.assign(h, {
+    sim,
+    engine,
+    store,
+    dataSource,
+    async settle() {
+      for (;;) {
+        const c = engine.idle();
+        await c;
+        await new Promise<void>((r) => setImmediate(r));
+        if (fatal) throw new Error(`engine failed: ${fatal.message}`);
+        if (engine.idle() === c) return;
+      }
+    },
+    async close() {
+      await engine.stop(false);
+      await dataSource.destroy();
+      fs.rmSync(file, { force: true });
+      fs.rmSync(`${file}-wal`, { force: true });
+      fs.rmSync(`${file}-shm`, { force: true });
+    },
+  });
+  await h.settle();
+  return h;
+}

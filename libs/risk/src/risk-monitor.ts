@@ -1,0 +1,182 @@
+import { type Candle, Dec, sum } from '@mm/domain';
+import { averageTrueRange } from './atr';
+import { emitAll } from './emit';
+
+/**
+ * Market-crash guard settings (upstream `risk_control.*`, §3.4). Invalid values throw naming the key.
+ */
+export interface RiskMonitorConfig {
+  /** Monitored symbols (`risk.symbols`), non-empty, unique. Candles of other symbols are ignored. */
+  symbols: string[];
+  /** Closed candles averaged before the last one (`risk.average_window`), integer ≥ 2; upstream default 20. */
+  averageWindow: number;
+  /** A candle is a volume spike when its volume > average × this (`risk.volume_multiplier`), > 0; upstream default 3. */
+  volumeMultiplier: Dec;
+  /** `any`: one flagged symbol triggers; `all`: every symbol must be flagged (`risk.policy`; upstream default All). */
+  policy: 'any' | 'all';
+  /**
+   * Un-flagged symbols needed to clear a trigger (`risk.recovery_threshold`), integer ≥ 1. Values above
+   * `symbols.length` are clamped to it, so the guard can always recover (upstream bug 14).
+   */
+  recoveryThreshold: number;
+}
+
+/** Global trigger transition event. `symbols` are the flagged symbols at the time (sorted). */
+export interface RiskMonitorEvent {
+  triggered: boolean;
+  symbols: string[];
+  detail: string;
+}
+
+interface SymbolState {
+  /** Closed candles, oldest first, at most averageWindow + 1. */
+  closed: Candle[];
+  /** The forming candle newer than the last closed one, if any. */
+  forming: Candle | null;
+  flagged: boolean;
+  lastDetail: string;
+}
+
+/**
+ * Market-crash guard (upstream §3.4 `internal/risk/monitor.go`, without bug 14).
+ *
+ * Per symbol, evaluated when a CLOSED candle arrives (forming candles are stored but never flag a
+ * symbol — upstream also evaluated live candles, so a spike could flag and un-flag within a minute):
+ * with `last` the newest closed candle and `prev` the `averageWindow` closed candles before it,
+ * the symbol is flagged iff `last.volume > avg(prev.volume) × volumeMultiplier` AND
+ * `last.close < avg(prev.close)`. Fewer than `averageWindow + 1` closed candles → not flagged.
+ * The flag holds until the symbol's next closed candle.
+ *
+ * Global: not triggered → triggered when `any`: ≥ 1 symbol flagged / `all`: every symbol flagged.
+ * Triggered → cleared when that condition no longer holds AND the number of un-flagged symbols is
+ * ≥ min(recoveryThreshold, symbols.length).
+ *
+ * Memory per symbol is bounded: `averageWindow + 1` closed candles plus one forming candle.
+ * Candles are assumed consecutive as received (gaps are not filled).
+ */
+export class RiskMonitor {
+  private readonly cfg: RiskMonitorConfig;
+  private readonly recoveryThreshold: number;
+  private readonly bySymbol = new Map<string, SymbolState>();
+  private isTriggered = false;
+  private readonly listeners = new Set<(e: RiskMonitorEvent) => void>();
+
+  /** @throws Error naming the config key (`risk.volume_multiplier`, `risk.average_window`, …) when invalid. */
+  constructor(cfg: RiskMonitorConfig) {
+    if (!Array.isArray(cfg.symbols) || cfg.symbols.length === 0) throw new Error('risk.symbols must list at least one symbol');
+    if (new Set(cfg.symbols).size !== cfg.symbols.length) throw new Error(`risk.symbols has duplicates: ${cfg.symbols.join(',')}`);
+    if (!Number.isInteger(cfg.averageWindow) || cfg.averageWindow < 2) {
+      throw new Error(`risk.average_window must be an integer ≥ 2, got ${cfg.averageWindow}`);
+    }
+    if (!Dec.isDecimal(cfg.volumeMultiplier) || !cfg.volumeMultiplier.isFinite() || !cfg.volumeMultiplier.gt(0)) {
+      throw new Error(`risk.volume_multiplier must be > 0, got ${String(cfg.volumeMultiplier)}`);
+    }
+    if (cfg.policy !== 'any' && cfg.policy !== 'all') throw new Error(`risk.policy must be "any" or "all", got ${String(cfg.policy)}`);
+    if (!Number.isInteger(cfg.recoveryThreshold) || cfg.recoveryThreshold < 1) {
+      throw new Error(`risk.recovery_threshold must be an integer ≥ 1, got ${cfg.recoveryThreshold}`);
+    }
+    this.cfg = { ...cfg, symbols: [...cfg.symbols] };
+    this.recoveryThreshold = Math.min(cfg.recoveryThreshold, cfg.symbols.length);
+    for (const s of cfg.symbols) this.bySymbol.set(s, { closed: [], forming: null, flagged: false, lastDetail: 'not enough closed candles' });
+  }
+
+  /**
+   * Feeds a candle (closed or forming). A candle with the same `openTimeMs` as a stored one replaces
+   * it; a closed candle older than the retained history is ignored; a forming candle not newer than
+   * the last closed one is ignored. Only a closed candle re-evaluates the symbol and the global trigger.
+   */
+  onCandle(c: Candle): void {
+    const st = this.bySymbol.get(c.symbol);
+    if (!st) return;
+    const lastClosed = st.closed[st.closed.length - 1];
+    if (!c.closed) {
+      if (lastClosed && c.openTimeMs <= lastClosed.openTimeMs) return;
+      if (!st.forming || c.openTimeMs >= st.forming.openTimeMs) st.forming = c;
+      return;
+    }
+    // Closed candle: replace by openTimeMs, or insert in time order.
+    const idx = st.closed.findIndex((x) => x.openTimeMs === c.openTimeMs);
+    if (idx >= 0) {
+      st.closed[idx] = c;
+    } else if (!lastClosed || c.openTimeMs > lastClosed.openTimeMs) {
+      st.closed.push(c);
+    } else if (st.closed.length > 0 && c.openTimeMs < st.closed[0]!.openTimeMs) {
+      return; // older than the retained history
+    } else {
+      const at = st.closed.findIndex((x) => x.openTimeMs > c.openTimeMs);
+      st.closed.splice(at, 0, c);
+    }
+    if (st.forming && st.forming.openTimeMs <= c.openTimeMs) st.forming = null;
+    const keep = this.cfg.averageWindow + 1;
+    if (st.closed.length > keep) st.closed.splice(0, st.closed.length - keep);
+    this.evaluateSymbol(st);
+    this.evaluateGlobal();
+  }
+
+  /** True while the global crash guard is triggered: the engine must not open new positions. */
+  get triggered(): boolean {
+    return this.isTriggered;
+  }
+
+  /** Whether `symbol`'s last closed candle was a crash candle (false for unknown symbols). */
+  symbolTriggered(symbol: string): boolean {
+    return this.bySymbol.get(symbol)?.flagged ?? false;
+  }
+
+  /**
+   * Average true range of `symbol`, quote price units: mean TR over the last ≤ `averageWindow` closed
+   * candles (upstream §3.4); the candle before them (if retained) supplies the first previous close.
+   * @returns null for an unknown symbol or one without closed candles.
+   */
+  atr(symbol: string): Dec | null {
+    const st = this.bySymbol.get(symbol);
+    if (!st || st.closed.length === 0) return null;
+    const n = Math.min(this.cfg.averageWindow, st.closed.length);
+    const from = st.closed.length - n;
+    return averageTrueRange(st.closed.slice(from), from > 0 ? st.closed[from - 1]!.close : null);
+  }
+
+  /** Subscribes to global trigger transitions (triggered ↔ cleared). Returns an unsubscribe function. */
+  onChange(listener: (e: RiskMonitorEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  private evaluateSymbol(st: SymbolState): void {
+    const w = this.cfg.averageWindow;
+    if (st.closed.length < w + 1) {
+      st.flagged = false;
+      st.lastDetail = `not enough closed candles (${st.closed.length}/${w + 1})`;
+      return;
+    }
+    const last = st.closed[st.closed.length - 1]!;
+    const prev = st.closed.slice(st.closed.length - 1 - w, st.closed.length - 1);
+    const avgVol = sum(prev.map((c) => c.volume)).div(w);
+    const avgClose = sum(prev.map((c) => c.close)).div(w);
+    const volLimit = avgVol.mul(this.cfg.volumeMultiplier);
+    st.flagged = last.volume.gt(volLimit) && last.close.lt(avgClose);
+    st.lastDetail =
+      `${last.symbol}@${last.openTimeMs}: volume ${last.volume} vs ${volLimit} (avg ${avgVol} × ${this.cfg.volumeMultiplier}), ` +
+      `close ${last.close} vs avg ${avgClose}`;
+  }
+
+  private evaluateGlobal(): void {
+    const flagged = this.cfg.symbols.filter((s) => this.bySymbol.get(s)!.flagged).sort();
+    const total = this.cfg.symbols.length;
+    const condition = this.cfg.policy === 'any' ? flagged.length >= 1 : flagged.length === total;
+    const unflagged = total - flagged.length;
+    let next = this.isTriggered;
+    if (!this.isTriggered && condition) next = true;
+    else if (this.isTriggered && !condition && unflagged >= this.recoveryThreshold) next = false;
+    if (next === this.isTriggered) return;
+    this.isTriggered = next;
+    const detail = next
+      ? `crash guard triggered (policy ${this.cfg.policy}, ${flagged.length}/${total} flagged): ` +
+        flagged.map((s) => this.bySymbol.get(s)!.lastDetail).join('; ')
+      : `crash guard cleared (${unflagged}/${total} un-flagged, threshold ${this.recoveryThreshold})`;
+    const e: RiskMonitorEvent = { triggered: next, symbols: flagged, detail };
+    emitAll(this.listeners, e);
+  }
+}
