@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Logger } from '@nestjs/common';
-import { Counter, Gauge, Histogram } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Dec, type ExchangeVenue, type OrderEvent, type OrderRequest, type PriceTick, type StreamObserver, dec } from '@mm/domain';
 import { SimExchange, defaultSymbolRules, loadKlineCsv } from '@mm/sim-exchange';
 import type { Candle } from '@mm/domain';
 import type { GridParams } from '@mm/grid';
-import { GridEngine } from '../../apps/market-maker/src/engine/grid-engine';
+import type { GridEngine } from '../../apps/market-maker/src/engine/grid-engine';
+import { buildGridEngine } from '../../apps/market-maker/src/engine/engine.factory';
+import { mmConfigSchema } from '../../apps/market-maker/src/mm.config';
 import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
 import { GridStore, type StateChange } from '../../apps/market-maker/src/persistence/grid.store';
@@ -18,22 +19,6 @@ let csvCache: Candle[] | undefined;
 export function btcCandles(): Candle[] {
   csvCache ??= loadKlineCsv(BTC_CSV, 'BTCUSDT');
   return csvCache;
-}
-
-function metrics(): MmMetrics {
-  const c = (name: string, labelNames: string[]) => new Counter({ name, help: name, labelNames, registers: [] });
-  const g = (name: string, labelNames: string[]) => new Gauge({ name, help: name, labelNames, registers: [] });
-  return new MmMetrics(
-    c('placed', ['symbol', 'side']),
-    c('filled', ['symbol', 'side']),
-    c('volume', ['symbol', 'side']),
-    c('rejected', ['symbol', 'reason']),
-    g('pnl', ['symbol']),
-    g('pos', ['symbol']),
-    g('active', ['symbol']),
-    g('age', ['symbol']),
-    new Histogram({ name: 'lat', help: 'lat', labelNames: ['operation'], registers: [] }),
-  );
 }
 
 /** Grid parameters of config/market-maker.yaml. */
@@ -78,7 +63,7 @@ export interface Harness {
  * store: hrtime when a tick / fill reaches the engine, when an order request leaves it, and when
  * a store transaction commits. `measure` false skips the per-event bookkeeping (replay speed).
  */
-export async function createHarness(workDir: string, opts: { candles: Candle[]; measure?: boolean }): Promise<Harness> {
+export async function createHarness(workDir: string, opts: { candles: Candle[]; measure?: boolean; params?: GridParams }): Promise<Harness> {
   Logger.overrideLogger(false);
   const measure = opts.measure ?? true;
   const sim = new SimExchange({
@@ -181,15 +166,34 @@ export async function createHarness(workDir: string, opts: { candles: Candle[]; 
     }
   };
 
-  const engine = new GridEngine(
-    venue,
-    store,
-    { instanceId: 'bench', params: GRID, makerFee: dec('0.0002'), reconcileIntervalMs: 3_600_000, pendingTimeoutMs: 600_000, stalePriceMs: 600_000 },
-    metrics(),
-    (err) => {
-      fatal = err;
+  const gp = opts.params ?? GRID;
+  // Risk gates that depend on wall-clock feeds are off: the bench drives market time itself.
+  const config = mmConfigSchema.parse({
+    instance_id: 'bench',
+    grid: {
+      symbol: gp.symbol,
+      mode: gp.mode,
+      inventory_skew_factor: gp.inventorySkewFactor.toString(),
+      price_interval: gp.priceInterval.toString(),
+      order_notional: gp.orderNotional.toString(),
+      min_order_value: gp.minOrderValue.toString(),
+      buy_window: gp.buyWindow,
+      sell_window: gp.sellWindow,
+      safety_buffer_ratio: gp.safetyBufferRatio.toString(),
+      max_active_orders: gp.maxActiveOrders,
+      cancel_hysteresis_levels: gp.cancelHysteresisLevels,
     },
-  );
+    engine: { reconcile_interval_ms: 3_600_000, pending_timeout_ms: 600_000, stale_price_ms: 600_000 },
+    risk: {
+      breaker: { max_price_age_ms: 0, max_order_stream_down_ms: 0, max_latency_p99_ms: 0, max_consecutive_losses: 0, max_drawdown_abs: '0', max_drawdown_pct: '0' },
+      monitor: { enabled: false },
+      exposure: { max_position_notional: '0', max_total_notional: '0', max_open_order_notional: '0' },
+    },
+    executor: { rate_per_sec: 1e9, burst: 1e9 },
+  });
+  const engine = buildGridEngine(venue, store, config, MmMetrics.standalone(), { notify: () => undefined }, (err) => {
+    fatal = err;
+  });
   await engine.start();
   Object.assign(h, {
     sim,

@@ -125,12 +125,19 @@ function ev(title: string, over: Partial<AlertEvent> = {}): AlertEvent {
   return { kind: 'limit_hit', level: 'WARNING', title, message: `message for ${title}`, ...over };
 }
 
-/** A simulated trading loop: 10 ms cadence plus a little synchronous work per tick; returns tick-interval stats. */
-async function tradingLoop(durationMs: number, onTick?: (tick: number) => void): Promise<{ n: number; p99: number; max: number }> {
+/**
+ * A simulated trading loop: 10 ms cadence plus a little synchronous work per tick, for `durationMs`
+ * and until `until()` holds; returns tick-interval stats.
+ */
+async function tradingLoop(
+  durationMs: number,
+  onTick?: (tick: number) => void,
+  until: () => boolean = () => true,
+): Promise<{ n: number; p99: number; max: number }> {
   const tickAt: number[] = [];
   let work = 0;
   const start = performance.now();
-  for (let tick = 0; performance.now() - start < durationMs; tick++) {
+  for (let tick = 0; performance.now() - start < durationMs || !until(); tick++) {
     await sleep(10);
     tickAt.push(performance.now());
     for (let k = 0; k < 20_000; k++) work += k % 7;
@@ -334,11 +341,13 @@ describe('AlertService over real HTTP (fake Slack + Telegram on 127.0.0.1)', () 
     const TIMEOUT = 500;
     let svc!: AlertService;
     let notifyMs: number[] = [];
-    // Attempts exist only for a noisy host: a failed attempt is retried only if the same loop
-    // without any alerts, measured right after, is just as jittery. Otherwise it fails at once.
+    // The thresholds are absolute (p99 < 25 ms, every notify < 1 ms). A missed attempt is retried
+    // (at most 5 attempts) only when the same loop *without* alerts, run just before and just after,
+    // misses the bar too (p99 >= 20 ms): the host is too busy to measure. Otherwise it fails at once.
     for (let attempt = 1; ; attempt++) {
       hooks.reset();
       hooks.fallback.slack = 'hang';
+      const before = await tradingLoop(1000);
       svc = service({ timeoutMs: TIMEOUT, maxPerMinute: 1000, maxQueue: 100 });
       notifyMs = [];
       let raised = 0;
@@ -349,16 +358,21 @@ describe('AlertService over real HTTP (fake Slack + Telegram on 127.0.0.1)', () 
         notifyMs.push(performance.now() - t0);
         expect(r).toBe('queued');
         raised++;
-      });
+      }, () => raised >= 50);
       expect(raised).toBe(50);
       expect(run.n).toBeGreaterThan(100);
       const maxNotify = Math.max(...notifyMs);
-      if (process.env.ALERTS_E2E_VERBOSE) process.stderr.write(`alerts e2e: attempt ${attempt} loop ${JSON.stringify(run)} max notify ${maxNotify.toFixed(3)} ms\n`);
+      const detail = () =>
+        `attempt ${attempt}: loop p99 ${run.p99.toFixed(1)} ms (max ${run.max.toFixed(1)}), slowest notify ${maxNotify.toFixed(3)} ms; ` +
+        `control loop without alerts p99 ${before.p99.toFixed(1)} ms before, ${after?.p99.toFixed(1)} ms after`;
+      let after: { p99: number } | undefined;
+      if (process.env.ALERTS_E2E_VERBOSE) process.stderr.write(`alerts e2e: ${detail()}\n`);
       if (run.p99 < 25 && maxNotify < 1) break;
-      const control = await tradingLoop(2000);
-      const detail = `attempt ${attempt}: loop p99 ${run.p99.toFixed(1)} ms (max ${run.max.toFixed(1)}), slowest notify ${maxNotify.toFixed(3)} ms; control loop without alerts p99 ${control.p99.toFixed(1)} ms`;
-      if (control.p99 < 20 || attempt === 3) throw new Error(`trading loop disturbed by alerts: ${detail}`);
-      process.stderr.write(`alerts e2e: host too noisy, retrying (${detail})\n`);
+      after = await tradingLoop(1000);
+      const hostNoisy = Math.max(before.p99, after.p99) >= 20;
+      if (!hostNoisy) throw new Error(`trading loop disturbed by alerts: ${detail()}`);
+      if (attempt === 5) throw new Error(`host too busy to measure loop timing after 5 attempts: ${detail()}`);
+      process.stderr.write(`alerts e2e: host too busy, measuring again (${detail()})\n`);
       await svc.close(100);
     }
 
@@ -382,7 +396,7 @@ describe('AlertService over real HTTP (fake Slack + Telegram on 127.0.0.1)', () 
     await waitFor('later telegram message', () => hooks.of('telegram').some((r) => r.body.text.startsWith('ℹ️ *\\[INFO\\] later*')), 3000, 10);
     // and Slack moved on to the next queued alert after giving up on the first.
     await waitFor('next slack delivery', () => hooks.of('slack').some((r) => r.body.attachments[0].pretext === '[ERROR] risk 1'), 3000, 10);
-  });
+  }, 60_000);
 
   it('never logged the bot token or the webhook secret in any test', () => {
     expect(logLines.length).toBeGreaterThan(5);

@@ -9,7 +9,7 @@ import { AuthGuard, AuthService } from './grpc/auth';
 import { GrpcExceptionFilter } from './grpc/grpc-errors';
 import { RateLimitGuard } from './grpc/rate-limit';
 import { RpcLoggingInterceptor, RpcObserver } from './grpc/rpc-logging';
-import { StreamHub } from './grpc/stream-hub';
+import { StreamHub, streamHubOptions } from './grpc/stream-hub';
 import { CONNECTOR_METRIC_PROVIDERS, ConnectorMetrics } from './http/connector.metrics';
 import { ConnectorHealth, HealthController } from './http/health.controller';
 import { TestHooksController, testHooksEnabled } from './http/test-hooks.controller';
@@ -24,12 +24,12 @@ import { VENUE, VenueLifecycle, createVenue } from './venue/venue.provider';
     { provide: VENUE, useFactory: (c: ConnectorConfig) => createVenue(c), inject: [CONNECTOR_CONFIG] },
     {
       provide: StreamHub,
-      useFactory: (m: ConnectorMetrics, c: ConnectorConfig) => {
-        const hub = new StreamHub(m);
-        hub.configure({ maxBuffer: c.streams.maxBuffer });
+      useFactory: (m: ConnectorMetrics, c: ConnectorConfig, h: ConnectorHealth) => {
+        const hub = new StreamHub(m, h);
+        hub.configure(streamHubOptions(c));
         return hub;
       },
-      inject: [ConnectorMetrics, CONNECTOR_CONFIG],
+      inject: [ConnectorMetrics, CONNECTOR_CONFIG, ConnectorHealth],
     },
     ConnectorHealth,
     DeadManService,

@@ -7,6 +7,7 @@ import { MM_CONFIG, type MmConfig, loadMmConfig } from './mm.config';
 import { dataSourceOptions } from './persistence/data-source';
 import { EngineService } from './engine/engine.service';
 import { MM_METRIC_PROVIDERS, MmMetrics } from './http/mm.metrics';
+import { OperatorController, OperatorGuard } from './http/operator.controller';
 import { StatusController } from './http/status.controller';
 
 const config: MmConfig = loadMmConfig();
@@ -18,7 +19,7 @@ const config: MmConfig = loadMmConfig();
     TerminusModule,
     PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
   ],
-  controllers: [StatusController],
-  providers: [{ provide: MM_CONFIG, useValue: config }, EngineService, MmMetrics, ...MM_METRIC_PROVIDERS],
+  controllers: [StatusController, OperatorController],
+  providers: [{ provide: MM_CONFIG, useValue: config }, OperatorGuard, EngineService, MmMetrics, ...MM_METRIC_PROVIDERS],
 })
 export class AppModule {}

@@ -33,6 +33,13 @@ export const mmConfigSchema = z.object({
   grid: z
     .object({
       symbol: z.string().regex(/^[A-Z0-9]{3,20}$/, 'must be an upper-case symbol like BTCUSDT').default('BTCUSDT'),
+      /** long: buy below, take profit above. neutral: also sell above and buy back below (tracks shorts). */
+      mode: z.enum(['long', 'neutral']).default('long'),
+      /** P' = P × (1 − inventory × factor), inventory in base units; 0 = off. */
+      inventory_skew_factor: decimalString({ gte: 0 }).default('0'),
+      /** I_eff = max(price_interval, ATR × volatility_scale), ATR from the risk monitor's 1m candles. */
+      dynamic_interval: boolish.default(false),
+      volatility_scale: decimalString({ gt: 0 }).default('1'),
       /** Grid step I, quote price; multiple of the tick size. */
       price_interval: decimalString({ gt: 0 }).default('100'),
       /** Quote notional of each opening order. */
@@ -45,6 +52,88 @@ export const mmConfigSchema = z.object({
       cancel_hysteresis_levels: z.coerce.number().int().min(0).max(50).default(1),
       /** Maker fee rate used by the startup profitability check (0.0002 = 0.02 %). */
       maker_fee: decimalString({ gte: 0 }).default('0.0002'),
+      taker_fee: decimalString({ gte: 0 }).default('0.0005'),
+    })
+    .default({}),
+  risk: z
+    .object({
+      /** Refuse to start above this account leverage. */
+      max_leverage: z.coerce.number().int().min(1).max(125).default(20),
+      /** Keep reduce-only exits working while a breaker is open (else they are cancelled too). */
+      keep_exits_on_trip: boolish.default(true),
+      breaker: z
+        .object({
+          max_consecutive_losses: z.coerce.number().int().min(0).default(5),
+          drawdown_window_ms: z.coerce.number().int().min(1000).default(3_600_000),
+          /** Quote units; 0 = off. */
+          max_drawdown_abs: decimalString({ gte: 0 }).default('500'),
+          /** Fraction of peak equity (0.05 = 5 %); 0 = off. */
+          max_drawdown_pct: decimalString({ gte: 0 }).default('0.05'),
+          latency_window_ms: z.coerce.number().int().min(1000).default(60_000),
+          /** p99 exchange round trip over the window, ms; 0 = off. */
+          max_latency_p99_ms: z.coerce.number().min(0).default(2000),
+          min_latency_samples: z.coerce.number().int().min(1).default(20),
+          max_price_age_ms: z.coerce.number().int().min(0).default(30_000),
+          max_order_stream_down_ms: z.coerce.number().int().min(0).default(30_000),
+          /** OPEN → HALF_OPEN after this, ms; 0 = manual reset only. */
+          cooldown_ms: z.coerce.number().int().min(0).default(0),
+          half_open_probe_ms: z.coerce.number().int().min(0).default(60_000),
+        })
+        .default({}),
+      exposure: z
+        .object({
+          /** Per symbol, |position| × mark, quote; 0 = off. */
+          max_position_notional: decimalString({ gte: 0 }).default('5000'),
+          /** Across all symbols of this process, quote; 0 = off. */
+          max_total_notional: decimalString({ gte: 0 }).default('10000'),
+          /** Σ price × qty of live opening orders per symbol, quote; 0 = off. */
+          max_open_order_notional: decimalString({ gte: 0 }).default('5000'),
+        })
+        .default({}),
+      monitor: z
+        .object({
+          enabled: boolish.default(true),
+          /** Symbols whose 1m candles feed the crash guard (and ATR); default: the traded symbol. */
+          symbols: z.array(z.string()).default([]),
+          average_window: z.coerce.number().int().min(2).max(500).default(20),
+          volume_multiplier: decimalString({ gt: 0 }).default('3'),
+          policy: z.enum(['any', 'all']).default('all'),
+          recovery_threshold: z.coerce.number().int().min(1).default(1),
+        })
+        .default({}),
+      cleaner: z
+        .object({
+          max_open_orders: z.coerce.number().int().min(1).default(100),
+          /** Cancel opening orders older than this, ms; 0 = off. */
+          max_order_age_ms: z.coerce.number().int().min(0).default(0),
+          cancel_partially_filled: boolish.default(false),
+        })
+        .default({}),
+      /** |venue − local| / max(|venue|, step) below this is corrected; above trips the breaker. */
+      reconcile_tolerance_pct: decimalString({ gte: 0 }).default('5'),
+    })
+    .default({}),
+  executor: z
+    .object({
+      rate_per_sec: z.coerce.number().positive().default(20),
+      burst: z.coerce.number().int().min(1).default(40),
+      max_attempts: z.coerce.number().int().min(1).max(10).default(3),
+      initial_backoff_ms: z.coerce.number().int().min(1).default(100),
+      max_backoff_ms: z.coerce.number().int().min(1).default(2000),
+    })
+    .default({}),
+  dead_man: z
+    .object({
+      enabled: boolish.default(true),
+      /** The connector cancels our orders when no heartbeat arrives for this long, ms. */
+      timeout_ms: z.coerce.number().int().min(1000).max(600_000).default(15_000),
+      interval_ms: z.coerce.number().int().min(100).default(3000),
+    })
+    .default({}),
+  operator: z
+    .object({
+      /** Bearer token for /operator/*; empty disables the operator API. */
+      token: z.string().default(''),
     })
     .default({}),
   engine: z
@@ -57,6 +146,8 @@ export const mmConfigSchema = z.object({
       stale_price_ms: z.coerce.number().int().min(100).default(30000),
       /** Cancel all orders of the symbol on SIGTERM/SIGINT. */
       cancel_on_exit: boolish.default(false),
+      /** Cancel venue orders of the symbol that are not ours (no instance-id prefix) at startup. */
+      cancel_foreign_orders: boolish.default(false),
     })
     .default({}),
 });
@@ -77,6 +168,13 @@ export const MM_ENV = [
   ['GRID_BUY_WINDOW', 'grid.buy_window'],
   ['GRID_SELL_WINDOW', 'grid.sell_window'],
   ['CANCEL_ON_EXIT', 'engine.cancel_on_exit'],
+  ['GRID_MODE', 'grid.mode'],
+  ['OPERATOR_TOKEN', 'operator.token'],
+  ['DEAD_MAN_ENABLED', 'dead_man.enabled'],
+  ['DEAD_MAN_TIMEOUT_MS', 'dead_man.timeout_ms'],
+  ['DEAD_MAN_INTERVAL_MS', 'dead_man.interval_ms'],
+  ['RECONCILE_INTERVAL_MS', 'engine.reconcile_interval_ms'],
+  ['REQUEST_TIMEOUT_MS', 'exchange.request_timeout_ms'],
 ] as const;
 
 export const MM_CONFIG = Symbol('MM_CONFIG');

@@ -33,21 +33,29 @@ export function toDec(d: Dec | undefined): Decimal | undefined {
   return d === undefined ? undefined : { value: d.toString() };
 }
 
+/** Longest decimal text accepted from the wire (60 significant digits plus sign, point and exponent fit easily). */
+export const MAX_DECIMAL_LENGTH = 128;
+
 /**
  * `google.type.Decimal` → domain decimal.
- * @throws VenueError INVALID_ARGUMENT naming `field` when missing (and `required`) or not a decimal.
+ * @throws VenueError INVALID_ARGUMENT naming `field` when missing (and `required`), not a decimal,
+ *   longer than {@link MAX_DECIMAL_LENGTH} characters, or not finite (e.g. `1e999999999999999`).
  */
 export function fromDec(w: Decimal | undefined | null, field: string, required = true): Dec {
-  const v = w?.value ?? '';
+  const v = typeof w?.value === 'string' ? w.value : '';
   if (v === '') {
     if (required) throw invalidArgument(field, 'is required');
     return ZERO;
   }
+  if (v.length > MAX_DECIMAL_LENGTH) throw invalidArgument(field, `is too long (${v.length} characters, at most ${MAX_DECIMAL_LENGTH})`);
+  let d: Dec;
   try {
-    return dec(v);
+    d = dec(v);
   } catch {
     throw invalidArgument(field, `is not a decimal: "${v.slice(0, 40)}"`);
   }
+  if (!d.isFinite()) throw invalidArgument(field, `is out of range: "${v.slice(0, 40)}"`);
+  return d;
 }
 
 /** Decimal from the wire, or undefined when absent/empty. Invalid text still throws. */
@@ -249,6 +257,9 @@ export function orderRequestToWire(r: OrderRequest): pb.PlaceOrderRequest {
   };
 }
 
+/** Shape of a symbol on the wire (`BTCUSDT`, `BTC/USDT:USDT`, …): 2–40 characters of `[A-Za-z0-9._/:-]`. */
+export const SYMBOL_RE = /^[A-Za-z0-9._/:-]{2,40}$/;
+
 /**
  * Wire PlaceOrderRequest → domain, validating shape (not venue rules).
  * `prefix` names the request in field paths (e.g. `orders[3].`).
@@ -256,6 +267,7 @@ export function orderRequestToWire(r: OrderRequest): pb.PlaceOrderRequest {
  */
 export function orderRequestFromWire(r: pb.PlaceOrderRequest, prefix = ''): OrderRequest {
   if (!r.symbol) throw invalidArgument(`${prefix}symbol`, 'is required');
+  if (!SYMBOL_RE.test(r.symbol)) throw invalidArgument(`${prefix}symbol`, `invalid symbol "${r.symbol.slice(0, 40)}"`);
   const type = typeFromWire(r.type, `${prefix}type`);
   const quantity = fromDec(r.quantity, `${prefix}quantity`);
   if (!quantity.gt(0)) throw invalidArgument(`${prefix}quantity`, 'must be > 0');

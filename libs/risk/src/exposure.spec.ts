@@ -99,6 +99,13 @@ describe('checkExposure — total across symbols', () => {
     });
   });
 
+  it("the order's own symbol is counted once, at its worst case", () => {
+    // BTC long 500 + pending 100, order 200 → W = 800; ETH 1000 → total 1800
+    const t = state({ BTCUSDT: ['0.005', '100000'], ETHUSDT: ['0.5', '2000'] }, { BTCUSDT: '100' });
+    expect(checkExposure(limits({ maxTotalNotional: dec('1800') }), t, buy('0.002')).ok).toBe(true);
+    expect(checkExposure(limits({ maxTotalNotional: dec('1799.99') }), t, buy('0.002')).ok).toBe(false);
+  });
+
   it('symbols that only have pending orders count toward the total', () => {
     const t = state({}, { SOLUSDT: '2400' });
     expect(checkExposure(L, t, buy('0.001')).ok).toBe(true); // 100 + 2400

@@ -95,6 +95,21 @@ describe('RiskMonitor — per-symbol trigger', () => {
     expect(m.symbolTriggered('BTCUSDT')).toBe(false);
   });
 
+  it('keeps memory bounded: averageWindow + 1 closed candles and one forming candle', () => {
+    const m = new RiskMonitor(cfg({ averageWindow: 3 }));
+    for (let i = 0; i < 500; i++) {
+      m.onCandle(candle('BTCUSDT', i, '100', '10', false));
+      m.onCandle(candle('BTCUSDT', i, '100', '10', true));
+    }
+    m.onCandle(candle('BTCUSDT', 500, '100', '10', false));
+    const st = (m as unknown as { bySymbol: Map<string, { closed: Candle[]; forming: Candle | null }> }).bySymbol.get('BTCUSDT')!;
+    expect(st.closed.map((c) => c.openTimeMs / MIN)).toEqual([496, 497, 498, 499]);
+    expect(st.forming!.openTimeMs).toBe(500 * MIN);
+    m.onCandle(candle('BTCUSDT', 10, '1', '1000', true)); // older than the retained history: ignored
+    expect(st.closed).toHaveLength(4);
+    expect(m.symbolTriggered('BTCUSDT')).toBe(false);
+  });
+
   it('candles of unmonitored symbols are ignored', () => {
     const m = new RiskMonitor(cfg());
     feedCalm(m, 'ETHUSDT');
@@ -304,7 +319,9 @@ describe('RiskMonitor — real data (Binance USD-M BTCUSDT 1m, first 2000 candle
         if (got !== expected) atrMismatches.push(`#${i}: ${got} ≠ ${expected}`);
       }
     }
-    expect(flaggedByHand.length).toBeGreaterThan(0); // the sample contains real crash candles
+    // the sample contains real crash candles: 65 (cross-checked with a float64 script), the first at row 27
+    expect(flaggedByHand).toHaveLength(65);
+    expect(flaggedByHand.slice(0, 10)).toEqual([27, 47, 74, 120, 145, 334, 387, 388, 389, 390]);
     expect(flaggedByMonitor).toEqual(flaggedByHand);
     expect(atrMismatches).toEqual([]);
     expect(transitions).toBeGreaterThan(0);

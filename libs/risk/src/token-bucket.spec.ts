@@ -58,8 +58,18 @@ describe('TokenBucket', () => {
     const b = new TokenBucket(1, 1);
     expect(b.take(10_000)).toBe(true);
     expect(b.take(5_000)).toBe(false);
+    expect(b.msUntilAvailable(5_000)).toBe(1_000); // counted from the latest time, 10000
     expect(b.take(10_999)).toBe(false);
     expect(b.take(11_000)).toBe(true);
+  });
+
+  it('absorbs floating-point shortfall: 200 one-ms refills at 45/s are exactly 9 tokens', () => {
+    const b = new TokenBucket(45, 100);
+    expect(b.take(0, 100)).toBe(true);
+    for (let t = 1; t < 200; t++) b.take(t, 0); // 0.045 per ms; in float64 the sum is 8.99999999999999
+    expect(b.msUntilAvailable(200, 9)).toBe(0);
+    expect(b.take(200, 9)).toBe(true);
+    expect(b.take(200, 0.001)).toBe(false);
   });
 
   it('does not drift with many small floating-point refills', () => {

@@ -125,7 +125,10 @@ export class ExchangeController {
     const symbol = requireSymbol(req.symbol);
     let ref: OrderRef;
     if (req.orderId && req.orderId !== '0') ref = { orderId: orderIdOf(req.orderId) };
-    else if (req.clientOrderId) ref = { clientOrderId: req.clientOrderId };
+    else if (req.clientOrderId) {
+      if (!/^[A-Za-z0-9_.:\-]{1,64}$/.test(req.clientOrderId)) throw invalidArgument('client_order_id', 'must be 1–64 characters of [A-Za-z0-9_.:-]');
+      ref = { clientOrderId: req.clientOrderId };
+    }
     else throw invalidArgument('order_id', 'order_id or client_order_id is required');
     return orderToWire(await this.venue.getOrder(symbol, ref));
   }
@@ -150,6 +153,7 @@ export class ExchangeController {
   @GrpcMethod(SERVICE, 'GetBalance')
   async getBalance(req: pb.GetBalanceRequest): Promise<pb.GetBalanceResponse> {
     if (!req.asset) throw invalidArgument('asset', 'is required');
+    if (!/^[A-Za-z0-9]{1,20}$/.test(req.asset)) throw invalidArgument('asset', `invalid asset "${req.asset.slice(0, 20)}"`);
     return { balance: toDec(await this.venue.getBalance(req.asset)) };
   }
 

@@ -22,17 +22,24 @@ import {
   applyFill,
   applyOrderState,
   beginIntent,
+  effectiveInterval,
+  isFilled,
   levelFromTicks,
   levelKey,
   makeClientOrderId,
   newSlot,
+  openingOrderNotional,
   parseClientOrderId,
   planGrid,
+  quantityForNotional,
   validateGrid,
 } from '@mm/grid';
+import { checkStartupSafety, planCleanup } from '@mm/risk';
 import type { FillRow, IntentRow, StrategyRow } from '../persistence/entities';
 import { GridStore, type StateChange } from '../persistence/grid.store';
 import type { MmMetrics } from '../http/mm.metrics';
+import type { OrderExecutor } from './order-executor';
+import type { AlertSink, RiskController } from './risk-controller';
 
 export type EngineState = 'starting' | 'recovering' | 'running' | 'stopped' | 'failed';
 
@@ -40,10 +47,34 @@ export interface EngineOptions {
   instanceId: string;
   params: GridParams;
   makerFee: Dec;
+  takerFee: Dec;
   reconcileIntervalMs: number;
   /** An intent unanswered for this long (ms) is looked up on the venue. */
   pendingTimeoutMs: number;
   stalePriceMs: number;
+  /** I_eff = max(I, ATR × volatilityScale) when set. */
+  dynamicInterval: { volatilityScale: Dec } | null;
+  maxLeverage: number;
+  /** Position divergence (percent of the venue position) that is corrected; more trips the breaker. */
+  reconcileTolerancePct: Dec;
+  cancelForeignOrders: boolean;
+  cleaner: { maxOpenOrders: number; maxOrderAgeMs: number; cancelPartiallyFilled: boolean };
+  /** Test-only fault injection: SIGKILL this process at a named point with this probability. */
+  crash?: { point: 'after_intent_commit' | 'after_venue_answer'; probability: number };
+}
+
+/** Last reconciliation, for /status and metrics. Quantities in base units as decimal strings. */
+export interface ReconciliationResult {
+  atMs: number;
+  venuePosition: string;
+  localPosition: string;
+  divergence: string;
+  action: 'none' | 'awaiting_confirmation' | 'corrected' | 'breaker_tripped';
+  adopted: number;
+  orphansCancelled: number;
+  foreignCancelled: number;
+  lookedUp: number;
+  cleaned: number;
 }
 
 const INTENT_RANK: Record<IntentStatus, number> = {
@@ -83,10 +114,14 @@ export class GridEngine {
   private lastPriceAtMs = 0;
   private lastOrderEventAtMs = 0;
   private orderStreamUp = false;
+  private orderStreamDownSinceMs = 0;
   private priceStreamUp = false;
   private reconnects = 0;
-  private marginLockUntilMs = 0;
   private fillCount = 0;
+  private equityBase: Dec | null = null;
+  private realizedAtStart: Dec = ZERO;
+  private pendingDivergence: string | null = null;
+  lastReconciliation: ReconciliationResult | null = null;
   private unsubs: Unsubscribe[] = [];
   private timer?: NodeJS.Timeout;
   state: EngineState = 'starting';
@@ -94,9 +129,12 @@ export class GridEngine {
 
   constructor(
     private readonly exchange: ExchangeVenue,
+    private readonly executor: OrderExecutor,
     private readonly store: GridStore,
     private readonly opts: EngineOptions,
     private readonly metrics: MmMetrics,
+    readonly risk: RiskController,
+    private readonly alerts: AlertSink,
     private readonly onFatal: (err: Error) => void,
   ) {}
 
@@ -128,6 +166,21 @@ export class GridEngine {
     });
     await this.enqueue('recover', () => this.recover());
     const price = await this.exchange.getLatestPrice(this.symbol);
+    const account = await this.exchange.getAccount();
+    const safety = checkStartupSafety({
+      availableBalance: account.availableBalance,
+      leverage: account.leverage || 1,
+      price,
+      priceInterval: this.opts.params.priceInterval,
+      orderNotional: this.opts.params.orderNotional,
+      buyWindow: this.opts.params.buyWindow,
+      makerFee: this.opts.makerFee,
+      takerFee: this.opts.takerFee,
+      maxLeverage: this.opts.maxLeverage,
+      existingPositionQty: this.inventory(),
+    });
+    for (const w of safety.warnings) this.log.warn(`safety check: ${w}`);
+    if (!safety.ok) throw new Error(`startup safety check failed: ${safety.problems.join('; ')}`);
     await this.enqueue('anchor', async () => {
       validateGrid(this.opts.params, this.rules, price, this.opts.makerFee);
       if (!this.strategy) {
@@ -136,7 +189,10 @@ export class GridEngine {
       }
       this.lastPrice = price;
       this.lastPriceAtMs = Date.now();
+      this.equityBase = account.totalMarginBalance.minus(this.unrealized());
+      this.realizedAtStart = this.strategy.realizedPnl;
     });
+    await this.watchCandles();
     this.unsubs.push(
       this.exchange.watchPrice(this.symbol, {
         next: (t) => {
@@ -150,7 +206,7 @@ export class GridEngine {
         error: (e) => this.fail(e),
       }),
     );
-    this.timer = setInterval(() => this.enqueue('reconcile', () => this.reconcile()), this.opts.reconcileIntervalMs);
+    this.timer = setInterval(() => this.enqueue('reconcile', () => this.reconcile(false)), this.opts.reconcileIntervalMs);
     this.timer.unref();
     this.state = 'running';
     this.log.log(`running ${this.symbol}: anchor ${this.strategy?.anchorPrice}, ${this.slots.size} slots, ${this.openIntents.size} open intents`);
@@ -172,6 +228,76 @@ export class GridEngine {
         this.log.error(`cancel all on exit failed: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** Crash guard / ATR input: history first, then the live 1m stream of every monitored symbol. */
+  private async watchCandles(): Promise<void> {
+    if (!this.risk.monitor) return;
+    for (const sym of this.risk.monitorSymbols) {
+      try {
+        for (const c of await this.exchange.getHistoricalKlines(sym, '1m', 100)) this.risk.onCandle(c);
+      } catch (e) {
+        this.log.warn(`no kline history for ${sym}: ${(e as Error).message}`);
+      }
+      this.unsubs.push(this.exchange.watchKlines(sym, '1m', { next: (c) => this.risk.onCandle(c) }));
+    }
+  }
+
+  /** Transport state of a stream, from the RemoteExchange (drives the stale-order-stream breaker). */
+  streamState(stream: string, state: 'subscribed' | 'reconnecting'): void {
+    if (stream !== 'orders') return;
+    if (state === 'reconnecting' && !this.orderStreamDownSinceMs) {
+      this.orderStreamDownSinceMs = Date.now();
+      this.orderStreamUp = false;
+      this.alerts.notify({ kind: 'venue_disconnected', level: 'ERROR', title: 'Order stream disconnected', message: `order stream of ${this.symbol} is reconnecting`, dedupeKey: 'orders-down' });
+    } else if (state === 'subscribed' && this.orderStreamDownSinceMs) {
+      this.orderStreamDownSinceMs = 0;
+      this.alerts.notify({ kind: 'venue_reconnected', level: 'INFO', title: 'Order stream reconnected', message: `order stream of ${this.symbol} is back`, dedupeKey: 'orders-up' });
+    }
+  }
+
+  // ---------------------------------------------------------------- operator actions
+
+  /** Stops or resumes quoting (existing orders stay). */
+  setPaused(paused: boolean): Promise<void> {
+    return this.enqueue('pause', async () => {
+      this.risk.paused = paused;
+      this.log.warn(paused ? 'quoting paused by operator' : 'quoting resumed by operator');
+      if (!paused) this.scheduleTick();
+    });
+  }
+
+  /** Manual breaker trip: cancels opening orders (and exits unless configured to keep them). */
+  tripBreaker(detail: string): Promise<void> {
+    return this.enqueue('trip', async () => {
+      this.risk.trip('manual', detail, Date.now());
+      await this.react();
+    });
+  }
+
+  resetBreaker(): Promise<void> {
+    return this.enqueue('reset', async () => {
+      this.risk.breaker.reset(Date.now());
+      this.scheduleTick();
+    });
+  }
+
+  /** Runs a full reconciliation now and returns its result. */
+  async reconcileNow(): Promise<ReconciliationResult | null> {
+    await this.enqueue('reconcile-manual', () => this.reconcile(true));
+    return this.lastReconciliation;
+  }
+
+  /** Cancels every live order of our slots (and pauses quoting so they are not replaced). */
+  cancelAll(): Promise<void> {
+    return this.enqueue('cancel-all', async () => {
+      this.risk.paused = true;
+      await this.cancelWhere(() => true);
+    });
+  }
+
+  listIntents() {
+    return [...this.openIntents.values()].map((i) => ({ ...i, price: i.price.toString(), quantity: i.quantity.toString(), executedQty: i.executedQty.toString() }));
   }
 
   /** Resolves when every queued task has run (tests, shutdown). */
@@ -286,7 +412,9 @@ export class GridEngine {
     const all = [...order.trades, ...trades];
     for (const t of all) {
       if (this.recentTradeIds.has(t.tradeId) || (await this.store.fillExists(t.tradeId))) continue;
+      const wasOpen = isFilled(slot);
       const realized = applyFill(slot, t);
+      if (wasOpen && !realized.isZero()) this.risk.breaker.recordRoundTrip(realized, Date.now());
       this.rememberTrade(t.tradeId);
       this.fillCount++;
       (change.fills ??= []).push({
@@ -346,13 +474,44 @@ export class GridEngine {
 
   private async onTick(): Promise<void> {
     if (this.state !== 'running' || !this.lastPrice || !this.strategy) return;
-    let actions = planGrid(this.slots, this.lastPrice, this.strategy.anchorPrice, this.opts.params, this.rules);
-    if (Date.now() < this.marginLockUntilMs) actions = actions.filter((a) => a.kind === 'cancel' || a.side === 'SELL');
+    const now = Date.now();
+    const unrealized = this.unrealized();
+    this.metrics.pnlUnrealized.set({ symbol: this.symbol }, unrealized.toNumber());
+    this.metrics.feedAge.set({ symbol: this.symbol }, this.priceAgeMs() / 1000);
+    const equity = this.equityBase ? this.equityBase.plus(this.strategy.realizedPnl.minus(this.realizedAtStart)).plus(unrealized) : null;
+    this.risk.evaluate(now, this.priceAgeMs(), this.orderStreamDownSinceMs ? now - this.orderStreamDownSinceMs : 0, equity);
+    await this.react();
+    const dyn = this.opts.dynamicInterval;
+    const interval = dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.rules.tickSize) : this.opts.params.priceInterval;
+    const planned = planGrid(this.slots, this.lastPrice, this.strategy.anchorPrice, this.opts.params, this.rules, this.risk.planOptions(now, interval));
+    const positions = new Map([[this.symbol, { qty: this.inventory(), markPrice: this.lastPrice }]]);
+    const actions = this.risk.screen(planned, positions, openingOrderNotional(this.slots.values()));
     if (actions.length === 0) return;
     const cancels = actions.filter((a): a is Extract<GridAction, { kind: 'cancel' }> => a.kind === 'cancel');
     const places = actions.filter((a): a is Extract<GridAction, { kind: 'place' }> => a.kind === 'place');
     for (const c of cancels) await this.cancel(c.orderId);
     if (places.length) await this.place(places);
+  }
+
+  /** Carries out what a risk transition asked for: cancel opening orders (or everything). */
+  private async react(): Promise<void> {
+    const r = this.risk.takeReaction();
+    if (r === 'cancel_opening') await this.cancelWhere((s) => !s.order?.reduceOnly);
+    else if (r === 'cancel_all') await this.cancelWhere(() => true);
+  }
+
+  private async cancelWhere(pred: (s: Slot) => boolean): Promise<void> {
+    for (const s of [...this.slots.values()]) {
+      if (s.status === 'LOCKED' && s.order?.orderId && pred(s)) await this.cancel(s.order.orderId);
+    }
+  }
+
+  private maybeCrash(point: 'after_intent_commit' | 'after_venue_answer'): void {
+    const c = this.opts.crash;
+    if (c && c.point === point && Math.random() < c.probability) {
+      this.log.warn(`fault injection: SIGKILL at ${point}`);
+      process.kill(process.pid, 'SIGKILL');
+    }
   }
 
   private async place(actions: Extract<GridAction, { kind: 'place' }>[]): Promise<void> {
@@ -386,10 +545,11 @@ export class GridEngine {
     }
     // Durable before anything leaves the process.
     await this.persist({ slots, intents });
+    this.maybeCrash('after_intent_commit');
     const started = Date.now();
     const results = await Promise.allSettled(
       intents.map((i) =>
-        this.exchange.placeOrder({
+        this.executor.placeOrder({
           symbol: this.symbol,
           side: i.side as 'BUY' | 'SELL',
           type: 'LIMIT',
@@ -403,6 +563,7 @@ export class GridEngine {
       ),
     );
     this.metrics.exchangeLatency.observe({ operation: 'PlaceOrder' }, (Date.now() - started) / Math.max(1, intents.length));
+    this.maybeCrash('after_venue_answer');
     for (let k = 0; k < results.length; k++) {
       const r = results[k];
       const intent = intents[k];
@@ -428,7 +589,7 @@ export class GridEngine {
       if (slot) slot.postOnlyRejects++;
       this.metrics.rejected.inc({ symbol: this.symbol, reason: 'post_only' });
     } else if (e.reason === 'INSUFFICIENT_MARGIN') {
-      this.marginLockUntilMs = Date.now() + 10_000;
+      this.risk.marginLockUntilMs = Date.now() + 10_000;
       this.metrics.rejected.inc({ symbol: this.symbol, reason: 'margin' });
       this.log.warn(`insufficient margin: opening orders paused for 10 s`);
     } else {
@@ -440,7 +601,7 @@ export class GridEngine {
 
   private async cancel(orderId: string): Promise<void> {
     try {
-      const final = await this.exchange.cancelOrder(this.symbol, orderId);
+      const final = await this.executor.cancelOrder(this.symbol, orderId);
       await this.applyOrder(final, []);
     } catch (e) {
       if (isVenueError(e, 'NOT_FOUND') || isVenueError(e, 'FAILED_PRECONDITION')) {
@@ -464,44 +625,199 @@ export class GridEngine {
     }
   }
 
-  /** Startup and after every order-stream reconnect: resolve every open intent, then sweep orphans. */
+  /** Startup and after every order-stream reconnect: resolve every open intent, then reconcile fully. */
   private async recover(): Promise<void> {
     for (const cid of [...this.openIntents.keys()]) await this.resolveIntent(cid);
-    await this.sweepVenueOrders(true);
-  }
-
-  /** Periodic: look up intents unanswered for too long, and compare live orders with the venue's. */
-  private async reconcile(): Promise<void> {
-    if (this.state !== 'running') return;
-    const cutoff = Date.now() - this.opts.pendingTimeoutMs;
-    for (const i of [...this.openIntents.values()]) {
-      if (i.status === 'PENDING_NEW' && i.createdAt.getTime() < cutoff) await this.resolveIntent(i.clientOrderId);
-    }
-    await this.sweepVenueOrders(false);
+    await this.reconcile(true);
   }
 
   /**
-   * Venue open orders vs slots. Our order that no slot owns → cancel it (its fills are booked first).
-   * A slot's live order missing from the venue → look it up (it filled or was cancelled unseen).
+   * Reconciliation (periodic, after every reconnect, and on demand), in this order:
+   * 1. intents unanswered for longer than `pendingTimeoutMs` are looked up by client order id;
+   * 2. venue orders vs slots: our order no slot owns is adopted when its slot is free and the order
+   *    fits it (a BUY on a flat/short slot, a SELL on a long one), else cancelled; orders of other
+   *    owners are cancelled only with `cancelForeignOrders`; a slot's live order the venue no longer
+   *    lists is looked up (it filled or was cancelled unseen — fills are booked as fills);
+   * 3. the order cleaner (count cap, age) over our live orders;
+   * 4. position: venue size vs Σ slot inventory. A difference must be seen twice in a row (fills in
+   *    flight cause transient ones). Below `reconcileTolerancePct` it is corrected deterministically
+   *    (see `correctInventory`); above, the breaker trips.
    */
-  private async sweepVenueOrders(full: boolean): Promise<void> {
+  private async reconcile(full = false): Promise<void> {
+    if (this.state !== 'running' && this.state !== 'recovering') return;
+    const result: ReconciliationResult = { atMs: Date.now(), venuePosition: '0', localPosition: '0', divergence: '0', action: 'none', adopted: 0, orphansCancelled: 0, foreignCancelled: 0, lookedUp: 0, cleaned: 0 };
+    const cutoff = Date.now() - this.opts.pendingTimeoutMs;
+    for (const i of [...this.openIntents.values()]) {
+      if (i.status === 'PENDING_NEW' && (full || i.createdAt.getTime() < cutoff)) {
+        await this.resolveIntent(i.clientOrderId);
+        result.lookedUp++;
+      }
+    }
+    await this.sweepVenueOrders(result);
+    result.cleaned = await this.clean();
+    await this.checkPosition(result);
+    this.lastReconciliation = result;
+    if (full) this.log.log(`reconciled: adopted ${result.adopted}, cancelled ${result.orphansCancelled} orphan + ${result.foreignCancelled} foreign, looked up ${result.lookedUp}, divergence ${result.divergence} (${result.action})`);
+  }
+
+  private async sweepVenueOrders(result: ReconciliationResult): Promise<void> {
     const lockedBefore = [...this.slots.values()].filter((s) => s.status === 'LOCKED' && s.order?.orderId);
     const open = await this.exchange.getOpenOrders(this.symbol);
     const openIds = new Set(open.map((o) => o.orderId));
     const owned = new Set([...this.slots.values()].map((s) => s.order?.clientOrderId).filter(Boolean));
     for (const o of open) {
-      if (!parseClientOrderId(o.clientOrderId, this.opts.instanceId) || owned.has(o.clientOrderId)) continue;
+      if (owned.has(o.clientOrderId)) continue;
+      const parsed = parseClientOrderId(o.clientOrderId, this.opts.instanceId);
+      if (!parsed) {
+        if (this.opts.cancelForeignOrders) {
+          this.log.warn(`foreign order ${o.clientOrderId || o.orderId} on ${this.symbol}: cancelling (cancel_foreign_orders)`);
+          await this.cancel(o.orderId);
+          result.foreignCancelled++;
+        }
+        continue;
+      }
+      if (await this.adopt(o, parsed.generation)) {
+        result.adopted++;
+        continue;
+      }
       this.log.warn(`orphan order ${o.clientOrderId} (${o.orderId}) on the venue: cancelling`);
       await this.applyOrder(o, []);
       await this.cancel(o.orderId);
+      result.orphansCancelled++;
     }
     for (const s of lockedBefore) {
       const o = s.order;
       if (o?.orderId && s.order === o && !openIds.has(o.orderId)) {
         await this.applyOrder(await this.exchange.getOrder(this.symbol, { orderId: o.orderId }), []);
+        result.lookedUp++;
       }
     }
-    if (full) this.log.log(`reconciled: ${open.length} venue orders, ${this.openIntents.size} open intents`);
+  }
+
+  /** Takes over one of our orders found on the venue when its slot is free and the order fits it. */
+  private async adopt(o: Order, generation: number): Promise<boolean> {
+    const parsed = parseClientOrderId(o.clientOrderId, this.opts.instanceId)!;
+    const slot = this.slotFor(levelFromTicks(parsed.levelTicks, this.rules.tickSize));
+    if (slot.status !== 'FREE') return false;
+    const fits = o.side === 'BUY' ? slot.positionQty.lte(0) : slot.positionQty.gte(0);
+    if (!fits) return false;
+    const reduceOnly = o.side === 'BUY' ? slot.positionQty.lt(0) : slot.positionQty.gt(0);
+    const now = new Date();
+    const intent: IntentRow = {
+      clientOrderId: o.clientOrderId,
+      symbol: this.symbol,
+      slotId: `${this.symbol}:${slot.key}`,
+      side: o.side,
+      price: o.price,
+      quantity: o.quantity,
+      reduceOnly,
+      postOnly: !reduceOnly,
+      status: 'PENDING_NEW',
+      orderId: null,
+      executedQty: ZERO,
+      error: 'adopted from the venue',
+      createdAt: new Date(o.createdAtMs || now.getTime()),
+      updatedAt: now,
+    };
+    slot.generation = Math.max(slot.generation, generation);
+    beginIntent(slot, { clientOrderId: o.clientOrderId, side: o.side, price: o.price, quantity: o.quantity, reduceOnly });
+    this.openIntents.set(o.clientOrderId, intent);
+    const existing = await this.store.intent(o.clientOrderId);
+    await this.persist({ slots: [slot], intents: existing ? [] : [intent] });
+    if (existing) this.openIntents.set(o.clientOrderId, { ...existing, status: 'PENDING_NEW' });
+    await this.applyOrder(o, []);
+    this.log.warn(`adopted our order ${o.clientOrderId} (${o.orderId}) into slot ${slot.key}`);
+    return true;
+  }
+
+  /** Order cleaner over our live orders (count cap and age); returns how many it cancelled. */
+  private async clean(): Promise<number> {
+    const c = this.opts.cleaner;
+    const live = [...this.slots.values()].filter((s) => s.status === 'LOCKED' && s.order?.orderId);
+    const orders = live.map((s) => ({
+      orderId: s.order!.orderId!,
+      side: s.order!.side,
+      price: s.order!.price,
+      status: (s.order!.status === 'PARTIALLY_FILLED' ? 'PARTIALLY_FILLED' : 'NEW') as 'NEW' | 'PARTIALLY_FILLED',
+      createdAtMs: this.openIntents.get(s.order!.clientOrderId)?.createdAt.getTime() ?? Date.now(),
+      reduceOnly: s.order!.reduceOnly,
+    }));
+    const plan = planCleanup(orders, { maxOpenOrders: c.maxOpenOrders, maxOrderAgeMs: c.maxOrderAgeMs, cancelPartiallyFilled: c.cancelPartiallyFilled }, Date.now());
+    for (const id of plan.cancel) await this.cancel(id);
+    return plan.cancel.length;
+  }
+
+  private async checkPosition(result: ReconciliationResult): Promise<void> {
+    const positions = await this.exchange.getPositions(this.symbol);
+    const venue = positions.find((p) => p.symbol === this.symbol)?.size ?? ZERO;
+    const local = this.inventory();
+    const diff = venue.minus(local);
+    result.venuePosition = venue.toString();
+    result.localPosition = local.toString();
+    result.divergence = diff.toString();
+    this.metrics.divergence.set({ symbol: this.symbol }, diff.toNumber());
+    if (diff.isZero()) {
+      this.pendingDivergence = null;
+      return;
+    }
+    if (this.pendingDivergence !== diff.toString()) {
+      this.pendingDivergence = diff.toString();
+      result.action = 'awaiting_confirmation';
+      return;
+    }
+    this.pendingDivergence = null;
+    const pct = diff.abs().div(Dec.max(venue.abs(), this.rules.stepSize)).mul(100);
+    const detail = `venue position ${venue} vs local inventory ${local} (${pct.toDecimalPlaces(2)} %)`;
+    this.alerts.notify({ kind: 'reconciliation_divergence', level: 'WARNING', title: 'Position divergence', message: detail, dedupeKey: `divergence:${diff}` });
+    if (pct.lt(this.opts.reconcileTolerancePct)) {
+      await this.correctInventory(diff);
+      result.action = 'corrected';
+      this.log.warn(`corrected inventory: ${detail}`);
+    } else {
+      this.risk.breaker.tripReconciliation(detail, Date.now());
+      await this.react();
+      result.action = 'breaker_tripped';
+    }
+  }
+
+  /**
+   * Deterministic inventory correction for a small divergence `diff` = venue − local (base units).
+   * Only FREE slots change. diff > 0: reduce shorts (lowest level first), then add longs to flat slots
+   * at the buy levels below the last price (highest first, one order size each). diff < 0: reduce
+   * longs (highest level first), then add shorts to flat slots above the price (lowest first). Added
+   * inventory is costed at its slot level; realized PnL is not touched.
+   */
+  private async correctInventory(diff: Dec): Promise<void> {
+    let rest = diff.abs();
+    const up = diff.gt(0);
+    const free = [...this.slots.values()].filter((s) => s.status === 'FREE');
+    const reducible = free.filter((s) => (up ? s.positionQty.lt(0) : s.positionQty.gt(0))).sort((a, b) => (up ? a.level.comparedTo(b.level) : b.level.comparedTo(a.level)));
+    const changed: Slot[] = [];
+    for (const s of reducible) {
+      if (rest.isZero()) break;
+      const take = Dec.min(rest, s.positionQty.abs());
+      const share = take.div(s.positionQty.abs());
+      s.positionCost = s.positionCost.minus(s.positionCost.mul(share));
+      s.entryFees = s.entryFees.minus(s.entryFees.mul(share));
+      s.positionQty = up ? s.positionQty.plus(take) : s.positionQty.minus(take);
+      rest = rest.minus(take);
+      changed.push(s);
+    }
+    const price = this.lastPrice ?? this.strategy?.anchorPrice ?? ZERO;
+    const I = this.opts.params.priceInterval;
+    for (let k = 1; !rest.isZero() && k <= 1000; k++) {
+      const level = up ? price.minus(price.mod(I)).minus(I.mul(k - 1)) : price.minus(price.mod(I)).plus(I.mul(k));
+      if (!level.gt(0)) break;
+      const s = this.slotFor(level);
+      if (s.status !== 'FREE' || isFilled(s)) continue;
+      const chunk = quantityForNotional(this.opts.params.orderNotional, level, this.rules, ZERO) ?? rest;
+      const take = Dec.min(rest, chunk);
+      s.positionQty = up ? take : take.neg();
+      s.positionCost = level.mul(take);
+      rest = rest.minus(take);
+      changed.push(s);
+    }
+    await this.persist({ slots: changed });
   }
 
   // ---------------------------------------------------------------- reporting
@@ -510,6 +826,18 @@ export class GridEngine {
     this.metrics.positionSize.set({ symbol: this.symbol }, this.inventory().toNumber());
     this.metrics.ordersActive.set({ symbol: this.symbol }, [...this.slots.values()].filter((s) => s.status !== 'FREE').length);
     if (this.strategy) this.metrics.pnlRealized.set({ symbol: this.symbol }, this.strategy.realizedPnl.toNumber());
+  }
+
+  /** Unrealized PnL of the slots' inventory at the last price, quote (long: qty·P − cost; short: cost − |qty|·P). */
+  unrealized(): Dec {
+    const p = this.lastPrice;
+    if (!p) return ZERO;
+    let u = ZERO;
+    for (const s of this.slots.values()) {
+      if (s.positionQty.gt(0)) u = u.plus(s.positionQty.mul(p).minus(s.positionCost));
+      else if (s.positionQty.lt(0)) u = u.plus(s.positionCost.minus(s.positionQty.abs().mul(p)));
+    }
+    return u;
   }
 
   /** Σ slot inventory, base units. */
@@ -539,9 +867,13 @@ export class GridEngine {
       slots: { total: slots.length, free: count('FREE'), pending: count('PENDING'), locked: count('LOCKED'), filled: slots.filter((s) => s.positionQty.gt(0)).length },
       openIntents: this.openIntents.size,
       inventory: this.inventory().toString(),
+      unrealizedPnl: this.unrealized().toString(),
       realizedPnl: this.strategy?.realizedPnl.toString() ?? '0',
       feesPaid: this.strategy?.feesPaid.toString() ?? '0',
       fills: this.fillCount,
+      risk: this.risk.snapshot(),
+      reconciliation: this.lastReconciliation,
+      executorRetries: this.executor.retries,
     };
   }
 

@@ -226,6 +226,16 @@ export class RemoteExchange implements ExchangeVenue {
     return (await this.unary<pb.GetHistoricalFundingRatesResponse>('GetHistoricalFundingRates', { symbol, limit })).rates.map(fundingFromWire);
   }
 
+  /**
+   * Dead-man's switch heartbeat: the connector cancels every `symbol` order unless another heartbeat
+   * arrives within `timeoutMs` (0 disarms). Returns the deadline (Unix ms) and whether the venue itself
+   * enforces it.
+   */
+  async heartbeat(clientId: string, symbol: string, timeoutMs: number): Promise<{ deadlineMs: number; venueEnforced: boolean }> {
+    const r = await this.unary<pb.HeartbeatResponse>('Heartbeat', { clientId, symbol, timeoutMs: String(timeoutMs) });
+    return { deadlineMs: Number(r.deadlineMs), venueEnforced: r.venueEnforced };
+  }
+
   watchPrice(symbol: string, observer: StreamObserver<PriceTick>): Unsubscribe {
     return this.stream('price', 'SubscribePrice', { symbols: [symbol] }, priceFromWire, observer);
   }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectMetric, makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Dec } from '@mm/domain';
 
 /**
@@ -17,6 +17,12 @@ export const MM_METRIC_PROVIDERS = [
   makeGaugeProvider({ name: 'market_maker_position_size', help: 'Inventory held by the grid, base units', labelNames: ['symbol'] }),
   makeGaugeProvider({ name: 'market_maker_orders_active', help: 'Slots with a pending or live order', labelNames: ['symbol'] }),
   makeGaugeProvider({ name: 'market_maker_feed_age_seconds', help: 'Age of the last price tick, seconds', labelNames: ['symbol'] }),
+  makeGaugeProvider({ name: 'market_maker_pnl_unrealized', help: 'Unrealized PnL of the grid inventory at the last price, quote', labelNames: ['symbol'] }),
+  makeGaugeProvider({ name: 'market_maker_circuit_breaker_open', help: '1 open, 0.5 half-open, 0 closed', labelNames: ['symbol'] }),
+  makeCounterProvider({ name: 'market_maker_circuit_breaker_trips_total', help: 'Breaker trips by reason', labelNames: ['symbol', 'reason'] }),
+  makeGaugeProvider({ name: 'market_maker_risk_triggered', help: '1 while the crash guard is triggered', labelNames: ['symbol'] }),
+  makeCounterProvider({ name: 'market_maker_orders_blocked_total', help: 'Orders not sent because of an exposure limit', labelNames: ['symbol', 'reason'] }),
+  makeGaugeProvider({ name: 'market_maker_reconciliation_divergence', help: 'Venue position − local inventory at the last reconciliation, base units', labelNames: ['symbol'] }),
   makeHistogramProvider({
     name: 'market_maker_latency_exchange_ms',
     help: 'Exchange round-trip time per order, ms',
@@ -37,7 +43,37 @@ export class MmMetrics {
     @InjectMetric('market_maker_orders_active') readonly ordersActive: Gauge<string>,
     @InjectMetric('market_maker_feed_age_seconds') readonly feedAge: Gauge<string>,
     @InjectMetric('market_maker_latency_exchange_ms') readonly exchangeLatency: Histogram<string>,
+    @InjectMetric('market_maker_pnl_unrealized') readonly pnlUnrealized: Gauge<string>,
+    @InjectMetric('market_maker_circuit_breaker_open') readonly breakerOpen: Gauge<string>,
+    @InjectMetric('market_maker_circuit_breaker_trips_total') readonly breakerTrips: Counter<string>,
+    @InjectMetric('market_maker_risk_triggered') readonly riskTriggered: Gauge<string>,
+    @InjectMetric('market_maker_orders_blocked_total') readonly ordersBlocked: Counter<string>,
+    @InjectMetric('market_maker_reconciliation_divergence') readonly divergence: Gauge<string>,
   ) {}
+
+  /** Metrics outside Nest (benchmarks, tests): the same set, registered in `registry` or in none. */
+  static standalone(registry?: Registry): MmMetrics {
+    const registers = registry ? [registry] : [];
+    const c = (name: string, labelNames: string[]) => new Counter({ name, help: name, labelNames, registers });
+    const g = (name: string, labelNames: string[]) => new Gauge({ name, help: name, labelNames, registers });
+    return new MmMetrics(
+      c('market_maker_orders_placed_total', ['symbol', 'side']),
+      c('market_maker_orders_filled_total', ['symbol', 'side']),
+      c('market_maker_volume_total', ['symbol', 'side']),
+      c('market_maker_orders_rejected_total', ['symbol', 'reason']),
+      g('market_maker_pnl_realized_total', ['symbol']),
+      g('market_maker_position_size', ['symbol']),
+      g('market_maker_orders_active', ['symbol']),
+      g('market_maker_feed_age_seconds', ['symbol']),
+      new Histogram({ name: 'market_maker_latency_exchange_ms', help: 'ms', labelNames: ['operation'], registers }),
+      g('market_maker_pnl_unrealized', ['symbol']),
+      g('market_maker_circuit_breaker_open', ['symbol']),
+      c('market_maker_circuit_breaker_trips_total', ['symbol', 'reason']),
+      g('market_maker_risk_triggered', ['symbol']),
+      c('market_maker_orders_blocked_total', ['symbol', 'reason']),
+      g('market_maker_reconciliation_divergence', ['symbol']),
+    );
+  }
 
   onFill(symbol: string, side: string, qty: Dec): void {
     this.ordersFilled.inc({ symbol, side });

@@ -47,6 +47,9 @@ export class StatusController {
       orderStream: { status: s.orderStream.connected && this.engine.streams.orders !== 'reconnecting' ? 'up' : 'down', ...s.orderStream },
       database: { status: dbUp ? 'up' : 'down', type: this.dataSource.options.type },
       strategy: { status: s.state === 'running' ? 'up' : s.state === 'failed' ? 'down' : 'degraded', ...s },
+      risk: { status: s.risk.breaker.state === 'CLOSED' && !s.risk.crashGuard.triggered && !s.risk.paused ? 'up' : 'degraded', ...s.risk },
+      deadMan: { status: this.engine.deadMan.armed || !this.engine.deadManEnabled ? 'up' : 'degraded', enabled: this.engine.deadManEnabled, ...this.engine.deadMan },
+      alerts: { status: 'up', ...this.engine.alerts.stats() },
     };
     const ok = Object.values(components).every((c) => c.status === 'up');
     if (!ok) res.status(503);

@@ -1,0 +1,43 @@
+/**
+ * The conformance suite (./suite) against the connector on each ccxt venue, each backed by a local
+ * fake venue (test/support/fake-venue) that speaks that venue's REST + WebSocket dialect, so ccxt's
+ * real request building, signing and parsing run. Venues run one after another (2-core CI).
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { stopApp } from '../support/processes';
+import { type CcxtConnector, type CcxtVenueName, DIALECTS, startCcxtConnector } from '../support/fake-venue';
+import { type ConformanceOptions, runConformanceSuite } from './suite';
+
+jest.setTimeout(120_000);
+const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-ccxt-conformance-'));
+
+const VENUES: CcxtVenueName[] = ['binance', 'bitget', 'gate', 'okx', 'bybit'];
+
+for (const venue of VENUES) {
+  (DIALECTS[venue] ? describe : describe.skip)(`ccxt venue ${venue} on a fake venue`, () => {
+    const trader = `trd${randomBytes(12).toString('hex')}`;
+    const monitor = `mon${randomBytes(12).toString('hex')}`;
+    let c: CcxtConnector | undefined;
+    const opts: ConformanceOptions = { name: `${venue} (ccxt, fake venue)`, address: '', traderToken: trader, monitorToken: monitor, symbol: 'BTCUSDT', canFill: true, restingOffset: 0.05 };
+
+    beforeAll(async () => {
+      c = await startCcxtConnector(venue, logDir, { CONNECTOR_TOKENS: `trader:conformance:${trader},monitor:watcher:${monitor}` });
+      opts.address = c.address;
+    });
+    afterAll(async () => {
+      await stopApp(c?.conn);
+      await c?.fake.close();
+    });
+
+    runConformanceSuite(opts);
+
+    it('never logs the API secret', async () => {
+      await stopApp(c?.conn);
+      expect(c!.conn.output()).not.toContain('fake-api-secret-do-not-log');
+      expect(c!.conn.output()).not.toContain('fake-passphrase');
+    });
+  });
+}

@@ -1,0 +1,275 @@
+/**
+ * The in-memory exchange behind every fake venue dialect: one account, one or more instruments, a
+ * deterministic price walk, resting limit orders that fill when the price crosses them, taker
+ * fills for marketable orders, a USDT wallet and one net position per instrument.
+ *
+ * Units: prices in quote, quantities in the venue's amount unit (contracts for OKX/Gate swaps,
+ * base for the rest — the dialect converts), times Unix ms. Decimal math via decimal.js.
+ */
+import { EventEmitter } from 'node:events';
+import Decimal from 'decimal.js';
+
+export type FSide = 'buy' | 'sell';
+export type FStatus = 'new' | 'partially_filled' | 'filled' | 'canceled' | 'expired' | 'rejected';
+
+export interface FInstrument {
+  /** Venue id as the dialect names it (BTCUSDT, BTC-USDT-SWAP, BTC_USDT). */
+  id: string;
+  base: string;
+  quote: string;
+  /** Base units per amount unit. */
+  contractSize: Decimal;
+  tick: Decimal;
+  price: Decimal;
+}
+
+export interface FOrder {
+  id: string;
+  clientId: string;
+  instId: string;
+  side: FSide;
+  type: 'limit' | 'market';
+  tif: 'GTC' | 'IOC' | 'FOK' | 'GTX';
+  price: Decimal;
+  qty: Decimal;
+  filled: Decimal;
+  avg: Decimal;
+  status: FStatus;
+  reduceOnly: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface FTrade {
+  id: string;
+  orderId: string;
+  clientId: string;
+  instId: string;
+  side: FSide;
+  price: Decimal;
+  qty: Decimal;
+  fee: Decimal;
+  feeAsset: string;
+  maker: boolean;
+  realizedPnl: Decimal;
+  time: number;
+}
+
+export interface FPosition {
+  instId: string;
+  /** Signed amount (contracts for contract venues). */
+  size: Decimal;
+  entry: Decimal;
+}
+
+export class FakeError extends Error {
+  constructor(
+    readonly kind: 'not_found' | 'duplicate' | 'insufficient' | 'post_only' | 'bad_request' | 'not_open',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Events: `order` (FOrder, FTrade | undefined), `ticker` (FInstrument), `trade` (FTrade). */
+export class FakeEngine extends EventEmitter {
+  readonly instruments = new Map<string, FInstrument>();
+  readonly orders = new Map<string, FOrder>();
+  readonly trades: FTrade[] = [];
+  readonly positions = new Map<string, FPosition>();
+  wallet = new Decimal('10000');
+  readonly walletAsset = 'USDT';
+  leverage = 10;
+  private seq = 1_000_000;
+  private tradeSeq = 5_000_000;
+  private timer?: ReturnType<typeof setInterval>;
+  private step = 0;
+  /** Funding rate and next funding time served by every dialect. */
+  fundingRate = new Decimal('0.0001');
+  makerFee = new Decimal('0.0002');
+  takerFee = new Decimal('0.0005');
+
+  constructor(instruments: FInstrument[]) {
+    super();
+    for (const i of instruments) this.instruments.set(i.id, i);
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  nextFundingTime(): number {
+    const h8 = 8 * 3600e3;
+    return Math.ceil((this.now() + 1) / h8) * h8;
+  }
+
+  /** Starts the price walk: every `everyMs`, each price moves ±1 tick (deterministic zig-zag with drift). */
+  start(everyMs = 200): void {
+    this.timer = setInterval(() => this.tick(), everyMs);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  tick(): void {
+    this.step++;
+    for (const i of this.instruments.values()) {
+      const dir = [1, -1, 1, 1, -1, -1, 1, -1][this.step % 8];
+      i.price = i.price.plus(i.tick.mul(dir));
+      this.match(i);
+      this.emit('ticker', i);
+    }
+  }
+
+  /** Sets the price (tests) and matches resting orders. */
+  setPrice(instId: string, price: Decimal.Value): void {
+    const i = this.inst(instId);
+    i.price = new Decimal(price);
+    this.match(i);
+    this.emit('ticker', i);
+  }
+
+  inst(id: string): FInstrument {
+    const i = this.instruments.get(id);
+    if (!i) throw new FakeError('bad_request', `unknown instrument ${id}`);
+    return i;
+  }
+
+  findByClientId(clientId: string): FOrder | undefined {
+    for (const o of this.orders.values()) if (o.clientId === clientId) return o;
+    return undefined;
+  }
+
+  place(p: { instId: string; side: FSide; type: 'limit' | 'market'; qty: Decimal; price?: Decimal; clientId?: string; tif?: FOrder['tif']; reduceOnly?: boolean }): FOrder {
+    const inst = this.inst(p.instId);
+    if (p.clientId && this.findByClientId(p.clientId)) throw new FakeError('duplicate', `duplicate client order id ${p.clientId}`);
+    if (!p.qty.gt(0)) throw new FakeError('bad_request', 'quantity must be > 0');
+    const tif = p.tif ?? 'GTC';
+    const limit = p.type === 'limit' ? p.price! : inst.price;
+    const crosses = p.type === 'market' || (p.side === 'buy' ? limit.gte(inst.price) : limit.lte(inst.price));
+    if (crosses && tif === 'GTX') throw new FakeError('post_only', 'post-only order would take');
+    const notional = limit.mul(p.qty).mul(inst.contractSize);
+    if (!p.reduceOnly && notional.div(this.leverage).gt(this.available())) throw new FakeError('insufficient', 'insufficient margin');
+    const now = this.now();
+    const o: FOrder = {
+      id: String(this.seq++),
+      clientId: p.clientId || `fake${this.seq}`,
+      instId: p.instId,
+      side: p.side,
+      type: p.type,
+      tif,
+      price: p.type === 'limit' ? limit : new Decimal(0),
+      qty: p.qty,
+      filled: new Decimal(0),
+      avg: new Decimal(0),
+      status: 'new',
+      reduceOnly: !!p.reduceOnly,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.orders.set(o.id, o);
+    this.emit('order', o, undefined);
+    if (crosses) setImmediate(() => this.fill(o, inst.price, o.qty, false));
+    else if (tif === 'IOC' || tif === 'FOK') setImmediate(() => this.finish(o, 'expired'));
+    return o;
+  }
+
+  cancel(id: string): FOrder {
+    const o = this.orders.get(id);
+    if (!o) throw new FakeError('not_found', `order ${id} does not exist`);
+    if (o.status !== 'new' && o.status !== 'partially_filled') throw new FakeError('not_open', `order ${id} is ${o.status}`);
+    this.finish(o, 'canceled');
+    return o;
+  }
+
+  open(instId?: string): FOrder[] {
+    return [...this.orders.values()].filter((o) => (o.status === 'new' || o.status === 'partially_filled') && (!instId || o.instId === instId));
+  }
+
+  position(instId: string): FPosition {
+    let p = this.positions.get(instId);
+    if (!p) this.positions.set(instId, (p = { instId, size: new Decimal(0), entry: new Decimal(0) }));
+    return p;
+  }
+
+  unrealized(instId: string): Decimal {
+    const p = this.position(instId);
+    const i = this.inst(instId);
+    return i.price.minus(p.entry).mul(p.size).mul(i.contractSize);
+  }
+
+  available(): Decimal {
+    let used = new Decimal(0);
+    for (const p of this.positions.values()) {
+      const i = this.inst(p.instId);
+      used = used.plus(p.size.abs().mul(i.price).mul(i.contractSize).div(this.leverage));
+    }
+    for (const o of this.open()) {
+      const i = this.inst(o.instId);
+      if (!o.reduceOnly) used = used.plus(o.qty.minus(o.filled).mul(o.price).mul(i.contractSize).div(this.leverage));
+    }
+    return this.wallet.plus(this.totalUnrealized()).minus(used);
+  }
+
+  totalUnrealized(): Decimal {
+    let u = new Decimal(0);
+    for (const p of this.positions.values()) u = u.plus(this.unrealized(p.instId));
+    return u;
+  }
+
+  private match(i: FInstrument): void {
+    for (const o of this.open(i.id)) {
+      if (o.type !== 'limit') continue;
+      if ((o.side === 'buy' && i.price.lte(o.price)) || (o.side === 'sell' && i.price.gte(o.price))) this.fill(o, o.price, o.qty.minus(o.filled), true);
+    }
+  }
+
+  private fill(o: FOrder, price: Decimal, qty: Decimal, maker: boolean): void {
+    if (o.status !== 'new' && o.status !== 'partially_filled') return;
+    const i = this.inst(o.instId);
+    const p = this.position(o.instId);
+    const signed = o.side === 'buy' ? qty : qty.neg();
+    let realized = new Decimal(0);
+    if (!p.size.isZero() && p.size.isPositive() !== signed.isPositive()) {
+      const closing = Decimal.min(p.size.abs(), qty);
+      realized = price.minus(p.entry).mul(closing).mul(i.contractSize).mul(p.size.isPositive() ? 1 : -1);
+    }
+    const newSize = p.size.plus(signed);
+    if (newSize.isZero()) p.entry = new Decimal(0);
+    else if (p.size.isZero() || p.size.isPositive() === signed.isPositive()) p.entry = p.entry.mul(p.size.abs()).plus(price.mul(qty)).div(newSize.abs());
+    else if (newSize.isPositive() !== p.size.isPositive()) p.entry = price;
+    p.size = newSize;
+    const fee = price.mul(qty).mul(i.contractSize).mul(maker ? this.makerFee : this.takerFee);
+    this.wallet = this.wallet.plus(realized).minus(fee);
+    const now = this.now();
+    const t: FTrade = {
+      id: String(this.tradeSeq++),
+      orderId: o.id,
+      clientId: o.clientId,
+      instId: o.instId,
+      side: o.side,
+      price,
+      qty,
+      fee,
+      feeAsset: this.walletAsset,
+      maker,
+      realizedPnl: realized,
+      time: now,
+    };
+    this.trades.push(t);
+    o.avg = o.filled.isZero() ? price : o.avg.mul(o.filled).plus(price.mul(qty)).div(o.filled.plus(qty));
+    o.filled = o.filled.plus(qty);
+    o.status = o.filled.gte(o.qty) ? 'filled' : 'partially_filled';
+    o.updatedAt = now;
+    this.emit('trade', t);
+    this.emit('order', o, t);
+  }
+
+  private finish(o: FOrder, status: FStatus): void {
+    o.status = status;
+    o.updatedAt = this.now();
+    this.emit('order', o, undefined);
+  }
+}
