@@ -1,11 +1,11 @@
 import { startFakeVenue } from '../test/support/fake-venue/server';
-import { binanceDialect } from '../test/support/fake-venue/binance';
+import { DIALECTS } from '../test/support/fake-venue';
 import { createCcxtVenue } from '../apps/exchange-connector/src/venue/ccxt/ccxt-factory';
 import { dec } from '@mm/domain';
 
 async function main() {
   const venueId = (process.argv[2] ?? 'binance') as any;
-  const dialects: Record<string, any> = { binance: binanceDialect };
+  const dialects: Record<string, any> = DIALECTS;
   const fake = await startFakeVenue(dialects[venueId](), { apiKey: 'key1' });
   try {
     const { venue, stop } = await createCcxtVenue({ venue: venueId, marketType: 'swap', credentials: { apiKey: 'key1', apiSecret: 'sec', passphrase: 'pp' }, urlOverride: fake.url, symbols: ['BTCUSDT'], accountPollMs: 500, fundingPollMs: 500, ordersPollMs: 0, defaultLeverage: 10, timeoutMs: 3000 });

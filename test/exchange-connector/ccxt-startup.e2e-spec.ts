@@ -40,7 +40,9 @@ describe('ccxt connector startup and credentials (binance, fake venue)', () => {
       logDir,
       'bad-key',
     );
-    const code = await Promise.race([conn.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 30_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([conn.exited, new Promise<string>((r) => (timer = setTimeout(() => r('timeout'), 30_000)))]);
+    clearTimeout(timer);
     if (code === 'timeout') conn.child.kill('SIGKILL');
     expect(code).toBe(1);
     const out = conn.output();

@@ -118,7 +118,7 @@ export const connectorConfigSchema = z.object({
   /** Per-client token bucket in front of the venue; `rate` 0 disables it. */
   rateLimit: z
     .object({
-      /** Requests per second per client (token identity, or peer host when open). */
+      /** Requests per second per client (token identity, or peer address when open). */
       rate: z.coerce.number().min(0).default(200),
       burst: z.coerce.number().int().min(1).default(400),
     })

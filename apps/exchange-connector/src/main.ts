@@ -14,7 +14,8 @@ import { VenueLifecycle } from './venue/venue.provider';
 async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(ConnectorModule, { bufferLogs: true });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
+  // Not SIGHUP: it re-reads credential files (README "Real venues"), Nest's default would shut down.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   const config = app.get<ConnectorConfig>(CONNECTOR_CONFIG);
   const health = app.get(ConnectorHealth);
   const tls = grpcServerCredentials(config.tls);

@@ -360,11 +360,11 @@ describe('planGrid — neutral mode, skew, risk overrides', () => {
     expect(acts.every((a) => a.kind === 'place' && a.postOnly && !a.reduceOnly)).toBe(true);
   });
 
-  it('neutral: a short slot gets one reduce-only BUY at level − I for its whole size', () => {
+  it('neutral: a short slot gets one exit BUY at level − I for its whole size', () => {
     const short = mkSlot('100100', { positionQty: dec('-0.002'), positionCost: dec('200.2') });
     const acts = planGrid(new Map([[short.key, short]]), dec('100000'), dec('100000'), params({ mode: 'neutral', buyWindow: 1, sellWindow: 1 }), rules);
     const exit = acts.find((a) => a.kind === 'place' && a.key === '100100');
-    expect(exit).toMatchObject({ side: 'BUY', reduceOnly: true, postOnly: false });
+    expect(exit).toMatchObject({ side: 'BUY', reduceOnly: false, postOnly: false, exit: true }); // neutral: plain limit (netting venue)
     expect(exit!.kind === 'place' && exit!.price.toString()).toBe('100000');
     expect(exit!.kind === 'place' && exit!.quantity.toString()).toBe('0.002');
   });

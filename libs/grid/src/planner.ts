@@ -1,9 +1,9 @@
 import { Dec, type Side, type SymbolRules, ZERO, roundToIncrement, sum } from '@mm/domain';
 import { type GridParams, buyLevels, gridCenter, levelKey, quantityForNotional, sellLevels } from './grid-math';
-import { type Slot, isFilled } from './slot';
+import { type Slot, isExitOrder, isFilled } from './slot';
 
 export type GridAction =
-  | { kind: 'place'; key: string; level: Dec; side: Side; price: Dec; quantity: Dec; reduceOnly: boolean; postOnly: boolean }
+  | { kind: 'place'; key: string; level: Dec; side: Side; price: Dec; quantity: Dec; reduceOnly: boolean; postOnly: boolean; exit: boolean }
   | { kind: 'cancel'; key: string; orderId: string; clientOrderId: string; reason: string };
 
 /** Per-pass overrides from the engine's risk state. */
@@ -25,8 +25,8 @@ export interface PlanOptions {
  * C = gridCenter(P', anchor, I):
  * - a FREE, flat slot at a buy level C − k·I (k = 1..BW) below P' − buffer·I gets a post-only BUY;
  *   in neutral mode a FREE, flat slot at a sell level C + k·I above P' + buffer·I gets a post-only SELL;
- * - a FREE long slot whose level ≤ P' + SW·I gets a reduce-only SELL of its whole inventory at level + I;
- *   a FREE short slot whose level ≥ P' − BW·I gets a reduce-only BUY at level − I (upstream bug 9.7:
+ * - a FREE long slot whose level ≤ P' + SW·I gets a (long mode: reduce-only) SELL of its whole inventory at level + I;
+ *   a FREE short slot whose level ≥ P' − BW·I gets a BUY at level − I (upstream bug 9.7:
  *   shorts were lost). Exits are keyed to their slot, so each is placed once, not every tick (bug 9.8);
  * - a resting opening order beyond its window by more than `cancelHysteresisLevels` is cancelled;
  *   exits are never cancelled by the planner;
@@ -58,7 +58,7 @@ export function planGrid(
   for (const s of slots.values()) {
     if (s.status !== 'FREE') active++;
     const o = s.order;
-    if (s.status === 'LOCKED' && o?.orderId && !o.reduceOnly) {
+    if (s.status === 'LOCKED' && o?.orderId && !isExitOrder(s)) {
       const out = o.side === 'BUY' ? o.price.lt(cancelBelow) : o.price.gt(cancelAbove);
       if (out) actions.push({ kind: 'cancel', key: s.key, orderId: o.orderId, clientOrderId: o.clientOrderId, reason: 'out_of_window' });
     }
@@ -77,8 +77,11 @@ export function planGrid(
       side: long ? 'SELL' : 'BUY',
       price: long ? s.level.plus(I) : s.level.minus(I),
       quantity: s.positionQty.abs(),
-      reduceOnly: true,
+      // Long mode: reduce-only, the venue position is the sum of the slots'. Neutral mode: long and
+      // short slots net out on a one-way venue, so a reduce-only exit could be expired or rejected.
+      reduceOnly: p.mode === 'long',
       postOnly: false,
+      exit: true,
     });
     budget--;
   }
@@ -98,7 +101,7 @@ export function planGrid(
     if (s && (s.status !== 'FREE' || isFilled(s))) continue;
     const qty = quantityForNotional(notional, level, rules, p.minOrderValue);
     if (!qty) continue;
-    actions.push({ kind: 'place', key, level, side, price: level, quantity: qty, reduceOnly: false, postOnly: true });
+    actions.push({ kind: 'place', key, level, side, price: level, quantity: qty, reduceOnly: false, postOnly: true, exit: false });
     budget--;
   }
   return actions;
@@ -107,6 +110,6 @@ export function planGrid(
 /** Σ notional (price × qty, quote) of the slots' live opening orders. */
 export function openingOrderNotional(slots: Iterable<Slot>): Dec {
   let total = ZERO;
-  for (const s of slots) if (s.order && !s.order.reduceOnly) total = total.plus(s.order.price.mul(s.order.quantity.minus(s.order.executedQty)));
+  for (const s of slots) if (s.order && !isExitOrder(s)) total = total.plus(s.order.price.mul(s.order.quantity.minus(s.order.executedQty)));
   return total;
 }

@@ -42,6 +42,16 @@ export function newSlot(level: Dec, key: string): Slot {
   return { level, key, positionQty: ZERO, positionCost: ZERO, entryFees: ZERO, status: 'FREE', generation: 0, order: null, postOnlyRejects: 0 };
 }
 
+/**
+ * True when the slot's live order closes its inventory (a SELL of a long slot, a BUY of a short one).
+ * Exits are judged by this, not by the reduce-only flag: in neutral mode exits are plain limits.
+ */
+export function isExitOrder(s: Slot): boolean {
+  const o = s.order;
+  if (!o) return false;
+  return o.side === 'SELL' ? s.positionQty.gt(0) : s.positionQty.lt(0);
+}
+
 /** The slot holds inventory (long or short). */
 export const isFilled = (s: Slot): boolean => !s.positionQty.isZero();
 

@@ -23,7 +23,7 @@ describe('replay of real BTCUSDT data', () => {
       initialBalance: new Dec(100000),
     });
     const start = candles[H];
-    expect(s.status()).toEqual({ marketTimeMs: start.openTimeMs, finished: false, candlesReplayed: 0 });
+    expect(s.status()).toEqual({ duplicateClientOrderIds: 0, marketTimeMs: start.openTimeMs, finished: false, candlesReplayed: 0 });
     expect((await s.getLatestPrice('BTCUSDT')).eq(start.open)).toBe(true);
     const hist = await s.getHistoricalKlines('BTCUSDT', '1m', 1500);
     expect(hist).toHaveLength(H + 1);
@@ -55,7 +55,7 @@ describe('replay of real BTCUSDT data', () => {
     s.watchPrice('BTCUSDT', { next: (t) => prices.push(t.timestampMs) });
     s.runToEnd();
     const last = candles[N - 1];
-    expect(s.status()).toEqual({ marketTimeMs: last.openTimeMs + 60_000, finished: true, candlesReplayed: N - H });
+    expect(s.status()).toEqual({ duplicateClientOrderIds: 0, marketTimeMs: last.openTimeMs + 60_000, finished: true, candlesReplayed: N - H });
     expect((await s.getLatestPrice('BTCUSDT')).eq(last.close)).toBe(true);
     expect(prices.length).toBe((N - H) * 60 - 1); // one per path point; the first was processed before replay
 

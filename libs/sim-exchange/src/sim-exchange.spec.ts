@@ -53,7 +53,7 @@ async function rejection(p: Promise<unknown>): Promise<VenueError> {
 describe('SimExchange start state and history', () => {
   it('starts at the first replay candle open with history before it', async () => {
     const s = sim();
-    expect(s.status()).toEqual({ marketTimeMs: T1, finished: false, candlesReplayed: 0 });
+    expect(s.status()).toEqual({ duplicateClientOrderIds: 0, marketTimeMs: T1, finished: false, candlesReplayed: 0 });
     expect((await s.getLatestPrice('BTCUSDT')).toString()).toBe('100000');
     const k = await s.getHistoricalKlines('BTCUSDT', '1m', 10);
     expect(k.map((c) => [c.openTimeMs, c.closed, c.open.toString(), c.close.toString()])).toEqual([
@@ -74,10 +74,10 @@ describe('SimExchange start state and history', () => {
     let finished = 0;
     s.onFinished(() => finished++);
     s.advance(60_000);
-    expect(s.status()).toEqual({ marketTimeMs: T1 + 60_000, finished: false, candlesReplayed: 1 });
+    expect(s.status()).toEqual({ duplicateClientOrderIds: 0, marketTimeMs: T1 + 60_000, finished: false, candlesReplayed: 1 });
     expect(closed.map((c) => c.openTimeMs)).toEqual([T1]);
     s.runToEnd();
-    expect(s.status()).toEqual({ marketTimeMs: T0 + 3 * 60_000, finished: true, candlesReplayed: 2 });
+    expect(s.status()).toEqual({ duplicateClientOrderIds: 0, marketTimeMs: T0 + 3 * 60_000, finished: true, candlesReplayed: 2 });
     expect(finished).toBe(1);
     expect((await s.getLatestPrice('BTCUSDT')).toString()).toBe('100000');
     s.advance(600_000);
@@ -232,6 +232,7 @@ describe('order ids and lifecycle', () => {
     const third = await s.placeOrder(limit('BUY', '0.002', '99100', { clientOrderId: 'grid-1' }));
     expect([third.orderId, third.status]).toEqual(['1000002', 'CANCELED']);
     expect(s.allOrders()).toHaveLength(2);
+    expect(s.status().duplicateClientOrderIds).toBe(2);
     expect((await s.getOrder('BTCUSDT', { clientOrderId: 'grid-1' })).orderId).toBe('1000002');
     await expect(s.getOrder('BTCUSDT', { clientOrderId: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(s.getOrder('BTCUSDT', { orderId: '42' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
@@ -552,7 +553,7 @@ describe('random walk venue', () => {
     const c = make(43);
     c.advance(3_600_000);
     expect((await c.getHistoricalKlines('BTCUSDT', '1m', 200)).map((x) => x.close.toString())).not.toEqual(pa);
-    expect(a.status()).toEqual({ marketTimeMs: T1 + 3_600_000, finished: false, candlesReplayed: 60 });
+    expect(a.status()).toEqual({ duplicateClientOrderIds: 0, marketTimeMs: T1 + 3_600_000, finished: false, candlesReplayed: 60 });
     expect(() => a.runToEnd()).toThrow(/random walks never end/);
   });
 });

@@ -80,6 +80,8 @@ export interface SimStatus {
   marketTimeMs: number;
   finished: boolean;
   candlesReplayed: number;
+  /** PlaceOrder requests that named a client order id the venue already had (answered idempotently). */
+  duplicateClientOrderIds: number;
 }
 
 interface Sub<T> {
@@ -371,10 +373,12 @@ export class SimExchange implements ExchangeVenue {
     this.advance(Infinity);
   }
 
+  private duplicateClientOrderIds = 0;
+
   status(): SimStatus {
     let replayed = 0;
     for (const s of this.symList) replayed = Math.max(replayed, s.replayed);
-    return { marketTimeMs: this.nowMs, finished: this.finished, candlesReplayed: replayed };
+    return { marketTimeMs: this.nowMs, finished: this.finished, candlesReplayed: replayed, duplicateClientOrderIds: this.duplicateClientOrderIds };
   }
 
   /** Calls `cb` once when the replay finishes (at once if it already has). */
@@ -686,7 +690,10 @@ export class SimExchange implements ExchangeVenue {
     const cid = req.clientOrderId;
     if (cid) {
       const existing = this.byClientId.get(cid);
-      if (existing) return snap(existing);
+      if (existing) {
+        this.duplicateClientOrderIds++;
+        return snap(existing);
+      }
     }
     const s = this.syms.get(req.symbol);
     if (!s) throw invalidArgument('symbol', `unknown symbol "${req.symbol}"`, 'UNKNOWN_SYMBOL');
@@ -1119,9 +1126,20 @@ export class SimExchange implements ExchangeVenue {
   }
 }
 
+/** Adds an observer; it is told `subscribed(false)` on the next microtask (the port's contract: the stream is live from then on). */
 function subscribe<T>(subs: Set<Sub<T>>, observer: StreamObserver<T>): Unsubscribe {
   const sub: Sub<T> = { observer };
   subs.add(sub);
+  if (observer.subscribed) {
+    queueMicrotask(() => {
+      if (!subs.has(sub)) return;
+      try {
+        observer.subscribed?.(false);
+      } catch {
+        // an observer's own failure must not break the venue
+      }
+    });
+  }
   return () => void subs.delete(sub);
 }
 

@@ -5,6 +5,8 @@
  */
 import { type AppProcess, freePort, startApp, waitFor } from '../processes';
 import { binanceDialect } from './binance';
+import { gateDialect } from './gate';
+import { okxDialect } from './okx';
 import { type FakeDialect, type FakeVenue, startFakeVenue } from './server';
 
 export { type FakeVenue, startFakeVenue } from './server';
@@ -13,6 +15,8 @@ export type CcxtVenueName = 'binance' | 'bitget' | 'gate' | 'okx' | 'bybit';
 /** Dialect factories of the venues that have a fake (all five once complete). */
 export const DIALECTS: Partial<Record<CcxtVenueName, () => FakeDialect>> = {
   binance: () => binanceDialect(),
+  okx: () => okxDialect(),
+  gate: () => gateDialect(),
 };
 
 export interface CcxtConnector {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type ConnectorConfig, connectorConfigSchema } from '../connector.config';
-import { AuthService, isReadOnlyRpc, loadTokens, parseTokenSpec, peerHost } from './auth';
+import { AuthService, isReadOnlyRpc, loadTokens, parseTokenSpec } from './auth';
 import { GrpcStatusException } from './grpc-errors';
 
 const T1 = 'tok_trader_0123456789';
@@ -82,11 +82,11 @@ describe('AuthService', () => {
     }
   });
 
-  it('runs open without tokens (identity by peer host), but refuses that in production', () => {
+  it('runs open without tokens (identity by peer address), but refuses that in production', () => {
     process.env.NODE_ENV = 'development';
     const open = new AuthService(config({}));
     expect(open.open).toBe(true);
-    expect(open.identify(call(undefined, 'ipv4:10.1.2.3:4567'))).toEqual({ id: 'anonymous', role: 'open', bucket: 'peer:10.1.2.3' });
+    expect(open.identify(call(undefined, 'ipv4:10.1.2.3:4567'))).toEqual({ id: 'anonymous', role: 'open', bucket: 'peer:ipv4:10.1.2.3:4567' });
     process.env.NODE_ENV = 'production';
     expect(() => new AuthService(config({}))).toThrow(/config error: auth\.tokens: no connector tokens configured; refusing/);
     expect(new AuthService(config({ tokens: `trader:${T1}` })).open).toBe(false);
@@ -97,11 +97,5 @@ describe('AuthService', () => {
     for (const m of ['PlaceOrder', 'BatchPlaceOrders', 'CancelOrder', 'BatchCancelOrders', 'CancelAllOrders', 'Heartbeat', 'Getaway', 'unknown']) {
       expect(isReadOnlyRpc(m)).toBe(false);
     }
-  });
-
-  it('extracts the peer host', () => {
-    expect(peerHost('ipv4:127.0.0.1:5000')).toBe('127.0.0.1');
-    expect(peerHost('ipv6:[::1]:5000')).toBe('::1');
-    expect(peerHost('127.0.0.1:5000')).toBe('127.0.0.1');
   });
 });

@@ -95,7 +95,7 @@ export interface ClientIdentity {
   id: string;
   /** `open` when no tokens are configured (every RPC allowed). */
   role: Role | 'open';
-  /** Rate-limit bucket key: the client id, or the peer host when open. */
+  /** Rate-limit bucket key: the client id, or the peer address (`ip:port`) when open. */
   bucket: string;
 }
 
@@ -148,7 +148,8 @@ export class AuthService {
     if (cached) return cached;
     let id: ClientIdentity;
     if (this.open) {
-      id = { id: 'anonymous', role: 'open', bucket: `peer:${peerHost(call.getPeer?.() ?? '')}` };
+      // Per connection (peer ip:port): local apps sharing one host keep separate budgets.
+      id = { id: 'anonymous', role: 'open', bucket: `peer:${rpcState(call).peer}` };
     } else {
       const values = call.metadata?.get('authorization') ?? [];
       if (values.length !== 1) throw new GrpcStatusException(status.UNAUTHENTICATED, values.length ? 'authorization: send exactly one bearer token' : 'authorization: bearer token required');
@@ -166,15 +167,6 @@ export class AuthService {
 }
 
 const identities = new WeakMap<object, ClientIdentity>();
-
-/** `ipv4:127.0.0.1:5000` / `ipv6:[::1]:5000` / `127.0.0.1:5000` → the host part. */
-export function peerHost(peer: string): string {
-  const p = peer.replace(/^(ipv4|ipv6|unix):/, '');
-  const v6 = /^\[([^\]]+)\]/.exec(p);
-  if (v6) return v6[1];
-  const i = p.lastIndexOf(':');
-  return i > 0 && p.indexOf(':') === i ? p.slice(0, i) : p;
-}
 
 /**
  * Access control of `ExchangeService` (a global Nest guard). Requires a known bearer token unless

@@ -65,7 +65,7 @@ export class TokenBuckets {
 
 /**
  * Per-client request budget in front of the venue (on top of ccxt's own limiter): one token bucket
- * per client (the token identity, or the peer host when the connector runs open), `rateLimit.rate`
+ * per client (the token identity, or the peer address `ip:port` when the connector runs open), `rateLimit.rate`
  * requests per second with bursts of `rateLimit.burst`. Every RPC (unary call or stream
  * subscription) costs one. Over budget → RESOURCE_EXHAUSTED with `retry-after-ms` in the trailers
  * and in the message. `rateLimit.rate` 0 disables it.

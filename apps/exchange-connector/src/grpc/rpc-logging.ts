@@ -29,6 +29,8 @@ export interface RpcState {
   requestId: string;
   /** Authenticated client, `<role>/<name>`, or `anonymous` when the connector runs open. Never the token. */
   client?: string;
+  /** Peer address (`ip:port`), captured at the start (grpc-js forgets it once a call is cancelled). */
+  peer: string;
   /** Set once the call's log line has been written. */
   finished: boolean;
 }
@@ -55,6 +57,7 @@ export function rpcState(call: RpcCall): RpcState {
       method,
       stream: method.startsWith('Subscribe'),
       requestId: given && REQUEST_ID_RE.test(given) ? given : randomUUID(),
+      peer: call.getPeer?.() ?? 'unknown',
       finished: false,
     };
     states.set(call, s);
@@ -99,7 +102,7 @@ export class RpcObserver {
       latencyMs: Math.round(seconds * 1e6) / 1e3,
       client: s.client ?? 'unauthenticated',
       requestId: s.requestId,
-      peer: call.getPeer?.(),
+      peer: s.peer,
       stream: s.stream || undefined,
       // The message of a failure: our own text (field problems, venue rejections), never metadata.
       error: code === status.OK ? undefined : details?.slice(0, 300),

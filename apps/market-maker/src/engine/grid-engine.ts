@@ -23,6 +23,7 @@ import {
   applyOrderState,
   beginIntent,
   effectiveInterval,
+  isExitOrder,
   isFilled,
   levelFromTicks,
   levelKey,
@@ -124,6 +125,7 @@ export class GridEngine {
   lastReconciliation: ReconciliationResult | null = null;
   private unsubs: Unsubscribe[] = [];
   private timer?: NodeJS.Timeout;
+  private watchdog?: NodeJS.Timeout;
   state: EngineState = 'starting';
   lastError = '';
 
@@ -208,6 +210,9 @@ export class GridEngine {
     );
     this.timer = setInterval(() => this.enqueue('reconcile', () => this.reconcile(false)), this.opts.reconcileIntervalMs);
     this.timer.unref();
+    // Risk checks also run without ticks: a silent feed is exactly what they must catch.
+    this.watchdog = setInterval(() => void this.enqueue('risk-check', () => this.riskCheck()), 1000);
+    this.watchdog.unref();
     this.state = 'running';
     this.log.log(`running ${this.symbol}: anchor ${this.strategy?.anchorPrice}, ${this.slots.size} slots, ${this.openIntents.size} open intents`);
     this.scheduleTick();
@@ -218,6 +223,7 @@ export class GridEngine {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     if (this.timer) clearInterval(this.timer);
+    if (this.watchdog) clearInterval(this.watchdog);
     for (const u of this.unsubs) u();
     this.unsubs = [];
     await this.chain.catch(() => undefined);
@@ -475,12 +481,7 @@ export class GridEngine {
   private async onTick(): Promise<void> {
     if (this.state !== 'running' || !this.lastPrice || !this.strategy) return;
     const now = Date.now();
-    const unrealized = this.unrealized();
-    this.metrics.pnlUnrealized.set({ symbol: this.symbol }, unrealized.toNumber());
-    this.metrics.feedAge.set({ symbol: this.symbol }, this.priceAgeMs() / 1000);
-    const equity = this.equityBase ? this.equityBase.plus(this.strategy.realizedPnl.minus(this.realizedAtStart)).plus(unrealized) : null;
-    this.risk.evaluate(now, this.priceAgeMs(), this.orderStreamDownSinceMs ? now - this.orderStreamDownSinceMs : 0, equity);
-    await this.react();
+    await this.riskCheck();
     const dyn = this.opts.dynamicInterval;
     const interval = dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.rules.tickSize) : this.opts.params.priceInterval;
     const planned = planGrid(this.slots, this.lastPrice, this.strategy.anchorPrice, this.opts.params, this.rules, this.risk.planOptions(now, interval));
@@ -493,10 +494,22 @@ export class GridEngine {
     if (places.length) await this.place(places);
   }
 
+  /** Feeds equity, feed ages and time to the breaker, updates risk gauges, and reacts to transitions. */
+  private async riskCheck(): Promise<void> {
+    if (this.state !== 'running' || !this.strategy) return;
+    const now = Date.now();
+    const unrealized = this.unrealized();
+    this.metrics.pnlUnrealized.set({ symbol: this.symbol }, unrealized.toNumber());
+    this.metrics.feedAge.set({ symbol: this.symbol }, Math.min(this.priceAgeMs(), 1e9) / 1000);
+    const equity = this.equityBase ? this.equityBase.plus(this.strategy.realizedPnl.minus(this.realizedAtStart)).plus(unrealized) : null;
+    this.risk.evaluate(now, this.priceAgeMs(), this.orderStreamDownSinceMs ? now - this.orderStreamDownSinceMs : 0, equity);
+    await this.react();
+  }
+
   /** Carries out what a risk transition asked for: cancel opening orders (or everything). */
   private async react(): Promise<void> {
     const r = this.risk.takeReaction();
-    if (r === 'cancel_opening') await this.cancelWhere((s) => !s.order?.reduceOnly);
+    if (r === 'cancel_opening') await this.cancelWhere((s) => !isExitOrder(s));
     else if (r === 'cancel_all') await this.cancelWhere(() => true);
   }
 
@@ -740,7 +753,7 @@ export class GridEngine {
       price: s.order!.price,
       status: (s.order!.status === 'PARTIALLY_FILLED' ? 'PARTIALLY_FILLED' : 'NEW') as 'NEW' | 'PARTIALLY_FILLED',
       createdAtMs: this.openIntents.get(s.order!.clientOrderId)?.createdAt.getTime() ?? Date.now(),
-      reduceOnly: s.order!.reduceOnly,
+      reduceOnly: isExitOrder(s),
     }));
     const plan = planCleanup(orders, { maxOpenOrders: c.maxOpenOrders, maxOrderAgeMs: c.maxOrderAgeMs, cancelPartiallyFilled: c.cancelPartiallyFilled }, Date.now());
     for (const id of plan.cancel) await this.cancel(id);

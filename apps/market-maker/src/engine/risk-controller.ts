@@ -124,7 +124,7 @@ export class RiskController {
   }
 
   /**
-   * Drops planned opening orders that would breach an exposure limit (reduce-only exits always pass).
+   * Drops planned opening orders that would breach an exposure limit (exits always pass).
    * @param positions signed base quantity and mark per symbol; `openOpening` Σ live opening notional.
    */
   screen(actions: GridAction[], positions: Map<string, { qty: Dec; markPrice: Dec }>, openOpening: Dec): GridAction[] {
@@ -132,7 +132,7 @@ export class RiskController {
     const pendingOpen = new Map([[symbol, openOpening]]);
     const out: GridAction[] = [];
     for (const a of actions) {
-      if (a.kind !== 'place' || a.reduceOnly) {
+      if (a.kind !== 'place' || a.exit) {
         out.push(a);
         continue;
       }

@@ -108,6 +108,11 @@ export async function createCcxtVenue(s: CcxtVenueSettings): Promise<{ venue: Cc
     log,
   });
   try {
+    if (s.venue === 'gate' && !ex.uid) {
+      // Gate's private WebSocket channels are keyed by the account's user id.
+      const detail = await ex.privateAccountGetDetail();
+      ex.uid = String(detail?.user_id ?? '');
+    }
     await venue.start();
   } catch (e) {
     await venue.close().catch(() => undefined);

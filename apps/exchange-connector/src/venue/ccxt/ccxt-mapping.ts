@@ -357,7 +357,8 @@ export function positionOf(p: CcxtPosition, v: MarketView, defaultLeverage = 1):
     entryPrice: num(p.entryPrice),
     markPrice: num(p.markPrice),
     unrealizedPnl: num(p.unrealizedPnl),
-    leverage: lev ? lev.toNumber() : defaultLeverage,
+    // Gate reports cross positions with leverage 0: fall back to the default.
+    leverage: lev && lev.gt(0) ? lev.toNumber() : defaultLeverage,
     marginType: p.marginMode === 'isolated' ? 'isolated' : 'cross',
     liquidationPrice: num(p.liquidationPrice),
   };
@@ -390,8 +391,12 @@ export function intervalMs(interval: string): number {
   return Number(m[1]) * unit;
 }
 
-/** OHLCV row → candle; `closed` when the candle's end is at or before `nowMs`. Volume in base units. */
-export function candleOf(row: CcxtOhlcv, v: MarketView, ivMs: number, nowMs: number): Candle {
+/**
+ * OHLCV row → candle; `closed` when the candle's end is at or before `nowMs`. Volume in base units:
+ * multiplied by the contract size when the venue's row counts contracts (`volumeInContracts`; ccxt
+ * passes Gate futures' `v` through as contracts, while OKX rows already carry base volume).
+ */
+export function candleOf(row: CcxtOhlcv, v: MarketView, ivMs: number, nowMs: number, volumeInContracts = false): Candle {
   return {
     symbol: v.symbol,
     openTimeMs: row[0],
@@ -399,7 +404,7 @@ export function candleOf(row: CcxtOhlcv, v: MarketView, ivMs: number, nowMs: num
     high: num(row[2]),
     low: num(row[3]),
     close: num(row[4]),
-    volume: num(row[5]).mul(v.contractSize),
+    volume: volumeInContracts ? num(row[5]).mul(v.contractSize) : num(row[5]),
     closed: row[0] + ivMs <= nowMs,
   };
 }
@@ -428,14 +433,17 @@ export function fundingHistoryOf(rows: CcxtFundingHistory[], v: MarketView): Fun
   }));
 }
 
-/** 24 h ticker (volume in base units as ccxt's `baseVolume`; `openInterest` from `info` when the venue includes it, else 0). */
-export function tickerOf(t: CcxtTicker, v: MarketView, nowMs: number): Ticker {
+/**
+ * 24 h ticker: volume in base units (ccxt's `baseVolume`, × contract size when the venue reports it
+ * in contracts — OKX swaps' `vol24h`); `openInterest` from `info` when the venue includes it, else 0.
+ */
+export function tickerOf(t: CcxtTicker, v: MarketView, nowMs: number, volumeInContracts = false): Ticker {
   return {
     symbol: v.symbol,
     lastPrice: num(t.last ?? t.close),
     priceChange: num(t.change),
     priceChangePercent: num(t.percentage),
-    volume: num(t.baseVolume),
+    volume: volumeInContracts ? num(t.baseVolume).mul(v.contractSize) : num(t.baseVolume),
     quoteVolume: num(t.quoteVolume),
     openInterest: (infoNum(t.info, ['openInterest', 'total_size']) ?? ZERO).mul(t.info && 'total_size' in t.info ? v.contractSize : 1),
     timestampMs: t.timestamp ?? nowMs,

@@ -82,6 +82,15 @@ export interface CcxtVenueOptions {
   now?: () => number;
 }
 
+/** Where ccxt leaves derivative volumes in contracts (checked against ccxt 4.5 parseOHLCV/parseTicker). */
+const VOLUME_IN_CONTRACTS: Record<CcxtVenueId, { ohlcv: boolean; ticker: boolean }> = {
+  binance: { ohlcv: false, ticker: false },
+  bybit: { ohlcv: false, ticker: false },
+  bitget: { ohlcv: false, ticker: false },
+  okx: { ohlcv: false, ticker: true },
+  gate: { ohlcv: true, ticker: false },
+};
+
 const STATUS_RANK: Record<Order['status'], number> = { NEW: 0, PARTIALLY_FILLED: 1, FILLED: 2, CANCELED: 2, REJECTED: 2, EXPIRED: 2 };
 
 interface Tracked {
@@ -187,6 +196,10 @@ export class CcxtVenue implements ExchangeVenue {
   }
 
   // ───────────────────────────── helpers ─────────────────────────────
+
+  private get volumes(): { ohlcv: boolean; ticker: boolean } {
+    return this.marketType === 'spot' ? { ohlcv: false, ticker: false } : VOLUME_IN_CONTRACTS[this.name as CcxtVenueId];
+  }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private async call(fn: () => Promise<any>, field?: string): Promise<any> {
@@ -481,9 +494,9 @@ export class CcxtVenue implements ExchangeVenue {
   async getTickers(): Promise<Ticker[]> {
     const views = [...this.views.values()];
     const now = this.now();
-    if (views.length === 1) return [tickerOf(await this.call(() => this.ex.fetchTicker(views[0].market.symbol)), views[0], now)];
+    if (views.length === 1) return [tickerOf(await this.call(() => this.ex.fetchTicker(views[0].market.symbol)), views[0], now, this.volumes.ticker)];
     const all = await this.call(() => this.ex.fetchTickers(views.map((v) => v.market.symbol)));
-    return views.filter((v) => all[v.market.symbol]).map((v) => tickerOf(all[v.market.symbol], v, now));
+    return views.filter((v) => all[v.market.symbol]).map((v) => tickerOf(all[v.market.symbol], v, now, this.volumes.ticker));
   }
 
   /** Open interest in base units (`fetchOpenInterest`; Gate, which lacks it, from the ticker's `total_size`). */
@@ -501,7 +514,7 @@ export class CcxtVenue implements ExchangeVenue {
     const iv = intervalMs(interval);
     const rows: CcxtOhlcv[] = await this.call(() => this.ex.fetchOHLCV(v.market.symbol, interval, undefined, limit), 'interval');
     const now = this.now();
-    return rows.slice(-limit).map((r) => candleOf(r, v, iv, now));
+    return rows.slice(-limit).map((r) => candleOf(r, v, iv, now, this.volumes.ohlcv));
   }
 
   async getFundingRate(symbol: string): Promise<FundingRate> {
@@ -792,7 +805,7 @@ export class CcxtVenue implements ExchangeVenue {
         const now = this.now();
         const fresh = rows.filter((r) => r[0] >= lastOpen).sort((a, b) => a[0] - b[0]);
         fresh.forEach((r, i) => {
-          const c = candleOf(r, v, iv, now);
+          const c = candleOf(r, v, iv, now, this.volumes.ohlcv);
           if (i < fresh.length - 1) c.closed = true;
           const key = `${c.openTimeMs}:${c.close}:${c.volume}:${c.closed}`;
           if (key === lastKey) return;

@@ -1,0 +1,117 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { type Candle, type ExchangeVenue, dec } from '@mm/domain';
+import { SimExchange, defaultSymbolRules } from '@mm/sim-exchange';
+import { buildGridEngine } from '../../apps/market-maker/src/engine/engine.factory';
+import type { GridEngine } from '../../apps/market-maker/src/engine/grid-engine';
+import type { AlertSink } from '../../apps/market-maker/src/engine/risk-controller';
+import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
+import { mmConfigSchema } from '../../apps/market-maker/src/mm.config';
+import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
+import { GridStore } from '../../apps/market-maker/src/persistence/grid.store';
+
+type Raw = Record<string, unknown>;
+function merge(a: Raw, b: Raw): Raw {
+  const out: Raw = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && typeof a[k] === 'object' ? merge(a[k] as Raw, v as Raw) : v;
+  }
+  return out;
+}
+
+/** Test config: the shipped grid, wall-clock risk gates off unless a test turns them on. */
+export const BASE_CONFIG: Raw = {
+  instance_id: 'mm1',
+  grid: { symbol: 'BTCUSDT', price_interval: '100', order_notional: '250', min_order_value: '10', buy_window: 5, sell_window: 5, max_active_orders: 50 },
+  engine: { reconcile_interval_ms: 3_600_000, pending_timeout_ms: 600_000, stale_price_ms: 600_000 },
+  risk: {
+    breaker: { max_price_age_ms: 0, max_order_stream_down_ms: 0, max_latency_p99_ms: 0, max_consecutive_losses: 0, max_drawdown_abs: '0', max_drawdown_pct: '0' },
+    monitor: { enabled: false },
+    exposure: { max_position_notional: '0', max_total_notional: '0', max_open_order_notional: '0' },
+  },
+  executor: { rate_per_sec: 10_000, burst: 10_000 },
+};
+
+/** 1-minute candles from [open, high, low, close] tuples, one minute apart from `t0`. */
+export function candles(t0: number, rows: [string, string, string, string][]): Candle[] {
+  return rows.map(([o, h, l, c], i) => ({ symbol: 'BTCUSDT', openTimeMs: t0 + i * 60_000, open: dec(o), high: dec(h), low: dec(l), close: dec(c), volume: dec('10'), closed: true }));
+}
+
+/** `n` flat candles at `p`. */
+export function flat(p: string, n: number): [string, string, string, string][] {
+  return Array.from({ length: n }, () => [p, p, p, p]);
+}
+
+export interface EngineHarness {
+  sim: SimExchange;
+  engine: GridEngine;
+  ds: DataSource;
+  dir: string;
+  alerts: { kind: string; title: string }[];
+  registry: Registry;
+  fatal: () => Error | undefined;
+  /** Advances market time and waits until the engine has processed everything that caused. */
+  step(marketMs: number): Promise<void>;
+  settle(): Promise<void>;
+  stop(cancelAll?: boolean): Promise<void>;
+}
+
+/**
+ * A GridEngine as the app builds it (buildGridEngine), on a manual-time SimExchange and a real SQLite
+ * file. Pass `sim` and `dir` of an earlier harness to model a restart on the same venue and database.
+ */
+export async function startEngine(opts: { rows?: [string, string, string, string][]; config?: Raw; sim?: SimExchange; dir?: string; wrap?: (sim: SimExchange, ds: DataSource) => ExchangeVenue } = {}): Promise<EngineHarness> {
+  const sim =
+    opts.sim ??
+    new SimExchange({
+      symbols: [{ rules: defaultSymbolRules('BTCUSDT'), candles: candles(1_700_000_000_000, opts.rows ?? flat('100000', 200)) }],
+      manual: true,
+      historyCandles: 20,
+      tickIntervalMs: 1000,
+    });
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-engine-'));
+  const ds = new DataSource(dataSourceOptions({ sqlitePath: path.join(dir, 'mm.sqlite') }));
+  await ds.initialize();
+  const config = mmConfigSchema.parse(merge(BASE_CONFIG, opts.config ?? {}));
+  const alerts: { kind: string; title: string }[] = [];
+  const sink: AlertSink = { notify: (e) => alerts.push({ kind: e.kind, title: e.title }) };
+  const registry = new Registry();
+  let fatal: Error | undefined;
+  const engine = buildGridEngine(opts.wrap ? opts.wrap(sim, ds) : sim, new GridStore(ds, 'BTCUSDT'), config, MmMetrics.standalone(registry), sink, (e) => {
+    fatal = e;
+  }, {});
+  await engine.start();
+  const settle = async () => {
+    for (let i = 0; i < 50; i++) {
+      const chain = engine.idle();
+      await chain;
+      await new Promise((r) => setImmediate(r));
+      if (engine.idle() === chain) return;
+    }
+  };
+  await settle();
+  return {
+    sim,
+    engine,
+    ds,
+    dir,
+    alerts,
+    registry,
+    fatal: () => fatal,
+    settle,
+    async step(ms: number) {
+      // Small steps, so the engine answers each price like it would live.
+      for (let t = 0; t < ms; t += 1000) {
+        sim.advance(Math.min(1000, ms - t));
+        await settle();
+      }
+    },
+    async stop(cancelAll = false) {
+      await engine.stop(cancelAll);
+      await ds.destroy();
+    },
+  };
+}
