@@ -5,6 +5,8 @@
  */
 import { type AppProcess, freePort, startApp, waitFor } from '../processes';
 import { binanceDialect } from './binance';
+import { bitgetDialect } from './bitget';
+import { bybitDialect } from './bybit';
 import { gateDialect } from './gate';
 import { okxDialect } from './okx';
 import { type FakeDialect, type FakeVenue, startFakeVenue } from './server';
@@ -12,11 +14,13 @@ import { type FakeDialect, type FakeVenue, startFakeVenue } from './server';
 export { type FakeVenue, startFakeVenue } from './server';
 export type CcxtVenueName = 'binance' | 'bitget' | 'gate' | 'okx' | 'bybit';
 
-/** Dialect factories of the venues that have a fake (all five once complete). */
+/** Dialect factories of the five ccxt venues' fakes. */
 export const DIALECTS: Partial<Record<CcxtVenueName, () => FakeDialect>> = {
   binance: () => binanceDialect(),
   okx: () => okxDialect(),
   gate: () => gateDialect(),
+  bybit: () => bybitDialect(),
+  bitget: () => bitgetDialect(),
 };
 
 export interface CcxtConnector {

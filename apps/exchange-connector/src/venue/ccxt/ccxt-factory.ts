@@ -34,7 +34,7 @@ function classAndOptions(venue: CcxtVenueId, type: 'swap' | 'spot'): { cls: stri
         ? { cls: 'binanceusdm', options: { defaultType: 'future', fetchMarkets: { types: ['linear'] }, warnOnFetchOpenOrdersWithoutSymbol: false } }
         : { cls: 'binance', options: { defaultType: 'spot', fetchMarkets: { types: ['spot'] }, warnOnFetchOpenOrdersWithoutSymbol: false } };
     case 'bitget':
-      return { cls: 'bitget', options: { defaultType: type, fetchMarkets: { types: [type] } } };
+      return { cls: 'bitget', options: { defaultType: type, uta: false, fetchMarkets: { types: [type] } } };
     case 'gate':
       return { cls: 'gate', options: { defaultType: type, unifiedAccount: false, fetchMarkets: { types: [type] }, swap: { fetchMarkets: { settlementCurrencies: ['usdt'] } } } };
     case 'okx':

@@ -244,8 +244,14 @@ export class CcxtVenue implements ExchangeVenue {
         return this.ex.fetchOrder(undefined, s, { clOrdId: cid });
       case 'bitget':
         return this.ex.fetchOrder(undefined, s, { clientOid: cid });
-      case 'bybit':
-        return this.ex.fetchOrder(undefined, s, { acknowledged: true, orderLinkId: cid });
+      case 'bybit': {
+        // ccxt's bybit.fetchOrder needs an order id (it formats `id.toString()` when nothing is
+        // found), so query by orderLinkId through ccxt's signed implicit endpoint and parse with ccxt.
+        const res = await this.ex.privateGetV5OrderRealtime({ category: v.market.linear === false || v.market.spot ? 'spot' : 'linear', symbol: v.market.id, orderLinkId: cid });
+        const row = res?.result?.list?.[0];
+        if (!row) throw notFound(`order with clientOrderId ${cid} not found on ${v.symbol}`);
+        return this.ex.parseOrder(row, v.market);
+      }
       case 'gate':
         return this.ex.fetchOrder(undefined, s, { clientOrderId: cid });
     }
