@@ -148,7 +148,7 @@ describe('exchange connector over gRPC (sim venue)', () => {
     sb.cancel();
     await waitFor('topic closed', async () => {
       metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      return /exchange_stream_subscribers\{stream="price"\} 0/.test(metrics) && /exchange_stream_connected\{stream="price"\} 0/.test(metrics);
+      return /exchange_stream_subscribers\{stream="price"\} 0/.test(metrics) && /exchange_stream_connected\{[^}]*stream="price"[^}]*\} 0/.test(metrics);
     }, 5000, 100);
     await expectGrpcError(
       new Promise((resolve, reject) => {
