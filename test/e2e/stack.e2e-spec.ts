@@ -13,48 +13,12 @@ import { Client as PgClient } from 'pg';
 import Decimal from 'decimal.js';
 import { BTC_CSV, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '../support/processes';
 import { TestExchangeClient } from '../support/exchange-client';
+import { MM_CID as CID, type SeenTrade, roundTripPnl, tradeOf } from '../support/round-trips';
 
 jest.setTimeout(240_000);
 
 const D = Decimal.clone({ precision: 60 });
-const CID = /^mm1([BS])(\d+)g(\d+)$/;
 const PG_ADMIN_URL = process.env.DATABASE_URL_TEST ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-interface SeenTrade {
-  cid: string;
-  side: string;
-  price: Decimal;
-  qty: Decimal;
-  fee: Decimal;
-}
-
-/** Independent PnL: per slot (level in the client id), Σ over closed round trips (sell − buy)·qty − fees. */
-function roundTripPnl(trades: SeenTrade[]): { realized: Decimal; inventory: Decimal; closed: number } {
-  const slots = new Map<string, { qty: Decimal; cost: Decimal; fees: Decimal }>();
-  let realized = new D(0);
-  let closed = 0;
-  for (const t of trades) {
-    const level = CID.exec(t.cid)![2];
-    const s = slots.get(level) ?? { qty: new D(0), cost: new D(0), fees: new D(0) };
-    slots.set(level, s);
-    if (t.side === 'ORDER_SIDE_BUY') {
-      s.qty = s.qty.plus(t.qty);
-      s.cost = s.cost.plus(t.price.mul(t.qty));
-      s.fees = s.fees.plus(t.fee);
-    } else {
-      // The grid sells a slot's whole inventory in one take-profit order; anything else is a bug.
-      expect(t.qty.toString()).toBe(s.qty.toString());
-      realized = realized.plus(t.price.mul(t.qty)).minus(s.cost).minus(s.fees).minus(t.fee);
-      s.qty = new D(0);
-      s.cost = new D(0);
-      s.fees = new D(0);
-      closed++;
-    }
-  }
-  let inventory = new D(0);
-  for (const s of slots.values()) inventory = inventory.plus(s.qty);
-  return { realized, inventory, closed };
-}
 
 async function createPgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `opensqt_e2e_${process.pid}_${Date.now() % 100000}`;
@@ -111,9 +75,8 @@ describe.each([['sqlite'], ['postgres']])('whole stack on replayed BTCUSDT (%s)'
     const orders: any[] = [];
     client.stream('SubscribeOrders', {}, (u: any) => {
       orders.push(u);
-      if (u.lastTrade && CID.test(u.clientOrderId)) {
-        trades.push({ cid: u.clientOrderId, side: u.lastTrade.side, price: new D(u.lastTrade.price.value), qty: new D(u.lastTrade.quantity.value), fee: new D(u.lastTrade.fee.value) });
-      }
+      const t = tradeOf(u);
+      if (t) trades.push(t);
     });
 
     const live = startApp('live-server', { LIVE_PORT: String(livePort), EXCHANGE_GRPC_ADDRESS: `127.0.0.1:${grpcPort}`, LIVE_SYMBOL: 'BTCUSDT' }, logDir);
@@ -202,7 +165,7 @@ describe.each([['sqlite'], ['postgres']])('whole stack on replayed BTCUSDT (%s)'
     expect(trades.length).toBeGreaterThan(tradesAtKill);
 
     // 2. Venue position = the market maker's slot inventory = Σ fills.
-    const expected = roundTripPnl(trades);
+    const expected = roundTripPnl(trades, (sold, held) => expect(sold).toBe(held));
     const pos = await client.call('GetPositions', { symbol: 'BTCUSDT' });
     const venueSize = new D(pos.positions[0]?.size?.value ?? '0');
     expect(venueSize.toString()).toBe(new D(mmStatus.inventory).toString());

@@ -10,10 +10,10 @@ import * as path from 'node:path';
 import Decimal from 'decimal.js';
 import { BTC_CSV, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '../support/processes';
 import { TestExchangeClient } from '../support/exchange-client';
+import { MM_CID as CID, type SeenTrade, roundTripPnl, tradeOf } from '../support/round-trips';
 
 jest.setTimeout(420_000);
 const D = Decimal.clone({ precision: 60 });
-const CID = /^mm1([BS])(\d+)g(\d+)$/;
 const TOKEN = 'op-secret-token';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,11 +39,10 @@ describe('market maker survives kill -9 at 50 instants and reconciles exactly', 
     const c = await startConnector(logDir, { SIM_DATA: BTC_CSV, SIM_MAX_CANDLES: '1700', SIM_SPEED: '900' });
     procs.push(c.proc);
     client = c.client;
-    const trades: { cid: string; side: string; price: Decimal; qty: Decimal; fee: Decimal }[] = [];
+    const trades: SeenTrade[] = [];
     client.stream('SubscribeOrders', {}, (u: any) => {
-      if (u.lastTrade && CID.test(u.clientOrderId)) {
-        trades.push({ cid: u.clientOrderId, side: u.lastTrade.side, price: new D(u.lastTrade.price.value), qty: new D(u.lastTrade.quantity.value), fee: new D(u.lastTrade.fee.value) });
-      }
+      const t = tradeOf(u);
+      if (t) trades.push(t);
     });
     const mmPort = await freePort();
     const base = `http://127.0.0.1:${mmPort}`;
@@ -111,28 +110,7 @@ describe('market maker survives kill -9 at 50 instants and reconciles exactly', 
     for (const id of await venueOurs()) expect(mine.has(id) ? id : `unknown ${id}`).toBe(id);
 
     // inventory = Σ fills = venue position; realized = Σ closed round trips, exactly.
-    const perSlot = new Map<string, { qty: Decimal; cost: Decimal; fees: Decimal }>();
-    let realized = new D(0);
-    let closed = 0;
-    for (const t of trades) {
-      const level = CID.exec(t.cid)![2];
-      const st = perSlot.get(level) ?? { qty: new D(0), cost: new D(0), fees: new D(0) };
-      perSlot.set(level, st);
-      if (t.side === 'ORDER_SIDE_BUY') {
-        st.qty = st.qty.plus(t.qty);
-        st.cost = st.cost.plus(t.price.mul(t.qty));
-        st.fees = st.fees.plus(t.fee);
-      } else {
-        expect(t.qty.toString()).toBe(st.qty.toString());
-        realized = realized.plus(t.price.mul(t.qty)).minus(st.cost).minus(st.fees).minus(t.fee);
-        st.qty = new D(0);
-        st.cost = new D(0);
-        st.fees = new D(0);
-        closed++;
-      }
-    }
-    let inventory = new D(0);
-    for (const st of perSlot.values()) inventory = inventory.plus(st.qty);
+    const { realized, inventory, closed } = roundTripPnl(trades, (sold, held) => expect(sold).toBe(held));
     const venue = new D((await client.call('GetPositions', { symbol: 'BTCUSDT' })).positions[0]?.size?.value ?? '0');
     expect(trades.length).toBeGreaterThan(50);
     expect(closed).toBeGreaterThan(10);

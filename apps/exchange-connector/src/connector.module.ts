@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { loggingModule } from '@mm/platform';
 import { CONNECTOR_CONFIG, type ConnectorConfig, loadConnectorConfig } from './connector.config';
@@ -43,7 +43,8 @@ import { VENUE, VenueLifecycle, createVenue } from './venue/venue.provider';
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
     { provide: APP_FILTER, useClass: GrpcExceptionFilter },
-    { provide: APP_INTERCEPTOR, useClass: RpcLoggingInterceptor },
+    // Streams only (@UseInterceptors on Subscribe*); unary calls are recorded by @ObserveUnaryCalls.
+    RpcLoggingInterceptor,
   ],
 })
 export class ConnectorModule {}

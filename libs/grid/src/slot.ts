@@ -65,7 +65,8 @@ export function beginIntent(slot: Slot, order: Omit<SlotOrder, 'orderId' | 'exec
   slot.order = { ...order, orderId: null, executedQty: ZERO, status: 'PENDING_NEW' };
 }
 
-const RANK: Record<IntentStatus, number> = {
+/** Progress order of intent statuses: a status never moves to a lower rank (all terminal ones are 3). */
+export const INTENT_RANK: Record<IntentStatus, number> = {
   PENDING_NEW: 0,
   NEW: 1,
   PARTIALLY_FILLED: 2,
@@ -98,7 +99,7 @@ export function applyOrderState(
     cur.executedQty = o.executedQty;
     changed = true;
   }
-  if (RANK[o.status] > RANK[cur.status]) {
+  if (INTENT_RANK[o.status] > INTENT_RANK[cur.status]) {
     cur.status = o.status;
     changed = true;
   }

@@ -3,6 +3,7 @@ import { GrpcMethod } from '@nestjs/microservices';
 import { type ExchangeVenue, invalidArgument } from '@mm/domain';
 import type { pb } from '@mm/contracts';
 import { VENUE } from '../venue/venue.provider';
+import { ObserveUnaryCalls, RpcObserver } from './rpc-logging';
 
 /** Longest countdown a client may arm, ms (a longer one would defeat the purpose). */
 export const MAX_DEAD_MAN_TIMEOUT_MS = 10 * 60_000;
@@ -87,8 +88,12 @@ export class DeadManService implements OnApplicationShutdown {
 }
 
 @Controller()
+@ObserveUnaryCalls()
 export class DeadManController {
-  constructor(private readonly deadMan: DeadManService) {}
+  constructor(
+    private readonly deadMan: DeadManService,
+    readonly rpcObserver: RpcObserver,
+  ) {}
 
   @GrpcMethod('ExchangeService', 'Heartbeat')
   async heartbeat(req: pb.HeartbeatRequest): Promise<pb.HeartbeatResponse> {

@@ -1,4 +1,5 @@
-import { Controller, Inject } from '@nestjs/common';
+import { Controller, Inject, UseInterceptors } from '@nestjs/common';
+import { ObserveUnaryCalls, RpcLoggingInterceptor, RpcObserver } from './rpc-logging';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Observable } from 'rxjs';
 import { type ExchangeVenue, type FundingRate, type OrderEvent, type OrderRef, type PriceTick, VenueError, invalidArgument } from '@mm/domain';
@@ -45,10 +46,12 @@ function orderIdOf(raw: string, field = 'order_id'): string {
  * message and in the `x-error-field` trailer).
  */
 @Controller()
+@ObserveUnaryCalls()
 export class ExchangeController {
   constructor(
     @Inject(VENUE) private readonly venue: ExchangeVenue,
     private readonly hub: StreamHub,
+    readonly rpcObserver: RpcObserver,
   ) {}
 
   @GrpcMethod(SERVICE, 'GetName')
@@ -218,6 +221,7 @@ export class ExchangeController {
 
   // ---- server streams: fanned out by StreamHub, one venue subscription per key ----
 
+  @UseInterceptors(RpcLoggingInterceptor)
   @GrpcMethod(SERVICE, 'SubscribePrice')
   async subscribePrice(req: pb.SubscribePriceRequest, _meta: unknown, call: Call): Promise<Observable<never>> {
     const symbols = [...new Set(req.symbols ?? [])];
@@ -234,6 +238,7 @@ export class ExchangeController {
     );
   }
 
+  @UseInterceptors(RpcLoggingInterceptor)
   @GrpcMethod(SERVICE, 'SubscribeOrders')
   subscribeOrders(_req: pb.SubscribeOrdersRequest, _meta: unknown, call: Call): Observable<never> {
     const name = this.venue.name;
@@ -242,6 +247,7 @@ export class ExchangeController {
     ]);
   }
 
+  @UseInterceptors(RpcLoggingInterceptor)
   @GrpcMethod(SERVICE, 'SubscribeKlines')
   async subscribeKlines(req: pb.SubscribeKlinesRequest, _meta: unknown, call: Call): Promise<Observable<never>> {
     const symbols = [...new Set(req.symbols ?? [])];
@@ -259,6 +265,7 @@ export class ExchangeController {
     );
   }
 
+  @UseInterceptors(RpcLoggingInterceptor)
   @GrpcMethod(SERVICE, 'SubscribeAccount')
   subscribeAccount(_req: pb.SubscribeAccountRequest, _meta: unknown, call: Call): Observable<never> {
     return this.hub.attach(call, [
@@ -266,6 +273,7 @@ export class ExchangeController {
     ]);
   }
 
+  @UseInterceptors(RpcLoggingInterceptor)
   @GrpcMethod(SERVICE, 'SubscribePositions')
   async subscribePositions(req: pb.SubscribePositionsRequest, _meta: unknown, call: Call): Promise<Observable<never>> {
     const symbol = req.symbol ?? '';
@@ -279,6 +287,7 @@ export class ExchangeController {
     ]);
   }
 
+  @UseInterceptors(RpcLoggingInterceptor)
   @GrpcMethod(SERVICE, 'SubscribeFundingRate')
   async subscribeFundingRate(req: pb.SubscribeFundingRateRequest, _meta: unknown, call: Call): Promise<Observable<never>> {
     const symbol = requireSymbol(req.symbol);

@@ -119,6 +119,44 @@ export class RpcObserver {
   }
 }
 
+/** Records a successful unary call: echoes `x-request-id` in the response headers, logs and measures it. */
+export function recordUnarySuccess(observer: RpcObserver, call: RpcCall | undefined): void {
+  if (!call) return;
+  const md = new Metadata();
+  md.set(REQUEST_ID_KEY, rpcState(call).requestId);
+  call.sendMetadata?.(md);
+  observer.finish(call, status.OK);
+}
+
+/**
+ * Class decorator for gRPC controllers: wraps every unary handler (a decorated method not named
+ * `subscribe*`) so its success is recorded by {@link recordUnarySuccess}, without a Nest interceptor.
+ * A global interceptor makes Nest wrap every call in rxjs `defer` + `AsyncResource.bind` (measured:
+ * unary p50 1.32–1.37× raw grpc-js with it, 1.18–1.26× without). Nest reads handler metadata from the
+ * method function, so the wrapper carries all of the original's metadata. The controller must expose
+ * its `RpcObserver` as `rpcObserver`. Failures are recorded by the exception filter, as before.
+ */
+export function ObserveUnaryCalls(): ClassDecorator {
+  return (target) => {
+    const proto = target.prototype as Record<string, unknown>;
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const orig = proto[name];
+      if (name === 'constructor' || name.startsWith('subscribe') || typeof orig !== 'function') continue;
+      const keys = Reflect.getMetadataKeys(orig);
+      if (keys.length === 0) continue;
+      const handler = orig as (...args: unknown[]) => unknown;
+      const wrapped = async function (this: { rpcObserver: RpcObserver }, ...args: unknown[]): Promise<unknown> {
+        const out = await handler.apply(this, args);
+        recordUnarySuccess(this.rpcObserver, args[2] as RpcCall | undefined);
+        return out;
+      };
+      for (const k of keys) Reflect.defineMetadata(k, Reflect.getMetadata(k, orig), wrapped);
+      Object.defineProperty(wrapped, 'name', { value: handler.name });
+      proto[name] = wrapped;
+    }
+  };
+}
+
 /**
  * Logs and measures successful calls and echoes `x-request-id` in the response headers. Failures
  * (handler errors and guard rejections alike) are recorded by `GrpcExceptionFilter`, which every
@@ -152,13 +190,6 @@ export class RpcLoggingInterceptor implements NestInterceptor {
         }),
       );
     }
-    return next.handle().pipe(
-      tap(() => {
-        const md = new Metadata();
-        md.set(REQUEST_ID_KEY, s.requestId);
-        call.sendMetadata?.(md);
-        this.observer.finish(call, status.OK);
-      }),
-    );
+    return next.handle().pipe(tap(() => recordUnarySuccess(this.observer, call)));
   }
 }

@@ -17,6 +17,7 @@ import {
 import {
   type GridAction,
   type GridParams,
+  INTENT_RANK,
   type IntentStatus,
   type Slot,
   applyFill,
@@ -78,16 +79,6 @@ export interface ReconciliationResult {
   cleaned: number;
 }
 
-const INTENT_RANK: Record<IntentStatus, number> = {
-  PENDING_NEW: 0,
-  NEW: 1,
-  PARTIALLY_FILLED: 2,
-  FILLED: 3,
-  CANCELED: 3,
-  REJECTED: 3,
-  EXPIRED: 3,
-  NOT_PLACED: 3,
-};
 
 /**
  * The grid market-making engine for one symbol.
@@ -106,7 +97,8 @@ export class GridEngine {
   private readonly slots = new Map<string, Slot>();
   /** Intents that are not terminal yet, by client order id. */
   private readonly openIntents = new Map<string, IntentRow>();
-  private readonly recentTradeIds = new Set<string>();
+  /** Booked trade ids per open intent: fills of orders we track are deduplicated in memory. */
+  private readonly tradesOfOpen = new Map<string, Set<string>>();
   private strategy: StrategyRow | null = null;
   private rules!: SymbolRules;
   private chain: Promise<void> = Promise.resolve();
@@ -358,6 +350,7 @@ export class GridEngine {
     const loaded = await this.store.load();
     this.strategy = loaded.strategy;
     for (const i of loaded.openIntents) this.openIntents.set(i.clientOrderId, i);
+    for (const { clientOrderId, tradeId } of await this.store.tradeIdsOf([...this.openIntents.keys()])) this.booked(clientOrderId).add(tradeId);
     for (const row of loaded.slots) {
       const key = levelKey(row.level);
       const slot = newSlot(row.level, key);
@@ -417,11 +410,11 @@ export class GridEngine {
     const change: StateChange = { slots: [slot] };
     const all = [...order.trades, ...trades];
     for (const t of all) {
-      if (this.recentTradeIds.has(t.tradeId) || (await this.store.fillExists(t.tradeId))) continue;
+      if (await this.isBooked(order.clientOrderId, t.tradeId)) continue;
       const wasOpen = isFilled(slot);
       const realized = applyFill(slot, t);
       if (wasOpen && !realized.isZero()) this.risk.breaker.recordRoundTrip(realized, Date.now());
-      this.rememberTrade(t.tradeId);
+      this.booked(order.clientOrderId).add(t.tradeId);
       this.fillCount++;
       (change.fills ??= []).push({
         tradeId: t.tradeId,
@@ -452,21 +445,40 @@ export class GridEngine {
       intent.orderId = order.orderId;
       if (order.executedQty.gt(intent.executedQty)) intent.executedQty = order.executedQty;
       change.intentUpdates = [{ clientOrderId: intent.clientOrderId, patch: { status: intent.status, orderId: intent.orderId, executedQty: intent.executedQty } }];
-      if (isTerminal(order.status)) this.openIntents.delete(order.clientOrderId);
+      if (isTerminal(order.status)) {
+        this.openIntents.delete(order.clientOrderId);
+        this.tradesOfOpen.delete(order.clientOrderId);
+      }
     }
     await this.persist(change);
     this.updateGauges();
   }
 
-  private rememberTrade(id: string): void {
-    if (this.recentTradeIds.size > 50_000) this.recentTradeIds.clear();
-    this.recentTradeIds.add(id);
+  private booked(clientOrderId: string): Set<string> {
+    let set = this.tradesOfOpen.get(clientOrderId);
+    if (!set) {
+      set = new Set();
+      this.tradesOfOpen.set(clientOrderId, set);
+    }
+    return set;
+  }
+
+  /**
+   * Was this execution booked already? For an order with an open intent the in-memory set is complete
+   * (seeded from the database at start); for any other order (finished, adopted, or seen again after a
+   * reconnect) the database decides.
+   */
+  private async isBooked(clientOrderId: string, tradeId: string): Promise<boolean> {
+    if (this.tradesOfOpen.get(clientOrderId)?.has(tradeId)) return true;
+    if (this.openIntents.has(clientOrderId)) return false;
+    return this.store.fillExists(tradeId);
   }
 
   /** Marks an intent final without a venue order (rejected, or never received). Frees its slot. */
   private async closeIntent(clientOrderId: string, status: 'REJECTED' | 'NOT_PLACED', error: string): Promise<void> {
     const intent = this.openIntents.get(clientOrderId);
     this.openIntents.delete(clientOrderId);
+    this.tradesOfOpen.delete(clientOrderId);
     const parsed = parseClientOrderId(clientOrderId, this.opts.instanceId);
     const slot = parsed ? this.slots.get(levelKey(levelFromTicks(parsed.levelTicks, this.rules.tickSize))) : undefined;
     if (slot) applyOrderState(slot, { clientOrderId, status });
@@ -735,6 +747,7 @@ export class GridEngine {
     slot.generation = Math.max(slot.generation, generation);
     beginIntent(slot, { clientOrderId: o.clientOrderId, side: o.side, price: o.price, quantity: o.quantity, reduceOnly });
     this.openIntents.set(o.clientOrderId, intent);
+    for (const t of await this.store.tradeIdsOf([o.clientOrderId])) this.booked(o.clientOrderId).add(t.tradeId);
     const existing = await this.store.intent(o.clientOrderId);
     await this.persist({ slots: [slot], intents: existing ? [] : [intent] });
     if (existing) this.openIntents.set(o.clientOrderId, { ...existing, status: 'PENDING_NEW' });

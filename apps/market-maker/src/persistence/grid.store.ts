@@ -41,6 +41,12 @@ export class GridStore {
     return { strategy, slots, openIntents };
   }
 
+  /** Trade ids already booked for these client order ids (to seed the engine's in-memory dedupe). */
+  async tradeIdsOf(clientOrderIds: string[]): Promise<{ clientOrderId: string; tradeId: string }[]> {
+    if (clientOrderIds.length === 0) return [];
+    return this.dataSource.manager.find<FillRow>('fill', { where: { clientOrderId: In(clientOrderIds) }, select: { clientOrderId: true, tradeId: true } });
+  }
+
   async fillExists(tradeId: string): Promise<boolean> {
     return (await this.dataSource.manager.count('fill', { where: { tradeId } })) > 0;
   }
@@ -61,8 +67,9 @@ export class GridStore {
         await m.update('order_intent', { clientOrderId: u.clientOrderId }, { ...u.patch, updatedAt: now });
       }
       if (change.fills?.length) await m.insert('fill', change.fills);
-      if (change.slots?.length) await m.save('grid_slot', change.slots.map((s) => this.slotRow(s, now)));
-      if (change.strategy) await m.save('strategy_state', { ...change.strategy, updatedAt: now });
+      // upsert is one INSERT … ON CONFLICT DO UPDATE; save() would SELECT every row first (≈30 % of replay CPU).
+      if (change.slots?.length) await m.upsert('grid_slot', change.slots.map((s) => this.slotRow(s, now)), ['id']);
+      if (change.strategy) await m.upsert('strategy_state', { ...change.strategy, updatedAt: now }, ['symbol']);
     });
   }
 
