@@ -1,23 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { freePort, waitFor } from '../../bench/lib/proc';
+
+export { freePort, waitFor };
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const SHARED = path.resolve(ROOT, '..', 'shared');
 export const BTC_CSV = path.join(SHARED, 'data/market/binance-usdm-BTCUSDT-1m-20250504-20250624.csv');
-
-/** A free TCP port on 127.0.0.1 (asks the OS). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 export interface AppProcess {
   name: string;
@@ -39,22 +29,6 @@ export function startApp(app: 'exchange-connector' | 'market-maker' | 'live-serv
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { name: tag, child, logFile, exited, output: () => fs.readFileSync(logFile, 'utf8') };
-}
-
-/** Polls `probe` until it returns a truthy value or `timeoutMs` passes. @throws Error with `what`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
 export async function httpJson<T = unknown>(url: string): Promise<{ status: number; body: T }> {

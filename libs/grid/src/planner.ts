@@ -16,6 +16,8 @@ export interface PlanOptions {
   allowClosing?: boolean;
   /** Opening size multiplier (breaker half-open probes at 0.5). */
   sizeFactor?: Dec;
+  /** Σ slot inventory (base), when the caller keeps it; computed from `slots` otherwise (only for skew). */
+  inventory?: Dec;
 }
 
 /**
@@ -46,8 +48,11 @@ export function planGrid(
   const allowOpening = opts.allowOpening ?? true;
   const allowClosing = opts.allowClosing ?? true;
   const sizeFactor = opts.sizeFactor ?? new Dec(1);
-  const inventory = sum([...slots.values()].map((s) => s.positionQty));
-  const P = p.inventorySkewFactor.isZero() ? price : roundToIncrement(price.mul(new Dec(1).minus(inventory.mul(p.inventorySkewFactor))), rules.tickSize, 'nearest');
+  let P = price;
+  if (!p.inventorySkewFactor.isZero()) {
+    const inventory = opts.inventory ?? sum([...slots.values()].map((s) => s.positionQty));
+    P = roundToIncrement(price.mul(new Dec(1).minus(inventory.mul(p.inventorySkewFactor))), rules.tickSize, 'nearest');
+  }
   const center = gridCenter(P, anchor, I);
   const buffer = I.mul(p.safetyBufferRatio);
   const cancelBelow = center.minus(I.mul(p.buyWindow + p.cancelHysteresisLevels));

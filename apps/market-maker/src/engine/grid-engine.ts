@@ -115,6 +115,8 @@ export class GridEngine {
   private realizedAtStart: Dec = ZERO;
   private pendingDivergence: string | null = null;
   lastReconciliation: ReconciliationResult | null = null;
+  /** Σ inventory (base) and Σ signed cost (long cost − short cost, quote); recomputed only after inventory changes. */
+  private totals: { qty: Dec; cost: Dec } | null = null;
   private unsubs: Unsubscribe[] = [];
   private timer?: NodeJS.Timeout;
   private watchdog?: NodeJS.Timeout;
@@ -377,6 +379,7 @@ export class GridEngine {
       }
       this.slots.set(key, slot);
     }
+    this.totals = null;
   }
 
   private slotFor(level: Dec): Slot {
@@ -413,6 +416,7 @@ export class GridEngine {
       if (await this.isBooked(order.clientOrderId, t.tradeId)) continue;
       const wasOpen = isFilled(slot);
       const realized = applyFill(slot, t);
+      this.totals = null;
       if (wasOpen && !realized.isZero()) this.risk.breaker.recordRoundTrip(realized, Date.now());
       this.booked(order.clientOrderId).add(t.tradeId);
       this.fillCount++;
@@ -496,8 +500,9 @@ export class GridEngine {
     await this.riskCheck();
     const dyn = this.opts.dynamicInterval;
     const interval = dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.rules.tickSize) : this.opts.params.priceInterval;
-    const planned = planGrid(this.slots, this.lastPrice, this.strategy.anchorPrice, this.opts.params, this.rules, this.risk.planOptions(now, interval));
-    const positions = new Map([[this.symbol, { qty: this.inventory(), markPrice: this.lastPrice }]]);
+    const inventory = this.inventory();
+    const planned = planGrid(this.slots, this.lastPrice, this.strategy.anchorPrice, this.opts.params, this.rules, { ...this.risk.planOptions(now, interval), inventory });
+    const positions = new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]);
     const actions = this.risk.screen(planned, positions, openingOrderNotional(this.slots.values()));
     if (actions.length === 0) return;
     const cancels = actions.filter((a): a is Extract<GridAction, { kind: 'cancel' }> => a.kind === 'cancel');
@@ -681,6 +686,7 @@ export class GridEngine {
     await this.sweepVenueOrders(result);
     result.cleaned = await this.clean();
     await this.checkPosition(result);
+    await this.store.checkpoint();
     this.lastReconciliation = result;
     if (full) this.log.log(`reconciled: adopted ${result.adopted}, cancelled ${result.orphansCancelled} orphan + ${result.foreignCancelled} foreign, looked up ${result.lookedUp}, divergence ${result.divergence} (${result.action})`);
   }
@@ -843,6 +849,7 @@ export class GridEngine {
       rest = rest.minus(take);
       changed.push(s);
     }
+    this.totals = null;
     await this.persist({ slots: changed });
   }
 
@@ -854,21 +861,34 @@ export class GridEngine {
     if (this.strategy) this.metrics.pnlRealized.set({ symbol: this.symbol }, this.strategy.realizedPnl.toNumber());
   }
 
-  /** Unrealized PnL of the slots' inventory at the last price, quote (long: qty·P − cost; short: cost − |qty|·P). */
+  /**
+   * Unrealized PnL of the slots' inventory at the last price, quote: Σ long (qty·P − cost) + Σ short
+   * (cost − |qty|·P) = P · Σ qty − (Σ long cost − Σ short cost).
+   */
   unrealized(): Dec {
     const p = this.lastPrice;
     if (!p) return ZERO;
-    let u = ZERO;
-    for (const s of this.slots.values()) {
-      if (s.positionQty.gt(0)) u = u.plus(s.positionQty.mul(p).minus(s.positionCost));
-      else if (s.positionQty.lt(0)) u = u.plus(s.positionCost.minus(s.positionQty.abs().mul(p)));
-    }
-    return u;
+    const t = this.inventoryTotals();
+    return p.mul(t.qty).minus(t.cost);
   }
 
   /** Σ slot inventory, base units. */
   inventory(): Dec {
-    return sum([...this.slots.values()].map((s) => s.positionQty));
+    return this.inventoryTotals().qty;
+  }
+
+  private inventoryTotals(): { qty: Dec; cost: Dec } {
+    if (!this.totals) {
+      let qty = ZERO;
+      let cost = ZERO;
+      for (const s of this.slots.values()) {
+        if (s.positionQty.isZero()) continue;
+        qty = qty.plus(s.positionQty);
+        cost = s.positionQty.gt(0) ? cost.plus(s.positionCost) : cost.minus(s.positionCost);
+      }
+      this.totals = { qty, cost };
+    }
+    return this.totals;
   }
 
   /** Age of the last price tick, ms (Infinity before the first). */

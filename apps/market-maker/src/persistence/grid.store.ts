@@ -73,6 +73,11 @@ export class GridStore {
     });
   }
 
+  /** SQLite only: moves committed WAL pages into the database file without blocking writers (PASSIVE). */
+  async checkpoint(): Promise<void> {
+    if (this.dataSource.options.type === 'better-sqlite3') await this.dataSource.query('PRAGMA wal_checkpoint(PASSIVE)');
+  }
+
   slotRow(s: Slot, now = new Date()): SlotRow {
     return {
       id: `${this.symbol}:${s.key}`,
