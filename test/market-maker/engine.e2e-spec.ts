@@ -3,7 +3,7 @@
  * file: crash recovery, exactly-once orders, breakers, exposure limits, neutral mode, and the upstream
  * bugs of shared/reference/upstream-behaviour.md §9 that ours must not have.
  */
-import { Dec, VenueError, type ExchangeVenue, type OrderRequest, dec, invalidArgument } from '@mm/domain';
+import { Dec, VenueError, type ExchangeVenue, type OrderRequest, dec, failedPrecondition, invalidArgument } from '@mm/domain';
 import type { SimExchange } from '@mm/sim-exchange';
 import { type EngineHarness, flat, startEngine } from '../support/engine-harness';
 
@@ -303,6 +303,23 @@ describe('exposure limits and strategy modes', () => {
     expect(closes.sort()).toEqual(['mm1B1001000g2:0.11996', 'mm1B1002000g2:0.11988', 'mm1B1003000g2:0.1198']);
     expect(status(h).realizedPnl).toBe('0.35964');
     expect(h.sim.status().duplicateClientOrderIds).toBe(0);
+    await h.stop();
+  });
+
+  it('an insufficient-margin rejection locks opening orders for margin_lock_ms (upstream 9.13: the lock was never set)', async () => {
+    let broke = true;
+    const h = await startEngine({
+      config: { risk: { margin_lock_ms: 1500 } },
+      wrap: (sim) => wrapPlace(sim, async (req, real) => (broke ? Promise.reject(failedPrecondition('insufficient margin', 'INSUFFICIENT_MARGIN')) : real(req))),
+    });
+    broke = false;
+    expect(status(h).risk.marginLocked).toBe(true);
+    await h.step(3000);
+    expect(await open(h.sim, 'BUY')).toEqual([]); // locked, although the venue would accept now
+    await new Promise((r) => setTimeout(r, 1600));
+    await h.step(1000);
+    expect((await open(h.sim, 'BUY')).length).toBe(5);
+    expect(await h.registry.metrics()).toMatch(/market_maker_orders_rejected_total\{symbol="BTCUSDT",reason="margin"\} 5/);
     await h.stop();
   });
 

@@ -59,6 +59,8 @@ export const mmConfigSchema = z.object({
     .object({
       /** Refuse to start above this account leverage. */
       max_leverage: z.coerce.number().int().min(1).max(125).default(20),
+      /** After an insufficient-margin rejection, no opening orders for this long, ms (upstream margin lock). */
+      margin_lock_ms: z.coerce.number().int().min(0).default(10_000),
       /** Keep reduce-only exits working while a breaker is open (else they are cancelled too). */
       keep_exits_on_trip: boolish.default(true),
       breaker: z

@@ -57,6 +57,7 @@ export function buildGridEngine(
       maxLeverage: config.risk.max_leverage,
       reconcileTolerancePct: dec(config.risk.reconcile_tolerance_pct),
       cancelForeignOrders: config.engine.cancel_foreign_orders,
+      marginLockMs: config.risk.margin_lock_ms,
       cleaner: {
         maxOpenOrders: config.risk.cleaner.max_open_orders,
         maxOrderAgeMs: config.risk.cleaner.max_order_age_ms,

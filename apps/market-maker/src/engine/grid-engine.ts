@@ -60,6 +60,8 @@ export interface EngineOptions {
   /** Position divergence (percent of the venue position) that is corrected; more trips the breaker. */
   reconcileTolerancePct: Dec;
   cancelForeignOrders: boolean;
+  /** Opening orders pause this long after an insufficient-margin rejection, ms. */
+  marginLockMs: number;
   cleaner: { maxOpenOrders: number; maxOrderAgeMs: number; cancelPartiallyFilled: boolean };
   /** Test-only fault injection: SIGKILL this process at a named point with this probability. */
   crash?: { point: 'after_intent_commit' | 'after_venue_answer'; probability: number };
@@ -619,9 +621,9 @@ export class GridEngine {
       if (slot) slot.postOnlyRejects++;
       this.metrics.rejected.inc({ symbol: this.symbol, reason: 'post_only' });
     } else if (e.reason === 'INSUFFICIENT_MARGIN') {
-      this.risk.marginLockUntilMs = Date.now() + 10_000;
+      this.risk.marginLockUntilMs = Date.now() + this.opts.marginLockMs;
       this.metrics.rejected.inc({ symbol: this.symbol, reason: 'margin' });
-      this.log.warn(`insufficient margin: opening orders paused for 10 s`);
+      this.log.warn(`insufficient margin: opening orders paused for ${this.opts.marginLockMs} ms`);
     } else {
       this.metrics.rejected.inc({ symbol: this.symbol, reason: 'other' });
       this.log.warn(`place ${intent.clientOrderId} rejected: ${e.code} ${e.message}`);
