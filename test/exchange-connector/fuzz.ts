@@ -7,19 +7,11 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { exchangePackageDefinition } from '@mm/contracts';
+import { mulberry32 } from '@mm/sim-exchange';
 import type { ConformanceClient } from '../conformance/client';
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The sim's seeded PRNG (mulberry32), uniform in [0, 1). */
+export const prng = mulberry32;
 
 interface FieldDesc {
   name: string;

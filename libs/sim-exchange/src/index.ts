@@ -3,6 +3,6 @@
  * seeded random walk on market time and implements the `ExchangeVenue` port.
  */
 export { SimExchange, type SimExchangeOptions, type SimSymbolConfig, type SimStatus, type CandleSource } from './sim-exchange';
-export { candlePath, defaultSymbolRules } from './market-data';
+export { candlePath, defaultSymbolRules, mulberry32 } from './market-data';
 export { loadKlineCsv, loadFundingCsv, type FundingPoint } from './csv';
 export { type SimState, type SimOrderState, parseSimState } from './snapshot';
