@@ -326,4 +326,9 @@ describe('exposure limits and strategy modes', () => {
   it('refuses to start when the interval does not cover round-trip fees (startup safety)', async () => {
     await expect(startEngine({ config: { grid: { price_interval: '30' } } })).rejects.toThrow(/price_interval/);
   });
+
+  it('refuses to start when the interval is off the tick grid or the order size gives no valid order', async () => {
+    await expect(startEngine({ config: { grid: { price_interval: '100.05' } } })).rejects.toThrow(/grid\.price_interval 100\.05 is not a multiple of the tick size 0\.1/);
+    await expect(startEngine({ config: { grid: { order_notional: '50' } } })).rejects.toThrow(/grid\.order_notional 50 USDT .* gives no valid order/);
+  });
 });

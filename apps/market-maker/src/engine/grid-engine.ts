@@ -179,8 +179,9 @@ export class GridEngine {
     });
     for (const w of safety.warnings) this.log.warn(`safety check: ${w}`);
     if (!safety.ok) throw new Error(`startup safety check failed: ${safety.problems.join('; ')}`);
+    // Outside the queue on purpose: the queue logs and survives task errors, a bad grid must stop the start.
+    validateGrid(this.opts.params, this.rules, price, this.opts.makerFee);
     await this.enqueue('anchor', async () => {
-      validateGrid(this.opts.params, this.rules, price, this.opts.makerFee);
       if (!this.strategy) {
         this.strategy = GridStore.emptyStrategy(this.symbol, roundToIncrement(price, this.rules.tickSize, 'down'));
         await this.persist({ strategy: this.strategy });
