@@ -9,16 +9,28 @@ export const SHARED = path.resolve(ROOT, '..', 'shared');
 export const BTC_CSV = process.env.BENCH_BTC_CSV ?? path.join(SHARED, 'data/market/binance-usdm-BTCUSDT-1m-20250504-20250624.csv');
 const HOSTS = path.join(ROOT, 'dist', 'bench', 'hosts');
 
-/** A free TCP port on 127.0.0.1 (asks the OS). */
+const issuedPorts = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1 (asks the OS). Never returns the same port twice in one process: the
+ * OS may hand a just-released port out again, and two of them given to one app collide (EADDRINUSE).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const { port: p } = srv.address() as net.AddressInfo;
+        srv.close(() => resolve(p));
+      });
+      srv.on('error', reject);
     });
-    srv.on('error', reject);
-  });
+    if (!issuedPorts.has(port)) {
+      issuedPorts.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: no unused port after 50 attempts');
 }
 
 export interface Proc {
