@@ -1,34 +1,9 @@
-import { type SymbolRules, dec } from '@mm/domain';
+import { dec } from '@mm/domain';
 import { type GridParams, buyLevels, gridCenter, levelKey, quantityForNotional, validateGrid } from './grid-math';
+import { btcRules, gridParams } from './__tests__/fixtures';
 
-/** BTCUSDT-like rules. */
-const rules = (over: Partial<SymbolRules> = {}): SymbolRules => ({
-  symbol: 'BTCUSDT',
-  baseAsset: 'BTC',
-  quoteAsset: 'USDT',
-  tickSize: dec('0.1'),
-  stepSize: dec('0.001'),
-  minQty: dec('0.001'),
-  minNotional: dec('100'),
-  pricePrecision: 1,
-  quantityPrecision: 3,
-  ...over,
-});
-
-const params = (over: Partial<GridParams> = {}): GridParams => ({
-  symbol: 'BTCUSDT',
-  mode: 'long',
-  inventorySkewFactor: dec('0'),
-  priceInterval: dec('100'),
-  orderNotional: dec('250'),
-  minOrderValue: dec('0'),
-  buyWindow: 5,
-  sellWindow: 5,
-  safetyBufferRatio: dec('0.1'),
-  maxActiveOrders: 20,
-  cancelHysteresisLevels: 1,
-  ...over,
-});
+const rules = btcRules;
+const params = gridParams;
 
 describe('gridCenter', () => {
   const I = dec('100');

@@ -1,34 +1,11 @@
 import { type Side, type SymbolRules, dec } from '@mm/domain';
 import type { GridParams } from './grid-math';
+import { btcRules, gridParams } from './__tests__/fixtures';
 import { type GridAction, planGrid } from './planner';
 import { type Slot, applyFill, applyOrderState, beginIntent, newSlot } from './slot';
 
-const rules: SymbolRules = {
-  symbol: 'BTCUSDT',
-  baseAsset: 'BTC',
-  quoteAsset: 'USDT',
-  tickSize: dec('0.1'),
-  stepSize: dec('0.001'),
-  minQty: dec('0.001'),
-  minNotional: dec('100'),
-  pricePrecision: 1,
-  quantityPrecision: 3,
-};
-
-const params = (over: Partial<GridParams> = {}): GridParams => ({
-  symbol: 'BTCUSDT',
-  mode: 'long',
-  inventorySkewFactor: dec('0'),
-  priceInterval: dec('100'),
-  orderNotional: dec('250'),
-  minOrderValue: dec('0'),
-  buyWindow: 5,
-  sellWindow: 5,
-  safetyBufferRatio: dec('0.1'),
-  maxActiveOrders: 20,
-  cancelHysteresisLevels: 1,
-  ...over,
-});
+const rules = btcRules();
+const params = gridParams;
 
 const ANCHOR = dec('100000');
 

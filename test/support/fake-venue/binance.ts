@@ -220,10 +220,8 @@ export function binanceDialect(opts: { symbols?: string[]; price?: string } = {}
         }
         case 'GET /fapi/v1/fundingRate': {
           const limit = Number(q('limit') ?? 100);
-          const h8 = 8 * 3600e3;
-          const last = Math.floor(e.now() / h8) * h8;
-          const rows = [];
-          for (let k = limit - 1; k >= 0; k--) rows.push({ symbol: q('symbol'), fundingRate: k % 2 ? '0.00010000' : '0.00012000', fundingTime: last - k * h8, markPrice: '30000.00' });
+          // Binance lists oldest first, rates with 8 decimals.
+          const rows = e.fundingHistory(limit).reverse().map((f) => ({ symbol: q('symbol'), fundingRate: Number(f.rate).toFixed(8), fundingTime: f.timeMs, markPrice: '30000.00' }));
           return { body: rows };
         }
         case 'GET /fapi/v1/openInterest':
@@ -307,8 +305,7 @@ export function binanceDialect(opts: { symbols?: string[]; price?: string } = {}
             },
           });
         };
-        e.on('order', onOrder);
-        sock.ws.on('close', () => e.off('order', onOrder));
+        e.listenUntilClose(sock.ws, { order: onOrder });
       }
       const onTicker = (i: FInstrument) => {
         const subs = (sock.state.subs as Set<string> | undefined) ?? new Set();
@@ -334,8 +331,7 @@ export function binanceDialect(opts: { symbols?: string[]; price?: string } = {}
           }
         }
       };
-      e.on('ticker', onTicker);
-      sock.ws.on('close', () => e.off('ticker', onTicker));
+      e.listenUntilClose(sock.ws, { ticker: onTicker });
     },
     onMessage(sock: FakeSocket, msg: unknown) {
       const m = msg as { method?: string; params?: string[]; id?: number };

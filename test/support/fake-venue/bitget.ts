@@ -221,10 +221,7 @@ export function bitgetDialect(opts: { price?: string } = {}): FakeDialect {
           return ok([{ symbol: q('symbol'), nextFundingTime: String(e.nextFundingTime()), ratePeriod: '8' }]);
         case 'GET /api/v2/mix/market/history-fund-rate': {
           const limit = Number(q('pageSize') ?? 20);
-          const h8 = 8 * 3600e3;
-          const last = Math.floor(e.now() / h8) * h8;
-          const rows = [];
-          for (let k = 0; k < limit; k++) rows.push({ symbol: q('symbol'), fundingRate: k % 2 ? '0.0001' : '0.00012', fundingTime: String(last - k * h8) });
+          const rows = e.fundingHistory(limit).map((f) => ({ symbol: q('symbol'), fundingRate: f.rate, fundingTime: String(f.timeMs) }));
           return ok(rows);
         }
         case 'GET /api/v2/mix/market/open-interest':
@@ -280,12 +277,7 @@ export function bitgetDialect(opts: { price?: string } = {}): FakeDialect {
       const onOrder = (o: FOrder, t?: FTrade) => {
         if (sock.state.loggedIn && subs.has('orders')) sock.send({ action: 'snapshot', arg: { instType: 'USDT-FUTURES', channel: 'orders', instId: 'default' }, data: [orderJson(o, t)], ts: e.now() });
       };
-      e.on('ticker', onTicker);
-      e.on('order', onOrder);
-      sock.ws.on('close', () => {
-        e.off('ticker', onTicker);
-        e.off('order', onOrder);
-      });
+      e.listenUntilClose(sock.ws, { ticker: onTicker, order: onOrder });
     },
     onMessage(sock: FakeSocket, msg: unknown, ctx: FakeContext) {
       if (msg === 'ping') return sock.reply('pong');

@@ -250,10 +250,7 @@ export function bybitDialect(opts: { price?: string } = {}): FakeDialect {
         }
         case 'GET /v5/market/funding/history': {
           const limit = Number(q('limit') ?? 200);
-          const h8 = 8 * 3600e3;
-          const last = Math.floor(e.now() / h8) * h8;
-          const rows = [];
-          for (let k = 0; k < limit; k++) rows.push({ symbol: q('symbol'), fundingRate: k % 2 ? '0.0001' : '0.00012', fundingRateTimestamp: String(last - k * h8) });
+          const rows = e.fundingHistory(limit).map((f) => ({ symbol: q('symbol'), fundingRate: f.rate, fundingRateTimestamp: String(f.timeMs) }));
           return list(rows);
         }
         case 'GET /v5/market/open-interest':
@@ -314,12 +311,7 @@ export function bybitDialect(opts: { price?: string } = {}): FakeDialect {
         if (subs.has('order')) sock.send({ id: `o${o.id}${o.updatedAt}`, topic: 'order', creationTime: e.now(), data: [{ category: 'linear', ...orderJson(o) }] });
         if (t && subs.has('execution')) sock.send({ id: `e${t.id}`, topic: 'execution', creationTime: e.now(), data: [{ category: 'linear', ...execJson(t, o) }] });
       };
-      e.on('ticker', onTicker);
-      e.on('order', onOrder);
-      sock.ws.on('close', () => {
-        e.off('ticker', onTicker);
-        e.off('order', onOrder);
-      });
+      e.listenUntilClose(sock.ws, { ticker: onTicker, order: onOrder });
     },
     onMessage(sock: FakeSocket, msg: unknown, ctx: FakeContext) {
       const m = msg as { op?: string; args?: string[]; req_id?: string };

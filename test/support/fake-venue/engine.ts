@@ -103,6 +103,21 @@ export class FakeEngine extends EventEmitter {
     return Math.ceil((this.now() + 1) / h8) * h8;
   }
 
+  /** Synthetic funding history: `limit` 8-hourly settlements ending at the last boundary, newest first; rates alternate 0.00012 / 0.0001. */
+  fundingHistory(limit: number): { timeMs: number; rate: string }[] {
+    const h8 = 8 * 3600e3;
+    const last = Math.floor(this.now() / h8) * h8;
+    return Array.from({ length: limit }, (_, k) => ({ timeMs: last - k * h8, rate: k % 2 ? '0.0001' : '0.00012' }));
+  }
+
+  /** Forwards engine events to a WebSocket's handlers until that socket closes. */
+  listenUntilClose(ws: { on(event: 'close', cb: () => void): unknown }, handlers: Partial<Record<'ticker' | 'order', (...args: any[]) => void>>): void {
+    for (const [event, fn] of Object.entries(handlers)) this.on(event, fn);
+    ws.on('close', () => {
+      for (const [event, fn] of Object.entries(handlers)) this.off(event, fn);
+    });
+  }
+
   /** Starts the price walk: every `everyMs`, each price moves ±1 tick (deterministic zig-zag with drift). */
   start(everyMs = 200): void {
     this.timer = setInterval(() => this.tick(), everyMs);

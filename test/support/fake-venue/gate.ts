@@ -236,12 +236,7 @@ export function gateDialect(opts: { price?: string } = {}): FakeDialect {
       const onOrder = (o: FOrder) => {
         if (subs.has('futures.orders')) sock.send({ time: now(), time_ms: e.now(), channel: 'futures.orders', event: 'update', result: [orderJson(o)] });
       };
-      e.on('ticker', onTicker);
-      e.on('order', onOrder);
-      sock.ws.on('close', () => {
-        e.off('ticker', onTicker);
-        e.off('order', onOrder);
-      });
+      e.listenUntilClose(sock.ws, { ticker: onTicker, order: onOrder });
     },
     onMessage(sock: FakeSocket, msg: unknown, ctx: FakeContext) {
       const m = msg as { time?: number; id?: number; channel?: string; event?: string; payload?: string[]; auth?: { KEY?: string } };

@@ -184,10 +184,7 @@ export function okxDialect(opts: { price?: string } = {}): FakeDialect {
         }
         case 'GET /api/v5/public/funding-rate-history': {
           const limit = Number(q('limit') ?? 100);
-          const h8 = 8 * 3600e3;
-          const last = Math.floor(e.now() / h8) * h8;
-          const rows = [];
-          for (let k = 0; k < limit; k++) rows.push({ instType: 'SWAP', instId: q('instId'), fundingRate: k % 2 ? '0.0001' : '0.00012', realizedRate: k % 2 ? '0.0001' : '0.00012', fundingTime: String(last - k * h8) });
+          const rows = e.fundingHistory(limit).map((f) => ({ instType: 'SWAP', instId: q('instId'), fundingRate: f.rate, realizedRate: f.rate, fundingTime: String(f.timeMs) }));
           return ok(rows);
         }
         case 'GET /api/v5/public/open-interest':
@@ -246,12 +243,7 @@ export function okxDialect(opts: { price?: string } = {}): FakeDialect {
       const onOrder = (o: FOrder, t?: FTrade) => {
         if (sock.state.loggedIn && subs.has('orders')) sock.send({ arg: { channel: 'orders', instType: 'ANY', uid: '1' }, data: [orderJson(o, t)] });
       };
-      e.on('ticker', onTicker);
-      e.on('order', onOrder);
-      sock.ws.on('close', () => {
-        e.off('ticker', onTicker);
-        e.off('order', onOrder);
-      });
+      e.listenUntilClose(sock.ws, { ticker: onTicker, order: onOrder });
     },
     onMessage(sock: FakeSocket, msg: unknown, ctx: FakeContext) {
       if (msg === 'ping') return sock.reply('pong');

@@ -12,7 +12,6 @@ import {
   isTerminal,
   isVenueError,
   roundToIncrement,
-  sum,
 } from '@mm/domain';
 import {
   type GridAction,

@@ -55,10 +55,6 @@ export class GridStore {
     return this.dataSource.manager.findOne<IntentRow>('order_intent', { where: { clientOrderId } });
   }
 
-  async fills(): Promise<FillRow[]> {
-    return this.dataSource.manager.find<FillRow>('fill', { where: { symbol: this.symbol }, order: { tradeTimeMs: 'ASC' } });
-  }
-
   async apply(change: StateChange): Promise<void> {
     await this.dataSource.transaction(async (m: EntityManager) => {
       const now = new Date();
