@@ -4,14 +4,17 @@ import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { Logger } from 'nestjs-pino';
 import { EXCHANGE_PACKAGE, PROTO_LOADER_OPTIONS, exchangeProtoPath, protoDir } from '@mm/contracts';
 import { ConfigError } from '@mm/platform';
-import { CONNECTOR_CONFIG, type ConnectorConfig } from './connector.config';
+import { MarketDataError } from '@mm/sim-exchange';
+import { CONNECTOR_CONFIG, type ConnectorConfig, loadConnectorConfig } from './connector.config';
 import { ConnectorModule } from './connector.module';
 import { grpcServerCredentials } from './grpc/auth.tls';
 import { ConnectorHealth } from './http/health.controller';
-import { VenueLifecycle } from './venue/venue.provider';
+import { VenueLifecycle, preloadSimMarketData } from './venue/venue.provider';
 
 /** Exchange connector: gRPC ExchangeService + grpc.health.v1 on PORT, /health and /metrics on HTTP_PORT. */
 async function bootstrap(): Promise<void> {
+  // Bad SIM_DATA/SIM_FUNDING files fail here, before Nest (whose exception zone prints stacks): one line, exit 1.
+  preloadSimMarketData(loadConnectorConfig());
   const app = await NestFactory.create(ConnectorModule, { bufferLogs: true });
   app.useLogger(app.get(Logger));
   // Not SIGHUP: it re-reads credential files (README "Real venues"), Nest's default would shut down.
@@ -43,7 +46,12 @@ async function bootstrap(): Promise<void> {
 
 bootstrap().catch((err: unknown) => {
   // Config and startup errors: one clear line, non-zero exit.
-  const msg = err instanceof ConfigError ? err.message : `exchange-connector failed to start: ${(err as Error)?.stack ?? String(err)}`;
+  const msg =
+    err instanceof ConfigError
+      ? err.message
+      : err instanceof MarketDataError
+        ? `exchange-connector: bad market data: ${err.message}`
+        : `exchange-connector failed to start: ${(err as Error)?.stack ?? String(err)}`;
   process.stderr.write(`${msg}\n`);
   process.exit(1);
 });
