@@ -71,8 +71,30 @@ export const connectorConfigSchema = z.object({
       /** Market ms between intra-minute price points. */
       tickMs: z.coerce.number().int().min(10).max(60000).default(1000),
       leverage: z.coerce.number().int().min(1).max(125).default(10),
+      /** Format of `data`: `klines`, `trades` or `book` (tick level), or `auto` (from the header; headerless = klines). */
+      dataFormat: z.enum(['auto', 'klines', 'trades', 'book']).default('auto'),
+      /** Kline fill model: `touch` (path reaches the limit: full fill) or `conservative` (through by ≥ 1 tick, volume-capped). README "Fill models". */
+      fillModel: z.enum(['touch', 'conservative']).default('touch'),
+      /** `conservative`: share (0, 1] of each candle's volume resting orders may fill. */
+      volumeShare: z.coerce.number().gt(0).max(1).default(0.1),
+      /**
+       * File replays: `immediate` replays from connector start; `on_subscribe` waits for the first trading
+       * client (an armed dead-man's switch or a lockstep ack, plus an orders subscription) and pauses while there is none.
+       */
+      start: z.enum(['immediate', 'on_subscribe']).default('immediate'),
+      /** File replays: hold market time to what lockstep clients acknowledged (`HeartbeatRequest.processed_market_time_ms`). */
+      lockstep: boolish.default(true),
+      /** Lockstep: wall ms a client may lag before the connector logs loudly and applies `lockstepOnStall`. */
+      lockstepStallMs: z.coerce.number().int().min(100).default(30_000),
+      /** Lockstep stall: `continue` stops waiting for the stalled client(s) until they ack again; `pause` keeps waiting. */
+      lockstepOnStall: z.enum(['continue', 'pause']).default('continue'),
     })
     .default({}),
+  /**
+   * Append every price, kline and funding message the connector publishes to this file (JSON Lines,
+   * README "Recording"); any venue. Absent: no recording.
+   */
+  recordFile: z.string().optional(),
   streams: z
     .object({
       /** Messages queued per slow subscriber before it is cut off with RESOURCE_EXHAUSTED. */
@@ -144,6 +166,14 @@ export const CONNECTOR_ENV = [
   ['SIM_TAKER_FEE', 'sim.takerFee'],
   ['SIM_TICK_MS', 'sim.tickMs'],
   ['SIM_LEVERAGE', 'sim.leverage'],
+  ['SIM_DATA_FORMAT', 'sim.dataFormat'],
+  ['SIM_FILL_MODEL', 'sim.fillModel'],
+  ['SIM_VOLUME_SHARE', 'sim.volumeShare'],
+  ['SIM_START', 'sim.start'],
+  ['SIM_LOCKSTEP', 'sim.lockstep'],
+  ['SIM_LOCKSTEP_STALL_MS', 'sim.lockstepStallMs'],
+  ['SIM_LOCKSTEP_ON_STALL', 'sim.lockstepOnStall'],
+  ['RECORD_FILE', 'recordFile'],
   ['STREAM_MAX_BUFFER', 'streams.maxBuffer'],
   ['MARKET_TYPE', 'marketType'],
   ['API_KEY', 'credentials.apiKey'],

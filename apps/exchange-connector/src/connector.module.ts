@@ -14,7 +14,11 @@ import { CONNECTOR_METRIC_PROVIDERS, ConnectorMetrics } from './http/connector.m
 import { ConnectorHealth, HealthController } from './http/health.controller';
 import { TestHooksController, testHooksEnabled } from './http/test-hooks.controller';
 import { SimStatePersistence } from './sim-state.persistence';
-import { VENUE, VenueLifecycle, createVenue } from './venue/venue.provider';
+import { SIM_REPLAY, VENUE, VenueLifecycle, createVenue } from './venue/venue.provider';
+import { MarketRecorder } from './recording/market-recorder';
+import { SimReplayControl } from './sim-replay';
+import type { ExchangeVenue } from '@mm/domain';
+import { SimExchange } from '@mm/sim-exchange';
 
 @Module({
   imports: [loggingModule('exchange-connector'), PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
@@ -27,9 +31,22 @@ import { VENUE, VenueLifecycle, createVenue } from './venue/venue.provider';
       useFactory: (m: ConnectorMetrics, c: ConnectorConfig, h: ConnectorHealth) => {
         const hub = new StreamHub(m, h);
         hub.configure(streamHubOptions(c));
+        if (c.recordFile) hub.setRecorder(new MarketRecorder(c.recordFile));
         return hub;
       },
       inject: [ConnectorMetrics, CONNECTOR_CONFIG, ConnectorHealth],
+    },
+    {
+      provide: SIM_REPLAY,
+      useFactory: (v: ExchangeVenue, c: ConnectorConfig, hub: StreamHub) =>
+        v instanceof SimExchange && c.sim.data
+          ? new SimReplayControl(
+              v,
+              { start: c.sim.start, lockstep: c.sim.lockstep, stallMs: c.sim.lockstepStallMs, onStall: c.sim.lockstepOnStall },
+              () => hub.subscriberCount('orders'),
+            )
+          : null,
+      inject: [VENUE, CONNECTOR_CONFIG, StreamHub],
     },
     ConnectorHealth,
     DeadManService,

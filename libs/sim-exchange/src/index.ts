@@ -36,3 +36,4 @@ export {
   type BookTick,
 } from './csv';
 export { type SimState, type SimOrderState, parseSimState } from './snapshot';
+export { openRecording, type RecordingLine, type RecordingOptions } from './recording';

@@ -1,8 +1,9 @@
-import { Controller, Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Controller, Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { type ExchangeVenue, invalidArgument } from '@mm/domain';
 import type { pb } from '@mm/contracts';
-import { VENUE } from '../venue/venue.provider';
+import { SIM_REPLAY, VENUE } from '../venue/venue.provider';
+import type { SimReplayControl } from '../sim-replay';
 import { ObserveUnaryCalls, RpcObserver } from './rpc-logging';
 
 /** Longest countdown a client may arm, ms (a longer one would defeat the purpose). */
@@ -28,7 +29,10 @@ export class DeadManService implements OnApplicationShutdown {
   private readonly switches = new Map<string, Switch>();
   fired = 0;
 
-  constructor(@Inject(VENUE) private readonly venue: ExchangeVenue) {}
+  constructor(
+    @Inject(VENUE) private readonly venue: ExchangeVenue,
+    @Optional() @Inject(SIM_REPLAY) private readonly replay?: SimReplayControl | null,
+  ) {}
 
   /**
    * Arms, re-arms or (timeoutMs 0) disarms a switch.
@@ -68,6 +72,7 @@ export class DeadManService implements OnApplicationShutdown {
     if (!sw) return;
     this.switches.delete(key);
     this.fired++;
+    this.replay?.switchFired(sw.clientId);
     this.log.warn(`dead-man's switch of ${sw.clientId} fired: no heartbeat by ${new Date(sw.deadlineMs).toISOString()}; cancelling all ${sw.symbol} orders`);
     try {
       const cancelled = await this.venue.cancelAllOrders(sw.symbol);
@@ -75,6 +80,11 @@ export class DeadManService implements OnApplicationShutdown {
     } catch (e) {
       this.log.error(`dead-man's switch cancel-all failed: ${(e as Error).message}`);
     }
+  }
+
+  /** Passes a heartbeat's arming and lockstep acknowledgement to the sim replay (no-op on other venues). */
+  lockstepAck(clientId: string, timeoutMs: number, processedMs: number): void {
+    this.replay?.heartbeat(clientId, timeoutMs, processedMs);
   }
 
   armed(): { clientId: string; symbol: string; deadlineMs: number }[] {
@@ -98,7 +108,11 @@ export class DeadManController {
   @GrpcMethod('ExchangeService', 'Heartbeat')
   async heartbeat(req: pb.HeartbeatRequest): Promise<pb.HeartbeatResponse> {
     const timeout = Number(req.timeoutMs || 0);
+    const processed = Number(req.processedMarketTimeMs || 0);
+    if (!Number.isSafeInteger(processed) || processed < 0)
+      throw invalidArgument('processed_market_time_ms', 'must be 0 (no acknowledgement) or a Unix ms market time');
     const r = await this.deadMan.heartbeat(req.clientId, req.symbol, timeout);
+    this.deadMan.lockstepAck(req.clientId, timeout, processed);
     return { deadlineMs: String(r.deadlineMs), venueEnforced: r.venueEnforced };
   }
 }
