@@ -3,7 +3,7 @@ import { ArrayEventSource, SimExchange, bookEvents, defaultSymbolRules, loadBook
 
 const T0 = 1_700_000_040_000 - (1_700_000_040_000 % 60_000);
 const BTC = defaultSymbolRules('BTCUSDT');
-const d = (s: string) => new Dec(s);
+const d = (s: string | number) => new Dec(s);
 const TRADES = '/work/shared/data/market/tick/binance-usdm-BTCUSDT-20240808T2354-2400-trades.csv';
 const BOOK = '/work/shared/data/market/tick/binance-usdm-BTCUSDT-20240808T2354-2400-bookTicker.csv';
 
