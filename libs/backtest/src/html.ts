@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { BacktestReport } from './report';
 import { summaryRows } from './report';
 import type { BacktestResult, PriceBar } from './types';
@@ -16,7 +17,7 @@ export const COLORS = { up: '#26a69a', down: '#ef5350', buy: '#1e88e5', sell: '#
 let lwcSource: string | undefined;
 /** The lightweight-charts 4.x standalone bundle (inlined, so the page needs no network). */
 function lightweightCharts(): string {
-  lwcSource ??= readFileSync(require.resolve('lightweight-charts/dist/lightweight-charts.standalone.production.js'), 'utf8');
+  lwcSource ??= readFileSync(join(dirname(require.resolve('lightweight-charts/package.json')), 'dist', 'lightweight-charts.standalone.production.js'), 'utf8');
   return lwcSource;
 }
 
