@@ -106,7 +106,7 @@ export class SimReplayControl implements LockstepGate {
   ackedMs(): number {
     if (!this.settings.lockstep || this.clients.size === 0) return Infinity;
     const now = this.now();
-    const { lastEmittedMs } = this.sim.lockstepBlocked();
+    const lastEmittedMs = this.sim.lastEmittedInstantMs;
     let min = Infinity;
     const slow: string[] = [];
     for (const [id, c] of this.clients) {

@@ -416,10 +416,9 @@ export class SimExchange implements ExchangeVenue {
     this.lockstep = gate;
   }
 
-  /** Whether the lockstep gate is holding the replay back right now (events emitted up to `lastEmittedMs` not yet acknowledged). */
-  lockstepBlocked(): { blocked: boolean; lastEmittedMs: number } {
-    const g = this.lockstep;
-    return { blocked: !!g && g.lockstep && this.lastEmittedMs > g.ackedMs(), lastEmittedMs: this.lastEmittedMs };
+  /** Market time (Unix ms) of the last instant emitted by `stepNext()` (gated timer mode steps with it); −∞ before any. */
+  get lastEmittedInstantMs(): number {
+    return this.lastEmittedMs;
   }
 
   /**
