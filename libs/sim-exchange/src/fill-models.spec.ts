@@ -171,3 +171,21 @@ describe('tick-level replay (shared Binance BTCUSDT trades and bookTicker, 2024-
     expect(vol.toString()).toBe(trades.reduce((a, t) => a.plus(t.qty), d('0')).toString());
   });
 });
+
+describe('stepNext: one market instant at a time', () => {
+  it('kline replay: each call processes the next path instant and delivers its price; undefined at the end', () => {
+    const candles = [candle(0, '100000', '100010', '99990', '100000'), candle(1, '100000', '100100', '99900', '100050'), candle(2, '100050', '100100', '99950', '100000')];
+    const s = new SimExchange({ symbols: [{ rules: BTC, candles }], manual: true, historyCandles: 1, tickIntervalMs: 10_000 });
+    const prices: number[] = [];
+    s.watchPrice('BTCUSDT', { next: (p) => prices.push(p.timestampMs) });
+    const steps: number[] = [];
+    expect(s.nextEventTimeMs()).toBe(T0 + 60_000 + 10_000);
+    for (let t = s.stepNext(); t !== undefined; t = s.stepNext()) steps.push(t - T0);
+    // 10 s path points of candles 1 and 2 (the opening point of candle 1 was processed at construction)
+    expect(steps).toEqual([70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180].map((x) => x * 1000));
+    expect(prices.map((t) => t - T0)).toEqual([70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170].map((x) => x * 1000));
+    expect(s.status().finished).toBe(true);
+    expect(s.nextEventTimeMs()).toBe(Infinity);
+    expect(s.lastEmittedInstantMs).toBe(T0 + 180_000);
+  });
+});
