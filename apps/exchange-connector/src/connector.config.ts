@@ -88,6 +88,8 @@ export const connectorConfigSchema = z.object({
       lockstepStallMs: z.coerce.number().int().min(100).default(30_000),
       /** Lockstep stall: `continue` stops waiting for the stalled client(s) until they ack again; `pause` keeps waiting. */
       lockstepOnStall: z.enum(['continue', 'pause']).default('continue'),
+      /** Lockstep: market ms the replay may run ahead of the acknowledged time (0 = strict, deterministic). */
+      lockstepWindowMs: z.coerce.number().int().min(0).default(0),
     })
     .default({}),
   /**
@@ -173,6 +175,7 @@ export const CONNECTOR_ENV = [
   ['SIM_LOCKSTEP', 'sim.lockstep'],
   ['SIM_LOCKSTEP_STALL_MS', 'sim.lockstepStallMs'],
   ['SIM_LOCKSTEP_ON_STALL', 'sim.lockstepOnStall'],
+  ['SIM_LOCKSTEP_WINDOW_MS', 'sim.lockstepWindowMs'],
   ['RECORD_FILE', 'recordFile'],
   ['STREAM_MAX_BUFFER', 'streams.maxBuffer'],
   ['MARKET_TYPE', 'marketType'],

@@ -42,7 +42,7 @@ import { SimExchange } from '@mm/sim-exchange';
         v instanceof SimExchange && c.sim.data
           ? new SimReplayControl(
               v,
-              { start: c.sim.start, lockstep: c.sim.lockstep, stallMs: c.sim.lockstepStallMs, onStall: c.sim.lockstepOnStall },
+              { start: c.sim.start, lockstep: c.sim.lockstep, stallMs: c.sim.lockstepStallMs, onStall: c.sim.lockstepOnStall, windowMs: c.sim.lockstepWindowMs },
               () => hub.subscriberCount('orders'),
             )
           : null,

@@ -11,6 +11,8 @@ export interface SimReplaySettings {
   stallMs: number;
   /** `continue`: stop waiting for the stalled client until it acknowledges again; `pause`: keep waiting. */
   onStall: 'continue' | 'pause';
+  /** Market ms the replay may run ahead of the acknowledged time (0 = strict lockstep). */
+  windowMs?: number;
 }
 
 interface LockstepClient {
@@ -53,6 +55,10 @@ export class SimReplayControl implements LockstepGate {
 
   get lockstep(): boolean {
     return this.settings.lockstep;
+  }
+
+  get windowMs(): number {
+    return this.settings.windowMs ?? 0;
   }
 
   /** Heartbeat from `clientId`: `timeoutMs` > 0 arms (0 disarms) its switch; `processedMs` > 0 acknowledges market time. */

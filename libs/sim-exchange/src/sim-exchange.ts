@@ -104,6 +104,12 @@ export interface LockstepGate {
   readonly lockstep: boolean;
   /** Market time (Unix ms) up to which every lockstep client has processed all events; Infinity = no one to wait for. */
   ackedMs(): number;
+  /**
+   * Market ms the replay may run past the acknowledged time (default 0 = strict: after instant T
+   * nothing later until acknowledged ≥ T). A window lets clients acknowledge less often at the
+   * cost of strict determinism.
+   */
+  readonly windowMs?: number;
 }
 
 /** Replay progress. `candlesReplayed` = 1-minute candles closed since replay start (max over symbols). */
@@ -410,7 +416,8 @@ export class SimExchange implements ExchangeVenue {
   /**
    * Puts timer mode under a {@link LockstepGate} (undefined removes it): while `gate.running()` is
    * false market time stands still (no debt accumulates); with `gate.lockstep`, after emitting the
-   * events of market instant T the replay emits nothing later until `gate.ackedMs()` ≥ T.
+   * events of market instant T the replay emits nothing later than `gate.ackedMs()` + `gate.windowMs`
+   * until `gate.ackedMs()` ≥ T.
    */
   setGate(gate: LockstepGate | undefined): void {
     this.lockstep = gate;
@@ -483,7 +490,8 @@ export class SimExchange implements ExchangeVenue {
         this.step(target);
         return;
       }
-      if (g.lockstep && this.lastEmittedMs > g.ackedMs()) {
+      const acked = g.lockstep ? g.ackedMs() : Infinity;
+      if (this.lastEmittedMs > acked && next > acked + (g.windowMs ?? 0)) {
         // waiting for the clients: market time stands still, and does not catch up afterwards
         this.wallAnchor = wall;
         this.marketAnchor = this.nowMs;
