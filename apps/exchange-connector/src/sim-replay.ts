@@ -98,7 +98,10 @@ export class SimReplayControl implements LockstepGate {
     if (run !== this.wasRunning) {
       this.wasRunning = run;
       const t = iso(this.sim.status().marketTimeMs);
-      if (run) this.log.log(`sim replay ${this.everStarted ? 'resumed' : 'started'} at market time ${t}: trading client connected`);
+      if (run)
+        this.log.log(
+          `sim replay ${this.everStarted ? 'resumed' : 'started'} at market time ${t}: ${this.settings.start === 'immediate' ? 'SIM_START=immediate' : 'trading client connected'}`,
+        );
       else {
         this.log.log(`sim replay paused at market time ${t}: no trading client connected`);
         // a client that left is not waited for; it re-registers with its next acknowledgement

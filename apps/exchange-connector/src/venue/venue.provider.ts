@@ -139,7 +139,7 @@ export class VenueLifecycle implements OnApplicationShutdown {
       });
       sim.start();
       const how = s.data
-        ? `replaying ${s.data} (${s.fillModel} fills${s.fillModel === 'conservative' ? `, volume share ${s.volumeShare}` : ''}, start ${s.start}, lockstep ${s.lockstep ? 'on' : 'off'})`
+        ? `replaying ${s.data} (${preloaded?.data.events ? 'tick-level trade-through' : s.fillModel} fills${!preloaded?.data.events && s.fillModel === 'conservative' ? `, volume share ${s.volumeShare}` : ''}, start ${s.start}, lockstep ${s.lockstep ? 'on' : 'off'})`
         : `random walk seed ${s.seed}`;
       this.log.log(`sim venue ${s.symbol}: ${how} at ${s.speed}x`);
     }
