@@ -146,3 +146,19 @@ describe('tick files', () => {
     expectBad(() => loadBookTickerCsv(s), s, 2, /crossed book: bid_price 10 ≥ ask_price 9.9/);
   });
 });
+
+describe('loadSimData', () => {
+  const TR = '/work/shared/data/market/tick/binance-usdm-BTCUSDT-20240808T2354-2400-trades.csv';
+  const FUND = '/work/shared/data/market/binance-usdm-BTCUSDT-funding-rate-8h.csv';
+  it('detects the format and loads klines (with funding) or tick events', async () => {
+    const { loadSimData } = await import('./index');
+    const k = loadSimData({ symbol: 'BTCUSDT', data: '/work/shared/data/market/binance-usdm-BTCUSDT-1m-20250504-20250624.csv', funding: FUND, maxCandles: 10 });
+    expect([k.format, k.candles?.length, k.fundingRates?.length, k.events]).toEqual(['klines', 10, 329, undefined]);
+    const t = loadSimData({ symbol: 'BTCUSDT', data: TR });
+    expect(t.format).toBe('trades');
+    expect(t.events?.peek()).toMatchObject({ kind: 'trade', timeMs: 1723161256322 });
+    expectBad(() => loadSimData({ symbol: 'BTCUSDT', data: FUND }), FUND, 1, /funding file/);
+    expectBad(() => loadSimData({ symbol: 'BTCUSDT', data: TR, funding: FUND }), FUND, 0, /kline data only/);
+    expectBad(() => loadSimData({ symbol: 'BTCUSDT', data: TR, format: 'book' }), TR, 1, /header has no column "event_time_ms"|header has no column "bid_price"/);
+  });
+});

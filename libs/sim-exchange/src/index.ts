@@ -37,3 +37,4 @@ export {
 } from './csv';
 export { type SimState, type SimOrderState, parseSimState } from './snapshot';
 export { openRecording, type RecordingLine, type RecordingOptions } from './recording';
+export { loadSimData, type SimData, type SimDataSpec } from './load';

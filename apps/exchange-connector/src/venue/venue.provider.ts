@@ -1,16 +1,6 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
-import { dec, type Candle, type ExchangeVenue } from '@mm/domain';
-import {
-  type FundingPoint,
-  type MarketEventSource,
-  MarketDataError,
-  SimExchange,
-  defaultSymbolRules,
-  loadFundingCsv,
-  loadKlineCsv,
-  openTickData,
-  resolveDataFormat,
-} from '@mm/sim-exchange';
+import { dec, type ExchangeVenue } from '@mm/domain';
+import { type SimData, SimExchange, defaultSymbolRules, loadFundingCsv, loadSimData } from '@mm/sim-exchange';
 import { CONNECTOR_CONFIG, type ConnectorConfig } from '../connector.config';
 import type { SimReplayControl } from '../sim-replay';
 import type { CcxtVenueId } from './ccxt/ccxt-venue';
@@ -20,12 +10,7 @@ export const VENUE = Symbol('VENUE');
 /** DI token of the sim's {@link SimReplayControl} (null unless the venue is a sim file replay). */
 export const SIM_REPLAY = Symbol('SIM_REPLAY');
 
-interface SimMarketData {
-  candles?: Candle[];
-  events?: MarketEventSource;
-  funding?: FundingPoint[];
-}
-let preloaded: { key: string; data: SimMarketData } | undefined;
+let preloaded: { key: string; data: SimData } | undefined;
 
 /**
  * Loads and validates the sim's `SIM_DATA` / `SIM_FUNDING` files (kept for `createVenue`, so they
@@ -38,18 +23,8 @@ export function preloadSimMarketData(config: ConnectorConfig): void {
   const s = config.sim;
   const key = JSON.stringify([s.data, s.funding, s.dataFormat, s.symbol, s.maxCandles]);
   if (preloaded?.key === key) return;
-  const data: SimMarketData = {};
-  if (s.data) {
-    const format = resolveDataFormat(s.data, s.dataFormat);
-    if (format === 'funding') throw new MarketDataError(s.data, 1, 'this is a funding file (funding_time_ms,funding_rate); pass it as SIM_FUNDING');
-    if (format === 'klines') data.candles = loadKlineCsv(s.data, s.symbol).slice(0, s.maxCandles);
-    else data.events = openTickData(s.data, s.symbol, format);
-  }
-  if (s.funding) {
-    if (data.events) throw new MarketDataError(s.funding, 0, 'SIM_FUNDING works with kline data only (a tick-level replay carries no funding)');
-    data.funding = loadFundingCsv(s.funding);
-  }
-  preloaded = { key, data };
+  if (s.data) preloaded = { key, data: loadSimData({ symbol: s.symbol, data: s.data, format: s.dataFormat, funding: s.funding, maxCandles: s.maxCandles }) };
+  else preloaded = { key, data: { format: 'klines', fundingRates: s.funding ? loadFundingCsv(s.funding) : undefined } };
 }
 
 /**
@@ -78,7 +53,7 @@ export function createVenue(config: ConnectorConfig): ExchangeVenue | Promise<Ex
             rules: defaultSymbolRules(s.symbol),
             candles: d.candles,
             events: d.events,
-            fundingRates: d.funding,
+            fundingRates: d.fundingRates,
           },
         ],
         fillModel: s.fillModel,
