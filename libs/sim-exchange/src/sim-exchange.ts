@@ -207,10 +207,26 @@ function snap(o: Order): Order {
  * `historyCandles` candles, which are history. When CSV data runs out the replay stops
  * (`finished`) and prices stay.
  *
- * **Matching.** On every path point p: a resting BUY fills when p ≤ limit, a SELL when p ≥ limit,
- * in full at the limit price as maker. At placement a LIMIT that crosses p (buy ≥ p, sell ≤ p) is
- * rejected when post-only (GTX), otherwise it fills in full at p as taker; a MARKET order fills at
- * p as taker; an IOC/FOK LIMIT that does not cross expires. Fee = price × qty × rate (USDT, not
+ * **Matching (kline path, `fillModel: 'touch'`, default).** On every path point p: a resting BUY
+ * fills when p ≤ limit, a SELL when p ≥ limit, in full at the limit price as maker.
+ * `fillModel: 'conservative'`: only when p < limit (BUY) / p > limit (SELL), i.e. through by ≥ 1
+ * tick, and all resting orders of the symbol together fill at most `volumeShare` × the candle's
+ * volume (floored to the step) per candle, best price first; the rest of an order keeps resting
+ * (PARTIALLY_FILLED).
+ *
+ * **Event-fed symbols** (`SimSymbolConfig.events`: trades, top of book, recorded prices/klines/funding;
+ * see `MarketEvent`): a trade at p fills resting BUYs with limit > p (SELLs with limit < p) at their
+ * limit, up to the trade's quantity; a book update sets bid/ask (crossing checks and taker fills use
+ * them) and the price (mid floored to the tick), and fills BUYs with limit > ask up to the ask size
+ * (SELLs with limit < bid up to the bid size); a price event fills like a path point (touch or
+ * through, uncapped); funding events set the rate, which settles at their `nextFundingTimeMs`.
+ * Without kline events the sim builds 1-minute candles from the prices (volume = traded quantity).
+ * `stepNext()` processes one market instant at a time (all events with that timestamp), for drivers
+ * and lockstep; timer mode may be put under a `LockstepGate` (`setGate`).
+ *
+ * **Placement.** A LIMIT that crosses p (buy ≥ p, sell ≤ p; with a book feed buy ≥ ask, sell ≤
+ * bid) is rejected when post-only (GTX), otherwise it fills in full at p (the ask/bid with a book
+ * feed) as taker; a MARKET order fills there as taker; an IOC/FOK LIMIT that does not cross expires. Fee = price × qty × rate (USDT, not
  * rounded). A reduce-only order is clipped to the position at fill time, or expires when flat.
  *
  * **Units.** Prices and fees in quote units (USDT), quantities in base units, times in Unix ms,
