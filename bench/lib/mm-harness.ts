@@ -6,8 +6,8 @@ import { Dec, type ExchangeVenue, type OrderEvent, type OrderRequest, type Price
 import { SimExchange, defaultSymbolRules, loadKlineCsv } from '@mm/sim-exchange';
 import type { Candle } from '@mm/domain';
 import type { GridParams } from '@mm/grid';
-import type { GridEngine } from '../../apps/market-maker/src/engine/grid-engine';
-import { buildGridEngine } from '../../apps/market-maker/src/engine/engine.factory';
+import type { GridEngine } from '@mm/trading';
+import { buildEngineFromConfig } from '../../apps/market-maker/src/engine/engine.factory';
 import { mmConfigSchema } from '../../apps/market-maker/src/mm.config';
 import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
@@ -191,7 +191,7 @@ export async function createHarness(workDir: string, opts: { candles: Candle[]; 
     },
     executor: { rate_per_sec: 1e9, burst: 1e9 },
   });
-  const engine = buildGridEngine(venue, store, config, MmMetrics.standalone(), { notify: () => undefined }, (err) => {
+  const engine = buildEngineFromConfig(venue, store, config, MmMetrics.standalone(), { notify: () => undefined }, (err) => {
     fatal = err;
   });
   await engine.start();

@@ -5,9 +5,9 @@ import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { type Candle, type ExchangeVenue, dec } from '@mm/domain';
 import { SimExchange, defaultSymbolRules } from '@mm/sim-exchange';
-import { buildGridEngine } from '../../apps/market-maker/src/engine/engine.factory';
-import type { GridEngine } from '../../apps/market-maker/src/engine/grid-engine';
-import type { AlertSink } from '../../apps/market-maker/src/engine/risk-controller';
+import { buildEngineFromConfig } from '../../apps/market-maker/src/engine/engine.factory';
+import type { GridEngine } from '@mm/trading';
+import type { AlertSink } from '@mm/trading';
 import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
 import { mmConfigSchema } from '../../apps/market-maker/src/mm.config';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
@@ -80,7 +80,7 @@ export async function startEngine(opts: { rows?: [string, string, string, string
   const sink: AlertSink = { notify: (e) => alerts.push({ kind: e.kind, title: e.title }) };
   const registry = new Registry();
   let fatal: Error | undefined;
-  const engine = buildGridEngine(opts.wrap ? opts.wrap(sim, ds) : sim, new GridStore(ds, 'BTCUSDT'), config, MmMetrics.standalone(registry), sink, (e) => {
+  const engine = buildEngineFromConfig(opts.wrap ? opts.wrap(sim, ds) : sim, new GridStore(ds, 'BTCUSDT'), config, MmMetrics.standalone(registry), sink, (e) => {
     fatal = e;
   }, {});
   await engine.start();

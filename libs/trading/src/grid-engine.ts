@@ -1,10 +1,11 @@
-import { Logger } from '@nestjs/common';
 import {
   Dec,
   type ExchangeVenue,
   type Fill,
   type Order,
   type OrderEvent,
+  type Scheduler,
+  type TimerHandle,
   type SymbolRules,
   type Unsubscribe,
   VenueError,
@@ -36,11 +37,10 @@ import {
   validateGrid,
 } from '@mm/grid';
 import { checkStartupSafety, planCleanup } from '@mm/risk';
-import type { FillRow, IntentRow, StrategyRow } from '../persistence/entities';
-import { GridStore, type StateChange } from '../persistence/grid.store';
-import type { MmMetrics } from '../http/mm.metrics';
+import type { AlertSink, CrashPoint, EngineLogger, EngineMetrics, EngineStateStore } from './ports';
+import { type FillRow, type IntentRow, type StateChange, type StrategyRow, emptyStrategy } from './state';
 import type { OrderExecutor } from './order-executor';
-import type { AlertSink, RiskController } from './risk-controller';
+import type { RiskController } from './risk-controller';
 
 export type EngineState = 'starting' | 'recovering' | 'running' | 'stopped' | 'failed';
 
@@ -62,8 +62,8 @@ export interface EngineOptions {
   /** Opening orders pause this long after an insufficient-margin rejection, ms. */
   marginLockMs: number;
   cleaner: { maxOpenOrders: number; maxOrderAgeMs: number; cancelPartiallyFilled: boolean };
-  /** Test-only fault injection: SIGKILL this process at a named point with this probability. */
-  crash?: { point: 'after_intent_commit' | 'after_venue_answer'; probability: number };
+  /** Risk-check period without ticks, ms (default 1000). */
+  riskCheckIntervalMs?: number;
 }
 
 /** Last reconciliation, for /status and metrics. Quantities in base units as decimal strings. */
@@ -94,7 +94,6 @@ export interface ReconciliationResult {
  * orders for one slot. A failed database write is fatal (the process exits; restart recovers).
  */
 export class GridEngine {
-  private readonly log = new Logger('GridEngine');
   private readonly slots = new Map<string, Slot>();
   /** Intents that are not terminal yet, by client order id. */
   private readonly openIntents = new Map<string, IntentRow>();
@@ -119,21 +118,29 @@ export class GridEngine {
   /** Σ inventory (base) and Σ signed cost (long cost − short cost, quote); recomputed only after inventory changes. */
   private totals: { qty: Dec; cost: Dec } | null = null;
   private unsubs: Unsubscribe[] = [];
-  private timer?: NodeJS.Timeout;
-  private watchdog?: NodeJS.Timeout;
+  private timer?: TimerHandle;
+  private watchdog?: TimerHandle;
   state: EngineState = 'starting';
   lastError = '';
 
   constructor(
     private readonly exchange: ExchangeVenue,
     private readonly executor: OrderExecutor,
-    private readonly store: GridStore,
+    private readonly store: EngineStateStore,
     private readonly opts: EngineOptions,
-    private readonly metrics: MmMetrics,
+    private readonly metrics: EngineMetrics,
     readonly risk: RiskController,
     private readonly alerts: AlertSink,
     private readonly onFatal: (err: Error) => void,
+    private readonly scheduler: Scheduler,
+    private readonly log: EngineLogger,
+    private readonly crashHook: (point: CrashPoint) => void = () => undefined,
   ) {}
+
+  /** Engine time, Unix ms (the scheduler's: wall clock live, market time in a backtest). */
+  private now(): number {
+    return this.scheduler.now();
+  }
 
   private get symbol(): string {
     return this.opts.params.symbol;
@@ -182,11 +189,11 @@ export class GridEngine {
     validateGrid(this.opts.params, this.rules, price, this.opts.makerFee);
     await this.enqueue('anchor', async () => {
       if (!this.strategy) {
-        this.strategy = GridStore.emptyStrategy(this.symbol, roundToIncrement(price, this.rules.tickSize, 'down'));
+        this.strategy = emptyStrategy(this.symbol, roundToIncrement(price, this.rules.tickSize, 'down'), new Date(this.now()));
         await this.persist({ strategy: this.strategy });
       }
       this.lastPrice = price;
-      this.lastPriceAtMs = Date.now();
+      this.lastPriceAtMs = this.now();
       this.equityBase = account.totalMarginBalance.minus(this.unrealized());
       this.realizedAtStart = this.strategy.realizedPnl;
     });
@@ -195,7 +202,7 @@ export class GridEngine {
       this.exchange.watchPrice(this.symbol, {
         next: (t) => {
           this.lastPrice = t.price;
-          this.lastPriceAtMs = Date.now();
+          this.lastPriceAtMs = this.now();
           this.scheduleTick();
         },
         subscribed: () => {
@@ -204,11 +211,9 @@ export class GridEngine {
         error: (e) => this.fail(e),
       }),
     );
-    this.timer = setInterval(() => this.enqueue('reconcile', () => this.reconcile(false)), this.opts.reconcileIntervalMs);
-    this.timer.unref();
+    this.timer = this.scheduler.setInterval(() => void this.enqueue('reconcile', () => this.reconcile(false)), this.opts.reconcileIntervalMs);
     // Risk checks also run without ticks: a silent feed is exactly what they must catch.
-    this.watchdog = setInterval(() => void this.enqueue('risk-check', () => this.riskCheck()), 1000);
-    this.watchdog.unref();
+    this.watchdog = this.scheduler.setInterval(() => void this.enqueue('risk-check', () => this.riskCheck()), this.opts.riskCheckIntervalMs ?? 1000);
     this.state = 'running';
     this.log.log(`running ${this.symbol}: anchor ${this.strategy?.anchorPrice}, ${this.slots.size} slots, ${this.openIntents.size} open intents`);
     this.scheduleTick();
@@ -218,8 +223,8 @@ export class GridEngine {
   async stop(cancelAll: boolean): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
-    if (this.timer) clearInterval(this.timer);
-    if (this.watchdog) clearInterval(this.watchdog);
+    this.scheduler.clear(this.timer);
+    this.scheduler.clear(this.watchdog);
     for (const u of this.unsubs) u();
     this.unsubs = [];
     await this.chain.catch(() => undefined);
@@ -249,7 +254,7 @@ export class GridEngine {
   streamState(stream: string, state: 'subscribed' | 'reconnecting'): void {
     if (stream !== 'orders') return;
     if (state === 'reconnecting' && !this.orderStreamDownSinceMs) {
-      this.orderStreamDownSinceMs = Date.now();
+      this.orderStreamDownSinceMs = this.now();
       this.orderStreamUp = false;
       this.alerts.notify({ kind: 'venue_disconnected', level: 'ERROR', title: 'Order stream disconnected', message: `order stream of ${this.symbol} is reconnecting`, dedupeKey: 'orders-down' });
     } else if (state === 'subscribed' && this.orderStreamDownSinceMs) {
@@ -272,14 +277,14 @@ export class GridEngine {
   /** Manual breaker trip: cancels opening orders (and exits unless configured to keep them). */
   tripBreaker(detail: string): Promise<void> {
     return this.enqueue('trip', async () => {
-      this.risk.trip('manual', detail, Date.now());
+      this.risk.trip('manual', detail, this.now());
       await this.react();
     });
   }
 
   resetBreaker(): Promise<void> {
     return this.enqueue('reset', async () => {
-      this.risk.breaker.reset(Date.now());
+      this.risk.breaker.reset(this.now());
       this.scheduleTick();
     });
   }
@@ -302,9 +307,25 @@ export class GridEngine {
     return [...this.openIntents.values()].map((i) => ({ ...i, price: i.price.toString(), quantity: i.quantity.toString(), executedQty: i.executedQty.toString() }));
   }
 
-  /** Resolves when every queued task has run (tests, shutdown). */
+  /** Resolves when every task queued so far has run (tests, shutdown). See `whenIdle` for a full drain. */
   idle(): Promise<void> {
     return this.chain;
+  }
+
+  /**
+   * Resolves once the serialized queue is empty and stays empty across a few microtask turns (tasks
+   * that enqueue follow-ups, venue answers delivered as microtasks). A backtest driver feeds one market
+   * event, awaits `whenIdle()`, then advances time. A task waiting on a scheduler timer (the order
+   * rate limit, a retry backoff) is still running: with a `VirtualScheduler`, time must be advanced
+   * (`advanceToAsync(t, () => engine.whenIdle())`) for it to finish. Never rejects.
+   */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      const chain = this.chain;
+      await chain.catch(() => undefined);
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      if (this.chain === chain) return;
+    }
   }
 
   // ---------------------------------------------------------------- queue
@@ -344,7 +365,7 @@ export class GridEngine {
   }
 
   private onOrderEvent(e: OrderEvent): void {
-    this.lastOrderEventAtMs = Date.now();
+    this.lastOrderEventAtMs = this.now();
     void this.enqueue('order-event', () => this.applyOrder(e.order, e.lastTrade ? [e.lastTrade] : []));
   }
 
@@ -419,7 +440,7 @@ export class GridEngine {
       const wasOpen = isFilled(slot);
       const realized = applyFill(slot, t);
       this.totals = null;
-      if (wasOpen && !realized.isZero()) this.risk.breaker.recordRoundTrip(realized, Date.now());
+      if (wasOpen && !realized.isZero()) this.risk.breaker.recordRoundTrip(realized, this.now());
       this.booked(order.clientOrderId).add(t.tradeId);
       this.fillCount++;
       (change.fills ??= []).push({
@@ -435,14 +456,14 @@ export class GridEngine {
         feeAsset: t.feeAsset,
         realizedPnl: realized,
         tradeTimeMs: String(t.timestampMs),
-        createdAt: new Date(),
+        createdAt: new Date(this.now()),
       });
       if (this.strategy) {
         this.strategy.realizedPnl = this.strategy.realizedPnl.plus(realized);
         this.strategy.feesPaid = this.strategy.feesPaid.plus(t.fee);
         change.strategy = this.strategy;
       }
-      this.metrics.onFill(this.symbol, t.side, t.quantity);
+      this.metrics.fillBooked(this.symbol, t.side, t.quantity);
     }
     applyOrderState(slot, { clientOrderId: order.clientOrderId, orderId: order.orderId, status: order.status, executedQty: order.executedQty });
     const intent = this.openIntents.get(order.clientOrderId);
@@ -498,7 +519,7 @@ export class GridEngine {
 
   private async onTick(): Promise<void> {
     if (this.state !== 'running' || !this.lastPrice || !this.strategy) return;
-    const now = Date.now();
+    const now = this.now();
     await this.riskCheck();
     const dyn = this.opts.dynamicInterval;
     const interval = dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.rules.tickSize) : this.opts.params.priceInterval;
@@ -516,10 +537,9 @@ export class GridEngine {
   /** Feeds equity, feed ages and time to the breaker, updates risk gauges, and reacts to transitions. */
   private async riskCheck(): Promise<void> {
     if (this.state !== 'running' || !this.strategy) return;
-    const now = Date.now();
+    const now = this.now();
     const unrealized = this.unrealized();
-    this.metrics.pnlUnrealized.set({ symbol: this.symbol }, unrealized.toNumber());
-    this.metrics.feedAge.set({ symbol: this.symbol }, Math.min(this.priceAgeMs(), 1e9) / 1000);
+    this.metrics.markState(this.symbol, unrealized, Math.min(this.priceAgeMs(), 1e9) / 1000);
     const equity = this.equityBase ? this.equityBase.plus(this.strategy.realizedPnl.minus(this.realizedAtStart)).plus(unrealized) : null;
     this.risk.evaluate(now, this.priceAgeMs(), this.orderStreamDownSinceMs ? now - this.orderStreamDownSinceMs : 0, equity);
     await this.react();
@@ -538,16 +558,12 @@ export class GridEngine {
     }
   }
 
-  private maybeCrash(point: 'after_intent_commit' | 'after_venue_answer'): void {
-    const c = this.opts.crash;
-    if (c && c.point === point && Math.random() < c.probability) {
-      this.log.warn(`fault injection: SIGKILL at ${point}`);
-      process.kill(process.pid, 'SIGKILL');
-    }
+  private maybeCrash(point: CrashPoint): void {
+    this.crashHook(point);
   }
 
   private async place(actions: Extract<GridAction, { kind: 'place' }>[]): Promise<void> {
-    const now = new Date();
+    const now = new Date(this.now());
     const intents: IntentRow[] = [];
     const slots: Slot[] = [];
     for (const a of actions) {
@@ -578,7 +594,7 @@ export class GridEngine {
     // Durable before anything leaves the process.
     await this.persist({ slots, intents });
     this.maybeCrash('after_intent_commit');
-    const started = Date.now();
+    const started = this.now();
     const results = await Promise.allSettled(
       intents.map((i) =>
         this.executor.placeOrder({
@@ -594,13 +610,13 @@ export class GridEngine {
         }),
       ),
     );
-    this.metrics.exchangeLatency.observe({ operation: 'PlaceOrder' }, (Date.now() - started) / Math.max(1, intents.length));
+    this.metrics.exchangeLatency('PlaceOrder', (this.now() - started) / Math.max(1, intents.length) / 1000);
     this.maybeCrash('after_venue_answer');
     for (let k = 0; k < results.length; k++) {
       const r = results[k];
       const intent = intents[k];
       if (r.status === 'fulfilled') {
-        this.metrics.ordersPlaced.inc({ symbol: this.symbol, side: intent.side });
+        this.metrics.orderPlaced(this.symbol, intent.side);
         await this.applyOrder(r.value, []);
       } else {
         await this.onPlaceError(intent, r.reason);
@@ -619,13 +635,13 @@ export class GridEngine {
     if (e.reason === 'POST_ONLY_WOULD_TAKE') {
       const slot = this.slots.get(intent.slotId.slice(this.symbol.length + 1));
       if (slot) slot.postOnlyRejects++;
-      this.metrics.rejected.inc({ symbol: this.symbol, reason: 'post_only' });
+      this.metrics.orderRejected(this.symbol, 'post_only');
     } else if (e.reason === 'INSUFFICIENT_MARGIN') {
-      this.risk.marginLockUntilMs = Date.now() + this.opts.marginLockMs;
-      this.metrics.rejected.inc({ symbol: this.symbol, reason: 'margin' });
+      this.risk.marginLockUntilMs = this.now() + this.opts.marginLockMs;
+      this.metrics.orderRejected(this.symbol, 'margin');
       this.log.warn(`insufficient margin: opening orders paused for ${this.opts.marginLockMs} ms`);
     } else {
-      this.metrics.rejected.inc({ symbol: this.symbol, reason: 'other' });
+      this.metrics.orderRejected(this.symbol, 'other');
       this.log.warn(`place ${intent.clientOrderId} rejected: ${e.code} ${e.message}`);
     }
     await this.closeIntent(intent.clientOrderId, 'REJECTED', `${e.code}: ${e.message}`);
@@ -677,8 +693,8 @@ export class GridEngine {
    */
   private async reconcile(full = false): Promise<void> {
     if (this.state !== 'running' && this.state !== 'recovering') return;
-    const result: ReconciliationResult = { atMs: Date.now(), venuePosition: '0', localPosition: '0', divergence: '0', action: 'none', adopted: 0, orphansCancelled: 0, foreignCancelled: 0, lookedUp: 0, cleaned: 0 };
-    const cutoff = Date.now() - this.opts.pendingTimeoutMs;
+    const result: ReconciliationResult = { atMs: this.now(), venuePosition: '0', localPosition: '0', divergence: '0', action: 'none', adopted: 0, orphansCancelled: 0, foreignCancelled: 0, lookedUp: 0, cleaned: 0 };
+    const cutoff = this.now() - this.opts.pendingTimeoutMs;
     for (const i of [...this.openIntents.values()]) {
       if (i.status === 'PENDING_NEW' && (full || i.createdAt.getTime() < cutoff)) {
         await this.resolveIntent(i.clientOrderId);
@@ -735,7 +751,7 @@ export class GridEngine {
     const fits = o.side === 'BUY' ? slot.positionQty.lte(0) : slot.positionQty.gte(0);
     if (!fits) return false;
     const reduceOnly = o.side === 'BUY' ? slot.positionQty.lt(0) : slot.positionQty.gt(0);
-    const now = new Date();
+    const now = new Date(this.now());
     const intent: IntentRow = {
       clientOrderId: o.clientOrderId,
       symbol: this.symbol,
@@ -773,10 +789,10 @@ export class GridEngine {
       side: s.order!.side,
       price: s.order!.price,
       status: (s.order!.status === 'PARTIALLY_FILLED' ? 'PARTIALLY_FILLED' : 'NEW') as 'NEW' | 'PARTIALLY_FILLED',
-      createdAtMs: this.openIntents.get(s.order!.clientOrderId)?.createdAt.getTime() ?? Date.now(),
+      createdAtMs: this.openIntents.get(s.order!.clientOrderId)?.createdAt.getTime() ?? this.now(),
       reduceOnly: isExitOrder(s),
     }));
-    const plan = planCleanup(orders, { maxOpenOrders: c.maxOpenOrders, maxOrderAgeMs: c.maxOrderAgeMs, cancelPartiallyFilled: c.cancelPartiallyFilled }, Date.now());
+    const plan = planCleanup(orders, { maxOpenOrders: c.maxOpenOrders, maxOrderAgeMs: c.maxOrderAgeMs, cancelPartiallyFilled: c.cancelPartiallyFilled }, this.now());
     for (const id of plan.cancel) await this.cancel(id);
     return plan.cancel.length;
   }
@@ -789,7 +805,7 @@ export class GridEngine {
     result.venuePosition = venue.toString();
     result.localPosition = local.toString();
     result.divergence = diff.toString();
-    this.metrics.divergence.set({ symbol: this.symbol }, diff.toNumber());
+    this.metrics.divergence(this.symbol, diff);
     if (diff.isZero()) {
       this.pendingDivergence = null;
       return;
@@ -808,7 +824,7 @@ export class GridEngine {
       result.action = 'corrected';
       this.log.warn(`corrected inventory: ${detail}`);
     } else {
-      this.risk.breaker.tripReconciliation(detail, Date.now());
+      this.risk.breaker.tripReconciliation(detail, this.now());
       await this.react();
       result.action = 'breaker_tripped';
     }
@@ -858,9 +874,7 @@ export class GridEngine {
   // ---------------------------------------------------------------- reporting
 
   private updateGauges(): void {
-    this.metrics.positionSize.set({ symbol: this.symbol }, this.inventory().toNumber());
-    this.metrics.ordersActive.set({ symbol: this.symbol }, [...this.slots.values()].filter((s) => s.status !== 'FREE').length);
-    if (this.strategy) this.metrics.pnlRealized.set({ symbol: this.symbol }, this.strategy.realizedPnl.toNumber());
+    this.metrics.gridState(this.symbol, this.inventory(), [...this.slots.values()].filter((s) => s.status !== 'FREE').length, this.strategy?.realizedPnl ?? null);
   }
 
   /**
@@ -895,7 +909,7 @@ export class GridEngine {
 
   /** Age of the last price tick, ms (Infinity before the first). */
   priceAgeMs(): number {
-    return this.lastPriceAtMs ? Date.now() - this.lastPriceAtMs : Number.POSITIVE_INFINITY;
+    return this.lastPriceAtMs ? this.now() - this.lastPriceAtMs : Number.POSITIVE_INFINITY;
   }
 
   /** Snapshot for `/status`. Decimals as strings. */
@@ -911,7 +925,7 @@ export class GridEngine {
       anchorPrice: this.strategy?.anchorPrice.toString() ?? null,
       lastPrice: this.lastPrice?.toString() ?? null,
       priceFeed: { connected: this.priceStreamUp, ageMs: Number.isFinite(priceAge) ? priceAge : null, stale: priceAge > this.opts.stalePriceMs },
-      orderStream: { connected: this.orderStreamUp, reconnects: this.reconnects, lastEventAgeMs: this.lastOrderEventAtMs ? Date.now() - this.lastOrderEventAtMs : null },
+      orderStream: { connected: this.orderStreamUp, reconnects: this.reconnects, lastEventAgeMs: this.lastOrderEventAtMs ? this.now() - this.lastOrderEventAtMs : null },
       slots: { total: slots.length, free: count('FREE'), pending: count('PENDING'), locked: count('LOCKED'), filled: slots.filter((s) => s.positionQty.gt(0)).length },
       openIntents: this.openIntents.size,
       inventory: this.inventory().toString(),
