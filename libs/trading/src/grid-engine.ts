@@ -547,6 +547,14 @@ export class GridEngine {
     };
   }
 
+  /**
+   * The planner's inputs as the engine holds them (read-only; for benchmarks and reports): the slots,
+   * the grid anchor (null before start) and the symbol rules.
+   */
+  planningState(): { slots: ReadonlyMap<string, Slot>; anchorPrice: Dec | null; rules: SymbolRules } {
+    return { slots: this.book.slots, anchorPrice: this.book.strategy?.anchorPrice ?? null, rules: this.book.rules };
+  }
+
   /** Slots with their live orders, for the operator view. */
   listSlots() {
     return [...this.book.slots.values()]
