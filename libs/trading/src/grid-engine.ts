@@ -1,8 +1,6 @@
 import {
   Dec,
   type ExchangeVenue,
-  type Fill,
-  type Order,
   type OrderEvent,
   type Scheduler,
   type TimerHandle,
@@ -10,37 +8,25 @@ import {
   type Unsubscribe,
   VenueError,
   ZERO,
-  isTerminal,
   isVenueError,
   roundToIncrement,
 } from '@mm/domain';
 import {
   type GridAction,
   type GridParams,
-  INTENT_RANK,
-  type IntentStatus,
   type Slot,
-  applyFill,
-  applyOrderState,
-  beginIntent,
   effectiveInterval,
   isExitOrder,
-  isFilled,
-  levelFromTicks,
-  levelKey,
   makeClientOrderId,
-  newSlot,
   openingOrderNotional,
-  parseClientOrderId,
   planGrid,
-  quantityForNotional,
   validateGrid,
 } from '@mm/grid';
-import { checkStartupSafety, planCleanup } from '@mm/risk';
+import { checkStartupSafety } from '@mm/risk';
 import { FatalError, GridBook } from './grid-book';
 import { Reconciler } from './reconciler';
 import type { AlertSink, CrashPoint, EngineLogger, EngineMetrics, EngineStateStore } from './ports';
-import { type FillRow, type IntentRow, type StateChange, type StrategyRow, emptyStrategy } from './state';
+import { type IntentRow, emptyStrategy } from './state';
 import type { OrderExecutor } from './order-executor';
 import type { RiskController } from './risk-controller';
 
@@ -94,6 +80,10 @@ export interface ReconciliationResult {
  * (adopted if the venue has it, NOT_PLACED if not), fills missed while away are booked as fills, and
  * our orders the venue holds but no slot owns are cancelled — so the venue never keeps two live
  * orders for one slot. A failed database write is fatal (the process exits; restart recovers).
+ *
+ * This class is the core (queue, lifecycle, ticks, placing and cancelling); fills and intents are
+ * booked by `GridBook`, recovery and reconciliation live in `Reconciler`. Time and timers come only
+ * from the injected `Scheduler` (market time in a backtest). Build it with `buildGridEngine`.
  */
 export class GridEngine {
   private readonly book: GridBook;
@@ -118,7 +108,7 @@ export class GridEngine {
   constructor(
     private readonly exchange: ExchangeVenue,
     private readonly executor: OrderExecutor,
-    private readonly store: EngineStateStore,
+    store: EngineStateStore,
     private readonly opts: EngineOptions,
     private readonly metrics: EngineMetrics,
     readonly risk: RiskController,
