@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { type Candle, type ExchangeVenue, dec } from '@mm/domain';
+import type { Candle, ExchangeVenue } from '@mm/domain';
+import { HARNESS_CONFIG, candlesFromRows, flatRows, settleEngine } from '@mm/testing';
 import { SimExchange, defaultSymbolRules } from '@mm/sim-exchange';
 import { buildEngineFromConfig } from '../../apps/market-maker/src/engine/engine.factory';
 import type { GridEngine } from '@mm/trading';
@@ -26,24 +27,17 @@ function merge(a: Raw, b: Raw): Raw {
 export const BASE_CONFIG: Raw = {
   instance_id: 'mm1',
   grid: { symbol: 'BTCUSDT', price_interval: '100', order_notional: '250', min_order_value: '10', buy_window: 5, sell_window: 5, max_active_orders: 50 },
-  engine: { reconcile_interval_ms: 3_600_000, pending_timeout_ms: 600_000, stale_price_ms: 600_000 },
-  risk: {
-    breaker: { max_price_age_ms: 0, max_order_stream_down_ms: 0, max_latency_p99_ms: 0, max_consecutive_losses: 0, max_drawdown_abs: '0', max_drawdown_pct: '0' },
-    monitor: { enabled: false },
-    exposure: { max_position_notional: '0', max_total_notional: '0', max_open_order_notional: '0' },
-  },
+  ...HARNESS_CONFIG,
   executor: { rate_per_sec: 10_000, burst: 10_000 },
 };
 
 /** 1-minute candles from [open, high, low, close] tuples, one minute apart from `t0`. */
 export function candles(t0: number, rows: [string, string, string, string][]): Candle[] {
-  return rows.map(([o, h, l, c], i) => ({ symbol: 'BTCUSDT', openTimeMs: t0 + i * 60_000, open: dec(o), high: dec(h), low: dec(l), close: dec(c), volume: dec('10'), closed: true }));
+  return candlesFromRows('BTCUSDT', t0, rows);
 }
 
 /** `n` flat candles at `p`. */
-export function flat(p: string, n: number): [string, string, string, string][] {
-  return Array.from({ length: n }, () => [p, p, p, p]);
-}
+export const flat = flatRows;
 
 export interface EngineHarness {
   sim: SimExchange;
@@ -84,14 +78,7 @@ export async function startEngine(opts: { rows?: [string, string, string, string
     fatal = e;
   }, {});
   await engine.start();
-  const settle = async () => {
-    for (let i = 0; i < 50; i++) {
-      const chain = engine.idle();
-      await chain;
-      await new Promise((r) => setImmediate(r));
-      if (engine.idle() === chain) return;
-    }
-  };
+  const settle = () => settleEngine(engine, undefined, 50);
   await settle();
   return {
     sim,

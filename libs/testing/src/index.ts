@@ -4,3 +4,4 @@
  */
 export * from './fake-connector';
 export * from './processes';
+export * from './engine';
