@@ -148,14 +148,18 @@ describe('GridEngine on market time (VirtualScheduler + SimExchange + InMemorySt
     await r.engine.stop(false);
   });
 
-  it('drawdown is judged over the window on market time: a loss spread over more than the window does not trip', async () => {
-    // Price slides 100 every 70 market minutes: each step loses < 0.5 within any 1 h window.
+  it.each([
+    ['1 market hour', 3_600_000, 'CLOSED'],
+    ['1 market day', 86_400_000, 'OPEN'],
+  ])('drawdown is judged over a window of %s on market time: a loss spread over 2-hour steps trips only the long window', async (_name, windowMs, expected) => {
+    // The price steps down 100 every 120 market minutes, each step just through one more buy level;
+    // each step loses less than 0.6 USDT, all three together more.
     const rows: Row[] = [...flat('100050', 23)];
-    for (let k = 1; k <= 3; k++) rows.push(...flat(String(100050 - 100 * k + 40), 70));
-    const r = await run(rows, settings({ breaker: { maxDrawdownAbs: new Dec('0.5'), drawdownWindowMs: 3_600_000, cooldownMs: 0 } }));
-    await r.step(3 * 70 * 60_000, 10_000);
-    expect(r.engine.snapshot().risk.breaker.state).toBe('CLOSED');
-    expect(new Dec(r.engine.snapshot().inventory).gt(0)).toBe(true);
+    for (let k = 1; k <= 3; k++) rows.push(...flat(String(100050 - 100 * k - 10), 120));
+    const r = await run(rows, settings({ breaker: { maxDrawdownAbs: new Dec('0.6'), drawdownWindowMs: windowMs, cooldownMs: 0 } }));
+    await r.step(3 * 120 * 60_000 - 60_000, 10_000);
+    expect(r.engine.snapshot().inventory).toBe('0.006');
+    expect(r.engine.snapshot().risk.breaker.state).toBe(expected);
     await r.engine.stop(false);
   });
 
