@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws';
 import { Dec, type AccountSnapshot, type Candle, type Order } from '@mm/domain';
-import { FakeConnector } from './fake-connector';
+import { FakeConnector } from '@mm/testing';
 import { type Proc, freePort, startApp, startHost, stopProc, waitFor } from './proc';
 import { waitPort } from './servers';
 

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import Decimal from 'decimal.js';
-import { type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '../support/processes';
+import { type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
 import { TestExchangeClient } from '../support/exchange-client';
 
 jest.setTimeout(60_000);

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Dec } from '@mm/domain';
 import { SimExchange, defaultSymbolRules, openRecording, type MarketEvent } from '@mm/sim-exchange';
 import { TestExchangeClient } from '../support/exchange-client';
-import { BTC_CSV, ROOT, freePort, startApp, stopApp, waitFor, type AppProcess } from '../support/processes';
+import { BTC_CSV, ROOT, freePort, startApp, stopApp, waitFor, type AppProcess } from '@mm/testing';
 
 jest.setTimeout(90_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-replay-'));

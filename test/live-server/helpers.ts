@@ -7,7 +7,7 @@ import { type LiveConfig, liveConfigSchema } from '../../apps/live-server/src/li
 import { LiveGateway } from '../../apps/live-server/src/live.gateway';
 import { createLiveApp } from '../../apps/live-server/src/live.module';
 import type { LiveMessage } from '../../apps/live-server/src/messages';
-import { FakeConnector } from '../support/fake-connector';
+import { FakeConnector } from '@mm/testing';
 
 export const SYMBOL = 'BTCUSDT';
 /** Open time of the first scripted candle (a minute boundary), Unix ms. */

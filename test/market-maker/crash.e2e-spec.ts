@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Decimal from 'decimal.js';
-import { BTC_CSV, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '../support/processes';
+import { BTC_CSV, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
 import { TestExchangeClient } from '../support/exchange-client';
 import { MM_CID as CID, type SeenTrade, roundTripPnl, tradeOf } from '../support/round-trips';
 

@@ -6,8 +6,8 @@ import { RemoteExchange } from '../exchange/remote-exchange';
 import { GridStore } from '../persistence/grid.store';
 import { MmMetrics } from '../http/mm.metrics';
 import { AlertService, alertConfigFromEnv } from '../alerts';
-import { buildGridEngine } from './engine.factory';
-import type { GridEngine } from './grid-engine';
+import { buildEngineFromConfig } from './engine.factory';
+import type { GridEngine } from '@mm/trading';
 
 /**
  * Nest wrapper: builds the RemoteExchange, order executor, risk controller, alerts and GridEngine
@@ -47,7 +47,7 @@ export class EngineService implements OnApplicationShutdown {
         if (state === 'reconnecting') this.log.warn(`${stream} stream reconnecting: ${detail ?? ''}`);
       },
     });
-    this.engine = buildGridEngine(this.exchange, new GridStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err));
+    this.engine = buildEngineFromConfig(this.exchange, new GridStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err));
   }
 
   /** Connects (with backoff; fails fast after the configured attempts), arms the dead-man's switch, starts the engine. */
