@@ -58,7 +58,7 @@ export class ExchangeController {
 
   private async checked(req: pb.PlaceOrderRequest, prefix = '') {
     const r = orderRequestFromWire(req, prefix);
-    await this.entry.check(r, prefix);
+    await this.entry.check(r);
     return r;
   }
 

@@ -5,6 +5,7 @@ import { CONNECTOR_CONFIG, type ConnectorConfig } from '../connector.config';
 import { AuthService, isReadOnlyRpc, peerHost } from './auth';
 import { GrpcStatusException } from './grpc-errors';
 import { RETRY_AFTER_KEY, TokenBuckets } from './rate-limit';
+import { type RpcCall, RpcObserver, rpcState } from './rpc-logging';
 
 /** Service name of grpc.health.v1 (served open, see {@link ConnectorGate}). */
 export const HEALTH_SERVICE_FQN = 'grpc.health.v1.Health';
@@ -52,6 +53,7 @@ export class ConnectorGate {
   constructor(
     private readonly auth: AuthService,
     @Inject(CONNECTOR_CONFIG) private readonly config: ConnectorConfig,
+    private readonly observer: RpcObserver,
   ) {
     const { rate, burst } = config.rateLimit;
     if (rate > 0) this.buckets = new TokenBuckets(rate, burst);
@@ -73,7 +75,7 @@ export class ConnectorGate {
    * @returns a release function for admitted streams (no-op for unary calls).
    * @throws GrpcStatusException UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED.
    */
-  admit(service: string, method: string, responseStream: boolean, metadata: Metadata, peer: string): () => void {
+  admit(service: string, method: string, responseStream: boolean, metadata: Metadata, peer: string, onIdentified?: (client: string) => void): () => void {
     let key: string;
     if (service === EXCHANGE_SERVICE_FQN) {
       let id;
@@ -83,6 +85,7 @@ export class ConnectorGate {
         this.stats.unauthenticated++;
         throw e;
       }
+      onIdentified?.(id.id);
       if (id.role === 'monitor' && !isReadOnlyRpc(method)) {
         this.stats.permissionDenied++;
         throw new GrpcStatusException(status.PERMISSION_DENIED, `${method}: role monitor may not call this RPC (trader only)`);
@@ -140,12 +143,19 @@ export class ConnectorGate {
         start: (next) =>
           next({
             onReceiveMetadata: (metadata, mdNext) => {
+              const peer = call.getPeer();
+              // A stand-in for the handler's call, so refusals are logged, counted and carry x-request-id like any RPC.
+              const rpc: RpcCall = { metadata, getPath: () => def.path, getPeer: () => peer };
               try {
-                release = this.admit(service, method, def.responseStream, metadata, call.getPeer());
+                release = this.admit(service, method, def.responseStream, metadata, peer, (client) => (rpcState(rpc).client = client));
               } catch (e) {
                 const err = e instanceof GrpcStatusException ? e : new GrpcStatusException(status.INTERNAL, 'internal error');
                 const md = new Metadata();
                 for (const [k, v] of Object.entries(err.trailers ?? {})) md.set(k, v);
+                if (service === EXCHANGE_SERVICE_FQN) {
+                  this.observer.errorTrailers(rpc, md);
+                  this.observer.finish(rpc, err.code, err.details);
+                }
                 call.sendStatus({ code: err.code, details: err.details, metadata: md });
                 return;
               }

@@ -12,7 +12,7 @@ export const REFERENCE_PRICE_MAX_AGE_MS = 1000;
  * - percent-price band: a LIMIT price must lie within ±`orderEntry.priceBandPct` % of the last price,
  *   like Binance's PERCENT_PRICE / PERCENT_PRICE_BY_SIDE filters (multiplierUp/multiplierDown) —
  *   it stops fat-finger and hostile prices such as `1e400` or 50 % through the book.
- * All failures are INVALID_ARGUMENT naming the field (`price`, `quantity`, with the batch prefix).
+ * All failures are INVALID_ARGUMENT naming the field (`price`, `quantity`; in a batch the error's index names the order, as for the venue's own rule errors).
  */
 @Injectable()
 export class OrderEntryChecks {
@@ -27,21 +27,21 @@ export class OrderEntryChecks {
   }
 
   /** @throws VenueError INVALID_ARGUMENT naming the field; UNAVAILABLE when no reference price can be read. */
-  async check(req: OrderRequest, prefix = ''): Promise<void> {
+  async check(req: OrderRequest): Promise<void> {
     const rules = await this.venue.getSymbolRules(req.symbol).catch(() => {
-      throw invalidArgument(`${prefix}symbol`, `unknown symbol ${req.symbol}`, 'UNKNOWN_SYMBOL');
+      throw invalidArgument('symbol', `unknown symbol ${req.symbol}`, 'UNKNOWN_SYMBOL');
     });
     const qtyDp = rules.stepSize.decimalPlaces();
-    if (req.quantity.decimalPlaces() > qtyDp) throw invalidArgument(`${prefix}quantity`, `has more decimal places than the step size ${rules.stepSize.toString()} allows (${qtyDp})`);
+    if (req.quantity.decimalPlaces() > qtyDp) throw invalidArgument('quantity', `has more decimal places than the step size ${rules.stepSize.toString()} allows (${qtyDp})`);
     if (!req.price) return;
     const pxDp = rules.tickSize.decimalPlaces();
-    if (req.price.decimalPlaces() > pxDp) throw invalidArgument(`${prefix}price`, `has more decimal places than the tick size ${rules.tickSize.toString()} allows (${pxDp})`);
+    if (req.price.decimalPlaces() > pxDp) throw invalidArgument('price', `has more decimal places than the tick size ${rules.tickSize.toString()} allows (${pxDp})`);
     if (req.type !== 'LIMIT' || this.bandPct.isZero()) return;
     const ref = await this.reference(req.symbol);
     const lo = ref.mul(Dec.sub(100, this.bandPct)).div(100);
     const hi = ref.mul(Dec.add(100, this.bandPct)).div(100);
     if (req.price.lt(lo) || req.price.gt(hi)) {
-      throw invalidArgument(`${prefix}price`, `${req.price.toString()} is outside the ±${this.bandPct.toString()} % band around the last price ${ref.toString()} (${lo.toString()}..${hi.toString()})`);
+      throw invalidArgument('price', `${req.price.toString()} is outside the ±${this.bandPct.toString()} % band around the last price ${ref.toString()} (${lo.toString()}..${hi.toString()})`);
     }
   }
 
