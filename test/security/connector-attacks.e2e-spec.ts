@@ -5,12 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http2 from 'node:http2';
+import { execFileSync, spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ConformanceClient, grpcFailure } from '../conformance/client';
-import { type Connector, type Proc, cpuMs, freePort, genericClient, getJson, median, rawGrpc, rssBytes, spawnApp, startConnector, stop, waitFor, watch } from './support';
+import { type Connector, type Proc, cpuMs, freePort, genericClient, getJson, median, rssBytes, spawnApp, startConnector, stop, waitFor, watch } from './support';
 
 jest.setTimeout(120_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-sec-conn-'));
@@ -54,6 +54,7 @@ describe('connector under attack', () => {
   });
 
   const mmHealthy = async () => {
+    if (mm.child.exitCode !== null || mm.child.signalCode !== null) throw new Error(`market maker exited (${mm.child.exitCode ?? mm.child.signalCode}): ${mm.output().slice(-500)}`);
     const st = await getJson(`${mmUrl}/status`);
     return st.body.components.connector.status === 'up' && st.body.components.strategy.state === 'running' && (await getJson(`${mmUrl}/health`)).status === 200;
   };
@@ -86,50 +87,88 @@ describe('connector under attack', () => {
 
   it('2. unauthenticated 4 MB requests are refused before decoding; a trader client latency stays within 2x', async () => {
     const trader = new ConformanceClient(conn.address, OTHER);
+    const samples: { atMs: number; ms: number }[] = [];
     const probe = async (n: number) => {
       const xs: number[] = [];
       for (let i = 0; i < n; i++) {
+        const atMs = Date.now();
         const t = performance.now();
         await trader.call('GetLatestPrice', { symbol: 'BTCUSDT' });
         xs.push(performance.now() - t);
+        samples.push({ atMs, ms: xs[xs.length - 1] });
       }
       return xs;
     };
+    type Attack = { startMs: number; endMs: number; results: { status: number; message: string; ms: number }[] };
+    const runAttack = (p: string, bytes: number, n: number, token?: string, reuse = true) =>
+      JSON.parse(
+        execFileSync(process.execPath, [path.join(__dirname, 'attacker.js'), conn.address, p, String(bytes), String(n), ...(token ? [token] : [])], {
+          encoding: 'utf8',
+          env: { ...process.env, ATTACK_REUSE_CONNECTION: reuse ? '1' : '0' },
+        }),
+      ) as Attack;
+    // CPU per refused request, without the latency probe running: 100 × 4 MB vs 100 × 10 bytes (both unauthenticated, fresh connection each).
+    const cpuPer = (bytes: number) => {
+      const c0 = cpuMs(conn.child.pid!);
+      const a = runAttack(`${SVC}/SubscribePrice`, bytes, 100, undefined, false);
+      return { ms: (cpuMs(conn.child.pid!) - c0) / 100, a };
+    };
+    const small = cpuPer(10);
+    const large = cpuPer(4 * 1024 * 1024);
     await probe(20); // warm
     const baseline = median(await probe(60));
-    const session = http2.connect(`http://${conn.address}`);
     const rssBefore = rssBytes(conn.child.pid!);
-    const cpu0 = cpuMs(conn.child.pid!);
     const during: number[] = [];
+    // The attacker is its own process, so its work does not slow the probe in this one; 20 × 4 MB, a
+    // fresh connection each, 25 ms apart (so the window holds enough probe samples for a median).
+    const attacker = spawn(process.execPath, [path.join(__dirname, 'attacker.js'), conn.address, `${SVC}/SubscribePrice`, String(4 * 1024 * 1024), '20'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ATTACK_REUSE_CONNECTION: '0', ATTACK_INTERVAL_MS: '25' } });
+    let out = '';
+    attacker.stdout.on('data', (d) => (out += d));
+    const attackDone = new Promise<void>((r) => attacker.on('exit', () => r()));
     let attacking = true;
-    const prober = (async () => {
-      while (attacking) during.push(...(await probe(1)));
-    })();
-    const results = [];
-    for (let i = 0; i < 20; i++) results.push(await rawGrpc(session, `${SVC}/SubscribePrice`, 4 * 1024 * 1024));
-    const cpu1 = cpuMs(conn.child.pid!);
-    attacking = false;
-    await prober;
+    void attackDone.then(() => (attacking = false));
+    samples.length = 0;
+    while (attacking) await probe(1);
+    const attack = JSON.parse(out) as Attack;
+    const results = attack.results;
+    // Probes that started while the 20 requests were being sent and refused.
+    during.push(...samples.filter((s) => s.atMs >= attack.startMs && s.atMs <= attack.endMs).map((s) => s.ms));
     // Authenticated but oversized: refused from the length prefix (RESOURCE_EXHAUSTED), not buffered.
-    const big = await rawGrpc(session, `${SVC}/PlaceOrder`, 4 * 1024 * 1024, { authorization: `Bearer ${OTHER}` });
-    const mid = await rawGrpc(session, `${SVC}/PlaceOrder`, 64 * 1024, { authorization: `Bearer ${OTHER}` });
-    session.close();
+    const [big] = runAttack(`${SVC}/PlaceOrder`, 4 * 1024 * 1024, 1, OTHER).results;
+    const [mid] = runAttack(`${SVC}/PlaceOrder`, 64 * 1024, 1, OTHER).results;
+    const [batchOk] = runAttack(`${SVC}/BatchPlaceOrders`, 64 * 1024, 1, OTHER).results;
     trader.close();
     const rssAfter = rssBytes(conn.child.pid!);
     const p50 = median(during);
-    log(`4 MB unauthenticated ×20: statuses ${[...new Set(results.map((r) => grpc.status[r.status]))]}, refusal median ${median(results.map((r) => r.ms)).toFixed(1)} ms, connector CPU ${((cpu1 - cpu0) / 20).toFixed(1)} ms/request (10 ms /proc resolution, includes serving the trader probe), rss ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssAfter / 2 ** 20).toFixed(0)} MB; trader GetLatestPrice p50 ${baseline.toFixed(2)} ms baseline, ${p50.toFixed(2)} ms during (${during.length} samples); authenticated 4 MB → ${grpc.status[big.status]}, 64 KB PlaceOrder → ${grpc.status[mid.status]} (${mid.message})`);
+    const tally = (a: Attack['results']) => Object.entries(a.reduce<Record<string, number>>((m, r) => ((m[grpc.status[r.status] ?? r.message.replace(/.*code /, '')] = (m[grpc.status[r.status] ?? r.message.replace(/.*code /, '')] ?? 0) + 1), m), {})).map(([k, v]) => `${k}×${v}`).join(' ');
+    log(`connector CPU per refused unauthenticated request (100 each, fresh connection per request, /proc 10 ms ticks): 4 MB ${large.ms.toFixed(2)} ms [${tally(large.a.results)}], 10 bytes ${small.ms.toFixed(2)} ms [${tally(small.a.results)}]`);
+    log(`4 MB unauthenticated ×20 (25 ms apart): ${tally(results)}, answer median ${median(results.map((r) => r.ms)).toFixed(1)} ms, rss ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssAfter / 2 ** 20).toFixed(0)} MB; trader GetLatestPrice p50 ${baseline.toFixed(2)} ms baseline, ${p50.toFixed(2)} ms during (${during.length} samples); authenticated 4 MB PlaceOrder → ${grpc.status[big.status]} (${big.message}), 64 KB PlaceOrder → ${grpc.status[mid.status]}, 64 KB BatchPlaceOrders → ${grpc.status[batchOk.status]} (${batchOk.message})`);
+    // Refused before decoding: UNAUTHENTICATED from the headers. On one connection, Node's HTTP/2
+    // server also resets the abusive connection's later streams (ENHANCE_YOUR_CALM: DATA keeps coming
+    // for streams it has closed) — a refusal too; never OK and never a decode error.
+    expect(large.a.results.every((r) => r.status === grpc.status.UNAUTHENTICATED)).toBe(true);
     expect(results.every((r) => r.status === grpc.status.UNAUTHENTICATED)).toBe(true);
+    // The same 20 on one connection: the first refused with UNAUTHENTICATED, then Node's HTTP/2 server
+    // resets the abusive connection's streams (ENHANCE_YOUR_CALM) — never OK, never a decode error.
+    const one = runAttack(`${SVC}/SubscribePrice`, 4 * 1024 * 1024, 20).results;
+    log(`4 MB unauthenticated ×20 on one connection: ${tally(one)}`);
+    expect(one[0].status).toBe(grpc.status.UNAUTHENTICATED);
+    expect(one.every((r) => r.status === grpc.status.UNAUTHENTICATED || /ENHANCE_YOUR_CALM|REFUSED_STREAM|CANCEL/.test(r.message))).toBe(true);
+    // The 4 MB body costs no more than a 10-byte one (+5 ms for noise): the message is never read.
+    expect(large.ms).toBeLessThan(small.ms + 5);
+    expect(large.ms).toBeLessThan(20);
     expect(big.status).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(mid.status).toBe(grpc.status.RESOURCE_EXHAUSTED);
-    expect((cpu1 - cpu0) / 20).toBeLessThan(50);
+    // 64 KB is within the batch limit: decoded (64 KB of zero bytes is not a valid request → some non-size status).
+    expect(batchOk.status).not.toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(rssAfter - rssBefore).toBeLessThan(64 * 2 ** 20);
     expect(p50).toBeLessThanOrEqual(Math.max(2 * baseline, baseline + 2));
     expect(await mmHealthy()).toBe(true);
   });
 
-  it('3. the stream over the per-token cap is refused; another client still streams; RSS stays bounded', async () => {
-    const cap = 1000;
-    const channels = Array.from({ length: 4 }, () => new ConformanceClient(conn.address, MON));
+  it('3. the stream over the per-token cap (100) is refused; another client still streams; RSS stays bounded', async () => {
+    const cap = 100;
+    const channels = Array.from({ length: 10 }, () => new ConformanceClient(conn.address, MON));
     const streams: grpc.ClientReadableStream<unknown>[] = [];
     const refused: grpc.ServiceError[] = [];
     for (let i = 0; i <= cap; i++) {
@@ -152,7 +191,7 @@ describe('connector under attack', () => {
     log(`streams: ${cap + 1} SubscribeOrders from one monitor token → ${refused.length} refused (${refused[0]?.details}); other token's stream ${secondError ? `refused: ${secondError.details}` : 'open'}; connector rss ${(rss / 2 ** 20).toFixed(0)} MB`);
     expect(refused).toHaveLength(1);
     expect(grpc.status[refused[0].code]).toBe('RESOURCE_EXHAUSTED');
-    expect(refused[0].details).toMatch(/maxStreamsPerClient 1000/);
+    expect(refused[0].details).toMatch(/maxStreamsPerClient 100\)/);
     expect(secondError).toBeUndefined();
     expect(rss).toBeLessThan(400 * 2 ** 20);
     // Released on cancel: the token can stream again.
@@ -167,6 +206,7 @@ describe('connector under attack', () => {
     again.cancel();
     channels.forEach((c) => c.close());
     expect(await mmHealthy()).toBe(true);
+    expect((await getJson(`${mmUrl}/status`)).body.components.risk.breaker.state).toBe('CLOSED');
   });
 
   it('9. 1e400, a price 50 % away and " 0.01 " are INVALID_ARGUMENT naming the field', async () => {
@@ -212,7 +252,7 @@ describe('connector under attack', () => {
   });
 
   it('10. SIGTERM with a streaming client connected exits within the configured deadline (2 s)', async () => {
-    const s = monitor.raw.SubscribePrice({ symbol: 'BTCUSDT' }, monitor.metadata()) as grpc.ClientReadableStream<unknown>;
+    const s = monitor.raw.SubscribePrice({ symbols: ['BTCUSDT'] }, monitor.metadata()) as grpc.ClientReadableStream<unknown>;
     let got = 0;
     s.on('data', () => got++);
     s.on('error', () => undefined);

@@ -179,7 +179,16 @@ export function watch(client: grpc.Client, service: string, ms = 3000, keep?: gr
 
 /** JSON over HTTP with optional bearer token. */
 export async function getJson(url: string, token?: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  let res: Response | undefined;
+  for (let attempt = 0; !res; attempt++) {
+    try {
+      res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    } catch (e) {
+      // A kept-alive socket the server closed while idle ("other side closed"): retry once on a new one.
+      if (attempt === 0) continue;
+      throw new Error(`GET ${url}: ${(e as Error).message}: ${String((e as { cause?: Error }).cause?.message ?? '')}`);
+    }
+  }
   const text = await res.text();
   let body: unknown = text;
   try {

@@ -132,9 +132,9 @@ export const connectorConfigSchema = z.object({
       /** Largest request message of BatchPlaceOrders / BatchCancelOrders, bytes. */
       maxBatchMessageBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
       /** Concurrent server streams per client (token identity, or peer IP when open). */
-      maxStreamsPerClient: z.coerce.number().int().min(1).default(1000),
+      maxStreamsPerClient: z.coerce.number().int().min(1).default(100),
       /** Concurrent server streams over all clients. */
-      maxStreamsTotal: z.coerce.number().int().min(1).default(10_000),
+      maxStreamsTotal: z.coerce.number().int().min(1).default(1000),
       /** grpc.health.v1 Watch calls per connection / in total. */
       maxHealthWatchesPerConnection: z.coerce.number().int().min(1).default(4),
       maxHealthWatches: z.coerce.number().int().min(1).default(256),
