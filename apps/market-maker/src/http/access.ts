@@ -65,7 +65,8 @@ export class ReadAccessMiddleware implements NestMiddleware {
 
   use(req: Request, res: Response, next: NextFunction): void {
     const digest = this.access.read;
-    const path = req.path.replace(/\/+$/, '') || '/';
+    // originalUrl: mounted middleware sees req.path relative to its mount point.
+    const path = (req.originalUrl ?? req.url).split('?')[0].replace(/\/+$/, '') || '/';
     if (!digest || !READ_PATHS.includes(path) || (path === '/metrics' && this.access.metricsOpen)) return next();
     try {
       this.access.verify(req, digest, 'read');

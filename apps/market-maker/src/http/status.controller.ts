@@ -1,6 +1,6 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { HealthCheck, HealthCheckService, type HealthIndicatorResult, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, type HealthIndicatorResult, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import { EngineService } from '../engine/engine.service';
 import { StorageProbe } from '../persistence/storage-probe';
@@ -14,6 +14,7 @@ export class StatusController {
     private readonly engine: EngineService,
     private readonly dataSource: DataSource,
     private readonly storage: StorageProbe,
+    private readonly indicator: HealthIndicatorService,
   ) {}
 
   /**
@@ -27,8 +28,8 @@ export class StatusController {
       () => this.db.pingCheck('database', { timeout: 2000 }),
       async (): Promise<HealthIndicatorResult> => {
         const problem = await this.storage.check();
-        if (problem) throw new Error(problem);
-        return { storage: { status: 'up' } };
+        const ind = this.indicator.check('storage');
+        return problem ? ind.down({ problem }) : ind.up();
       },
       (): HealthIndicatorResult => {
         const state = this.engine.engine.state;
