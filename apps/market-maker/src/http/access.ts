@@ -16,7 +16,8 @@ export class MmAccess {
   readonly read?: TokenDigest;
   readonly metricsOpen: boolean;
   readonly connectorToken: string;
-  readonly guesses: GuessLimiter;
+  /** Failed-guess limiters per client IP, one per token (a read-token guesser does not lock out operators). */
+  readonly guesses: { operator: GuessLimiter; read: GuessLimiter };
 
   /**
    * @throws ConfigError naming the key: token shorter than 16 characters, unreadable `*_file`,
@@ -33,27 +34,26 @@ export class MmAccess {
     if (rd) this.read = new TokenDigest(rd, 'http.read_token');
     assertExposureAllowed(config.http.host, !!this.read, 'http.host', 'http.read_token (MM_READ_TOKEN or MM_READ_TOKEN_FILE)');
     this.metricsOpen = config.http.metrics_open;
-    this.guesses = new GuessLimiter(config.operator.max_failures_per_min, 60_000);
+    this.guesses = { operator: new GuessLimiter(config.operator.max_failures_per_min, 60_000), read: new GuessLimiter(config.operator.max_failures_per_min, 60_000) };
   }
 
   /**
-   * Checks `Authorization: Bearer <token>` against `digest`, counting failures per client IP.
+   * Checks `Authorization: Bearer <token>` against `digest`, counting wrong tokens per client IP
+   * (a missing token is not a guess). Once blocked, no token is checked until the window ends.
    * @throws HttpException 429 after too many failures (with Retry-After seconds), 401 without a token, 403 for a wrong one.
    */
-  verify(req: Request, digest: TokenDigest, what: string): void {
+  verify(req: Request, digest: TokenDigest, what: 'operator' | 'read'): void {
     const ip = req.socket.remoteAddress ?? 'unknown';
-    const wait = this.guesses.blockedFor(ip);
+    const limiter = this.guesses[what];
+    const wait = limiter.blockedFor(ip);
     if (wait > 0) {
       req.res?.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
       throw new HttpException(`too many failed ${what} token attempts; retry in ${Math.ceil(wait / 1000)} s`, HttpStatus.TOO_MANY_REQUESTS);
     }
     const m = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
-    if (!m) {
-      this.guesses.fail(ip);
-      throw new HttpException(`missing bearer token (${what})`, HttpStatus.UNAUTHORIZED);
-    }
+    if (!m) throw new HttpException(`missing bearer token (${what})`, HttpStatus.UNAUTHORIZED);
     if (!digest.matches(m[1])) {
-      this.guesses.fail(ip);
+      limiter.fail(ip);
       throw new HttpException(`invalid ${what} token`, HttpStatus.FORBIDDEN);
     }
   }
