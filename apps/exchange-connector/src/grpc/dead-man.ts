@@ -9,8 +9,10 @@ import { AuthService } from './auth';
 import { GrpcStatusException } from './grpc-errors';
 import { ObserveUnaryCalls, type RpcCall, RpcObserver } from './rpc-logging';
 
-/** Most client ids the connector remembers an owner for (one per strategy instance in practice). */
-export const MAX_DEAD_MAN_CLIENTS = 1000;
+/** Most client ids one caller (token identity) may own (one per strategy instance in practice). */
+export const MAX_DEAD_MAN_CLIENTS_PER_CALLER = 64;
+/** Most client ids the connector remembers an owner for, over all callers. */
+export const MAX_DEAD_MAN_CLIENTS = 10_000;
 
 /**
  * True when `clientOrderId` belongs to the client `clientId`: it starts with `clientId` and the next
@@ -47,6 +49,7 @@ export class DeadManService implements OnApplicationShutdown {
   private readonly log = new Logger('DeadMan');
   private readonly switches = new Map<string, Switch>();
   private readonly owners = new Map<string, string>();
+  private readonly ownedBy = new Map<string, number>();
   private readonly venueNative: boolean;
   fired = 0;
 
@@ -76,8 +79,12 @@ export class DeadManService implements OnApplicationShutdown {
       throw invalidArgument('symbol', `unknown symbol ${symbol}`, 'UNKNOWN_SYMBOL');
     });
     if (owner === undefined) {
-      if (this.owners.size >= MAX_DEAD_MAN_CLIENTS) throw new GrpcStatusException(status.RESOURCE_EXHAUSTED, `at most ${MAX_DEAD_MAN_CLIENTS} dead-man client ids`);
+      const mine = this.ownedBy.get(caller) ?? 0;
+      if (mine >= MAX_DEAD_MAN_CLIENTS_PER_CALLER || this.owners.size >= MAX_DEAD_MAN_CLIENTS) {
+        throw new GrpcStatusException(status.RESOURCE_EXHAUSTED, `client_id: at most ${MAX_DEAD_MAN_CLIENTS_PER_CALLER} dead-man client ids per client`);
+      }
       this.owners.set(clientId, caller);
+      this.ownedBy.set(caller, mine + 1);
     }
     const key = `${clientId}|${symbol}`;
     const prev = this.switches.get(key);
