@@ -54,13 +54,14 @@ describe('exposure', () => {
     }
   });
 
-  it('8. non-loopback without authentication, and development tokens in production, refuse to start', async () => {
+  it('8. non-loopback without authentication, development tokens in production, and a failing venue stop the start with one line', async () => {
     const cases: [string, 'exchange-connector' | 'market-maker' | 'live-server', Record<string, string>, RegExp][] = [
       ['connector on 0.0.0.0 without tokens', 'exchange-connector', { GRPC_HOST: '0.0.0.0', PORT: String(await freePort()), METRICS_PORT: String(await freePort()) }, /config error: host: listening on 0\.0\.0\.0 \(not loopback\) requires authentication/],
       ['market maker on 0.0.0.0 without read token', 'market-maker', { MM_HOST: '0.0.0.0', MM_PORT: String(await freePort()), SQLITE_PATH: path.join(dir, 'x.sqlite') }, /config error: http\.host: .*requires authentication/],
       ['live server on 0.0.0.0 without viewer token', 'live-server', { LIVE_HOST: '0.0.0.0', LIVE_PORT: String(await freePort()) }, /config error: host: .*requires authentication/],
       ['connector with the compose dev token in production', 'exchange-connector', { NODE_ENV: 'production', CONNECTOR_TOKENS: 'trader:mm:dev-market-maker-token', PORT: String(await freePort()), METRICS_PORT: String(await freePort()) }, /development token/],
       ['market maker with a dev connector token in production', 'market-maker', { NODE_ENV: 'production', CONNECTOR_TOKEN: 'dev-market-maker-token', MM_PORT: String(await freePort()), SQLITE_PATH: path.join(dir, 'y.sqlite') }, /config error: exchange\.token: is a documented development token/],
+      ['ccxt venue that cannot start (one line, no stack)', 'exchange-connector', { EXCHANGE: 'binance', CCXT_URL_OVERRIDE: 'http://127.0.0.1:1', API_KEY: 'k', API_SECRET: 's', CCXT_TIMEOUT_MS: '1000', PORT: String(await freePort()), METRICS_PORT: String(await freePort()) }, /exchange-connector failed to start: binance \(swap\) failed to start: loading markets: .*ECONNREFUSED/],
       ['market maker with a 10-character operator token', 'market-maker', { OPERATOR_TOKEN: 'short-tok1', MM_PORT: String(await freePort()), SQLITE_PATH: path.join(dir, 'z.sqlite') }, /config error: operator\.token: must be at least 16 characters/],
     ];
     for (const [what, app, env, re] of cases) {
@@ -71,6 +72,7 @@ describe('exposure', () => {
       log(`${what}: exit ${code}: ${last.slice(0, 180)}`);
       expect(code).toBe(1);
       expect(p.output()).toMatch(re);
+      expect(p.output()).not.toMatch(/\n\s+at /); // no stack trace
     }
   });
 
