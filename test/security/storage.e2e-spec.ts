@@ -5,7 +5,7 @@
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
 
-const url = process.env.DATABASE_URL_TEST ?? 'postgres://postgres@127.0.0.1:5432/opensqt_d';
+const url = process.env.DATABASE_URL_TEST ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 jest.setTimeout(30_000);
 
 describe('PostgreSQL query timeouts', () => {
