@@ -11,7 +11,8 @@ jest.setTimeout(30_000);
 describe('PostgreSQL query timeouts', () => {
   let ds: DataSource;
   beforeAll(async () => {
-    ds = new DataSource(dataSourceOptions({ databaseUrl: url, sqlitePath: 'unused', statementTimeoutMs: 500 }));
+    // The app's own options (pool timeouts), without migrations: nothing is written to the database.
+    ds = new DataSource({ ...dataSourceOptions({ databaseUrl: url, sqlitePath: 'unused', statementTimeoutMs: 500 }), migrationsRun: false } as never);
     await ds.initialize();
   });
   afterAll(async () => {
