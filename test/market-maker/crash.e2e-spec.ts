@@ -14,7 +14,7 @@ import { MM_CID as CID, type SeenTrade, roundTripPnl, tradeOf } from '../support
 
 jest.setTimeout(420_000);
 const D = Decimal.clone({ precision: 60 });
-const TOKEN = 'op-secret-token';
+const TOKEN = 'op-secret-token-0123';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startConnector(logDir: string, env: Record<string, string>) {

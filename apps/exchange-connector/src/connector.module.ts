@@ -7,7 +7,9 @@ import { DeadManController, DeadManService } from './grpc/dead-man';
 import { ExchangeController } from './grpc/exchange.controller';
 import { AuthGuard, AuthService } from './grpc/auth';
 import { GrpcExceptionFilter } from './grpc/grpc-errors';
-import { RateLimitGuard } from './grpc/rate-limit';
+import { ConnectorGate } from './grpc/gate';
+import { GrpcShutdown } from './grpc/grpc-shutdown';
+import { OrderEntryChecks } from './grpc/order-entry';
 import { RpcLoggingInterceptor, RpcObserver } from './grpc/rpc-logging';
 import { StreamHub, streamHubOptions } from './grpc/stream-hub';
 import { CONNECTOR_METRIC_PROVIDERS, ConnectorMetrics } from './http/connector.metrics';
@@ -48,17 +50,24 @@ import { SimExchange } from '@mm/sim-exchange';
           : null,
       inject: [VENUE, CONNECTOR_CONFIG, StreamHub],
     },
-    ConnectorHealth,
+    {
+      provide: ConnectorHealth,
+      useFactory: (c: ConnectorConfig) => new ConnectorHealth({ maxWatchesPerConnection: c.grpc.maxHealthWatchesPerConnection, maxWatches: c.grpc.maxHealthWatches }),
+      inject: [CONNECTOR_CONFIG],
+    },
     DeadManService,
+    ConnectorGate,
+    GrpcShutdown,
+    OrderEntryChecks,
     ConnectorMetrics,
     VenueLifecycle,
     ...CONNECTOR_METRIC_PROVIDERS,
     SimStatePersistence,
-    // Access control, then the per-client rate limit (guards run in this order); see README "Access control".
+    // Token, role, rate limit and stream caps are checked by ConnectorGate (a grpc-js server
+    // interceptor, before any message is read); AuthGuard re-checks the role inside Nest.
     AuthService,
     RpcObserver,
     { provide: APP_GUARD, useClass: AuthGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
     { provide: APP_FILTER, useClass: GrpcExceptionFilter },
     // Streams only (@UseInterceptors on Subscribe*); unary calls are recorded by @ObserveUnaryCalls.
     RpcLoggingInterceptor,

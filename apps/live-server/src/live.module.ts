@@ -8,17 +8,18 @@ import { ConnectorFeedService } from './connector-feed.service';
 import { LIVE_CONFIG, type LiveConfig } from './live.config';
 import { LiveController } from './live.controller';
 import { LiveGateway } from './live.gateway';
+import { LiveAccess } from './access';
 
 /** The live monitor: connector feed + `/ws` gateway + `/health` and the page. */
 @Module({})
 export class LiveModule {
   /** @param opts.logging use pino JSON logging (`loggingModule('live-server')`); off in tests. */
-  static forRoot(config: LiveConfig, opts: { logging?: boolean } = {}): DynamicModule {
+  static forRoot(config: LiveConfig, opts: { logging?: boolean; access?: LiveAccess } = {}): DynamicModule {
     return {
       module: LiveModule,
       imports: opts.logging ? [loggingModule('live-server')] : [],
       controllers: [LiveController],
-      providers: [{ provide: LIVE_CONFIG, useValue: config }, ConnectorFeedService, LiveGateway],
+      providers: [{ provide: LIVE_CONFIG, useValue: config }, { provide: LiveAccess, useValue: opts.access ?? new LiveAccess(config) }, ConnectorFeedService, LiveGateway],
     };
   }
 }
@@ -30,13 +31,17 @@ export class LiveModule {
  */
 export async function createLiveApp(config: LiveConfig, opts: { logging?: boolean } = {}): Promise<NestExpressApplication> {
   const logging = opts.logging ?? true;
-  const app = await NestFactory.create<NestExpressApplication>(LiveModule.forRoot(config, { logging }), {
+  // Throws ConfigError (token, exposure) before Nest starts.
+  const access = new LiveAccess(config);
+  const app = await NestFactory.create<NestExpressApplication>(LiveModule.forRoot(config, { logging, access }), {
     bufferLogs: logging,
     logger: logging ? undefined : false,
   });
   if (logging) app.useLogger(app.get(PinoLogger));
   app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
   app.disable('x-powered-by');
+  // Host allowlist and viewer token for the page, before any route.
+  app.use(access.middleware());
   app.enableShutdownHooks();
   return app;
 }

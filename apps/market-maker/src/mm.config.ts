@@ -11,8 +11,18 @@ export const mmConfigSchema = z.object({
   instance_id: z.string().regex(/^[a-z][a-z0-9]{1,7}$/, 'must be 2–8 lower-case alphanumerics starting with a letter').default('mm1'),
   exchange: z
     .object({
-      address: z.string().min(3).default('localhost:50051'),
+      address: z.string().min(3).default('127.0.0.1:50051'),
       token: z.string().default(''),
+      /** File holding the connector token (wins over `token`; trimmed). */
+      token_file: z.string().optional(),
+      /** TLS towards the connector: CA of its certificate (enables TLS); client cert + key for mutual TLS (PEM files). */
+      tls: z
+        .object({
+          ca: z.string().optional(),
+          cert: z.string().optional(),
+          key: z.string().optional(),
+        })
+        .default({}),
       connect_attempts: z.coerce.number().int().min(1).max(100).default(10),
       request_timeout_ms: z.coerce.number().int().min(100).max(120000).default(5000),
     })
@@ -22,12 +32,20 @@ export const mmConfigSchema = z.object({
       /** postgres://… to use PostgreSQL; empty for the SQLite file. */
       url: z.string().default(''),
       sqlite_path: z.string().min(1).default('data/market-maker.sqlite'),
+      /** PostgreSQL: statement_timeout and client query timeout of every query, ms (a hung query fails instead of blocking). */
+      statement_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(5000),
     })
     .default({}),
   http: z
     .object({
       port: z.coerce.number().int().min(0).max(65535).default(8080),
-      host: z.string().default('0.0.0.0'),
+      /** Listen address; loopback by default. Any other address requires `http.read_token` (README "Hardening"). */
+      host: z.string().default('127.0.0.1'),
+      /** Bearer token for /status, /slots, /intents and /metrics (≥ 16 characters); empty = open (loopback only). */
+      read_token: z.string().default(''),
+      read_token_file: z.string().optional(),
+      /** Serve /metrics without the read token (for a Prometheus scraper inside the cluster). */
+      metrics_open: boolish.default(false),
     })
     .default({}),
   grid: z
@@ -134,8 +152,12 @@ export const mmConfigSchema = z.object({
     .default({}),
   operator: z
     .object({
-      /** Bearer token for /operator/*; empty disables the operator API. */
+      /** Bearer token for /operator/* (≥ 16 characters); empty disables the operator API. */
       token: z.string().default(''),
+      /** File holding the operator token (wins over `token`; trimmed). */
+      token_file: z.string().optional(),
+      /** Failed operator/read token attempts allowed per client IP per minute; more answer 429. */
+      max_failures_per_min: z.coerce.number().int().min(1).default(10),
     })
     .default({}),
   engine: z
@@ -177,6 +199,15 @@ export const MM_ENV = [
   ['DEAD_MAN_INTERVAL_MS', 'dead_man.interval_ms'],
   ['RECONCILE_INTERVAL_MS', 'engine.reconcile_interval_ms'],
   ['REQUEST_TIMEOUT_MS', 'exchange.request_timeout_ms'],
+  ['CONNECTOR_TOKEN_FILE', 'exchange.token_file'],
+  ['CONNECTOR_TLS_CA_FILE', 'exchange.tls.ca'],
+  ['CONNECTOR_TLS_CERT_FILE', 'exchange.tls.cert'],
+  ['CONNECTOR_TLS_KEY_FILE', 'exchange.tls.key'],
+  ['OPERATOR_TOKEN_FILE', 'operator.token_file'],
+  ['MM_READ_TOKEN', 'http.read_token'],
+  ['MM_READ_TOKEN_FILE', 'http.read_token_file'],
+  ['MM_METRICS_OPEN', 'http.metrics_open'],
+  ['DATABASE_STATEMENT_TIMEOUT_MS', 'database.statement_timeout_ms'],
 ] as const;
 
 export const MM_CONFIG = Symbol('MM_CONFIG');

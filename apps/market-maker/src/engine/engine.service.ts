@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { assertPrefix } from '@mm/grid';
+import { grpcClientCredentials } from '@mm/platform';
 import { MM_CONFIG, type MmConfig } from '../mm.config';
+import { MmAccess } from '../http/access';
 import { RemoteExchange } from '../exchange/remote-exchange';
 import { GridStore } from '../persistence/grid.store';
 import { MmMetrics } from '../http/mm.metrics';
@@ -32,13 +34,15 @@ export class EngineService implements OnApplicationShutdown {
     @Inject(MM_CONFIG) private readonly config: MmConfig,
     dataSource: DataSource,
     metrics: MmMetrics,
+    access: MmAccess,
   ) {
     const g = config.grid;
     assertPrefix(config.instance_id);
     this.alerts = new AlertService({ ...alertConfigFromEnv(process.env), instance: `${config.instance_id}/${g.symbol}` });
     this.exchange = new RemoteExchange({
       address: config.exchange.address,
-      token: config.exchange.token || undefined,
+      token: access.connectorToken || undefined,
+      credentials: grpcClientCredentials(config.exchange.tls, 'exchange.tls').credentials,
       connectAttempts: config.exchange.connect_attempts,
       requestTimeoutMs: config.exchange.request_timeout_ms,
       onStreamState: (stream, state, detail) => {
