@@ -50,6 +50,14 @@ export const connectorConfigSchema = z.object({
       preCheckClientOrderId: boolish.default(false),
       /** Use the venue's testnet/demo endpoints. */
       sandbox: boolish.default(false),
+      /**
+       * SQLite file keeping the synthetic int64 order ids of venues whose ids are not int64 (Bybit
+       * UUIDs), so CancelOrder/GetOrder by such an id work after a restart (README "Order ids").
+       * In memory when unset (open orders are still recovered from the venue after a restart).
+       */
+      orderIdMapFile: z.string().optional(),
+      /** Start even if the API key can withdraw (README "Going live": the connector refuses such keys by default). */
+      allowWithdrawKey: boolish.default(false),
     })
     .default({}),
   sim: z
@@ -161,6 +169,8 @@ export const CONNECTOR_ENV = [
   ['CCXT_TIMEOUT_MS', 'ccxt.timeoutMs'],
   ['CCXT_PRECHECK_CLIENT_ORDER_ID', 'ccxt.preCheckClientOrderId'],
   ['CCXT_SANDBOX', 'ccxt.sandbox'],
+  ['ORDER_ID_MAP_FILE', 'ccxt.orderIdMapFile'],
+  ['ALLOW_WITHDRAW_KEY', 'ccxt.allowWithdrawKey'],
   ['STREAM_STALE_PRICE_MS', 'streams.staleAfterMs.price'],
   ['STREAM_STALE_KLINES_MS', 'streams.staleAfterMs.klines'],
   ['STREAM_STALE_ORDERS_MS', 'streams.staleAfterMs.orders'],

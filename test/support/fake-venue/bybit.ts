@@ -2,7 +2,7 @@
  * Bybit v5 dialect (REST `/v5/*`, WebSocket `/v5/public/linear` and `/v5/private`), shapes per
  * https://bybit-exchange.github.io/docs/v5/intro and ccxt's bybit.js. Markets: the recorded
  * `/v2/public/symbols` list (2021; v2 is retired) reshaped into v5 `instruments-info`.
- * Order ids are numeric here (real Bybit ids are UUIDs; see COVERAGE.md).
+ * Order ids are UUIDs like real Bybit linear order ids (the connector maps them to synthetic int64 ids).
  */
 import Decimal from 'decimal.js';
 import { FakeError, type FInstrument, type FOrder, type FTrade } from './engine';
@@ -127,6 +127,7 @@ export function bybitDialect(opts: { price?: string } = {}): FakeDialect {
   const linear = v2.filter((m) => m.quote_currency === 'USDT' && (wanted.has(m.name) || m.name === 'ETHUSDT')).map(bybitV5Instrument);
   return {
     venue: 'bybit',
+    orderIds: 'uuid',
     instruments(): FInstrument[] {
       return linear
         .filter((m) => wanted.has(m.symbol))

@@ -6,6 +6,7 @@
  * Units: prices in quote, quantities in the venue's amount unit (contracts for OKX/Gate swaps,
  * base for the rest — the dialect converts), times Unix ms. Decimal math via decimal.js.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import Decimal from 'decimal.js';
 
@@ -88,6 +89,8 @@ export class FakeEngine extends EventEmitter {
   fundingRate = new Decimal('0.0001');
   makerFee = new Decimal('0.0002');
   takerFee = new Decimal('0.0005');
+  /** Order id format: `numeric` (sequence) or `uuid` (real Bybit linear order ids are UUIDs). */
+  orderIds: 'numeric' | 'uuid' = 'numeric';
 
   constructor(instruments: FInstrument[]) {
     super();
@@ -169,7 +172,7 @@ export class FakeEngine extends EventEmitter {
     if (!p.reduceOnly && notional.div(this.leverage).gt(this.available())) throw new FakeError('insufficient', 'insufficient margin');
     const now = this.now();
     const o: FOrder = {
-      id: String(this.seq++),
+      id: this.orderIds === 'uuid' ? (this.seq++, randomUUID()) : String(this.seq++),
       clientId: p.clientId || `fake${this.seq}`,
       instId: p.instId,
       side: p.side,

@@ -50,6 +50,8 @@ export interface FakeSocket {
 
 export interface FakeDialect {
   venue: string;
+  /** Order id format the venue issues (default numeric; Bybit: UUIDs like the real venue). */
+  orderIds?: 'numeric' | 'uuid';
   /** Instruments the engine trades (from the recorded market list). */
   instruments(): FInstrument[];
   /** Handles a REST call; `undefined` = 404. May throw `FakeError` (mapped by `error`). */
@@ -86,6 +88,7 @@ export interface FakeVenue {
 /** Starts a fake venue for `dialect` on a free port of 127.0.0.1. */
 export async function startFakeVenue(dialect: FakeDialect, opts: { apiKey: string; marketType?: 'swap' | 'spot'; tickMs?: number }): Promise<FakeVenue> {
   const engine = new FakeEngine(dialect.instruments());
+  if (dialect.orderIds) engine.orderIds = dialect.orderIds;
   const sockets = new Set<FakeSocket>();
   const ctx: FakeContext = { engine, apiKey: opts.apiKey, sockets, marketType: opts.marketType ?? 'swap' };
   const requests: string[] = [];

@@ -63,6 +63,8 @@ async function createCcxt(config: ConnectorConfig): Promise<ExchangeVenue> {
     timeoutMs: c.timeoutMs,
     preCheckClientOrderId: c.preCheckClientOrderId,
     sandbox: c.sandbox,
+    orderIdMapFile: c.orderIdMapFile,
+    allowWithdrawKey: c.allowWithdrawKey,
   });
   venue.onClose(stop);
   return venue;

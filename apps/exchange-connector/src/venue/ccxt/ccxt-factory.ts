@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { type CcxtExchange, CcxtVenue, type CcxtVenueId } from './ccxt-venue';
 import { type CredentialSources, readCredentials, watchCredentials } from './credentials';
+import { OrderIdMap } from './order-id-map';
 
 /** Everything needed to build one ccxt venue (from `ConnectorConfig`). */
 export interface CcxtVenueSettings {
@@ -21,6 +22,10 @@ export interface CcxtVenueSettings {
   preCheckClientOrderId?: boolean;
   /** Use the venue's testnet/demo endpoints (ccxt `setSandboxMode`). */
   sandbox?: boolean;
+  /** SQLite file of the synthetic order id map (`OrderIdMap`); in memory when absent. */
+  orderIdMapFile?: string;
+  /** Start even when the key's permissions include withdrawals. */
+  allowWithdrawKey?: boolean;
 }
 
 /** Venues whose API keys carry a passphrase (ccxt `password`). */
@@ -95,7 +100,9 @@ export async function createCcxtExchange(s: CcxtVenueSettings): Promise<CcxtExch
 export async function createCcxtVenue(s: CcxtVenueSettings): Promise<{ venue: CcxtVenue; stop: () => void }> {
   const log = new Logger(`ccxt:${s.venue}`);
   const ex = await createCcxtExchange(s);
+  const orderIds = new OrderIdMap(s.orderIdMapFile);
   const venue = new CcxtVenue({
+    orderIds,
     venue: s.venue,
     marketType: s.marketType,
     exchange: ex,
@@ -116,6 +123,7 @@ export async function createCcxtVenue(s: CcxtVenueSettings): Promise<{ venue: Cc
     await venue.start();
   } catch (e) {
     await venue.close().catch(() => undefined);
+    orderIds.close();
     throw new Error(`${s.venue} (${s.marketType}) failed to start: ${(e as Error).message}`);
   }
   const stop = watchCredentials(
@@ -130,5 +138,11 @@ export async function createCcxtVenue(s: CcxtVenueSettings): Promise<{ venue: Cc
     (msg) => log.error(`credential reload failed, keeping the old ones: ${msg}`),
     (why) => log.log(`credentials reloaded (${why})`),
   );
-  return { venue, stop };
+  return {
+    venue,
+    stop: () => {
+      stop();
+      orderIds.close();
+    },
+  };
 }
