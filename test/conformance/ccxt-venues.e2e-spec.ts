@@ -34,6 +34,13 @@ for (const venue of VENUES) {
 
     runConformanceSuite(opts);
 
+    if (venue === 'bybit')
+      it('bybit: the fake issued UUID order ids (the connector mapped them to int64)', () => {
+        const ids = [...c!.fake.engine.orders.keys()];
+        expect(ids.length).toBeGreaterThan(3);
+        for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      });
+
     it('never logs the API secret', async () => {
       await stopApp(c?.conn);
       expect(c!.conn.output()).not.toContain('fake-api-secret-do-not-log');

@@ -34,10 +34,17 @@ export interface CcxtConnector {
  * Starts a fake `venue` and a connector process (dist build) with EXCHANGE=<venue> pointed at it
  * through CCXT_URL_OVERRIDE; resolves once /health answers 200 (credentials validated).
  */
-export async function startCcxtConnector(venue: CcxtVenueName, logDir: string, env: Record<string, string> = {}, apiKey = 'fake-api-key'): Promise<CcxtConnector> {
+export async function startCcxtConnector(
+  venue: CcxtVenueName,
+  logDir: string,
+  env: Record<string, string> = {},
+  apiKey = 'fake-api-key',
+  /** Reuse a running fake (e.g. to restart the connector against the same venue state). */
+  existing?: FakeVenue,
+): Promise<CcxtConnector> {
   const dialect = DIALECTS[venue];
   if (!dialect) throw new Error(`no fake venue for ${venue}`);
-  const fake = await startFakeVenue(dialect(), { apiKey });
+  const fake = existing ?? (await startFakeVenue(dialect(), { apiKey, marketType: env.MARKET_TYPE === 'spot' ? 'spot' : 'swap' }));
   const port = await freePort();
   const metricsPort = await freePort();
   const conn = startApp(
@@ -72,7 +79,7 @@ export async function startCcxtConnector(venue: CcxtVenueName, logDir: string, e
     );
   } catch (e) {
     conn.child.kill('SIGKILL');
-    await fake.close();
+    if (!existing) await fake.close();
     throw e;
   }
   return { fake, conn, address: `127.0.0.1:${port}`, metricsPort };
