@@ -12,7 +12,7 @@ import { VenueLifecycle } from './venue/venue.provider';
 
 /** Exchange connector: gRPC ExchangeService + grpc.health.v1 on PORT, /health and /metrics on HTTP_PORT. */
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create(ConnectorModule, { bufferLogs: true });
+  const app = await NestFactory.create(ConnectorModule, { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(Logger));
   // Not SIGHUP: it re-reads credential files (README "Real venues"), Nest's default would shut down.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
@@ -43,7 +43,7 @@ async function bootstrap(): Promise<void> {
 
 bootstrap().catch((err: unknown) => {
   // Config and startup errors: one clear line, non-zero exit.
-  const msg = err instanceof ConfigError ? err.message : `exchange-connector failed to start: ${(err as Error)?.stack ?? String(err)}`;
+  const msg = err instanceof ConfigError ? err.message : (err as Error)?.name === 'VenueStartError' ? `exchange-connector: ${(err as Error).message}` : `exchange-connector failed to start: ${(err as Error)?.stack ?? String(err)}`;
   process.stderr.write(`${msg}\n`);
   process.exit(1);
 });

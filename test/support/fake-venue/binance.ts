@@ -103,6 +103,24 @@ export function binanceDialect(opts: { symbols?: string[]; price?: string } = {}
       switch (p) {
         case 'GET /fapi/v1/exchangeInfo':
           return { body: { ...info, symbols: info.symbols.filter((m) => wanted.has(String(m.symbol)) || m.symbol === 'ETHUSDT') } };
+        case 'GET /sapi/v1/account/apiRestrictions':
+          return {
+            body: {
+              ipRestrict: false,
+              createTime: 1698645219000,
+              enableReading: true,
+              enableWithdrawals: e.keyPermissions.withdraw,
+              enableInternalTransfer: false,
+              enableMargin: false,
+              enableFutures: e.keyPermissions.trade,
+              permitsUniversalTransfer: false,
+              enableVanillaOptions: false,
+              enableFixApiTrade: false,
+              enableFixReadOnly: false,
+              enableSpotAndMarginTrading: e.keyPermissions.trade,
+              enablePortfolioMarginTrading: false,
+            },
+          };
         case 'GET /fapi/v1/time':
           return { body: { serverTime: e.now() } };
         case 'POST /fapi/v1/listenKey':

@@ -160,6 +160,43 @@ export function bybitDialect(opts: { price?: string } = {}): FakeDialect {
           return q('category') === 'linear' ? ok({ category: 'linear', list: linear, nextPageCursor: '' }) : ok({ category: q('category'), list: [], nextPageCursor: '' });
         case 'GET /v5/market/time':
           return ok({ timeSecond: String(Math.floor(e.now() / 1000)), timeNano: `${e.now()}000000` });
+        case 'GET /v5/user/query-api':
+          return ok({
+            id: '13770661',
+            note: 'fake',
+            apiKey: ctx.apiKey,
+            readOnly: e.keyPermissions.trade ? 0 : 1,
+            secret: '',
+            permissions: {
+              ContractTrade: e.keyPermissions.trade ? ['Order', 'Position'] : [],
+              Spot: e.keyPermissions.trade ? ['SpotTrade'] : [],
+              Wallet: e.keyPermissions.withdraw ? ['AccountTransfer', 'SubMemberTransfer', 'Withdraw'] : ['AccountTransfer'],
+              Options: [],
+              Derivatives: [],
+              CopyTrading: [],
+              BlockTrade: [],
+              Exchange: [],
+              NFT: [],
+              Affiliate: [],
+            },
+            ips: ['*'],
+            type: 1,
+            deadlineDay: 83,
+            expiredAt: '2026-12-31T00:00:00Z',
+            createdAt: '2025-01-01T00:00:00Z',
+            unified: 0,
+            uta: 1,
+            userID: 24617703,
+            inviterID: 0,
+            vipLevel: 'No VIP',
+            mktMakerLevel: '0',
+            affiliateID: 0,
+            rsaPublicKey: '',
+            isMaster: true,
+            parentUid: '0',
+            kycLevel: 'LEVEL_DEFAULT',
+            kycRegion: '',
+          });
         case 'GET /v5/account/wallet-balance':
           return ok({
             list: [

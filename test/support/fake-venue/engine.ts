@@ -89,6 +89,8 @@ export class FakeEngine extends EventEmitter {
   fundingRate = new Decimal('0.0001');
   makerFee = new Decimal('0.0002');
   takerFee = new Decimal('0.0005');
+  /** What the fake reports about the API key's permissions (each dialect in its venue's shape). */
+  keyPermissions = { trade: true, withdraw: false };
   /** Order id format: `numeric` (sequence) or `uuid` (real Bybit linear order ids are UUIDs). */
   orderIds: 'numeric' | 'uuid' = 'numeric';
 

@@ -112,6 +112,31 @@ export function okxDialect(opts: { price?: string } = {}): FakeDialect {
           return { body: { ...swap, data: swap.data.filter((m) => wanted.has(m.instId) || m.instId === 'ETH-USDT-SWAP') } };
         case 'GET /api/v5/public/time':
           return ok([{ ts: String(e.now()) }]);
+        case 'GET /api/v5/account/config':
+          return ok([
+            {
+              uid: '44705892343619584',
+              mainUid: '44705892343619584',
+              acctLv: '2',
+              posMode: 'net_mode',
+              autoLoan: false,
+              greeksType: 'PA',
+              level: 'Lv1',
+              levelTmp: '',
+              ctIsoMode: 'automatic',
+              mgnIsoMode: 'automatic',
+              spotOffsetType: '',
+              roleType: '0',
+              traderInsts: [],
+              spotRoleType: '0',
+              spotTraderInsts: [],
+              opAuth: '0',
+              kycLv: '3',
+              label: 'fake',
+              ip: '',
+              perm: ['read_only', ...(e.keyPermissions.trade ? ['trade'] : []), ...(e.keyPermissions.withdraw ? ['withdraw'] : [])].join(','),
+            },
+          ]);
         case 'GET /api/v5/account/balance':
           return ok([
             {

@@ -2,6 +2,13 @@ import { Logger } from '@nestjs/common';
 import { type CcxtExchange, CcxtVenue, type CcxtVenueId } from './ccxt-venue';
 import { type CredentialSources, readCredentials, watchCredentials } from './credentials';
 import { OrderIdMap } from './order-id-map';
+import { PERMISSION_SOURCES, checkKeyPermissions, readKeyPermissions } from './key-permissions';
+import { parseCcxtError } from './ccxt-errors';
+
+/** A venue that could not start or refused to (bad credentials, key permissions): printed as one line. */
+export class VenueStartError extends Error {
+  override name = 'VenueStartError';
+}
 
 /** Everything needed to build one ccxt venue (from `ConnectorConfig`). */
 export interface CcxtVenueSettings {
@@ -121,10 +128,23 @@ export async function createCcxtVenue(s: CcxtVenueSettings): Promise<{ venue: Cc
       ex.uid = String(detail?.user_id ?? '');
     }
     await venue.start();
+    // Key permissions (README "Going live"): withdrawals must be off unless explicitly allowed.
+    let perms;
+    let unreadable = false;
+    try {
+      perms = await readKeyPermissions(s.venue, ex, s.marketType);
+    } catch (e) {
+      unreadable = true;
+      log.warn(`could not read the API key's permissions (${PERMISSION_SOURCES[s.venue]}): ${parseCcxtError(e, s.venue).message}; cannot verify that withdrawals are off`);
+    }
+    if (!unreadable) {
+      const verdict = checkKeyPermissions(s.venue, perms, !!s.allowWithdrawKey);
+      log[verdict.level](verdict.message);
+    }
   } catch (e) {
     await venue.close().catch(() => undefined);
     orderIds.close();
-    throw new Error(`${s.venue} (${s.marketType}) failed to start: ${(e as Error).message}`);
+    throw new VenueStartError(`${s.venue} (${s.marketType}) failed to start: ${(e as Error).message}`);
   }
   const stop = watchCredentials(
     s.credentials,
