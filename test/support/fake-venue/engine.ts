@@ -91,6 +91,12 @@ export class FakeEngine extends EventEmitter {
   takerFee = new Decimal('0.0005');
   /** What the fake reports about the API key's permissions (each dialect in its venue's shape). */
   keyPermissions = { trade: true, withdraw: false };
+  /**
+   * Spot mode: no positions and no leverage; a fill moves the base and quote balances (`spot`
+   * map, quote starts at `wallet`, fees in quote) and orders need the free balance of what they sell.
+   */
+  spot = false;
+  readonly spotBalances = new Map<string, Decimal>();
   /** Order id format: `numeric` (sequence) or `uuid` (real Bybit linear order ids are UUIDs). */
   orderIds: 'numeric' | 'uuid' = 'numeric';
 
@@ -171,7 +177,9 @@ export class FakeEngine extends EventEmitter {
     const crosses = p.type === 'market' || (p.side === 'buy' ? limit.gte(inst.price) : limit.lte(inst.price));
     if (crosses && tif === 'GTX') throw new FakeError('post_only', 'post-only order would take');
     const notional = limit.mul(p.qty).mul(inst.contractSize);
-    if (!p.reduceOnly && notional.div(this.leverage).gt(this.available())) throw new FakeError('insufficient', 'insufficient margin');
+    if (this.spot) {
+      if (p.side === 'buy' ? notional.gt(this.spotFree(inst.quote)) : p.qty.gt(this.spotFree(inst.base))) throw new FakeError('insufficient', `insufficient ${p.side === 'buy' ? inst.quote : inst.base} balance`);
+    } else if (!p.reduceOnly && notional.div(this.leverage).gt(this.available())) throw new FakeError('insufficient', 'insufficient margin');
     const now = this.now();
     const o: FOrder = {
       id: this.orderIds === 'uuid' ? (this.seq++, randomUUID()) : String(this.seq++),
@@ -206,6 +214,23 @@ export class FakeEngine extends EventEmitter {
 
   open(instId?: string): FOrder[] {
     return [...this.orders.values()].filter((o) => (o.status === 'new' || o.status === 'partially_filled') && (!instId || o.instId === instId));
+  }
+
+  /** Spot: total balance of an asset (quote starts at `wallet`). */
+  spotBalance(asset: string): Decimal {
+    return this.spotBalances.get(asset) ?? (asset === this.walletAsset ? this.wallet : new Decimal(0));
+  }
+
+  /** Spot: balance minus what open orders reserve (buys: quote notional; sells: base quantity). */
+  spotFree(asset: string): Decimal {
+    let used = new Decimal(0);
+    for (const o of this.open()) {
+      const i = this.inst(o.instId);
+      const left = o.qty.minus(o.filled);
+      if (o.side === 'buy' && i.quote === asset) used = used.plus(left.mul(o.type === 'limit' ? o.price : i.price));
+      if (o.side === 'sell' && i.base === asset) used = used.plus(left);
+    }
+    return this.spotBalance(asset).minus(used);
   }
 
   position(instId: string): FPosition {
@@ -249,6 +274,7 @@ export class FakeEngine extends EventEmitter {
   private fill(o: FOrder, price: Decimal, qty: Decimal, maker: boolean): void {
     if (o.status !== 'new' && o.status !== 'partially_filled') return;
     const i = this.inst(o.instId);
+    if (this.spot) return this.spotFill(o, i, price, qty, maker);
     const p = this.position(o.instId);
     const signed = o.side === 'buy' ? qty : qty.neg();
     let realized = new Decimal(0);
@@ -278,6 +304,22 @@ export class FakeEngine extends EventEmitter {
       realizedPnl: realized,
       time: now,
     };
+    this.trades.push(t);
+    o.avg = o.filled.isZero() ? price : o.avg.mul(o.filled).plus(price.mul(qty)).div(o.filled.plus(qty));
+    o.filled = o.filled.plus(qty);
+    o.status = o.filled.gte(o.qty) ? 'filled' : 'partially_filled';
+    o.updatedAt = now;
+    this.emit('trade', t);
+    this.emit('order', o, t);
+  }
+
+  private spotFill(o: FOrder, i: FInstrument, price: Decimal, qty: Decimal, maker: boolean): void {
+    const fee = price.mul(qty).mul(maker ? this.makerFee : this.takerFee);
+    const signed = o.side === 'buy' ? qty : qty.neg();
+    this.spotBalances.set(i.base, this.spotBalance(i.base).plus(signed));
+    this.spotBalances.set(i.quote, this.spotBalance(i.quote).minus(price.mul(signed)).minus(fee));
+    const now = this.now();
+    const t: FTrade = { id: String(this.tradeSeq++), orderId: o.id, clientId: o.clientId, instId: o.instId, side: o.side, price, qty, fee, feeAsset: i.quote, maker, realizedPnl: new Decimal(0), time: now };
     this.trades.push(t);
     o.avg = o.filled.isZero() ? price : o.avg.mul(o.filled).plus(price.mul(qty)).div(o.filled.plus(qty));
     o.filled = o.filled.plus(qty);

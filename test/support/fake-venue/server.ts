@@ -15,6 +15,8 @@ import * as path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { FakeEngine, type FInstrument } from './engine';
 
+const ctx0Spot = (t: 'swap' | 'spot' | undefined) => t === 'spot';
+
 export const FIXTURES = path.resolve(__dirname, '../../../../shared/fixtures');
 
 /** Reads a recorded REST file (`[{url, recorded_at, body}]`). */
@@ -89,6 +91,7 @@ export interface FakeVenue {
 export async function startFakeVenue(dialect: FakeDialect, opts: { apiKey: string; marketType?: 'swap' | 'spot'; tickMs?: number }): Promise<FakeVenue> {
   const engine = new FakeEngine(dialect.instruments());
   if (dialect.orderIds) engine.orderIds = dialect.orderIds;
+  engine.spot = ctx0Spot(opts.marketType);
   const sockets = new Set<FakeSocket>();
   const ctx: FakeContext = { engine, apiKey: opts.apiKey, sockets, marketType: opts.marketType ?? 'swap' };
   const requests: string[] = [];
