@@ -137,6 +137,7 @@ export class FakeEngine extends EventEmitter {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.countdown) clearTimeout(this.countdown);
   }
 
   tick(): void {
@@ -231,6 +232,28 @@ export class FakeEngine extends EventEmitter {
       if (o.side === 'sell' && i.base === asset) used = used.plus(left);
     }
     return this.spotBalance(asset).minus(used);
+  }
+
+  private countdown?: ReturnType<typeof setTimeout>;
+  /** How often the venue-side countdown cancel-all fired. */
+  countdownFired = 0;
+
+  /**
+   * Venue-native countdown cancel-all (OKX `cancel-all-after`, Binance `countdownCancelAll`): unless
+   * re-armed within `ms`, every open order is cancelled by the venue itself; 0 disarms.
+   * @returns the trigger time (Unix ms, 0 when disarmed).
+   */
+  armCountdown(ms: number): number {
+    if (this.countdown) clearTimeout(this.countdown);
+    this.countdown = undefined;
+    if (ms <= 0) return 0;
+    this.countdown = setTimeout(() => {
+      this.countdown = undefined;
+      this.countdownFired++;
+      for (const o of this.open()) this.finish(o, 'canceled');
+    }, ms);
+    this.countdown.unref?.();
+    return this.now() + ms;
   }
 
   position(instId: string): FPosition {

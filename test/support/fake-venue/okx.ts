@@ -112,6 +112,13 @@ export function okxDialect(opts: { price?: string } = {}): FakeDialect {
           return { body: { ...swap, data: swap.data.filter((m) => wanted.has(m.instId) || m.instId === 'ETH-USDT-SWAP') } };
         case 'GET /api/v5/public/time':
           return ok([{ ts: String(e.now()) }]);
+        case 'POST /api/v5/trade/cancel-all-after': {
+          // https://www.okx.com/docs-v5/en/#order-book-trading-trade-post-cancel-all-after: timeOut 0 or 10..120 s.
+          const secs = Number(q('timeOut'));
+          if (!Number.isInteger(secs) || (secs !== 0 && (secs < 10 || secs > 120))) return { body: { code: '51000', msg: 'Parameter timeOut error', data: [] } };
+          const trigger = e.armCountdown(secs * 1000);
+          return ok([{ triggerTime: String(Math.floor(trigger / 1000)), tag: '', ts: String(Math.floor(e.now() / 1000)) }]);
+        }
         case 'GET /api/v5/account/config':
           return ok([
             {

@@ -138,9 +138,10 @@ export class CcxtVenue implements ExchangeVenue {
   private readonly closeHooks: (() => void)[] = [];
 
   /**
-   * Arms the venue's own countdown cancel-all (ccxt `cancelAllOrdersAfter`: Binance
-   * `countdownCancelAll`, OKX `cancel-all-after`, Bybit DCP, Gate `countdown_cancel_all`);
-   * `timeoutMs` 0 disarms. Undefined on venues ccxt has no such call for (Bitget).
+   * Arms the venue's own countdown cancel-all (ccxt `cancelAllOrdersAfter`; in ccxt 4.5.84 only
+   * OKX `cancel-all-after` (timeOut 0 or 10..120 s) and Bybit DCP `disconnected-cancel-all`);
+   * `timeoutMs` 0 disarms. Undefined where ccxt has no unified call (Binance, Gate, Bitget): the
+   * connector's own dead-man timer is then the only mechanism.
    */
   readonly cancelAllAfter?: (symbol: string, timeoutMs: number) => Promise<void>;
 
