@@ -12,7 +12,17 @@ export const connectorConfigSchema = z.object({
   /** HTTP port for /health and /metrics. */
   httpPort: z.coerce.number().int().min(0).max(65535).default(9090),
   /** Which venue this connector wraps. */
-  exchange: z.enum(['sim', 'binance', 'bitget', 'gate', 'okx', 'bybit']).default('sim'),
+  exchange: z.enum(['sim', 'paper', 'binance', 'bitget', 'gate', 'okx', 'bybit']).default('sim'),
+  /**
+   * `exchange: paper`: the real venue whose public market data (ccxt, no keys) drives the paper
+   * account (README "Paper trading"). Symbols from `ccxt.symbols` (default BTCUSDT), initial wallet
+   * and leverage from `sim.balance` / `sim.leverage`, state file `simStateFile`.
+   */
+  paper: z
+    .object({
+      source: z.enum(['binance', 'bitget', 'gate', 'okx', 'bybit']).default('binance'),
+    })
+    .default({}),
   /** ccxt venues: `swap` = USDT-margined perpetual (Binance USD-M), `spot` = spot. See README "Real venues". */
   marketType: z.enum(['swap', 'spot']).default('swap'),
   /** ccxt venues: API credentials, each from a value or a file (`*File` wins; files re-read on change and SIGHUP). Never logged. */
@@ -187,6 +197,7 @@ export const CONNECTOR_ENV = [
   ['RATE_LIMIT_RPS', 'rateLimit.rate'],
   ['RATE_LIMIT_BURST', 'rateLimit.burst'],
   ['SIM_STATE_FILE', 'simStateFile'],
+  ['PAPER_SOURCE', 'paper.source'],
 ] as const;
 
 export const CONNECTOR_CONFIG = Symbol('CONNECTOR_CONFIG');

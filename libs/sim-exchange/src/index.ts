@@ -6,3 +6,5 @@ export { SimExchange, type SimExchangeOptions, type SimSymbolConfig, type SimSta
 export { candlePath, defaultSymbolRules, mulberry32 } from './market-data';
 export { loadKlineCsv, loadFundingCsv, type FundingPoint } from './csv';
 export { type SimState, type SimOrderState, parseSimState } from './snapshot';
+/** The sim's USDT cross-margin account (also used by the connector's paper venue). */
+export { Account, type PositionState } from './account';

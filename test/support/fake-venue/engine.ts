@@ -122,7 +122,7 @@ export class FakeEngine extends EventEmitter {
   }
 
   /** Forwards engine events to a WebSocket's handlers until that socket closes. */
-  listenUntilClose(ws: { on(event: 'close', cb: () => void): unknown }, handlers: Partial<Record<'ticker' | 'order', (...args: any[]) => void>>): void {
+  listenUntilClose(ws: { on(event: 'close', cb: () => void): unknown }, handlers: Partial<Record<'ticker' | 'order' | 'publicTrade', (...args: any[]) => void>>): void {
     for (const [event, fn] of Object.entries(handlers)) this.on(event, fn);
     ws.on('close', () => {
       for (const [event, fn] of Object.entries(handlers)) this.off(event, fn);
@@ -148,6 +148,20 @@ export class FakeEngine extends EventEmitter {
       this.match(i);
       this.emit('ticker', i);
     }
+  }
+
+  private publicTradeSeq = 9_000_000;
+
+  /**
+   * Tests: a public trade of `qty` (base units) at `price` printed on the venue (someone else's
+   * trade): moves the price, emits `publicTrade` (public trade streams) and `ticker`. Does not
+   * touch this fake's own account (a paper venue matches against the trade itself).
+   */
+  printTrade(instId: string, price: Decimal.Value, qty: Decimal.Value, side: FSide = 'buy'): void {
+    const i = this.inst(instId);
+    i.price = new Decimal(price);
+    this.emit('publicTrade', { inst: i, id: this.publicTradeSeq++, price: new Decimal(price), qty: new Decimal(qty), side, time: this.now() });
+    this.emit('ticker', i);
   }
 
   /** Sets the price (tests) and matches resting orders. */

@@ -84,6 +84,8 @@ export interface FakeVenue {
   resumeWs(): void;
   /** Closes every WebSocket connection (clients must reconnect). */
   dropConnections(): void;
+  /** Stream names WebSocket clients are subscribed to (dialects keeping `state.subs`). */
+  subscriptions(): string[];
   close(): Promise<void>;
 }
 
@@ -175,6 +177,7 @@ export async function startFakeVenue(dialect: FakeDialect, opts: { apiKey: strin
     resumeWs: () => {
       paused = false;
     },
+    subscriptions: () => [...sockets].flatMap((s) => [...((s.state.subs as Set<string> | undefined) ?? [])]),
     dropConnections: () => {
       for (const s of sockets) s.ws.terminate();
     },

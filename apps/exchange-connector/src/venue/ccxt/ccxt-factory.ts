@@ -33,6 +33,8 @@ export interface CcxtVenueSettings {
   orderIdMapFile?: string;
   /** Start even when the key's permissions include withdrawals. */
   allowWithdrawKey?: boolean;
+  /** Public market data only (paper venue): no credentials are read or sent. */
+  publicOnly?: boolean;
 }
 
 /** Venues whose API keys carry a passphrase (ccxt `password`). */
@@ -79,7 +81,7 @@ export async function createCcxtExchange(s: CcxtVenueSettings): Promise<CcxtExch
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ccxt = require('ccxt') as { pro: Record<string, new (cfg: object) => CcxtExchange> };
   const { cls, options } = classAndOptions(s.venue, s.marketType);
-  const creds = readCredentials(s.credentials, s.venue, NEEDS_PASSPHRASE[s.venue]);
+  const creds = s.publicOnly ? {} as Partial<ReturnType<typeof readCredentials>> : readCredentials(s.credentials, s.venue, NEEDS_PASSPHRASE[s.venue]);
   const ex = new ccxt.pro[cls]({
     apiKey: creds.apiKey,
     secret: creds.apiSecret,
