@@ -115,3 +115,71 @@ describe('paper venue on binance public data (fake venue)', () => {
     expect(D((await cl.call('GetPositions', { symbol: 'BTCUSDT' })).positions[0].size).toString()).toBe('0.012');
   });
 });
+
+describe('market maker trading on the paper venue (binance public data, fake venue)', () => {
+  let fake: FakeVenue;
+  const procs: AppProcess[] = [];
+  let cl: ConformanceClient | undefined;
+  afterAll(async () => {
+    cl?.close();
+    for (const p of procs) await stopApp(p);
+    await fake?.close();
+  });
+
+  it('places its grid on paper; only trades through a level fill it; the fill reaches the market maker', async () => {
+    fake = await startFakeVenue(DIALECTS.binance!(), { apiKey: 'never-used' });
+    fake.engine.stop();
+    fake.engine.setPrice('BTCUSDT', '30000');
+    const port = await freePort();
+    const conn = startApp(
+      'exchange-connector',
+      { PORT: String(port), GRPC_HOST: '127.0.0.1', METRICS_PORT: String(await freePort()), EXCHANGE: 'paper', PAPER_SOURCE: 'binance', CCXT_URL_OVERRIDE: fake.url, CCXT_SYMBOLS: 'BTCUSDT', SIM_STATE_FILE: path.join(logDir, 'mm-paper.json') },
+      logDir,
+      'connector-paper-mm',
+    );
+    procs.push(conn);
+    cl = new ConformanceClient(`127.0.0.1:${port}`);
+    await waitFor('paper connector', () => cl!.call('GetName').then((r) => r.name === 'paper-binance').catch(() => false), 30_000, 200);
+    await waitFor('public trade subscription', () => fake.subscriptions().includes('btcusdt@trade'), 15_000, 100);
+    fake.engine.printTrade('BTCUSDT', '30000', '0.5');
+    const mmPort = await freePort();
+    const mm = startApp(
+      'market-maker',
+      { MM_PORT: String(mmPort), MM_HOST: '127.0.0.1', EXCHANGE_GRPC_ADDRESS: `127.0.0.1:${port}`, SQLITE_PATH: path.join(logDir, 'mm.sqlite'), GRID_PRICE_INTERVAL: '100', GRID_ORDER_NOTIONAL: '300', GRID_BUY_WINDOW: '3', GRID_SELL_WINDOW: '3', RECONCILE_INTERVAL_MS: '1000' },
+      logDir,
+      'mm-paper',
+    );
+    procs.push(mm);
+    const open = async () => (await cl!.call('GetOpenOrders', { symbol: 'BTCUSDT' })).orders as { side: string; price: { value: string }; orderId: string; clientOrderId: string }[];
+    await waitFor('grid buys on paper', async () => (await open()).filter((o) => o.side === 'ORDER_SIDE_BUY').length >= 3, 45_000, 300);
+    const buys = (await open()).filter((o) => o.side === 'ORDER_SIDE_BUY').sort((a, b) => new Decimal(b.price.value).cmp(a.price.value));
+    const top = buys[0];
+    const topPrice = new Decimal(top.price.value);
+    // A trade exactly at the level does not fill it.
+    fake.engine.printTrade('BTCUSDT', topPrice.toFixed(), '10', 'sell');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await cl.call('GetOrder', { symbol: 'BTCUSDT', orderId: top.orderId })).status).toBe('ORDER_STATUS_NEW');
+    expect(D((await cl.call('GetPositions', { symbol: 'BTCUSDT' })).positions[0].size).isZero()).toBe(true);
+    // One tick through it fills that level only.
+    fake.engine.printTrade('BTCUSDT', topPrice.minus('0.1').toFixed(), '10', 'sell');
+    await waitFor('top buy filled', async () => (await cl!.call('GetOrder', { symbol: 'BTCUSDT', orderId: top.orderId })).status === 'ORDER_STATUS_FILLED', 10_000, 200);
+    expect((await cl.call('GetOrder', { symbol: 'BTCUSDT', orderId: buys[1].orderId })).status).toBe('ORDER_STATUS_NEW');
+    // The market maker saw the fill and trades on: a sell appears above the filled level (grid take-profit).
+    // (The grid plans on price ticks: keep the tape printing at the level, which fills nothing.)
+    await waitFor(
+      'sell above the filled buy',
+      async () => {
+        fake.engine.printTrade('BTCUSDT', topPrice.toFixed(), '0.01');
+        return (await open()).some((o) => o.side === 'ORDER_SIDE_SELL' && new Decimal(o.price.value).gt(topPrice));
+      },
+      20_000,
+      300,
+    );
+    const sell = (await open()).find((o) => o.side === 'ORDER_SIDE_SELL')!;
+    expect(new Decimal(sell.price.value).toString()).toBe(topPrice.plus(100).toString());
+    expect(D((await cl.call('GetPositions', { symbol: 'BTCUSDT' })).positions[0].size).gt(0)).toBe(true);
+    expect(mm.output()).not.toMatch(/"level":50/); // no error logged by the market maker
+  });
+
+  const D = (w: { value?: string } | undefined) => new Decimal(w?.value || '0');
+});
