@@ -69,7 +69,16 @@ export class OrderIdMap {
 
   /** The wire (int64 decimal string) id of a venue order id; allocates and persists a synthetic one when needed. */
   toWire(venueId: string): string {
-    if (!venueId || isWireInt64(venueId)) return venueId;
+    if (!venueId) return venueId;
+    if (isWireInt64(venueId)) {
+      // A native id in the synthetic range (no venue issues such ids today) is remembered, so the
+      // reverse lookup does not mistake it for an unknown synthetic id.
+      if (BigInt(venueId) >= SYNTHETIC_BASE && !this.toVenueMap.has(venueId)) {
+        if (!this.closed) this.insert?.run(venueId, venueId, this.now());
+        this.remember(venueId, venueId);
+      }
+      return venueId;
+    }
     const cached = this.toWireMap.get(venueId);
     if (cached) return cached;
     const stored = this.closed ? undefined : this.byVenue?.get(venueId)?.wire_id;
