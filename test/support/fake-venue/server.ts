@@ -54,8 +54,8 @@ export interface FakeDialect {
   venue: string;
   /** Order id format the venue issues (default numeric; Bybit: UUIDs like the real venue). */
   orderIds?: 'numeric' | 'uuid';
-  /** Instruments the engine trades (from the recorded market list). */
-  instruments(): FInstrument[];
+  /** Instruments the engine trades (from the recorded market list) for the market type. */
+  instruments(marketType: 'swap' | 'spot'): FInstrument[];
   /** Handles a REST call; `undefined` = 404. May throw `FakeError` (mapped by `error`). */
   rest(req: FakeRequest, ctx: FakeContext): FakeResponse | undefined | Promise<FakeResponse | undefined>;
   /** Maps an engine error to the venue's error response. */
@@ -91,7 +91,7 @@ export interface FakeVenue {
 
 /** Starts a fake venue for `dialect` on a free port of 127.0.0.1. */
 export async function startFakeVenue(dialect: FakeDialect, opts: { apiKey: string; marketType?: 'swap' | 'spot'; tickMs?: number }): Promise<FakeVenue> {
-  const engine = new FakeEngine(dialect.instruments());
+  const engine = new FakeEngine(dialect.instruments(opts.marketType ?? 'swap'));
   if (dialect.orderIds) engine.orderIds = dialect.orderIds;
   engine.spot = ctx0Spot(opts.marketType);
   const sockets = new Set<FakeSocket>();
