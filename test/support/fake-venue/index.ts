@@ -5,6 +5,7 @@
  */
 import { type AppProcess, freePort, startApp, waitFor } from '../processes';
 import { binanceDialect } from './binance';
+import { binanceSpotDialect } from './binance-spot';
 import { bitgetDialect } from './bitget';
 import { bybitDialect } from './bybit';
 import { gateDialect } from './gate';
@@ -21,6 +22,11 @@ export const DIALECTS: Partial<Record<CcxtVenueName, () => FakeDialect>> = {
   gate: () => gateDialect(),
   bybit: () => bybitDialect(),
   bitget: () => bitgetDialect(),
+};
+
+/** Venues whose spot dialect is a separate fake (Bybit and OKX serve spot from the same dialect). */
+export const SPOT_DIALECTS: Partial<Record<CcxtVenueName, () => FakeDialect>> = {
+  binance: () => binanceSpotDialect(),
 };
 
 export interface CcxtConnector {
@@ -42,7 +48,7 @@ export async function startCcxtConnector(
   /** Reuse a running fake (e.g. to restart the connector against the same venue state). */
   existing?: FakeVenue,
 ): Promise<CcxtConnector> {
-  const dialect = DIALECTS[venue];
+  const dialect = (env.MARKET_TYPE === 'spot' ? SPOT_DIALECTS[venue] : undefined) ?? DIALECTS[venue];
   if (!dialect) throw new Error(`no fake venue for ${venue}`);
   const fake = existing ?? (await startFakeVenue(dialect(), { apiKey, marketType: env.MARKET_TYPE === 'spot' ? 'spot' : 'swap' }));
   const port = await freePort();
