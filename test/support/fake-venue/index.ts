@@ -9,6 +9,7 @@ import { binanceSpotDialect } from './binance-spot';
 import { bitgetDialect } from './bitget';
 import { bybitDialect } from './bybit';
 import { gateDialect } from './gate';
+import { gateSpotDialect } from './gate-spot';
 import { okxDialect } from './okx';
 import { type FakeDialect, type FakeVenue, startFakeVenue } from './server';
 
@@ -27,6 +28,7 @@ export const DIALECTS: Partial<Record<CcxtVenueName, () => FakeDialect>> = {
 /** Venues whose spot dialect is a separate fake (Bybit and OKX serve spot from the same dialect). */
 export const SPOT_DIALECTS: Partial<Record<CcxtVenueName, () => FakeDialect>> = {
   binance: () => binanceSpotDialect(),
+  gate: () => gateSpotDialect(),
 };
 
 export interface CcxtConnector {
