@@ -50,7 +50,7 @@ for (const venue of VENUES) {
 }
 
 /** Venues whose fake speaks their spot dialect too (MARKET_TYPE=spot). */
-const SPOT_VENUES: CcxtVenueName[] = ['bybit', 'okx', 'binance', 'gate'];
+const SPOT_VENUES: CcxtVenueName[] = ['binance', 'bitget', 'gate', 'okx', 'bybit'];
 
 for (const venue of SPOT_VENUES) {
   describe(`ccxt venue ${venue} (spot) on a fake venue`, () => {

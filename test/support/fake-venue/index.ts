@@ -7,6 +7,7 @@ import { type AppProcess, freePort, startApp, waitFor } from '../processes';
 import { binanceDialect } from './binance';
 import { binanceSpotDialect } from './binance-spot';
 import { bitgetDialect } from './bitget';
+import { bitgetSpotDialect } from './bitget-spot';
 import { bybitDialect } from './bybit';
 import { gateDialect } from './gate';
 import { gateSpotDialect } from './gate-spot';
@@ -29,6 +30,7 @@ export const DIALECTS: Partial<Record<CcxtVenueName, () => FakeDialect>> = {
 export const SPOT_DIALECTS: Partial<Record<CcxtVenueName, () => FakeDialect>> = {
   binance: () => binanceSpotDialect(),
   gate: () => gateSpotDialect(),
+  bitget: () => bitgetSpotDialect(),
 };
 
 export interface CcxtConnector {
