@@ -13,7 +13,17 @@ export const connectorConfigSchema = z.object({
   /** HTTP port for /health and /metrics. */
   httpPort: z.coerce.number().int().min(0).max(65535).default(9090),
   /** Which venue this connector wraps. */
-  exchange: z.enum(['sim', 'binance', 'bitget', 'gate', 'okx', 'bybit']).default('sim'),
+  exchange: z.enum(['sim', 'paper', 'binance', 'bitget', 'gate', 'okx', 'bybit']).default('sim'),
+  /**
+   * `exchange: paper`: the real venue whose public market data (ccxt, no keys) drives the paper
+   * account (README "Paper trading"). Symbols from `ccxt.symbols` (default BTCUSDT), initial wallet
+   * and leverage from `sim.balance` / `sim.leverage`, state file `simStateFile`.
+   */
+  paper: z
+    .object({
+      source: z.enum(['binance', 'bitget', 'gate', 'okx', 'bybit']).default('binance'),
+    })
+    .default({}),
   /** ccxt venues: `swap` = USDT-margined perpetual (Binance USD-M), `spot` = spot. See README "Real venues". */
   marketType: z.enum(['swap', 'spot']).default('swap'),
   /** ccxt venues: API credentials, each from a value or a file (`*File` wins; files re-read on change and SIGHUP). Never logged. */
@@ -51,6 +61,14 @@ export const connectorConfigSchema = z.object({
       preCheckClientOrderId: boolish.default(false),
       /** Use the venue's testnet/demo endpoints. */
       sandbox: boolish.default(false),
+      /**
+       * SQLite file keeping the synthetic int64 order ids of venues whose ids are not int64 (Bybit
+       * UUIDs), so CancelOrder/GetOrder by such an id work after a restart (README "Order ids").
+       * In memory when unset (open orders are still recovered from the venue after a restart).
+       */
+      orderIdMapFile: z.string().optional(),
+      /** Start even if the API key can withdraw (README "Going live": the connector refuses such keys by default). */
+      allowWithdrawKey: boolish.default(false),
     })
     .default({}),
   sim: z
@@ -233,6 +251,8 @@ export const CONNECTOR_ENV = [
   ['CCXT_TIMEOUT_MS', 'ccxt.timeoutMs'],
   ['CCXT_PRECHECK_CLIENT_ORDER_ID', 'ccxt.preCheckClientOrderId'],
   ['CCXT_SANDBOX', 'ccxt.sandbox'],
+  ['ORDER_ID_MAP_FILE', 'ccxt.orderIdMapFile'],
+  ['ALLOW_WITHDRAW_KEY', 'ccxt.allowWithdrawKey'],
   ['STREAM_STALE_PRICE_MS', 'streams.staleAfterMs.price'],
   ['STREAM_STALE_KLINES_MS', 'streams.staleAfterMs.klines'],
   ['STREAM_STALE_ORDERS_MS', 'streams.staleAfterMs.orders'],
@@ -258,6 +278,7 @@ export const CONNECTOR_ENV = [
   ['SHUTDOWN_GRACE_MS', 'grpc.shutdownGraceMs'],
   ['PRICE_BAND_PCT', 'orderEntry.priceBandPct'],
   ['DEAD_MAN_VENUE_NATIVE', 'deadMan.venueNative'],
+  ['PAPER_SOURCE', 'paper.source'],
 ] as const;
 
 export const CONNECTOR_CONFIG = Symbol('CONNECTOR_CONFIG');

@@ -65,7 +65,9 @@ bootstrap().catch((err: unknown) => {
   const msg =
     err instanceof ConfigError
       ? err.message
-      : err instanceof MarketDataError
+      : (err as Error)?.name === 'VenueStartError'
+        ? `exchange-connector: ${(err as Error).message}`
+        : err instanceof MarketDataError
         ? `exchange-connector: bad market data: ${err.message}`
         : `exchange-connector failed to start: ${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${detail}`;
   process.stderr.write(`${msg}\n`);

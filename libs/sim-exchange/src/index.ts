@@ -38,3 +38,5 @@ export {
 export { type SimState, type SimOrderState, parseSimState } from './snapshot';
 export { openRecording, type RecordingLine, type RecordingOptions } from './recording';
 export { loadSimData, type SimData, type SimDataSpec } from './load';
+/** The sim's USDT cross-margin account (also used by the connector's paper venue). */
+export { Account, type PositionState } from './account';

@@ -1193,6 +1193,18 @@ export class SimExchange implements ExchangeVenue {
     }
   }
 
+  /** Cancels an open order by client order id. @throws NOT_FOUND, FAILED_PRECONDITION (ORDER_NOT_OPEN) */
+  cancelOrderByClientOrderId(symbol: string, clientOrderId: string): Promise<Order> {
+    try {
+      const s = this.sym(symbol);
+      const o = this.byClientId.get(clientOrderId);
+      if (!o || o.symbol !== s.symbol) throw notFound(`order with clientOrderId ${clientOrderId} not found on ${s.symbol}`);
+      return Promise.resolve(this.cancel(s, o.orderId));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   private cancel(s: Sym, orderId: string): Order {
     const o = this.byId.get(orderId);
     if (!o || o.symbol !== s.symbol) throw notFound(`order ${orderId} not found on ${s.symbol}`);

@@ -42,6 +42,8 @@ export function createVenue(config: ConnectorConfig): ExchangeVenue | Promise<Ex
     case 'okx':
     case 'bybit':
       return createCcxt(config);
+    case 'paper':
+      return createPaper(config);
     case 'sim': {
       const s = config.sim;
       preloadSimMarketData(config);
@@ -88,8 +90,49 @@ async function createCcxt(config: ConnectorConfig): Promise<ExchangeVenue> {
     timeoutMs: c.timeoutMs,
     preCheckClientOrderId: c.preCheckClientOrderId,
     sandbox: c.sandbox,
+    orderIdMapFile: c.orderIdMapFile,
+    allowWithdrawKey: c.allowWithdrawKey,
   });
   venue.onClose(stop);
+  return venue;
+}
+
+async function createPaper(config: ConnectorConfig): Promise<ExchangeVenue> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createCcxtExchange } = require('./ccxt/ccxt-factory') as typeof import('./ccxt/ccxt-factory');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { PaperVenue } = require('./paper/paper-venue') as typeof import('./paper/paper-venue');
+  const c = config.ccxt;
+  const source = config.paper.source;
+  const ex = await createCcxtExchange({
+    venue: source,
+    marketType: 'swap',
+    credentials: {},
+    publicOnly: true,
+    urlOverride: c.urlOverride,
+    accountPollMs: c.accountPollMs,
+    fundingPollMs: c.fundingPollMs,
+    ordersPollMs: 0,
+    defaultLeverage: c.defaultLeverage,
+    timeoutMs: c.timeoutMs,
+    sandbox: c.sandbox,
+  });
+  const venue = new PaperVenue({
+    source,
+    exchange: ex,
+    symbols: c.symbols.length ? c.symbols : ['BTCUSDT'],
+    initialBalance: dec(config.sim.balance),
+    leverage: config.sim.leverage,
+    fundingPollMs: c.fundingPollMs,
+  });
+  try {
+    await venue.start();
+  } catch (e) {
+    await venue.close().catch(() => undefined);
+    const err = new Error(`paper (${source} public data) failed to start: ${(e as Error).message}`);
+    err.name = 'VenueStartError';
+    throw err;
+  }
   return venue;
 }
 

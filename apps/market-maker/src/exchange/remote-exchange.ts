@@ -215,6 +215,11 @@ export class RemoteExchange implements ExchangeVenue {
     await this.unary('CancelOrder', { symbol, orderId });
     return this.getOrder(symbol, { orderId });
   }
+  /** CancelOrder with `client_order_id` (order_id 0); the final state is looked up afterwards by the same client order id. */
+  async cancelOrderByClientOrderId(symbol: string, clientOrderId: string): Promise<Order> {
+    await this.unary('CancelOrder', { symbol, orderId: '0', clientOrderId });
+    return this.getOrder(symbol, { clientOrderId });
+  }
   async cancelAllOrders(symbol: string): Promise<Order[]> {
     const open = await this.getOpenOrders(symbol);
     await this.unary('CancelAllOrders', { symbol });
