@@ -500,6 +500,12 @@ export class SimExchange implements ExchangeVenue {
       this.wallAnchor = wall;
       this.marketAnchor = cap;
     }
+    if (!g.lockstep || g.ackedMs() === Infinity) {
+      // nobody to wait for: coalesced stepping as in ungated timer mode (one price/kline per wake,
+      // not one per market instant, which would flood subscribers at high SIM_SPEED)
+      this.step(target);
+      return;
+    }
     for (let n = 0; n < 10_000 && !this.finished; n++) {
       const next = this.nextEventTimeMs();
       if (next > target) {
