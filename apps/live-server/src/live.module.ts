@@ -7,6 +7,7 @@ import { Logger as PinoLogger } from 'nestjs-pino';
 import { ConnectorFeedService } from './connector-feed.service';
 import { LIVE_CONFIG, type LiveConfig } from './live.config';
 import { LiveController } from './live.controller';
+import { LiveMetricsController } from './live.metrics';
 import { LiveGateway } from './live.gateway';
 
 /** The live monitor: connector feed + `/ws` gateway + `/health` and the page. */
@@ -17,7 +18,7 @@ export class LiveModule {
     return {
       module: LiveModule,
       imports: opts.logging ? [loggingModule('live-server')] : [],
-      controllers: [LiveController],
+      controllers: [LiveController, LiveMetricsController],
       providers: [{ provide: LIVE_CONFIG, useValue: config }, ConnectorFeedService, LiveGateway],
     };
   }

@@ -6,7 +6,8 @@ import { loggingModule } from '@mm/platform';
 import { MM_CONFIG, type MmConfig, loadMmConfig } from './mm.config';
 import { dataSourceOptions } from './persistence/data-source';
 import { EngineService } from './engine/engine.service';
-import { MM_METRIC_PROVIDERS, MmMetrics } from './http/mm.metrics';
+import { MmMetrics } from './http/mm.metrics';
+import { MmTelemetryService } from './telemetry/telemetry.service';
 import { OperatorController, OperatorGuard } from './http/operator.controller';
 import { StatusController } from './http/status.controller';
 
@@ -20,6 +21,6 @@ const config: MmConfig = loadMmConfig();
     PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
   ],
   controllers: [StatusController, OperatorController],
-  providers: [{ provide: MM_CONFIG, useValue: config }, OperatorGuard, EngineService, MmMetrics, ...MM_METRIC_PROVIDERS],
+  providers: [{ provide: MM_CONFIG, useValue: config }, OperatorGuard, EngineService, { provide: MmMetrics, useFactory: () => new MmMetrics() }, MmTelemetryService],
 })
 export class AppModule {}

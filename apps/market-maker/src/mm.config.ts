@@ -130,6 +130,22 @@ export const mmConfigSchema = z.object({
       /** The connector cancels our orders when no heartbeat arrives for this long, ms. */
       timeout_ms: z.coerce.number().int().min(1000).max(600_000).default(15_000),
       interval_ms: z.coerce.number().int().min(100).default(3000),
+      /**
+       * What SIGTERM/SIGINT does with the switch (README "Safe shutdown"):
+       * keep_armed — send a last heartbeat with timeout `shutdown_grace_ms` and do not disarm: a
+       *   rollout's new pod re-arms it and keeps the orders; if none comes back the connector cancels them;
+       * cancel — cancel the symbol's orders, then disarm (also chosen by `engine.cancel_on_exit: true`);
+       * disarm — leave the orders unprotected (the old behaviour; not recommended).
+       */
+      on_shutdown: z.enum(['keep_armed', 'cancel', 'disarm']).default('keep_armed'),
+      /** Grace of the last heartbeat on shutdown, ms (how long a replacement has to take over). */
+      shutdown_grace_ms: z.coerce.number().int().min(1000).max(600_000).default(60_000),
+    })
+    .default({}),
+  log: z
+    .object({
+      /** One summary line (PnL, inventory, open orders, breaker) every this many ms; 0 = off. */
+      summary_interval_ms: z.coerce.number().int().min(0).default(60_000),
     })
     .default({}),
   operator: z
@@ -175,6 +191,9 @@ export const MM_ENV = [
   ['DEAD_MAN_ENABLED', 'dead_man.enabled'],
   ['DEAD_MAN_TIMEOUT_MS', 'dead_man.timeout_ms'],
   ['DEAD_MAN_INTERVAL_MS', 'dead_man.interval_ms'],
+  ['DEAD_MAN_ON_SHUTDOWN', 'dead_man.on_shutdown'],
+  ['DEAD_MAN_SHUTDOWN_GRACE_MS', 'dead_man.shutdown_grace_ms'],
+  ['MM_SUMMARY_INTERVAL_MS', 'log.summary_interval_ms'],
   ['RECONCILE_INTERVAL_MS', 'engine.reconcile_interval_ms'],
   ['REQUEST_TIMEOUT_MS', 'exchange.request_timeout_ms'],
 ] as const;

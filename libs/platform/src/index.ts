@@ -1,3 +1,4 @@
 export * from './config';
 export * from './backoff';
 export * from './logging';
+export * from './build-info';

@@ -4,6 +4,7 @@ import { type ExchangeVenue, invalidArgument } from '@mm/domain';
 import type { pb } from '@mm/contracts';
 import { VENUE } from '../venue/venue.provider';
 import { ObserveUnaryCalls, RpcObserver } from './rpc-logging';
+import { ConnectorMetrics } from '../http/connector.metrics';
 
 /** Longest countdown a client may arm, ms (a longer one would defeat the purpose). */
 export const MAX_DEAD_MAN_TIMEOUT_MS = 10 * 60_000;
@@ -28,7 +29,10 @@ export class DeadManService implements OnApplicationShutdown {
   private readonly switches = new Map<string, Switch>();
   fired = 0;
 
-  constructor(@Inject(VENUE) private readonly venue: ExchangeVenue) {}
+  constructor(
+    @Inject(VENUE) private readonly venue: ExchangeVenue,
+    private readonly metrics: ConnectorMetrics,
+  ) {}
 
   /**
    * Arms, re-arms or (timeoutMs 0) disarms a switch.
@@ -54,12 +58,14 @@ export class DeadManService implements OnApplicationShutdown {
     }
     if (timeoutMs === 0) {
       this.switches.delete(key);
+      this.metrics.deadManArmed.set(this.switches.size);
       return { deadlineMs: 0, venueEnforced: false };
     }
     const deadlineMs = Date.now() + timeoutMs;
     const timer = setTimeout(() => void this.fire(key), timeoutMs);
     timer.unref();
     this.switches.set(key, { clientId, symbol, deadlineMs, timer });
+    this.metrics.deadManArmed.set(this.switches.size);
     return { deadlineMs, venueEnforced };
   }
 
@@ -68,6 +74,8 @@ export class DeadManService implements OnApplicationShutdown {
     if (!sw) return;
     this.switches.delete(key);
     this.fired++;
+    this.metrics.deadManFired.inc({ symbol: sw.symbol });
+    this.metrics.deadManArmed.set(this.switches.size);
     this.log.warn(`dead-man's switch of ${sw.clientId} fired: no heartbeat by ${new Date(sw.deadlineMs).toISOString()}; cancelling all ${sw.symbol} orders`);
     try {
       const cancelled = await this.venue.cancelAllOrders(sw.symbol);

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { assertPrefix } from '@mm/grid';
 import { MM_CONFIG, type MmConfig } from '../mm.config';
 import { RemoteExchange } from '../exchange/remote-exchange';
-import { GridStore } from '../persistence/grid.store';
+import { FillLogStore } from '../telemetry/fill-log.store';
 import { MmMetrics } from '../http/mm.metrics';
 import { AlertService, alertConfigFromEnv } from '../alerts';
 import { buildGridEngine } from './engine.factory';
@@ -47,7 +47,7 @@ export class EngineService implements OnApplicationShutdown {
         if (state === 'reconnecting') this.log.warn(`${stream} stream reconnecting: ${detail ?? ''}`);
       },
     });
-    this.engine = buildGridEngine(this.exchange, new GridStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err));
+    this.engine = buildGridEngine(this.exchange, new FillLogStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err));
   }
 
   /** Connects (with backoff; fails fast after the configured attempts), arms the dead-man's switch, starts the engine. */
@@ -85,12 +85,27 @@ export class EngineService implements OnApplicationShutdown {
     void this.alerts.flush(2000).finally(() => process.exit(1));
   }
 
+  /** Shutdown policy: `dead_man.on_shutdown` (README "Safe shutdown"). */
+  get shutdownPolicy(): 'keep_armed' | 'cancel' | 'disarm' {
+    return this.config.engine.cancel_on_exit ? 'cancel' : this.config.dead_man.on_shutdown;
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    await this.engine.stop(this.config.engine.cancel_on_exit);
-    // A deliberate stop disarms the switch (orders stay for the next start unless cancel_on_exit);
-    // a crash leaves it armed, so the connector cancels our orders if we do not come back in time.
-    if (this.deadMan.armed) await this.exchange.heartbeat(this.config.instance_id, this.config.grid.symbol, 0).catch(() => undefined);
+    const policy = this.shutdownPolicy;
+    await this.engine.stop(policy === 'cancel');
+    const { instance_id: id, grid, dead_man: dm } = this.config;
+    if (this.deadMan.armed && policy === 'keep_armed') {
+      // Last heartbeat with the grace as timeout, never disarm: a replacement re-arms it and keeps the
+      // orders; if none arrives in time the connector (or the venue's native countdown) cancels them.
+      await this.exchange
+        .heartbeat(id, grid.symbol, dm.shutdown_grace_ms)
+        .then((r) => this.log.log(`shutdown: orders kept, dead-man's switch stays armed until ${new Date(r.deadlineMs).toISOString()} (grace ${dm.shutdown_grace_ms} ms)`))
+        .catch((e: Error) => this.log.warn(`shutdown: last heartbeat failed (${e.message}); the switch fires at its previous deadline`));
+    } else if (this.deadMan.armed) {
+      await this.exchange.heartbeat(id, grid.symbol, 0).catch(() => undefined);
+      this.log.log(policy === 'cancel' ? "shutdown: orders cancelled, dead-man's switch disarmed" : "shutdown: dead-man's switch disarmed, orders left unprotected");
+    }
     await this.alerts.close();
     await this.exchange.close();
   }
