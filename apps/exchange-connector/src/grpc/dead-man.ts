@@ -74,7 +74,7 @@ export class DeadManService implements OnApplicationShutdown {
     if (!sw) return;
     this.switches.delete(key);
     this.fired++;
-    this.metrics.deadManFired.inc({ symbol: sw.symbol });
+    this.metrics.deadManFired.inc();
     this.metrics.deadManArmed.set(this.switches.size);
     this.log.warn(`dead-man's switch of ${sw.clientId} fired: no heartbeat by ${new Date(sw.deadlineMs).toISOString()}; cancelling all ${sw.symbol} orders`);
     try {

@@ -38,7 +38,7 @@ export const CONNECTOR_METRIC_PROVIDERS = [
   makeGaugeProvider({ name: 'exchange_stream_subscribers', help: 'gRPC subscribers per stream kind', labelNames: ['stream'] }),
   makeCounterProvider({ name: 'exchange_stream_dropped_total', help: 'Subscribers cut off for being too slow', labelNames: ['stream'] }),
   makeGaugeProvider({ name: 'exchange_dead_man_armed', help: "Dead-man's switches armed (client id × symbol)", labelNames: [] }),
-  makeCounterProvider({ name: 'exchange_dead_man_fired_total', help: "Dead-man's switches that fired and cancelled a symbol's orders", labelNames: ['symbol'] }),
+  makeCounterProvider({ name: 'exchange_dead_man_fired_total', help: "Dead-man's switches that fired and cancelled a symbol's orders", labelNames: [] }),
   makeGaugeProvider({ name: 'exchange_connector_build_info', help: 'Build information; value is always 1', labelNames: ['version', 'node_version'] }),
 ];
 
@@ -61,6 +61,7 @@ export class ConnectorMetrics {
       this.streamMessages.inc({ stream }, 0);
     }
     this.deadManArmed.set(0);
+    this.deadManFired.inc(0);
     this.buildInfo.set({ version: appVersion(), node_version: process.version }, 1);
   }
 
