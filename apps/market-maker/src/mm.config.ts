@@ -198,10 +198,23 @@ export const MM_ENV = [
   ['REQUEST_TIMEOUT_MS', 'exchange.request_timeout_ms'],
 ] as const;
 
+/**
+ * `MM_*` variables the market maker reads outside {@link MM_ENV}. Every `MM_*` name must be either
+ * bound in MM_ENV or listed here, or the start fails with "unknown environment variable".
+ */
+export const MM_EXTRA_ENV = [
+  'MM_CRASH_POINT', // test-only fault injection (engine.factory.ts)
+  'MM_CRASH_PROBABILITY',
+  'MM_TOKEN', // docker-compose interpolation variable (the market maker's connector token)
+] as const;
+
+/** Env prefixes the market maker owns (strictly checked). */
+export const MM_ENV_PREFIXES = ['MM_'] as const;
+
 export const MM_CONFIG = Symbol('MM_CONFIG');
 
 /** @throws ConfigError naming the bad key. */
 export function loadMmConfig(env: NodeJS.ProcessEnv = process.env): MmConfig {
   const file = env.CONFIG_FILE ?? 'config/market-maker.yaml';
-  return loadConfig(mmConfigSchema, { file, required: !!env.CONFIG_FILE, env: MM_ENV, source: env });
+  return loadConfig(mmConfigSchema, { file, required: !!env.CONFIG_FILE, env: MM_ENV, source: env, strictEnvPrefixes: MM_ENV_PREFIXES, extraEnv: MM_EXTRA_ENV });
 }
