@@ -1,4 +1,4 @@
-import { type EnvBinding, loadConfig } from '@mm/platform';
+import { type EnvBinding, loadConfig, withFileSecrets } from '@mm/platform';
 import { z } from 'zod';
 
 /**
@@ -97,6 +97,7 @@ function flag(argv: readonly string[], name: string): string | undefined {
  * @throws ConfigError naming the bad key.
  */
 export function loadLiveConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): LiveConfig {
+  env = withFileSecrets(env, ['CONNECTOR_TOKEN']); // CONNECTOR_TOKEN_FILE (mounted secret)
   const file = flag(argv, '--config') ?? env.LIVE_CONFIG;
   const port = flag(argv, '--port');
   return loadConfig(liveConfigSchema, {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { boolish, decimalString, loadConfig } from '@mm/platform';
+import { boolish, decimalString, loadConfig, withFileSecrets } from '@mm/platform';
 
 /**
  * Market maker settings (snake_case, as in the upstream YAML). Sources, lowest precedence first:
@@ -208,13 +208,20 @@ export const MM_EXTRA_ENV = [
   'MM_TOKEN', // docker-compose interpolation variable (the market maker's connector token)
 ] as const;
 
+/** Secrets that may also come from a file: `OPERATOR_TOKEN_FILE=/run/secrets/operator-token` etc. */
+export const MM_SECRET_ENV = ['OPERATOR_TOKEN', 'CONNECTOR_TOKEN', 'DATABASE_URL'] as const;
+
+/** Alert secrets that may come from a file (`ALERT_TELEGRAM_BOT_TOKEN_FILE`, `ALERT_SLACK_WEBHOOK_URL_FILE`). */
+export const ALERT_SECRET_ENV = ['ALERT_TELEGRAM_BOT_TOKEN', 'ALERT_SLACK_WEBHOOK_URL'] as const;
+
 /** Env prefixes the market maker owns (strictly checked). */
 export const MM_ENV_PREFIXES = ['MM_'] as const;
 
 export const MM_CONFIG = Symbol('MM_CONFIG');
 
 /** @throws ConfigError naming the bad key. */
-export function loadMmConfig(env: NodeJS.ProcessEnv = process.env): MmConfig {
+export function loadMmConfig(source: NodeJS.ProcessEnv = process.env): MmConfig {
+  const env = withFileSecrets(source, MM_SECRET_ENV);
   const file = env.CONFIG_FILE ?? 'config/market-maker.yaml';
   return loadConfig(mmConfigSchema, { file, required: !!env.CONFIG_FILE, env: MM_ENV, source: env, strictEnvPrefixes: MM_ENV_PREFIXES, extraEnv: MM_EXTRA_ENV });
 }

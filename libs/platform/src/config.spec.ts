@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, assertKnownEnv, configKeys, loadConfig } from './config';
+import { withFileSecrets } from './file-secrets';
 
 const schema = z.object({
   grid: z.object({ price_interval: z.coerce.number().default(100), buy_window: z.coerce.number().default(10) }).default({}),
@@ -65,5 +66,17 @@ describe('strict configuration', () => {
     expect(errorOf(() => assertKnownEnv({ LIVE_COMPLETELY_DIFFERENT: '1' }, ['LIVE_'], ['LIVE_PORT'])).message).toBe(
       'config error: LIVE_COMPLETELY_DIFFERENT: unknown environment variable; known LIVE_* variables: LIVE_PORT',
     );
+  });
+});
+
+describe('NAME_FILE secrets', () => {
+  it('reads NAME from NAME_FILE (trimmed), refuses both, names the variable on a bad file', () => {
+    const file = yamlFile('s3cret-token\n');
+    expect(withFileSecrets({ OPERATOR_TOKEN_FILE: file }, ['OPERATOR_TOKEN']).OPERATOR_TOKEN).toBe('s3cret-token');
+    expect(errorOf(() => withFileSecrets({ OPERATOR_TOKEN_FILE: file, OPERATOR_TOKEN: 'x' }, ['OPERATOR_TOKEN'])).key).toBe('OPERATOR_TOKEN');
+    expect(errorOf(() => withFileSecrets({ OPERATOR_TOKEN_FILE: '/nonexistent/x' }, ['OPERATOR_TOKEN'])).message).toBe(
+      'config error: OPERATOR_TOKEN_FILE: cannot read /nonexistent/x: ENOENT',
+    );
+    expect(withFileSecrets({ OTHER_FILE: file }, ['OPERATOR_TOKEN']).OTHER).toBeUndefined();
   });
 });

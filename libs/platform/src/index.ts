@@ -2,3 +2,4 @@ export * from './config';
 export * from './backoff';
 export * from './logging';
 export * from './build-info';
+export * from './file-secrets';

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { assertPrefix } from '@mm/grid';
-import { MM_CONFIG, type MmConfig } from '../mm.config';
+import { withFileSecrets } from '@mm/platform';
+import { ALERT_SECRET_ENV, MM_CONFIG, type MmConfig } from '../mm.config';
 import { RemoteExchange } from '../exchange/remote-exchange';
 import { FillLogStore } from '../telemetry/fill-log.store';
 import { MmMetrics } from '../http/mm.metrics';
@@ -35,7 +36,7 @@ export class EngineService implements OnApplicationShutdown {
   ) {
     const g = config.grid;
     assertPrefix(config.instance_id);
-    this.alerts = new AlertService({ ...alertConfigFromEnv(process.env), instance: `${config.instance_id}/${g.symbol}` });
+    this.alerts = new AlertService({ ...alertConfigFromEnv(withFileSecrets(process.env, ALERT_SECRET_ENV)), instance: `${config.instance_id}/${g.symbol}` });
     this.exchange = new RemoteExchange({
       address: config.exchange.address,
       token: config.exchange.token || undefined,
