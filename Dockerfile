@@ -26,9 +26,9 @@ RUN node scripts/assemble-runtime.js /runtime
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-# Owned by root and read-only for the app user; only /app/data (SQLite) is writable.
+# Owned by root and read-only for the app user; only /app/data (SQLite) and /app/state (sim state) are writable.
 COPY --from=build /runtime/ ./
-RUN mkdir -p /app/data && chown 1000:1000 /app/data
+RUN mkdir -p /app/data /app/state && chown 1000:1000 /app/data /app/state
 # Numeric uid (the image's "node" user) so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 50051 9090 8080 8081
