@@ -1,3 +1,4 @@
+import { registerAs } from '@nestjs/config';
 import { z } from 'zod';
 import { boolish, decimalString, loadConfig } from '@mm/platform';
 
@@ -203,4 +204,16 @@ export function loadConnectorConfig(env: NodeJS.ProcessEnv = process.env): Conne
     strictEnvPrefixes: CONNECTOR_ENV_PREFIXES,
     extraEnv: CONNECTOR_EXTRA_ENV,
   });
+}
+
+/**
+ * Typed `@nestjs/config` namespace of the connector (`ConfigModule.forRoot({ load: [connectorConfig] })`);
+ * inject with `@Inject(connectorConfig.KEY) cfg: ConfigType<typeof connectorConfig>` or the CONNECTOR_CONFIG alias.
+ */
+export const connectorConfig = registerAs('connector', (): ConnectorConfig => loadConnectorConfig());
+
+/** `ConfigModule.forRoot` validation: the zod schema over the YAML file + env. @throws ConfigError naming the key. */
+export function validateConnectorEnv(env: Record<string, unknown>): Record<string, unknown> {
+  loadConnectorConfig(env as NodeJS.ProcessEnv);
+  return env;
 }

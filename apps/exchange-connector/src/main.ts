@@ -4,14 +4,16 @@ import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { Logger } from 'nestjs-pino';
 import { EXCHANGE_PACKAGE, PROTO_LOADER_OPTIONS, exchangeProtoPath, protoDir } from '@mm/contracts';
 import { ConfigError } from '@mm/platform';
-import { CONNECTOR_CONFIG, type ConnectorConfig } from './connector.config';
-import { ConnectorModule } from './connector.module';
+import { CONNECTOR_CONFIG, type ConnectorConfig, loadConnectorConfig } from './connector.config';
 import { grpcServerCredentials } from './grpc/auth.tls';
 import { ConnectorHealth } from './http/health.controller';
 import { VenueLifecycle } from './venue/venue.provider';
 
 /** Exchange connector: gRPC ExchangeService + grpc.health.v1 on PORT, /health and /metrics on HTTP_PORT. */
 async function bootstrap(): Promise<void> {
+  // Config first, module imported lazily: a config error is one clear line before Nest starts.
+  loadConnectorConfig();
+  const { ConnectorModule } = await import('./connector.module');
   const app = await NestFactory.create(ConnectorModule, { bufferLogs: true });
   app.useLogger(app.get(Logger));
   // Not SIGHUP: it re-reads credential files (README "Real venues"), Nest's default would shut down.

@@ -57,6 +57,9 @@ export const liveConfigSchema = z
 /** Validated live-server configuration (see {@link liveConfigSchema}). */
 export type LiveConfig = z.infer<typeof liveConfigSchema>;
 
+/** Typed `@nestjs/config` namespace key of the live server (`ConfigService.get<LiveConfig>('live')`). */
+export const LIVE_CONFIG_NAMESPACE = 'live';
+
 /** DI token of the {@link LiveConfig}. */
 export const LIVE_CONFIG = Symbol('LIVE_CONFIG');
 

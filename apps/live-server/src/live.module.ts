@@ -1,11 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule, type ConfigType, registerAs } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { loggingModule } from '@mm/platform';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { ConnectorFeedService } from './connector-feed.service';
-import { LIVE_CONFIG, type LiveConfig } from './live.config';
+import { LIVE_CONFIG, LIVE_CONFIG_NAMESPACE, type LiveConfig } from './live.config';
 import { LiveController } from './live.controller';
 import { LiveMetricsController } from './live.metrics';
 import { LiveGateway } from './live.gateway';
@@ -15,11 +16,14 @@ import { LiveGateway } from './live.gateway';
 export class LiveModule {
   /** @param opts.logging use pino JSON logging (`loggingModule('live-server')`); off in tests. */
   static forRoot(config: LiveConfig, opts: { logging?: boolean } = {}): DynamicModule {
+    // The validated config (zod, loadLiveConfig) as the typed @nestjs/config namespace `live`.
+    const liveConfig = registerAs(LIVE_CONFIG_NAMESPACE, (): LiveConfig => config);
+    const configModule = ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [liveConfig] });
     return {
       module: LiveModule,
-      imports: opts.logging ? [loggingModule('live-server')] : [],
+      imports: [configModule, ...(opts.logging ? [loggingModule('live-server')] : [])],
       controllers: [LiveController, LiveMetricsController],
-      providers: [{ provide: LIVE_CONFIG, useValue: config }, ConnectorFeedService, LiveGateway],
+      providers: [{ provide: LIVE_CONFIG, useFactory: (c: ConfigType<typeof liveConfig>) => c, inject: [liveConfig.KEY] }, ConnectorFeedService, LiveGateway],
     };
   }
 }

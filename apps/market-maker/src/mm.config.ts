@@ -1,3 +1,4 @@
+import { registerAs } from '@nestjs/config';
 import { z } from 'zod';
 import { boolish, decimalString, loadConfig, withFileSecrets } from '@mm/platform';
 
@@ -224,4 +225,19 @@ export function loadMmConfig(source: NodeJS.ProcessEnv = process.env): MmConfig 
   const env = withFileSecrets(source, MM_SECRET_ENV);
   const file = env.CONFIG_FILE ?? 'config/market-maker.yaml';
   return loadConfig(mmConfigSchema, { file, required: !!env.CONFIG_FILE, env: MM_ENV, source: env, strictEnvPrefixes: MM_ENV_PREFIXES, extraEnv: MM_EXTRA_ENV });
+}
+
+/**
+ * The market maker's typed config namespace for `@nestjs/config` (`ConfigModule.forRoot({ load: [mmConfig] })`).
+ * Inject with `@Inject(mmConfig.KEY) cfg: ConfigType<typeof mmConfig>`, or the MM_CONFIG alias.
+ */
+export const mmConfig = registerAs('mm', (): MmConfig => loadMmConfig());
+
+/**
+ * `ConfigModule.forRoot` validation: the zod schema over YAML + env (same as {@link loadMmConfig}).
+ * @throws ConfigError naming the bad key; Nest does not start.
+ */
+export function validateMmEnv(env: Record<string, unknown>): Record<string, unknown> {
+  loadMmConfig(env as NodeJS.ProcessEnv);
+  return env;
 }
