@@ -79,6 +79,9 @@ describe('runtime tree of the image', () => {
       throw new Error(`${(e as Error).message}\n${live.out.join('')}`);
     });
 
+    // Kubernetes probes of the chart: liveness /live on the connector and the market maker.
+    expect((await fetch(`http://127.0.0.1:${http}/live`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${mmPort}/live`)).status).toBe(200);
     const page = await fetch(`http://127.0.0.1:${livePort}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/<html/i);
