@@ -72,7 +72,7 @@ describe('safe shutdown and readiness', () => {
   }
 
   it('readiness stays 200 with the breaker open; SIGTERM keeps the orders armed and the connector cancels them after the grace', async () => {
-    const { mm, base } = await startMm('mmk', { DEAD_MAN_SHUTDOWN_GRACE_MS: '5000' });
+    const { mm, base } = await startMm('mmk', { DEAD_MAN_SHUTDOWN_GRACE_MS: '5000', MM_SUMMARY_INTERVAL_MS: '1000' });
     const op = (route: string) => fetch(`${base}/operator/${route}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
 
     expect(((await (await op('breaker/trip')).json()) as { state: string }).state).toBe('OPEN');
@@ -87,6 +87,10 @@ describe('safe shutdown and readiness', () => {
     await waitFor('breaker state metric', async () => breakerSeries.test(await (await fetch(`${base}/metrics`)).text()), 5000, 200);
     expect(((await (await op('breaker/reset')).json()) as { state: string }).state).toBe('CLOSED');
     await waitFor('quoting again', async () => (await ours('mmk')) >= 5, 15000, 200);
+    // The one-line summary (every second here): PnL, inventory, open orders, fills, breaker, dead-man.
+    expect(mm.output()).toMatch(
+      /"context":"Summary","msg":"summary BTCUSDT: PnL realized [+-][\d.]+ unrealized [+-][\d.]+ \(quote\), inventory -?[\d.]+, open orders \d+, fills \d+, breaker (CLOSED|OPEN \(manual[^)]*\)), dead-man armed/,
+    );
 
     await terminate(mm);
     const stoppedAt = Date.now();
@@ -103,10 +107,12 @@ describe('safe shutdown and readiness', () => {
   });
 
   it('a replacement within the grace takes over the orders (rollout)', async () => {
-    const first = await startMm('mmr', { DEAD_MAN_SHUTDOWN_GRACE_MS: '4000' });
+    // The grace must cover the replacement's start (Nest boot, connect, first heartbeat): 15 s here, 60 s by default.
+    const first = await startMm('mmr', { DEAD_MAN_SHUTDOWN_GRACE_MS: '15000' });
     await terminate(first.mm);
-    const second = await startMm('mmr', { DEAD_MAN_SHUTDOWN_GRACE_MS: '4000' });
-    await sleep(5000); // past the first one's grace
+    const stoppedAt = Date.now();
+    const second = await startMm('mmr', { DEAD_MAN_SHUTDOWN_GRACE_MS: '15000' });
+    await sleep(16_000 - (Date.now() - stoppedAt)); // past the first one's grace
     expect(await ours('mmr')).toBeGreaterThanOrEqual(5);
     expect(connector.output()).not.toMatch(/dead-man's switch of mmr fired/);
     await stopApp(second.mm);
