@@ -8,8 +8,10 @@
  * child is killed with SIGKILL if it has not exited 15 s after the signal. If any child exits
  * on its own, the others are stopped and this script exits 1.
  *
- * Environment is passed through; defaults only when unset: EXCHANGE=sim, SIM_SPEED=60 and
- * EXCHANGE_GRPC_ADDRESS=<connector host>:<PORT or 50051>.
+ * Environment is passed through; defaults only when unset: EXCHANGE=sim, SIM_SPEED=60,
+ * SIM_START=on_subscribe with SIM_DATA (a file replay waits for the market maker),
+ * GRPC_HOST=MM_HOST=LIVE_HOST=127.0.0.1 (every app on loopback; a non-loopback address needs
+ * authentication, README "Hardening") and EXCHANGE_GRPC_ADDRESS=<connector host>:<PORT or 50051>.
  * No dependencies: plain Node.
  */
 const { spawn } = require('node:child_process');
@@ -25,6 +27,8 @@ const KILL_AFTER_MS = 15_000;
 const env = { ...process.env };
 if (!env.EXCHANGE) env.EXCHANGE = 'sim';
 if (!env.SIM_SPEED) env.SIM_SPEED = '60';
+if (env.SIM_DATA && !env.SIM_START) env.SIM_START = 'on_subscribe';
+for (const k of ['GRPC_HOST', 'MM_HOST', 'LIVE_HOST']) if (!env[k]) env[k] = '127.0.0.1';
 
 const grpcPort = Number(env.PORT || 50051); // the connector's gRPC port (its PORT setting)
 const grpcHost = !env.GRPC_HOST || env.GRPC_HOST === '0.0.0.0' || env.GRPC_HOST === '::' ? '127.0.0.1' : env.GRPC_HOST;

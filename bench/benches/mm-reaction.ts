@@ -22,7 +22,7 @@ export const mmBench: Bench = {
       }
       const secs = (nowNs() - t0) / 1e9;
       if (h.engine.state !== 'running') throw new Error(`engine ${h.engine.state}: ${h.engine.lastError}`);
-      const engine = h.engine as unknown as { slots: Map<string, never>; strategy: { anchorPrice: Dec }; rules: never };
+      const engine = h.engine.planningState();
       // pure decision pass over the engine's final slots, at prices around the last one
       const plan = new Samples(sc.planCalls);
       const last = await h.sim.getLatestPrice('BTCUSDT');
@@ -30,7 +30,7 @@ export const mmBench: Bench = {
       let actions = 0;
       for (let i = 0; i < sc.planCalls; i++) {
         const a = nowNs();
-        actions += planGrid(engine.slots, prices[i & 63], engine.strategy.anchorPrice, params, engine.rules).length;
+        actions += planGrid(engine.slots, prices[i & 63], engine.anchorPrice!, params, engine.rules).length;
         plan.add(nowNs() - a);
       }
       const planS = summarize(plan.values(), 1e-6);

@@ -6,12 +6,13 @@ import { Dec, type ExchangeVenue, type OrderEvent, type OrderRequest, type Price
 import { SimExchange, defaultSymbolRules, loadKlineCsv } from '@mm/sim-exchange';
 import type { Candle } from '@mm/domain';
 import type { GridParams } from '@mm/grid';
-import type { GridEngine } from '../../apps/market-maker/src/engine/grid-engine';
-import { buildGridEngine } from '../../apps/market-maker/src/engine/engine.factory';
+import type { GridEngine } from '@mm/trading';
+import { buildEngineFromConfig } from '../../apps/market-maker/src/engine/engine.factory';
 import { mmConfigSchema } from '../../apps/market-maker/src/mm.config';
 import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
 import { GridStore, type StateChange } from '../../apps/market-maker/src/persistence/grid.store';
+import { HARNESS_CONFIG, settleEngine } from '@mm/testing';
 import { BTC_CSV } from './proc';
 import { Samples, nowNs } from './stats';
 
@@ -183,15 +184,10 @@ export async function createHarness(workDir: string, opts: { candles: Candle[]; 
       max_active_orders: gp.maxActiveOrders,
       cancel_hysteresis_levels: gp.cancelHysteresisLevels,
     },
-    engine: { reconcile_interval_ms: 3_600_000, pending_timeout_ms: 600_000, stale_price_ms: 600_000 },
-    risk: {
-      breaker: { max_price_age_ms: 0, max_order_stream_down_ms: 0, max_latency_p99_ms: 0, max_consecutive_losses: 0, max_drawdown_abs: '0', max_drawdown_pct: '0' },
-      monitor: { enabled: false },
-      exposure: { max_position_notional: '0', max_total_notional: '0', max_open_order_notional: '0' },
-    },
+    ...HARNESS_CONFIG,
     executor: { rate_per_sec: 1e9, burst: 1e9 },
   });
-  const engine = buildGridEngine(venue, store, config, MmMetrics.standalone(), { notify: () => undefined }, (err) => {
+  const engine = buildEngineFromConfig(venue, store, config, MmMetrics.standalone(), { notify: () => undefined }, (err) => {
     fatal = err;
   });
   await engine.start();
@@ -200,15 +196,10 @@ export async function createHarness(workDir: string, opts: { candles: Candle[]; 
     engine,
     store,
     dataSource,
-    async settle() {
-      for (;;) {
-        const c = engine.idle();
-        await c;
-        await new Promise<void>((r) => setImmediate(r));
+    settle: () =>
+      settleEngine(engine, () => {
         if (fatal) throw new Error(`engine failed: ${fatal.message}`);
-        if (engine.idle() === c) return;
-      }
-    },
+      }),
     async close() {
       await engine.stop(false);
       await dataSource.destroy();

@@ -1,37 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 
-/** Repository root (this file runs from dist/bench/lib). */
-export const ROOT = path.resolve(__dirname, '..', '..', '..');
-export const SHARED = path.resolve(ROOT, '..', 'shared');
+import { ROOT, SHARED, freePort, stopApp, waitFor } from '@mm/testing';
+
+export { ROOT, SHARED, freePort, waitFor };
 export const BTC_CSV = process.env.BENCH_BTC_CSV ?? path.join(SHARED, 'data/market/binance-usdm-BTCUSDT-1m-20250504-20250624.csv');
 const HOSTS = path.join(ROOT, 'dist', 'bench', 'hosts');
-
-const issuedPorts = new Set<number>();
-
-/**
- * A free TCP port on 127.0.0.1 (asks the OS). Never returns the same port twice in one process: the
- * OS may hand a just-released port out again, and two of them given to one app collide (EADDRINUSE).
- */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.listen(0, '127.0.0.1', () => {
-        const { port: p } = srv.address() as net.AddressInfo;
-        srv.close(() => resolve(p));
-      });
-      srv.on('error', reject);
-    });
-    if (!issuedPorts.has(port)) {
-      issuedPorts.add(port);
-      return port;
-    }
-  }
-  throw new Error('freePort: no unused port after 50 attempts');
-}
 
 export interface Proc {
   name: string;
@@ -111,29 +86,7 @@ export function startHost(host: string, env: Record<string, string>, logDir: str
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`. */
-export async function stopProc(p: Proc | undefined, graceMs = 8000): Promise<void> {
-  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const t = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
-  await p.exited;
-  clearTimeout(t);
-}
-
-/** Polls `probe` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
+export const stopProc: (p: Proc | undefined, graceMs?: number) => Promise<void> = stopApp;
 
 /** Resident set size of a process in bytes (Linux /proc). */
 export function rssOf(pid: number): number {

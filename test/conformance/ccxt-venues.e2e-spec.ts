@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { stopApp } from '../support/processes';
+import { stopApp } from '@mm/testing';
 import { type CcxtConnector, type CcxtVenueName, DIALECTS, startCcxtConnector } from '../support/fake-venue';
 import { type ConformanceOptions, runConformanceSuite } from './suite';
 

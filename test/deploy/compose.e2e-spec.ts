@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ROOT } from '../support/processes';
+import { ROOT } from '@mm/testing';
 
 /** `docker compose` (plugin) or `docker-compose` (Debian package), whichever works. */
 function composeCommand(): string[] {
@@ -23,9 +23,13 @@ interface Service {
 describe('docker-compose.yml', () => {
   const file = path.join(ROOT, 'docker-compose.yml');
 
-  it('passes `compose config -q`, with and without the .env.example settings', () => {
+  it('passes `compose config -q` with the .env.example settings, and refuses to run without the tokens', () => {
     const [cmd, ...pre] = composeCommand();
-    execFileSync(cmd, [...pre, '-f', file, 'config', '-q'], { cwd: ROOT, stdio: 'pipe' });
+    // No tokens: MM_TOKEN, LIVE_TOKEN, MM_READ_TOKEN and LIVE_VIEWER_TOKEN are mandatory (`${VAR:?…}`).
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MM_TOKEN|LIVE_TOKEN|MM_READ_TOKEN|LIVE_VIEWER_TOKEN)$/.test(k)));
+    const bare = spawnSync(cmd, [...pre, '-f', file, 'config', '-q'], { cwd: ROOT, stdio: 'pipe', env });
+    expect(bare.status).not.toBe(0);
+    expect(String(bare.stderr)).toMatch(/MM_TOKEN|LIVE_TOKEN|MM_READ_TOKEN|LIVE_VIEWER_TOKEN/);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-'));
     fs.copyFileSync(path.join(ROOT, '.env.example'), path.join(dir, '.env'));
     execFileSync(cmd, [...pre, '--project-directory', ROOT, '--env-file', path.join(dir, '.env'), '-f', file, 'config', '-q'], { cwd: ROOT, stdio: 'pipe' });
@@ -36,7 +40,11 @@ describe('docker-compose.yml', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-bad-'));
     const bad = path.join(dir, 'docker-compose.yml');
     fs.writeFileSync(bad, fs.readFileSync(file, 'utf8').replace('stop_grace_period: 30s', 'stop_grace_period: [30s]'));
-    expect(spawnSync(cmd, [...pre, '-f', bad, 'config', '-q'], { cwd: dir, stdio: 'pipe' }).status).not.toBe(0);
+    // With the tokens of .env.example, so only the broken value can fail it.
+    const envFile = path.join(dir, '.env');
+    fs.copyFileSync(path.join(ROOT, '.env.example'), envFile);
+    expect(spawnSync(cmd, [...pre, '--project-directory', ROOT, '--env-file', envFile, '-f', file, 'config', '-q'], { cwd: ROOT, stdio: 'pipe' }).status).toBe(0);
+    expect(spawnSync(cmd, [...pre, '--project-directory', ROOT, '--env-file', envFile, '-f', bad, 'config', '-q'], { cwd: ROOT, stdio: 'pipe' }).status).not.toBe(0);
   });
 
   it('venue keys and operator/alert tokens come from files; stop grace; sim state in a volume; probes', () => {
@@ -51,7 +59,10 @@ describe('docker-compose.yml', () => {
     const mm = s['market-maker'];
     expect(Object.keys(mm.environment ?? {})).toEqual(expect.arrayContaining(['OPERATOR_TOKEN_FILE', 'ALERT_TELEGRAM_BOT_TOKEN_FILE', 'DEAD_MAN_ON_SHUTDOWN', 'DEAD_MAN_SHUTDOWN_GRACE_MS']));
     expect(mm.healthcheck?.test.join(' ')).toContain('/ready');
-    expect(s['live-server'].healthcheck?.test.join(' ')).toContain("8081/'");
+    // /health: the page needs the viewer token.
+    expect(s['live-server'].healthcheck?.test.join(' ')).toContain('8081/health');
+    // Published on the host's loopback only.
+    for (const app of ['exchange-connector', 'market-maker', 'live-server']) for (const p of (s[app] as { ports?: string[] }).ports ?? []) expect(p).toMatch(/^127\.0\.0\.1:/);
     expect(fs.readFileSync(path.join(ROOT, 'secrets/.gitignore'), 'utf8')).toContain('*');
     // Every variable the compose file interpolates is in .env.example.
     const vars = new Set([...fs.readFileSync(file, 'utf8').matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]));

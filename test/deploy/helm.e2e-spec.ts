@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { ROOT } from '../support/processes';
+import { ROOT } from '@mm/testing';
 
 const CHART = path.join(ROOT, 'deploy/helm/opensqt');
 const read = (f: string) => fs.readFileSync(path.join(CHART, f), 'utf8');
@@ -53,16 +53,38 @@ describe('Helm chart', () => {
     expect(mm).toMatch(/livenessProbe:\s+httpGet:\s+path: \/live/);
     expect(mm).not.toMatch(/path: \/status/);
     expect(read('templates/exchange-connector.yaml')).toMatch(/livenessProbe:\s+httpGet:\s+path: \/live/);
+    // The live page needs the viewer token: its probes must not ask for `/`.
+    expect(read('templates/live-server.yaml')).not.toMatch(/path: \/\n/);
     for (const f of ['market-maker.yaml', 'exchange-connector.yaml', 'live-server.yaml']) expect(read(`templates/${f}`)).toContain('startupProbe:');
   });
 
   it('secrets are mounted as files, never put in env', () => {
     const all = fs.readdirSync(path.join(CHART, 'templates')).map((f) => read(`templates/${f}`)).join('\n');
-    for (const v of ['API_KEY_FILE', 'API_SECRET_FILE', 'CONNECTOR_TOKENS_FILE', 'CONNECTOR_TOKEN_FILE', 'OPERATOR_TOKEN_FILE', 'ALERT_TELEGRAM_BOT_TOKEN_FILE']) expect(all).toContain(`name: ${v}`);
-    expect(all).not.toMatch(/name: (API_KEY|API_SECRET|PASSPHRASE|CONNECTOR_TOKENS?|OPERATOR_TOKEN)\n/);
+    for (const v of ['API_KEY_FILE', 'API_SECRET_FILE', 'CONNECTOR_TOKENS_FILE', 'CONNECTOR_TOKEN_FILE', 'OPERATOR_TOKEN_FILE', 'ALERT_TELEGRAM_BOT_TOKEN_FILE', 'MM_READ_TOKEN_FILE', 'LIVE_VIEWER_TOKEN_FILE']) expect(all).toContain(`name: ${v}`);
+    expect(all).not.toMatch(/name: (API_KEY|API_SECRET|PASSPHRASE|CONNECTOR_TOKENS?|OPERATOR_TOKEN|MM_READ_TOKEN|LIVE_VIEWER_TOKEN)\n/);
     expect(all).not.toContain('secretKeyRef: { name: {{ include "opensqt.connectorAuthSecret"');
     // Stable generated tokens: the existing Secret is looked up and reused.
     expect(read('templates/connector-auth-secret.yaml')).toMatch(/lookup "v1" "Secret" \.Release\.Namespace \$name/);
+  });
+
+  it('TLS and the read/viewer tokens are wired (pods listen on 0.0.0.0 only with authentication)', () => {
+    const v = values();
+    expect(v.connectorTls).toEqual({ serverSecret: '', clientSecret: '' });
+    expect(typeof v.marketMaker.metricsOpen).toBe('boolean');
+    const bad = values();
+    bad.connectorTls.serverSecrett = 'x';
+    expect(validate(bad)).toBe(false);
+    const conn = read('templates/exchange-connector.yaml');
+    for (const e of ['GRPC_HOST', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'TLS_CA_FILE', 'TLS_REQUIRE_CLIENT_CERT']) expect(conn).toContain(`name: ${e}`);
+    for (const f of ['market-maker.yaml', 'live-server.yaml']) {
+      const t = read(`templates/${f}`);
+      expect(t).toContain('opensqt.clientTlsEnv');
+      expect(t).toContain('opensqt.clientTlsVolume');
+    }
+    expect(read('templates/market-maker.yaml')).toContain('name: MM_METRICS_OPEN');
+    const secret = read('templates/connector-auth-secret.yaml');
+    expect(secret).toContain('$a.readTokenKey');
+    expect(secret).toContain('$a.viewerTokenKey');
   });
 
   it('NetworkPolicy, PodDisruptionBudget, PrometheusRule and dashboard ConfigMap templates exist and are switchable', () => {

@@ -7,7 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, freePort, httpJson, waitFor } from '../support/processes';
+import { ROOT, freePort, httpJson, waitFor } from '@mm/testing';
 
 jest.setTimeout(90_000);
 

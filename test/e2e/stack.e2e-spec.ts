@@ -11,7 +11,7 @@ import request from 'supertest';
 import WebSocket from 'ws';
 import { Client as PgClient } from 'pg';
 import Decimal from 'decimal.js';
-import { BTC_CSV, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '../support/processes';
+import { BTC_CSV, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
 import { TestExchangeClient } from '../support/exchange-client';
 import { MM_CID as CID, type SeenTrade, roundTripPnl, tradeOf } from '../support/round-trips';
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { type AppProcess, freePort, startApp, stopApp, waitFor } from '../support/processes';
+import { type AppProcess, freePort, startApp, stopApp, waitFor } from '@mm/testing';
 import { ConformanceClient } from '../conformance/client';
 
 jest.setTimeout(120_000);

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Decimal from 'decimal.js';
 import { TestExchangeClient } from '../support/exchange-client';
-import { stopApp, waitFor } from '../support/processes';
+import { stopApp, waitFor } from '@mm/testing';
 import { type CcxtConnector, startCcxtConnector } from '../support/fake-venue';
 
 jest.setTimeout(60_000);

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { TestExchangeClient } from '../support/exchange-client';
-import { freePort, startApp, stopApp, waitFor } from '../support/processes';
+import { freePort, startApp, stopApp, waitFor } from '@mm/testing';
 import { type FakeVenue, startFakeVenue } from '../support/fake-venue';
 import { binanceDialect } from '../support/fake-venue/binance';
 

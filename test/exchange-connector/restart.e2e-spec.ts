@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import Decimal from 'decimal.js';
-import { type AppProcess, ROOT, freePort, httpJson, startApp, stopApp, waitFor } from '../support/processes';
+import { type AppProcess, ROOT, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
 import { ConformanceClient } from '../conformance/client';
 
 jest.setTimeout(180_000);

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { healthCheck } from '../conformance/client';
 import { TestExchangeClient } from '../support/exchange-client';
-import { httpJson, stopApp, waitFor } from '../support/processes';
+import { httpJson, stopApp, waitFor } from '@mm/testing';
 import { type CcxtConnector, startCcxtConnector } from '../support/fake-venue';
 
 jest.setTimeout(60_000);

@@ -7,7 +7,7 @@ import { type LiveConfig, liveConfigSchema } from '../../apps/live-server/src/li
 import { LiveGateway } from '../../apps/live-server/src/live.gateway';
 import { createLiveApp } from '../../apps/live-server/src/live.module';
 import type { LiveMessage } from '../../apps/live-server/src/messages';
-import { FakeConnector } from '../support/fake-connector';
+import { FakeConnector } from '@mm/testing';
 
 export const SYMBOL = 'BTCUSDT';
 /** Open time of the first scripted candle (a minute boundary), Unix ms. */
@@ -114,7 +114,9 @@ export class LiveClient {
 
   /** @param autoPong false = never answer pings (a dead peer). */
   constructor(url: string, autoPong = true) {
-    this.ws = new WebSocket(url, { headers: { Origin: 'http://evil.example' }, autoPong });
+    // The page's own origin: a foreign Origin is refused at the handshake (test/security/surfaces.e2e-spec.ts).
+    const u = new URL(url);
+    this.ws = new WebSocket(url, { headers: { Origin: `http://${u.host}` }, autoPong });
     this.ws.on('message', (data, isBinary) => {
       if (isBinary) throw new Error('binary frame received');
       this.messages.push(JSON.parse(data.toString()) as LiveMessage);

@@ -14,7 +14,7 @@ import {
   alertConfigFromEnv,
   escapeMarkdownV2,
 } from '../../apps/market-maker/src/alerts';
-import { freePort, waitFor } from '../support/processes';
+import { freePort, waitFor } from '@mm/testing';
 
 jest.setTimeout(30_000);
 

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, freePort, startApp, stopApp } from '../support/processes';
+import { ROOT, freePort, startApp, stopApp } from '@mm/testing';
 
 describe('market maker refuses a config with an unknown key', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-typo-'));

@@ -8,13 +8,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Decimal from 'decimal.js';
-import { BTC_CSV, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '../support/processes';
+import { BTC_CSV, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
 import { TestExchangeClient } from '../support/exchange-client';
 import { MM_CID as CID, type SeenTrade, roundTripPnl, tradeOf } from '../support/round-trips';
 
 jest.setTimeout(420_000);
 const D = Decimal.clone({ precision: 60 });
-const TOKEN = 'op-secret-token';
+const TOKEN = 'op-secret-token-0123';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startConnector(logDir: string, env: Record<string, string>) {

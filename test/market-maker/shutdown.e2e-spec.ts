@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '../support/processes';
+import { type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
 import { TestExchangeClient } from '../support/exchange-client';
 
 jest.setTimeout(120_000);

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BTC_CSV, ROOT, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '../support/processes';
+import { BTC_CSV, ROOT, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
 
 jest.setTimeout(150_000);
 

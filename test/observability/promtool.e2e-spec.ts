@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ROOT } from '../support/processes';
+import { ROOT } from '@mm/testing';
 
 /** Alert rules checked and unit-tested with Debian's real promtool (apt-get install prometheus). */
 const PROMTOOL = '/usr/bin/promtool';

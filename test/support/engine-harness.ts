@@ -3,11 +3,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { type Candle, type ExchangeVenue, dec } from '@mm/domain';
+import type { Candle, ExchangeVenue } from '@mm/domain';
+import { HARNESS_CONFIG, candlesFromRows, flatRows, settleEngine } from '@mm/testing';
 import { SimExchange, defaultSymbolRules } from '@mm/sim-exchange';
-import { buildGridEngine } from '../../apps/market-maker/src/engine/engine.factory';
-import type { GridEngine } from '../../apps/market-maker/src/engine/grid-engine';
-import type { AlertSink } from '../../apps/market-maker/src/engine/risk-controller';
+import { buildEngineFromConfig } from '../../apps/market-maker/src/engine/engine.factory';
+import type { GridEngine } from '@mm/trading';
+import type { AlertSink } from '@mm/trading';
 import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
 import { mmConfigSchema } from '../../apps/market-maker/src/mm.config';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
@@ -26,24 +27,17 @@ function merge(a: Raw, b: Raw): Raw {
 export const BASE_CONFIG: Raw = {
   instance_id: 'mm1',
   grid: { symbol: 'BTCUSDT', price_interval: '100', order_notional: '250', min_order_value: '10', buy_window: 5, sell_window: 5, max_active_orders: 50 },
-  engine: { reconcile_interval_ms: 3_600_000, pending_timeout_ms: 600_000, stale_price_ms: 600_000 },
-  risk: {
-    breaker: { max_price_age_ms: 0, max_order_stream_down_ms: 0, max_latency_p99_ms: 0, max_consecutive_losses: 0, max_drawdown_abs: '0', max_drawdown_pct: '0' },
-    monitor: { enabled: false },
-    exposure: { max_position_notional: '0', max_total_notional: '0', max_open_order_notional: '0' },
-  },
+  ...HARNESS_CONFIG,
   executor: { rate_per_sec: 10_000, burst: 10_000 },
 };
 
 /** 1-minute candles from [open, high, low, close] tuples, one minute apart from `t0`. */
 export function candles(t0: number, rows: [string, string, string, string][]): Candle[] {
-  return rows.map(([o, h, l, c], i) => ({ symbol: 'BTCUSDT', openTimeMs: t0 + i * 60_000, open: dec(o), high: dec(h), low: dec(l), close: dec(c), volume: dec('10'), closed: true }));
+  return candlesFromRows('BTCUSDT', t0, rows);
 }
 
 /** `n` flat candles at `p`. */
-export function flat(p: string, n: number): [string, string, string, string][] {
-  return Array.from({ length: n }, () => [p, p, p, p]);
-}
+export const flat = flatRows;
 
 export interface EngineHarness {
   sim: SimExchange;
@@ -80,18 +74,11 @@ export async function startEngine(opts: { rows?: [string, string, string, string
   const sink: AlertSink = { notify: (e) => alerts.push({ kind: e.kind, title: e.title }) };
   const registry = new Registry();
   let fatal: Error | undefined;
-  const engine = buildGridEngine(opts.wrap ? opts.wrap(sim, ds) : sim, new GridStore(ds, 'BTCUSDT'), config, MmMetrics.standalone(registry), sink, (e) => {
+  const engine = buildEngineFromConfig(opts.wrap ? opts.wrap(sim, ds) : sim, new GridStore(ds, 'BTCUSDT'), config, MmMetrics.standalone(registry), sink, (e) => {
     fatal = e;
   }, {});
   await engine.start();
-  const settle = async () => {
-    for (let i = 0; i < 50; i++) {
-      const chain = engine.idle();
-      await chain;
-      await new Promise((r) => setImmediate(r));
-      if (engine.idle() === chain) return;
-    }
-  };
+  const settle = () => settleEngine(engine, undefined, 50);
   await settle();
   return {
     sim,

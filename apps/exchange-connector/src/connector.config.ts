@@ -9,7 +9,8 @@ import { boolish, decimalString, loadConfig } from '@mm/platform';
 export const connectorConfigSchema = z.object({
   /** gRPC listen port (ExchangeService + grpc.health.v1). */
   port: z.coerce.number().int().min(0).max(65535).default(50051),
-  host: z.string().min(1).default('0.0.0.0'),
+  /** Listen address of gRPC and HTTP. Loopback by default; any other address requires `auth.tokens` (README "Hardening"). */
+  host: z.string().min(1).default('127.0.0.1'),
   /** HTTP port for /health and /metrics. */
   httpPort: z.coerce.number().int().min(0).max(65535).default(9090),
   /** Which venue this connector wraps. */
@@ -72,8 +73,32 @@ export const connectorConfigSchema = z.object({
       /** Market ms between intra-minute price points. */
       tickMs: z.coerce.number().int().min(10).max(60000).default(1000),
       leverage: z.coerce.number().int().min(1).max(125).default(10),
+      /** Format of `data`: `klines`, `trades` or `book` (tick level), or `auto` (from the header; headerless = klines). */
+      dataFormat: z.enum(['auto', 'klines', 'trades', 'book']).default('auto'),
+      /** Kline fill model: `touch` (path reaches the limit: full fill) or `conservative` (through by ≥ 1 tick, volume-capped). README "Fill models". */
+      fillModel: z.enum(['touch', 'conservative']).default('touch'),
+      /** `conservative`: share (0, 1] of each candle's volume resting orders may fill. */
+      volumeShare: z.coerce.number().gt(0).max(1).default(0.1),
+      /**
+       * File replays: `immediate` replays from connector start; `on_subscribe` waits for the first trading
+       * client (an armed dead-man's switch or a lockstep ack, plus an orders subscription) and pauses while there is none.
+       */
+      start: z.enum(['immediate', 'on_subscribe']).default('immediate'),
+      /** File replays: hold market time to what lockstep clients acknowledged (`HeartbeatRequest.processed_market_time_ms`). */
+      lockstep: boolish.default(true),
+      /** Lockstep: wall ms a client may lag before the connector logs loudly and applies `lockstepOnStall`. */
+      lockstepStallMs: z.coerce.number().int().min(100).default(30_000),
+      /** Lockstep stall: `continue` stops waiting for the stalled client(s) until they ack again; `pause` keeps waiting. */
+      lockstepOnStall: z.enum(['continue', 'pause']).default('continue'),
+      /** Lockstep: market ms the replay may run ahead of the acknowledged time (0 = strict, deterministic). */
+      lockstepWindowMs: z.coerce.number().int().min(0).default(0),
     })
     .default({}),
+  /**
+   * Append every price, kline and funding message the connector publishes to this file (JSON Lines,
+   * README "Recording"); any venue. Absent: no recording.
+   */
+  recordFile: z.string().optional(),
   streams: z
     .object({
       /** Messages queued per slow subscriber before it is cut off with RESOURCE_EXHAUSTED. */
@@ -124,6 +149,44 @@ export const connectorConfigSchema = z.object({
       burst: z.coerce.number().int().min(1).default(400),
     })
     .default({}),
+  /** Server-side gRPC limits, enforced by the server interceptor before any request message is read (README "Hardening"). */
+  grpc: z
+    .object({
+      /** Largest request message of every RPC except the batch RPCs, bytes. */
+      maxMessageBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(16 * 1024),
+      /** Largest request message of BatchPlaceOrders / BatchCancelOrders, bytes. */
+      maxBatchMessageBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+      /** Concurrent server streams per client (token identity, or peer IP when open). */
+      maxStreamsPerClient: z.coerce.number().int().min(1).default(100),
+      /** Concurrent server streams over all clients. */
+      maxStreamsTotal: z.coerce.number().int().min(1).default(1000),
+      /** grpc.health.v1 Watch calls per connection / in total. */
+      maxHealthWatchesPerConnection: z.coerce.number().int().min(1).default(4),
+      maxHealthWatches: z.coerce.number().int().min(1).default(256),
+      /** On SIGTERM: wait this long for calls and streams to finish (tryShutdown), then end them (forceShutdown), ms. */
+      shutdownGraceMs: z.coerce.number().int().min(0).max(600_000).default(5000),
+    })
+    .default({}),
+  /** Order-entry checks of the connector (README "Hardening"). */
+  orderEntry: z
+    .object({
+      /**
+       * Percent-price band: a LIMIT price more than this percent above or below the last price is
+       * INVALID_ARGUMENT naming `price` (like Binance's PERCENT_PRICE filter); 0 = off.
+       */
+      priceBandPct: decimalString({ gte: 0 }).default('20'),
+    })
+    .default({}),
+  /** Dead-man's switch. */
+  deadMan: z
+    .object({
+      /**
+       * Also arm the venue's native cancel-all countdown. Off by default: it cancels every order of
+       * the symbol on the account, not only the arming client's (see README "Hardening").
+       */
+      venueNative: boolish.default(false),
+    })
+    .default({}),
   /** Sim only: JSON file the sim's account/order/replay state is saved to (debounced) and restored from at start. */
   simStateFile: z.string().optional(),
 });
@@ -145,6 +208,15 @@ export const CONNECTOR_ENV = [
   ['SIM_TAKER_FEE', 'sim.takerFee'],
   ['SIM_TICK_MS', 'sim.tickMs'],
   ['SIM_LEVERAGE', 'sim.leverage'],
+  ['SIM_DATA_FORMAT', 'sim.dataFormat'],
+  ['SIM_FILL_MODEL', 'sim.fillModel'],
+  ['SIM_VOLUME_SHARE', 'sim.volumeShare'],
+  ['SIM_START', 'sim.start'],
+  ['SIM_LOCKSTEP', 'sim.lockstep'],
+  ['SIM_LOCKSTEP_STALL_MS', 'sim.lockstepStallMs'],
+  ['SIM_LOCKSTEP_ON_STALL', 'sim.lockstepOnStall'],
+  ['SIM_LOCKSTEP_WINDOW_MS', 'sim.lockstepWindowMs'],
+  ['RECORD_FILE', 'recordFile'],
   ['STREAM_MAX_BUFFER', 'streams.maxBuffer'],
   ['MARKET_TYPE', 'marketType'],
   ['API_KEY', 'credentials.apiKey'],
@@ -178,6 +250,15 @@ export const CONNECTOR_ENV = [
   ['RATE_LIMIT_RPS', 'rateLimit.rate'],
   ['RATE_LIMIT_BURST', 'rateLimit.burst'],
   ['SIM_STATE_FILE', 'simStateFile'],
+  ['GRPC_MAX_MESSAGE_BYTES', 'grpc.maxMessageBytes'],
+  ['GRPC_MAX_BATCH_MESSAGE_BYTES', 'grpc.maxBatchMessageBytes'],
+  ['GRPC_MAX_STREAMS_PER_CLIENT', 'grpc.maxStreamsPerClient'],
+  ['GRPC_MAX_STREAMS_TOTAL', 'grpc.maxStreamsTotal'],
+  ['HEALTH_MAX_WATCHES_PER_CONNECTION', 'grpc.maxHealthWatchesPerConnection'],
+  ['HEALTH_MAX_WATCHES', 'grpc.maxHealthWatches'],
+  ['SHUTDOWN_GRACE_MS', 'grpc.shutdownGraceMs'],
+  ['PRICE_BAND_PCT', 'orderEntry.priceBandPct'],
+  ['DEAD_MAN_VENUE_NATIVE', 'deadMan.venueNative'],
 ] as const;
 
 /**

@@ -8,14 +8,20 @@ import { DeadManController, DeadManService } from './grpc/dead-man';
 import { ExchangeController } from './grpc/exchange.controller';
 import { AuthGuard, AuthService } from './grpc/auth';
 import { GrpcExceptionFilter } from './grpc/grpc-errors';
-import { RateLimitGuard } from './grpc/rate-limit';
+import { ConnectorGate } from './grpc/gate';
+import { GrpcShutdown } from './grpc/grpc-shutdown';
+import { OrderEntryChecks } from './grpc/order-entry';
 import { RpcLoggingInterceptor, RpcObserver } from './grpc/rpc-logging';
 import { StreamHub, streamHubOptions } from './grpc/stream-hub';
 import { CONNECTOR_METRIC_PROVIDERS, ConnectorMetrics } from './http/connector.metrics';
 import { ConnectorHealth, HealthController } from './http/health.controller';
 import { TestHooksController, testHooksEnabled } from './http/test-hooks.controller';
 import { SimStatePersistence } from './sim-state.persistence';
-import { VENUE, VenueLifecycle, createVenue } from './venue/venue.provider';
+import { SIM_REPLAY, VENUE, VenueLifecycle, createVenue } from './venue/venue.provider';
+import { MarketRecorder } from './recording/market-recorder';
+import { SimReplayControl } from './sim-replay';
+import type { ExchangeVenue } from '@mm/domain';
+import { SimExchange } from '@mm/sim-exchange';
 
 @Module({
   imports: [
@@ -32,21 +38,41 @@ import { VENUE, VenueLifecycle, createVenue } from './venue/venue.provider';
       useFactory: (m: ConnectorMetrics, c: ConnectorConfig, h: ConnectorHealth) => {
         const hub = new StreamHub(m, h);
         hub.configure(streamHubOptions(c));
+        if (c.recordFile) hub.setRecorder(new MarketRecorder(c.recordFile));
         return hub;
       },
       inject: [ConnectorMetrics, CONNECTOR_CONFIG, ConnectorHealth],
     },
-    ConnectorHealth,
+    {
+      provide: SIM_REPLAY,
+      useFactory: (v: ExchangeVenue, c: ConnectorConfig, hub: StreamHub) =>
+        v instanceof SimExchange && c.sim.data
+          ? new SimReplayControl(
+              v,
+              { start: c.sim.start, lockstep: c.sim.lockstep, stallMs: c.sim.lockstepStallMs, onStall: c.sim.lockstepOnStall, windowMs: c.sim.lockstepWindowMs },
+              () => hub.subscriberCount('orders'),
+            )
+          : null,
+      inject: [VENUE, CONNECTOR_CONFIG, StreamHub],
+    },
+    {
+      provide: ConnectorHealth,
+      useFactory: (c: ConnectorConfig) => new ConnectorHealth({ maxWatchesPerConnection: c.grpc.maxHealthWatchesPerConnection, maxWatches: c.grpc.maxHealthWatches }),
+      inject: [CONNECTOR_CONFIG],
+    },
     DeadManService,
+    ConnectorGate,
+    GrpcShutdown,
+    OrderEntryChecks,
     ConnectorMetrics,
     VenueLifecycle,
     ...CONNECTOR_METRIC_PROVIDERS,
     SimStatePersistence,
-    // Access control, then the per-client rate limit (guards run in this order); see README "Access control".
+    // Token, role, rate limit and stream caps are checked by ConnectorGate (a grpc-js server
+    // interceptor, before any message is read); AuthGuard re-checks the role inside Nest.
     AuthService,
     RpcObserver,
     { provide: APP_GUARD, useClass: AuthGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
     { provide: APP_FILTER, useClass: GrpcExceptionFilter },
     // Streams only (@UseInterceptors on Subscribe*); unary calls are recorded by @ObserveUnaryCalls.
     RpcLoggingInterceptor,

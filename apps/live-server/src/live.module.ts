@@ -10,12 +10,13 @@ import { LIVE_CONFIG, LIVE_CONFIG_NAMESPACE, type LiveConfig } from './live.conf
 import { LiveController } from './live.controller';
 import { LiveMetricsController } from './live.metrics';
 import { LiveGateway } from './live.gateway';
+import { LiveAccess } from './access';
 
 /** The live monitor: connector feed + `/ws` gateway + `/health` and the page. */
 @Module({})
 export class LiveModule {
   /** @param opts.logging use pino JSON logging (`loggingModule('live-server')`); off in tests. */
-  static forRoot(config: LiveConfig, opts: { logging?: boolean } = {}): DynamicModule {
+  static forRoot(config: LiveConfig, opts: { logging?: boolean; access?: LiveAccess } = {}): DynamicModule {
     // The validated config (zod, loadLiveConfig) as the typed @nestjs/config namespace `live`.
     const liveConfig = registerAs(LIVE_CONFIG_NAMESPACE, (): LiveConfig => config);
     const configModule = ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [liveConfig] });
@@ -23,7 +24,12 @@ export class LiveModule {
       module: LiveModule,
       imports: [configModule, ...(opts.logging ? [loggingModule('live-server')] : [])],
       controllers: [LiveController, LiveMetricsController],
-      providers: [{ provide: LIVE_CONFIG, useFactory: (c: ConfigType<typeof liveConfig>) => c, inject: [liveConfig.KEY] }, ConnectorFeedService, LiveGateway],
+      providers: [
+        { provide: LIVE_CONFIG, useFactory: (c: ConfigType<typeof liveConfig>) => c, inject: [liveConfig.KEY] },
+        { provide: LiveAccess, useValue: opts.access ?? new LiveAccess(config) },
+        ConnectorFeedService,
+        LiveGateway,
+      ],
     };
   }
 }
@@ -35,13 +41,17 @@ export class LiveModule {
  */
 export async function createLiveApp(config: LiveConfig, opts: { logging?: boolean } = {}): Promise<NestExpressApplication> {
   const logging = opts.logging ?? true;
-  const app = await NestFactory.create<NestExpressApplication>(LiveModule.forRoot(config, { logging }), {
+  // Throws ConfigError (token, exposure) before Nest starts.
+  const access = new LiveAccess(config);
+  const app = await NestFactory.create<NestExpressApplication>(LiveModule.forRoot(config, { logging, access }), {
     bufferLogs: logging,
     logger: logging ? undefined : false,
   });
   if (logging) app.useLogger(app.get(PinoLogger));
   app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
   app.disable('x-powered-by');
+  // Host allowlist and viewer token for the page, before any route.
+  app.use(access.middleware());
   app.enableShutdownHooks();
   return app;
 }

@@ -12,8 +12,18 @@ export const mmConfigSchema = z.object({
   instance_id: z.string().regex(/^[a-z][a-z0-9]{1,7}$/, 'must be 2–8 lower-case alphanumerics starting with a letter').default('mm1'),
   exchange: z
     .object({
-      address: z.string().min(3).default('localhost:50051'),
+      address: z.string().min(3).default('127.0.0.1:50051'),
       token: z.string().default(''),
+      /** File holding the connector token (wins over `token`; trimmed). */
+      token_file: z.string().optional(),
+      /** TLS towards the connector: CA of its certificate (enables TLS); client cert + key for mutual TLS (PEM files). */
+      tls: z
+        .object({
+          ca: z.string().optional(),
+          cert: z.string().optional(),
+          key: z.string().optional(),
+        })
+        .default({}),
       connect_attempts: z.coerce.number().int().min(1).max(100).default(10),
       request_timeout_ms: z.coerce.number().int().min(100).max(120000).default(5000),
     })
@@ -23,12 +33,20 @@ export const mmConfigSchema = z.object({
       /** postgres://… to use PostgreSQL; empty for the SQLite file. */
       url: z.string().default(''),
       sqlite_path: z.string().min(1).default('data/market-maker.sqlite'),
+      /** PostgreSQL: statement_timeout and client query timeout of every query, ms (a hung query fails instead of blocking). */
+      statement_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(5000),
     })
     .default({}),
   http: z
     .object({
       port: z.coerce.number().int().min(0).max(65535).default(8080),
-      host: z.string().default('0.0.0.0'),
+      /** Listen address; loopback by default. Any other address requires `http.read_token` (README "Hardening"). */
+      host: z.string().default('127.0.0.1'),
+      /** Bearer token for /status, /slots, /intents and /metrics (≥ 16 characters); empty = open (loopback only). */
+      read_token: z.string().default(''),
+      read_token_file: z.string().optional(),
+      /** Serve /metrics without the read token (for a Prometheus scraper inside the cluster). */
+      metrics_open: boolish.default(false),
     })
     .default({}),
   grid: z
@@ -151,8 +169,12 @@ export const mmConfigSchema = z.object({
     .default({}),
   operator: z
     .object({
-      /** Bearer token for /operator/*; empty disables the operator API. */
+      /** Bearer token for /operator/* (≥ 16 characters); empty disables the operator API. */
       token: z.string().default(''),
+      /** File holding the operator token (wins over `token`; trimmed). */
+      token_file: z.string().optional(),
+      /** Failed operator/read token attempts allowed per client IP per minute; more answer 429. */
+      max_failures_per_min: z.coerce.number().int().min(1).default(10),
     })
     .default({}),
   engine: z
@@ -197,6 +219,15 @@ export const MM_ENV = [
   ['MM_SUMMARY_INTERVAL_MS', 'log.summary_interval_ms'],
   ['RECONCILE_INTERVAL_MS', 'engine.reconcile_interval_ms'],
   ['REQUEST_TIMEOUT_MS', 'exchange.request_timeout_ms'],
+  ['CONNECTOR_TOKEN_FILE', 'exchange.token_file'],
+  ['CONNECTOR_TLS_CA_FILE', 'exchange.tls.ca'],
+  ['CONNECTOR_TLS_CERT_FILE', 'exchange.tls.cert'],
+  ['CONNECTOR_TLS_KEY_FILE', 'exchange.tls.key'],
+  ['OPERATOR_TOKEN_FILE', 'operator.token_file'],
+  ['MM_READ_TOKEN', 'http.read_token'],
+  ['MM_READ_TOKEN_FILE', 'http.read_token_file'],
+  ['MM_METRICS_OPEN', 'http.metrics_open'],
+  ['DATABASE_STATEMENT_TIMEOUT_MS', 'database.statement_timeout_ms'],
 ] as const;
 
 /**
@@ -209,8 +240,12 @@ export const MM_EXTRA_ENV = [
   'MM_TOKEN', // docker-compose interpolation variable (the market maker's connector token)
 ] as const;
 
-/** Secrets that may also come from a file: `OPERATOR_TOKEN_FILE=/run/secrets/operator-token` etc. */
-export const MM_SECRET_ENV = ['OPERATOR_TOKEN', 'CONNECTOR_TOKEN', 'DATABASE_URL'] as const;
+/**
+ * Env-only secrets that may also come from a file (`DATABASE_URL_FILE=/run/secrets/database-url`).
+ * Tokens (`OPERATOR_TOKEN_FILE`, `CONNECTOR_TOKEN_FILE`, `MM_READ_TOKEN_FILE`) are config keys
+ * (`operator.token_file`, …) read by MmAccess with the same `readSecret`.
+ */
+export const MM_SECRET_ENV = ['DATABASE_URL'] as const;
 
 /** Alert secrets that may come from a file (`ALERT_TELEGRAM_BOT_TOKEN_FILE`, `ALERT_SLACK_WEBHOOK_URL_FILE`). */
 export const ALERT_SECRET_ENV = ['ALERT_TELEGRAM_BOT_TOKEN', 'ALERT_SLACK_WEBHOOK_URL'] as const;

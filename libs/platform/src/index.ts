@@ -3,3 +3,5 @@ export * from './backoff';
 export * from './logging';
 export * from './build-info';
 export * from './file-secrets';
+export * from './exposure';
+export * from './grpc-client-tls';

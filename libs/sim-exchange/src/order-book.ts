@@ -48,6 +48,23 @@ export class OrderBook {
     return this.taken(this.sells.pop()!);
   }
 
+  /** The best buy without removing it (caller checked `bestBuy`). */
+  peekBestBuy(): Resting {
+    return this.buys[this.buys.length - 1];
+  }
+
+  /** The best sell without removing it (caller checked `bestSell`). */
+  peekBestSell(): Resting {
+    return this.sells[this.sells.length - 1];
+  }
+
+  /** A partial fill of resting `r`: releases `notional` (quote units) of its margin reservation; it keeps its place. */
+  release(r: Resting, notional: Dec): void {
+    if (r.notional.isZero()) return;
+    r.notional = r.notional.minus(notional);
+    this.openNotional = this.openNotional.minus(notional);
+  }
+
   /** Removes an order by venue id; undefined when it is not resting here. */
   remove(orderId: string): Resting | undefined {
     for (const arr of [this.buys, this.sells]) {

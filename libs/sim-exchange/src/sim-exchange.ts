@@ -27,8 +27,9 @@ import {
 } from '@mm/domain';
 import { Account } from './account';
 import { loadKlineCsv, type FundingPoint } from './csv';
+import type { MarketEvent, MarketEventSource } from './events';
 import { MINUTE_MS, RandomWalk, hashString, pathTicks, toTicks } from './market-data';
-import { OrderBook } from './order-book';
+import { OrderBook, type Resting } from './order-book';
 import { type SimState, orderFromState, orderToState, parseSimState } from './snapshot';
 
 /** Candles to replay: an in-memory list (ascending `openTimeMs`, 1 minute apart or more) or a CSV file. */
@@ -44,7 +45,20 @@ export interface SimSymbolConfig {
   fundingRates?: FundingPoint[];
   /** Random-walk start price (quote units), default 100 000. Ignored with `candles`. */
   startPrice?: Dec;
+  /**
+   * Tick-level or recorded market events instead of candles (trades, top-of-book, prices, klines,
+   * funding; see {@link MarketEvent} and the class doc). Excludes `candles` and `fundingRates`.
+   */
+  events?: MarketEventSource;
 }
+
+/**
+ * How resting orders fill on a kline path (see the class doc):
+ * `touch`: when the path reaches the limit price, in full; `conservative`: only when the path
+ * trades through the limit by at least one tick, and at most `volumeShare` × the candle's volume
+ * (all resting orders of the symbol together, per candle), partially if need be.
+ */
+export type KlineFillModel = 'touch' | 'conservative';
 
 /** Construction options of {@link SimExchange}. All times are market-time Unix ms. */
 export interface SimExchangeOptions {
@@ -73,6 +87,29 @@ export interface SimExchangeOptions {
   startTimeMs?: number;
   /** Called with whatever an observer threw (the error is otherwise swallowed). */
   onObserverError?: (err: unknown) => void;
+  /** Kline fill model, default `touch`. */
+  fillModel?: KlineFillModel;
+  /** `conservative` fill model: share (0, 1] of each candle's base volume resting orders may fill, default 0.1. */
+  volumeShare?: number;
+}
+
+/**
+ * Controls timer-mode replay from outside (see `SimExchange.setGate`): the connector pauses the
+ * replay while no trading client is connected and holds it in lockstep with its clients' acknowledgements.
+ */
+export interface LockstepGate {
+  /** false: market time stands still. */
+  running(): boolean;
+  /** true: do not emit events past the acknowledged market time (see `ackedMs`). */
+  readonly lockstep: boolean;
+  /** Market time (Unix ms) up to which every lockstep client has processed all events; Infinity = no one to wait for. */
+  ackedMs(): number;
+  /**
+   * Market ms the replay may run past the acknowledged time (default 0 = strict: after instant T
+   * nothing later until acknowledged ≥ T). A window lets clients acknowledge less often at the
+   * cost of strict determinism.
+   */
+  readonly windowMs?: number;
 }
 
 /** Replay progress. `candlesReplayed` = 1-minute candles closed since replay start (max over symbols). */
@@ -120,6 +157,19 @@ interface Sym {
   priceCache: Map<number, Dec>;
   replayed: number;
   dirty: boolean;
+  /** Conservative model: fill capacity left in the current candle, in steps (Infinity: uncapped). */
+  cap: number;
+  stepNum: number;
+  /** Event-fed symbol: its source, whether the sim aggregates candles itself, best bid/ask in ticks (NaN unknown). */
+  src?: MarketEventSource;
+  aggregate: boolean;
+  bid: number;
+  ask: number;
+  bidDec?: Dec;
+  askDec?: Dec;
+  /** Event mode: the forming 1-minute candle (ticks) or, with provided klines, the latest forming kline. */
+  form?: { openTimeMs: number; o: number; h: number; l: number; c: number; volume: Dec };
+  formKline?: Candle;
   priceSubs: Set<Sub<PriceTick>>;
   klineSubs: Set<Sub<Candle>>;
   fundingSubs: Set<Sub<FundingRate>>;
@@ -157,10 +207,26 @@ function snap(o: Order): Order {
  * `historyCandles` candles, which are history. When CSV data runs out the replay stops
  * (`finished`) and prices stay.
  *
- * **Matching.** On every path point p: a resting BUY fills when p ≤ limit, a SELL when p ≥ limit,
- * in full at the limit price as maker. At placement a LIMIT that crosses p (buy ≥ p, sell ≤ p) is
- * rejected when post-only (GTX), otherwise it fills in full at p as taker; a MARKET order fills at
- * p as taker; an IOC/FOK LIMIT that does not cross expires. Fee = price × qty × rate (USDT, not
+ * **Matching (kline path, `fillModel: 'touch'`, default).** On every path point p: a resting BUY
+ * fills when p ≤ limit, a SELL when p ≥ limit, in full at the limit price as maker.
+ * `fillModel: 'conservative'`: only when p < limit (BUY) / p > limit (SELL), i.e. through by ≥ 1
+ * tick, and all resting orders of the symbol together fill at most `volumeShare` × the candle's
+ * volume (floored to the step) per candle, best price first; the rest of an order keeps resting
+ * (PARTIALLY_FILLED).
+ *
+ * **Event-fed symbols** (`SimSymbolConfig.events`: trades, top of book, recorded prices/klines/funding;
+ * see `MarketEvent`): a trade at p fills resting BUYs with limit > p (SELLs with limit < p) at their
+ * limit, up to the trade's quantity; a book update sets bid/ask (crossing checks and taker fills use
+ * them) and the price (mid floored to the tick), and fills BUYs with limit > ask up to the ask size
+ * (SELLs with limit < bid up to the bid size); a price event fills like a path point (touch or
+ * through, uncapped); funding events set the rate, which settles at their `nextFundingTimeMs`.
+ * Without kline events the sim builds 1-minute candles from the prices (volume = traded quantity).
+ * `stepNext()` processes one market instant at a time (all events with that timestamp), for drivers
+ * and lockstep; timer mode may be put under a `LockstepGate` (`setGate`).
+ *
+ * **Placement.** A LIMIT that crosses p (buy ≥ p, sell ≤ p; with a book feed buy ≥ ask, sell ≤
+ * bid) is rejected when post-only (GTX), otherwise it fills in full at p (the ask/bid with a book
+ * feed) as taker; a MARKET order fills there as taker; an IOC/FOK LIMIT that does not cross expires. Fee = price × qty × rate (USDT, not
  * rounded). A reduce-only order is clipped to the position at fill time, or expires when flat.
  *
  * **Units.** Prices and fees in quote units (USDT), quantities in base units, times in Unix ms,
@@ -191,6 +257,10 @@ export class SimExchange implements ExchangeVenue {
   private readonly tickIntervalMs: number;
   private readonly manual: boolean;
   private readonly onObserverError?: (err: unknown) => void;
+  private readonly conservative: boolean;
+  private readonly volumeShare: number;
+  private lockstep?: LockstepGate;
+  private lastEmittedMs = -Infinity;
 
   private nowMs: number;
   private finiteLeft = 0;
@@ -227,6 +297,11 @@ export class SimExchange implements ExchangeVenue {
     this.manual = opts.manual ?? false;
     this.onObserverError = opts.onObserverError;
     const leverage = opts.leverage ?? 10;
+    const fm = opts.fillModel ?? 'touch';
+    if (fm !== 'touch' && fm !== 'conservative') throw new Error(`SimExchange: fillModel must be touch or conservative, got ${String(fm)}`);
+    this.conservative = fm === 'conservative';
+    this.volumeShare = opts.volumeShare ?? 0.1;
+    if (!(this.volumeShare > 0 && this.volumeShare <= 1)) throw new Error(`SimExchange: volumeShare must be in (0, 1], got ${this.volumeShare}`);
     const history = opts.historyCandles ?? 100;
     if (!(this.speed > 0)) throw new Error(`SimExchange: speed must be > 0, got ${this.speed}`);
     if (!(this.tickIntervalMs > 0)) throw new Error(`SimExchange: tickIntervalMs must be > 0`);
@@ -241,7 +316,11 @@ export class SimExchange implements ExchangeVenue {
       if (!cfg.rules.tickSize.gt(0) || !cfg.rules.stepSize.gt(0)) throw new Error(`SimExchange: ${symbol} tick/step must be > 0`);
       seen.add(symbol);
       let candles: Candle[] | undefined;
-      if (cfg.candles !== undefined) {
+      if (cfg.events !== undefined) {
+        if (cfg.candles !== undefined || cfg.fundingRates !== undefined)
+          throw new Error(`SimExchange: ${symbol}: events exclude candles and fundingRates`);
+        if (!cfg.events.peek()) throw new Error(`SimExchange: ${symbol} has no market events`);
+      } else if (cfg.candles !== undefined) {
         candles =
           'csvPath' in cfg.candles
             ? loadKlineCsv(cfg.candles.csvPath, symbol)
@@ -255,10 +334,10 @@ export class SimExchange implements ExchangeVenue {
       return { cfg, symbol, candles };
     });
 
-    const finite = loaded.filter((l) => l.candles);
+    const finite = loaded.filter((l) => l.candles || l.cfg.events);
     this.hasFinite = finite.length > 0;
     const start = this.hasFinite
-      ? Math.max(...finite.map((l) => l.candles![Math.min(history, l.candles!.length - 1)].openTimeMs))
+      ? Math.max(...finite.map((l) => (l.cfg.events ? l.cfg.events.peek()!.timeMs : l.candles![Math.min(history, l.candles!.length - 1)].openTimeMs)))
       : Math.floor((opts.startTimeMs ?? Date.now()) / MINUTE_MS) * MINUTE_MS;
     this.nowMs = start;
 
@@ -268,7 +347,11 @@ export class SimExchange implements ExchangeVenue {
       let list: Candle[];
       let cur: number;
       let walk: RandomWalk | undefined;
-      if (candles) {
+      if (cfg.events) {
+        list = [];
+        cur = 0;
+        this.finiteLeft++;
+      } else if (candles) {
         list = candles;
         cur = list.findIndex((c) => c.openTimeMs + MINUTE_MS > start);
         if (cur < 0) cur = list.length;
@@ -282,7 +365,7 @@ export class SimExchange implements ExchangeVenue {
       const funding = [...(cfg.fundingRates ?? [])].sort((a, b) => a.fundingTimeMs - b.fundingTimeMs);
       let fi = funding.findIndex((f) => f.fundingTimeMs > start);
       if (fi < 0) fi = funding.length;
-      const first = cur > 0 ? list[cur - 1].close : list[cur].open;
+      const first = cfg.events ? rules.tickSize : cur > 0 ? list[cur - 1].close : list[cur].open;
       const s: Sym = {
         rules,
         symbol,
@@ -311,6 +394,12 @@ export class SimExchange implements ExchangeVenue {
         lastDec: first,
         lastDecTicks: NaN,
         priceCache: new Map(),
+        cap: Infinity,
+        stepNum: rules.stepSize.toNumber(),
+        src: cfg.events,
+        aggregate: cfg.events ? !cfg.events.providesKlines : false,
+        bid: NaN,
+        ask: NaN,
         replayed: 0,
         dirty: false,
         priceSubs: new Set(),
@@ -320,7 +409,10 @@ export class SimExchange implements ExchangeVenue {
       };
       this.syms.set(symbol, s);
       this.symList.push(s);
-      this.loadCandle(s);
+      if (s.src) {
+        s.feedNext = s.src.peek()!.timeMs;
+        s.next = Math.min(s.feedNext, s.fundNext);
+      } else this.loadCandle(s);
     }
     // the opening point(s) at the start time; nobody is listening yet
     this.runUntil(start);
@@ -337,8 +429,50 @@ export class SimExchange implements ExchangeVenue {
     this.timer = setInterval(() => this.wake(), WAKE_MS);
   }
 
+  /**
+   * Puts timer mode under a {@link LockstepGate} (undefined removes it): while `gate.running()` is
+   * false market time stands still (no debt accumulates); with `gate.lockstep`, after emitting the
+   * events of market instant T the replay emits nothing later than `gate.ackedMs()` + `gate.windowMs`
+   * until `gate.ackedMs()` ≥ T.
+   */
+  setGate(gate: LockstepGate | undefined): void {
+    this.lockstep = gate;
+  }
+
+  /** Market time (Unix ms) of the last instant emitted by `stepNext()` (gated timer mode steps with it); −∞ before any. */
+  get lastEmittedInstantMs(): number {
+    return this.lastEmittedMs;
+  }
+
+  /**
+   * Market time (Unix ms) of the next event across symbols: a path point, candle close, funding
+   * settlement or tick event. Infinity when the data is finished (random walks never finish).
+   */
+  nextEventTimeMs(): number {
+    if (this.finished) return Infinity;
+    let t = Infinity;
+    for (const s of this.symList) if (s.next < t) t = s.next;
+    return t;
+  }
+
+  /**
+   * Processes every event at the next market instant, then delivers the (coalesced) stream output
+   * of that instant, so a driver can step a replay one market instant at a time and let its
+   * consumers react in between. Returns that instant (Unix ms), or undefined when finished.
+   * @throws Error when called from inside an observer.
+   */
+  stepNext(): number | undefined {
+    if (this.processing) throw new Error('stepNext: called re-entrantly from an observer');
+    const t = this.nextEventTimeMs();
+    if (t === Infinity) return undefined;
+    this.step(t);
+    this.lastEmittedMs = t;
+    return t;
+  }
+
   /** Timer tick: catch market time up with the wall clock, at most 250 wall-ms worth per wake. */
   private wake(): void {
+    if (this.lockstep) return this.wakeGated(this.lockstep);
     const wall = Date.now();
     let target = this.marketAnchor + (wall - this.wallAnchor) * this.speed;
     const cap = this.nowMs + MAX_WAKE_WALL_MS * this.speed;
@@ -349,6 +483,38 @@ export class SimExchange implements ExchangeVenue {
       this.marketAnchor = cap;
     }
     this.step(target);
+  }
+
+  /** Gated timer tick: like `wake`, one market instant at a time, stopping where the gate says. */
+  private wakeGated(g: LockstepGate): void {
+    const wall = Date.now();
+    if (!g.running()) {
+      this.wallAnchor = wall;
+      this.marketAnchor = this.nowMs;
+      return;
+    }
+    let target = this.marketAnchor + (wall - this.wallAnchor) * this.speed;
+    const cap = this.nowMs + MAX_WAKE_WALL_MS * this.speed;
+    if (target > cap) {
+      target = cap;
+      this.wallAnchor = wall;
+      this.marketAnchor = cap;
+    }
+    for (let n = 0; n < 10_000 && !this.finished; n++) {
+      const next = this.nextEventTimeMs();
+      if (next > target) {
+        this.step(target);
+        return;
+      }
+      const acked = g.lockstep ? g.ackedMs() : Infinity;
+      if (this.lastEmittedMs > acked && next > acked + (g.windowMs ?? 0)) {
+        // waiting for the clients: market time stands still, and does not catch up afterwards
+        this.wallAnchor = wall;
+        this.marketAnchor = this.nowMs;
+        return;
+      }
+      this.stepNext();
+    }
   }
 
   /**
@@ -530,6 +696,7 @@ export class SimExchange implements ExchangeVenue {
       if (t > target) return;
       if (t > this.nowMs) this.nowMs = t;
       if (s.fundNext < s.feedNext) this.settleFunding(s);
+      else if (s.src) this.event(s);
       else if (s.feedIsClose) this.closeCandle(s);
       else this.point(s);
     }
@@ -549,10 +716,157 @@ export class SimExchange implements ExchangeVenue {
     if (t < s.lo) s.lo = t;
     s.dirty = true;
     const b = s.book;
-    if (t <= b.bestBuy || t >= b.bestSell) {
+    if (this.conservative) {
+      // through by ≥ 1 tick, capped by the candle's volume share
+      if (t < b.bestBuy || t > b.bestSell) s.cap -= this.matchResting(s, t, t, s.cap, s.cap);
+    } else if (t <= b.bestBuy || t >= b.bestSell) {
       while (t <= b.bestBuy) this.fillResting(s, b.popBestBuy().order);
       while (t >= b.bestSell) this.fillResting(s, b.popBestSell().order);
     }
+  }
+
+  /**
+   * Fills resting buys with limit > `bt` ticks (best first, at their limit, maker) up to `buyCap`
+   * steps, and resting sells with limit < `st` up to `sellCap` steps; an order larger than what is
+   * left fills partially and keeps resting. Returns the steps filled.
+   */
+  private matchResting(s: Sym, bt: number, st: number, buyCap: number, sellCap: number): number {
+    const b = s.book;
+    let used = 0;
+    let left = buyCap;
+    while (left > 0 && b.bestBuy > bt) {
+      const n = this.fillBest(s, b.peekBestBuy(), left);
+      left -= n;
+      used += n;
+    }
+    left = Math.min(sellCap, buyCap === sellCap ? buyCap - used : sellCap);
+    while (left > 0 && b.bestSell < st) {
+      const n = this.fillBest(s, b.peekBestSell(), left);
+      left -= n;
+      used += n;
+    }
+    return used;
+  }
+
+  /** Fills the best resting order `r` by up to `capSteps` steps; returns the steps filled. */
+  private fillBest(s: Sym, r: Resting, capSteps: number): number {
+    const o = r.order;
+    const rem = o.quantity.minus(o.executedQty);
+    const remSteps = Math.round(rem.toNumber() / s.stepNum);
+    if (remSteps <= capSteps) {
+      s.book.remove(o.orderId);
+      this.execute(s, o, o.price, rem, true);
+      return remSteps;
+    }
+    const q = s.rules.stepSize.mul(capSteps);
+    s.book.release(r, o.price.mul(q));
+    this.execute(s, o, o.price, q, true);
+    if (isTerminal(o.status)) s.book.remove(o.orderId);
+    return capSteps;
+  }
+
+  /** Event mode: applies the next event of `s`'s source (see the class doc). */
+  private event(s: Sym): void {
+    const src = s.src!;
+    const e = src.next()!;
+    const nx = src.peek();
+    if (nx && nx.timeMs < e.timeMs) throw new Error(`SimExchange: ${s.symbol} events out of time order (${nx.timeMs} after ${e.timeMs})`);
+    s.feedNext = nx ? nx.timeMs : Infinity;
+    s.next = s.feedNext < s.fundNext ? s.feedNext : s.fundNext;
+    this.applyEvent(s, e);
+    if (!nx) {
+      if (s.form) this.closeFormed(s);
+      s.ended = true;
+      if (--this.finiteLeft === 0) this.finished = true;
+    }
+  }
+
+  private applyEvent(s: Sym, e: MarketEvent): void {
+    const tn = s.tickNum;
+    switch (e.kind) {
+      case 'trade': {
+        const p = toTicks(e.price, tn);
+        this.movePrice(s, e.timeMs, p, e.qty);
+        const cap = Math.floor(e.qty.toNumber() / s.stepNum + 1e-9);
+        // a buy prints through a resting buy's limit when it trades below it, a sell above
+        if (p < s.book.bestBuy || p > s.book.bestSell) this.matchResting(s, p, p, cap, cap);
+        return;
+      }
+      case 'book': {
+        s.bid = toTicks(e.bidPrice, tn);
+        s.ask = toTicks(e.askPrice, tn);
+        s.bidDec = e.bidPrice;
+        s.askDec = e.askPrice;
+        this.movePrice(s, e.timeMs, Math.floor((s.bid + s.ask) / 2), undefined);
+        // the ask moving below a resting buy (the bid above a resting sell) means it was sold (bought) through
+        if (s.ask < s.book.bestBuy) this.matchResting(s, s.ask, Infinity, Math.floor(e.askQty.toNumber() / s.stepNum + 1e-9), 0);
+        if (s.bid > s.book.bestSell) this.matchResting(s, -Infinity, s.bid, 0, Math.floor(e.bidQty.toNumber() / s.stepNum + 1e-9));
+        return;
+      }
+      case 'price': {
+        const p = toTicks(e.price, tn);
+        this.movePrice(s, e.timeMs, p, undefined);
+        if (this.conservative) {
+          if (p < s.book.bestBuy || p > s.book.bestSell) this.matchResting(s, p, p, Infinity, Infinity);
+        } else if (p <= s.book.bestBuy || p >= s.book.bestSell) this.matchResting(s, p - 1, p + 1, Infinity, Infinity);
+        return;
+      }
+      case 'kline': {
+        const c = e.candle.symbol === s.symbol ? e.candle : { ...e.candle, symbol: s.symbol };
+        if (c.closed) {
+          s.formKline = undefined;
+          s.candles.push(c);
+          s.cur = s.candles.length;
+          s.replayed++;
+        } else s.formKline = c;
+        if (s.klineSubs.size) this.emit(s.klineSubs, c);
+        return;
+      }
+      case 'funding': {
+        s.rate = e.rate;
+        if (e.nextFundingTimeMs > this.nowMs) {
+          s.fundNext = e.nextFundingTimeMs;
+          s.next = s.feedNext < s.fundNext ? s.feedNext : s.fundNext;
+        }
+        if (s.fundingSubs.size)
+          this.emit(s.fundingSubs, { symbol: s.symbol, rate: e.rate, predictedRate: e.rate, nextFundingTimeMs: e.nextFundingTimeMs, timestampMs: e.timeMs });
+        return;
+      }
+    }
+  }
+
+  /** Event mode: a new price `p` (ticks) at `t`; rolls the aggregated 1-minute candle; `qty` adds volume. */
+  private movePrice(s: Sym, t: number, p: number, qty: Dec | undefined): void {
+    s.last = p;
+    s.lastTime = t;
+    s.dirty = true;
+    if (!s.aggregate) return;
+    const m = Math.floor(t / MINUTE_MS) * MINUTE_MS;
+    if (s.form && m > s.form.openTimeMs) this.closeFormed(s);
+    if (!s.form) s.form = { openTimeMs: m, o: p, h: p, l: p, c: p, volume: ZERO };
+    const f = s.form;
+    if (p > f.h) f.h = p;
+    if (p < f.l) f.l = p;
+    f.c = p;
+    if (qty) f.volume = f.volume.plus(qty);
+    s.pi = 1;
+  }
+
+  private closeFormed(s: Sym): void {
+    const c = { ...this.formedCandle(s)!, closed: true };
+    s.form = undefined;
+    s.candles.push(c);
+    s.cur = s.candles.length;
+    s.replayed++;
+    if (s.klineSubs.size) this.emit(s.klineSubs, c);
+  }
+
+  private formedCandle(s: Sym): Candle | undefined {
+    if (!s.aggregate) return s.formKline;
+    const f = s.form;
+    if (!f) return undefined;
+    const t = s.rules.tickSize;
+    return { symbol: s.symbol, openTimeMs: f.openTimeMs, open: t.mul(f.o), high: t.mul(f.h), low: t.mul(f.l), close: t.mul(f.c), volume: f.volume, closed: false };
   }
 
   private closeCandle(s: Sym): void {
@@ -593,12 +907,25 @@ export class SimExchange implements ExchangeVenue {
     s.pi = 0;
     s.hi = -Infinity;
     s.lo = Infinity;
+    if (this.conservative) s.cap = Math.floor((c.volume.toNumber() * this.volumeShare) / s.stepNum + 1e-9);
     s.feedNext = s.times[0];
     s.feedIsClose = false;
     s.next = s.feedNext < s.fundNext ? s.feedNext : s.fundNext;
   }
 
   private settleFunding(s: Sym): void {
+    if (s.src) {
+      // event mode: the latest announced rate settles at its funding time
+      s.fundNext = Infinity;
+      s.next = s.feedNext;
+      if (!this.account.position(s.symbol).size.isZero()) {
+        this.account.applyFunding(s.symbol, this.price(s), s.rate);
+        for (const cb of this.stateCbs) this.safe(cb);
+        this.emitPosition(s);
+        this.emitAccount();
+      }
+      return;
+    }
     const f = s.funding[s.fi++];
     s.fundNext = s.funding[s.fi]?.fundingTimeMs ?? Infinity;
     s.next = s.feedNext < s.fundNext ? s.feedNext : s.fundNext;
@@ -626,7 +953,9 @@ export class SimExchange implements ExchangeVenue {
       if (!s.dirty) continue;
       s.dirty = false;
       if (s.priceSubs.size) this.emit(s.priceSubs, { symbol: s.symbol, price: this.price(s), timestampMs: s.lastTime });
-      if (s.klineSubs.size && !s.ended && s.pi > 0) this.emit(s.klineSubs, this.forming(s));
+      if (s.src) {
+        if (s.aggregate && s.klineSubs.size && s.form) this.emit(s.klineSubs, this.formedCandle(s)!);
+      } else if (s.klineSubs.size && !s.ended && s.pi > 0) this.emit(s.klineSubs, this.forming(s));
     }
   }
 
@@ -647,6 +976,7 @@ export class SimExchange implements ExchangeVenue {
 
   /** The current candle as replayed so far; volume pro-rated by path points done (base units). */
   private forming(s: Sym): Candle {
+    if (s.src) return this.formedCandle(s)!;
     const c = s.candles[s.cur];
     const t = s.rules.tickSize;
     return {
@@ -659,6 +989,10 @@ export class SimExchange implements ExchangeVenue {
       volume: s.pi >= s.n ? c.volume : c.volume.mul(s.pi).div(s.n).toDecimalPlaces(s.stepDp, Dec.ROUND_DOWN),
       closed: false,
     };
+  }
+
+  private hasForming(s: Sym): boolean {
+    return s.src ? this.formedCandle(s) !== undefined : !s.ended && s.pi > 0;
   }
 
   private nextFundingTime(s: Sym): number {
@@ -736,7 +1070,10 @@ export class SimExchange implements ExchangeVenue {
     const dir = side === 'BUY' ? 1 : -1;
     if (reduceOnly && (sign(pos) !== -dir || q.gt(pos.abs())))
       throw invalidArgument('reduce_only', `${side} ${q} would not reduce the position ${pos}`, 'REDUCE_ONLY_REJECTED');
-    const crosses = type === 'MARKET' || (dir === 1 ? ticks >= s.last : ticks <= s.last);
+    // with a top-of-book feed a limit crosses the opposite best price; otherwise the last price
+    const crosses =
+      type === 'MARKET' ||
+      (dir === 1 ? ticks >= (Number.isNaN(s.ask) ? s.last : s.ask) : ticks <= (Number.isNaN(s.bid) ? s.last : s.bid));
     if (crosses && postOnly) throw invalidArgument('post_only', 'order would immediately match and take', 'POST_ONLY_WOULD_TAKE');
     if (!reduceOnly) {
       const lev = this.account.leverage;
@@ -779,7 +1116,7 @@ export class SimExchange implements ExchangeVenue {
     this.byClientId.set(o.clientOrderId, o);
     this.emitOrder(o);
     if (o.status !== 'NEW') return snap(o); // an observer cancelled it on the NEW event
-    if (crosses) this.execute(s, o, mark, q, false);
+    if (crosses) this.execute(s, o, (dir === 1 ? s.askDec : s.bidDec) ?? mark, q, false);
     else if (tif === 'IOC' || tif === 'FOK') this.finish(o, 'EXPIRED');
     else s.book.add({ order: o, ticks, notional: reduceOnly ? ZERO : notional });
     return snap(o);
@@ -958,7 +1295,7 @@ export class SimExchange implements ExchangeVenue {
     const window: Candle[] = [];
     for (let i = s.cur - 1; i >= 0 && s.candles[i].openTimeMs >= from; i--) window.push(s.candles[i]);
     window.reverse();
-    if (!s.ended && s.pi > 0) window.push(this.forming(s));
+    if (this.hasForming(s)) window.push(this.forming(s));
     let volume = ZERO;
     let quoteVolume = ZERO;
     for (const c of window) {
@@ -991,7 +1328,7 @@ export class SimExchange implements ExchangeVenue {
       checkInterval(interval);
       if (!Number.isInteger(limit) || limit < 1) throw invalidArgument('limit', `must be an integer ≥ 1, got ${limit}`);
       const lim = Math.min(limit, 1500);
-      const forming = !s.ended && s.pi > 0 ? this.forming(s) : undefined;
+      const forming = this.hasForming(s) ? this.forming(s) : undefined;
       const out: Candle[] = [];
       for (let i = Math.max(0, s.cur - (lim - (forming ? 1 : 0))); i < s.cur; i++) out.push({ ...s.candles[i], closed: true });
       if (forming) out.push(forming);

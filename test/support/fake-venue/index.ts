@@ -3,7 +3,7 @@
  * See server.ts for what a fake venue is and COVERAGE.md (apps/exchange-connector/src/venue/ccxt)
  * for which RPCs are backed by recorded data.
  */
-import { type AppProcess, freePort, startApp, waitFor } from '../processes';
+import { type AppProcess, freePort, startApp, waitFor } from '@mm/testing';
 import { binanceDialect } from './binance';
 import { bitgetDialect } from './bitget';
 import { bybitDialect } from './bybit';

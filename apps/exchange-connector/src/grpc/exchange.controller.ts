@@ -21,6 +21,7 @@ import {
 import { GrpcMethod } from '@nestjs/microservices';
 import { VENUE } from '../venue/venue.provider';
 import { StreamHub, topicSource } from './stream-hub';
+import { OrderEntryChecks } from './order-entry';
 
 type Call = ServerWritableStream<unknown, object>;
 const SERVICE = 'ExchangeService';
@@ -52,7 +53,14 @@ export class ExchangeController {
     @Inject(VENUE) private readonly venue: ExchangeVenue,
     private readonly hub: StreamHub,
     readonly rpcObserver: RpcObserver,
+    private readonly entry: OrderEntryChecks,
   ) {}
+
+  private async checked(req: pb.PlaceOrderRequest, prefix = '') {
+    const r = orderRequestFromWire(req, prefix);
+    await this.entry.check(r);
+    return r;
+  }
 
   @GrpcMethod(SERVICE, 'GetName')
   getName(): pb.GetNameResponse {
@@ -69,7 +77,7 @@ export class ExchangeController {
 
   @GrpcMethod(SERVICE, 'PlaceOrder')
   async placeOrder(req: pb.PlaceOrderRequest): Promise<pb.Order> {
-    return orderToWire(await this.venue.placeOrder(orderRequestFromWire(req)));
+    return orderToWire(await this.venue.placeOrder(await this.checked(req)));
   }
 
   /** Places each order independently; per-order failures are reported in `errors`, not as a status. */
@@ -82,7 +90,7 @@ export class ExchangeController {
     const errors: pb.BatchOrderError[] = [];
     for (let i = 0; i < orders.length; i++) {
       try {
-        placed.push(orderToWire(await this.venue.placeOrder(orderRequestFromWire(orders[i], `orders[${i}].`))));
+        placed.push(orderToWire(await this.venue.placeOrder(await this.checked(orders[i], `orders[${i}].`))));
       } catch (e) {
         const g = toGrpcError(e);
         errors.push({ index: i, clientOrderId: orders[i].clientOrderId ?? '', errorMessage: g.details, code: g.code });

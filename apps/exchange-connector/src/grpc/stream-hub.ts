@@ -82,6 +82,7 @@ export class StreamHub implements OnModuleDestroy {
   private exchange = '';
   private checker?: ReturnType<typeof setInterval>;
   private lastStale = '';
+  private recorder?: { record(stream: string, msg: object): void; close(): void };
 
   constructor(
     private readonly metrics: ConnectorMetrics,
@@ -106,6 +107,15 @@ export class StreamHub implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     if (this.checker) clearInterval(this.checker);
+    this.recorder?.close();
+  }
+
+  /**
+   * Every message published to subscribers is also handed to `recorder` (RECORD_FILE: it keeps the
+   * market-data streams; see `MarketRecorder`). One hook for every venue.
+   */
+  setRecorder(recorder: { record(stream: string, msg: object): void; close(): void }): void {
+    this.recorder = recorder;
   }
 
   /** Topics whose last venue message is older than their kind's limit. */
@@ -222,6 +232,7 @@ export class StreamHub implements OnModuleDestroy {
   private publish(topic: Topic, msg: object): void {
     topic.lastMessageAt = Date.now();
     this.metrics.streamMessages.inc({ stream: topic.stream });
+    this.recorder?.record(topic.stream, msg);
     for (const sub of topic.subscribers) {
       if (sub.writable && sub.queue.length === 0) {
         sub.writable = sub.call.write(msg);

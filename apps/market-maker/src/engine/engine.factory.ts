@@ -1,76 +1,145 @@
-import { dec, type ExchangeVenue } from '@mm/domain';
+import { Logger } from '@nestjs/common';
+import { Dec, type ExchangeVenue, type Scheduler, dec, systemScheduler } from '@mm/domain';
+import { type AlertSink, type CrashPoint, type EngineLogger, type EngineMetrics, type EngineStateStore, type GridEngine, type GridEngineSettings, buildGridEngine } from '@mm/trading';
 import type { MmConfig } from '../mm.config';
-import type { GridStore } from '../persistence/grid.store';
 import type { MmMetrics } from '../http/mm.metrics';
-import { GridEngine } from './grid-engine';
-import { OrderExecutor } from './order-executor';
-import { type AlertSink, RiskController } from './risk-controller';
+
+/** Maps the app's validated config onto the engine's settings (the engine never sees MmConfig). */
+export function engineSettingsFromConfig(config: MmConfig): GridEngineSettings {
+  const g = config.grid;
+  const r = config.risk;
+  const b = r.breaker;
+  const m = r.monitor;
+  const x = config.executor;
+  return {
+    instanceId: config.instance_id,
+    params: {
+      symbol: g.symbol,
+      mode: g.mode,
+      inventorySkewFactor: dec(g.inventory_skew_factor),
+      priceInterval: dec(g.price_interval),
+      orderNotional: dec(g.order_notional),
+      minOrderValue: dec(g.min_order_value),
+      buyWindow: g.buy_window,
+      sellWindow: g.sell_window,
+      safetyBufferRatio: dec(g.safety_buffer_ratio),
+      maxActiveOrders: g.max_active_orders,
+      cancelHysteresisLevels: g.cancel_hysteresis_levels,
+    },
+    makerFee: dec(g.maker_fee),
+    takerFee: dec(g.taker_fee),
+    reconcileIntervalMs: config.engine.reconcile_interval_ms,
+    pendingTimeoutMs: config.engine.pending_timeout_ms,
+    stalePriceMs: config.engine.stale_price_ms,
+    dynamicInterval: g.dynamic_interval ? { volatilityScale: dec(g.volatility_scale) } : null,
+    maxLeverage: r.max_leverage,
+    reconcileTolerancePct: dec(r.reconcile_tolerance_pct),
+    cancelForeignOrders: config.engine.cancel_foreign_orders,
+    marginLockMs: r.margin_lock_ms,
+    cleaner: {
+      maxOpenOrders: r.cleaner.max_open_orders,
+      maxOrderAgeMs: r.cleaner.max_order_age_ms,
+      cancelPartiallyFilled: r.cleaner.cancel_partially_filled,
+    },
+    risk: {
+      symbol: g.symbol,
+      breaker: {
+        maxConsecutiveLosses: b.max_consecutive_losses,
+        drawdownWindowMs: b.drawdown_window_ms,
+        maxDrawdownAbs: new Dec(b.max_drawdown_abs),
+        maxDrawdownPct: new Dec(b.max_drawdown_pct),
+        latencyWindowMs: b.latency_window_ms,
+        maxLatencyP99Ms: b.max_latency_p99_ms,
+        minLatencySamples: b.min_latency_samples,
+        maxPriceAgeMs: b.max_price_age_ms,
+        maxOrderStreamAgeMs: b.max_order_stream_down_ms,
+        cooldownMs: b.cooldown_ms,
+        halfOpenProbeMs: b.half_open_probe_ms,
+      },
+      monitor: m.enabled
+        ? { symbols: m.symbols, averageWindow: m.average_window, volumeMultiplier: new Dec(m.volume_multiplier), policy: m.policy, recoveryThreshold: m.recovery_threshold }
+        : null,
+      exposure: {
+        maxPositionNotional: new Dec(r.exposure.max_position_notional),
+        maxTotalNotional: new Dec(r.exposure.max_total_notional),
+        maxOpenOrderNotional: new Dec(r.exposure.max_open_order_notional),
+      },
+      keepExitsOnTrip: r.keep_exits_on_trip,
+    },
+    executor: { ratePerSec: x.rate_per_sec, burst: x.burst, maxAttempts: x.max_attempts, initialBackoffMs: x.initial_backoff_ms, maxBackoffMs: x.max_backoff_ms },
+  };
+}
+
+/** The engine's metrics port onto the app's Prometheus metrics. */
+export function engineMetrics(m: MmMetrics): EngineMetrics {
+  return {
+    fillBooked: (symbol, side, qty) => m.onFill(symbol, side, qty),
+    orderPlaced: (symbol, side) => m.ordersPlaced.inc({ symbol, side }),
+    orderRejected: (symbol, reason) => m.rejected.inc({ symbol, reason }),
+    orderBlocked: (symbol, reason) => m.ordersBlocked.inc({ symbol, reason }),
+    exchangeLatency: (operation, seconds) => m.exchangeLatency.observe({ operation }, seconds * 1000),
+    gridState: (symbol, inventory, activeOrders, realizedPnl) => {
+      m.positionSize.set({ symbol }, inventory.toNumber());
+      m.ordersActive.set({ symbol }, activeOrders);
+      if (realizedPnl) m.pnlRealized.set({ symbol }, realizedPnl.toNumber());
+    },
+    markState: (symbol, unrealized, feedAgeSeconds) => {
+      m.pnlUnrealized.set({ symbol }, unrealized.toNumber());
+      m.feedAge.set({ symbol }, feedAgeSeconds);
+    },
+    divergence: (symbol, diff) => m.divergence.set({ symbol }, diff.toNumber()),
+    breakerState: (symbol, state, reason) => {
+      m.breakerOpen.set({ symbol }, state === 'OPEN' ? 1 : state === 'HALF_OPEN' ? 0.5 : 0);
+      if (state === 'OPEN') m.breakerTrips.inc({ symbol, reason: reason ?? 'unknown' });
+    },
+    crashGuard: (symbol, triggered) => m.riskTriggered.set({ symbol }, triggered ? 1 : 0),
+  };
+}
 
 /**
- * Builds a GridEngine with its executor and risk controller from validated config. The one place the
- * engine is composed: used by the app (over the RemoteExchange) and by benchmarks and tests (over an
- * in-process venue). `MM_CRASH_POINT` / `MM_CRASH_PROBABILITY` (test-only fault injection) are read from `env`.
+ * Test-only fault injection from `MM_CRASH_POINT` / `MM_CRASH_PROBABILITY`: SIGKILL this process at
+ * the named engine point with that probability. Undefined when not configured.
  */
-export function buildGridEngine(
+export function crashHookFromEnv(env: NodeJS.ProcessEnv, log: EngineLogger): ((point: CrashPoint) => void) | undefined {
+  const point = env.MM_CRASH_POINT;
+  if (point !== 'after_intent_commit' && point !== 'after_venue_answer') return undefined;
+  const probability = Number(env.MM_CRASH_PROBABILITY ?? '0');
+  return (p) => {
+    if (p === point && Math.random() < probability) {
+      log.warn(`fault injection: SIGKILL at ${p}`);
+      process.kill(process.pid, 'SIGKILL');
+    }
+  };
+}
+
+/**
+ * Builds the GridEngine as the app runs it, from validated config: Nest loggers, Prometheus metrics,
+ * the wall-clock scheduler (unless one is given) and the env's fault injection. Used by the app (over
+ * the RemoteExchange) and by benchmarks and tests (over an in-process venue).
+ */
+export function buildEngineFromConfig(
   exchange: ExchangeVenue,
-  store: GridStore,
+  store: EngineStateStore,
   config: MmConfig,
   metrics: MmMetrics,
   alerts: AlertSink,
   onFatal: (err: Error) => void,
   env: NodeJS.ProcessEnv = process.env,
+  scheduler: Scheduler = systemScheduler,
 ): GridEngine {
-  const g = config.grid;
-  const risk = new RiskController(config, metrics, alerts);
-  const x = config.executor;
-  const executor = new OrderExecutor(
-    exchange,
-    { ratePerSec: x.rate_per_sec, burst: x.burst, maxAttempts: x.max_attempts, initialBackoffMs: x.initial_backoff_ms, maxBackoffMs: x.max_backoff_ms },
-    (ms) => risk.breaker.recordLatency(ms, Date.now()),
-  );
-  const crashPoint = env.MM_CRASH_POINT;
-  return new GridEngine(
-    exchange,
-    executor,
-    store,
+  const logger = (context: string) => new Logger(context);
+  return buildGridEngine(
     {
-      instanceId: config.instance_id,
-      params: {
-        symbol: g.symbol,
-        mode: g.mode,
-        inventorySkewFactor: dec(g.inventory_skew_factor),
-        priceInterval: dec(g.price_interval),
-        orderNotional: dec(g.order_notional),
-        minOrderValue: dec(g.min_order_value),
-        buyWindow: g.buy_window,
-        sellWindow: g.sell_window,
-        safetyBufferRatio: dec(g.safety_buffer_ratio),
-        maxActiveOrders: g.max_active_orders,
-        cancelHysteresisLevels: g.cancel_hysteresis_levels,
-      },
-      makerFee: dec(g.maker_fee),
-      takerFee: dec(g.taker_fee),
-      reconcileIntervalMs: config.engine.reconcile_interval_ms,
-      pendingTimeoutMs: config.engine.pending_timeout_ms,
-      stalePriceMs: config.engine.stale_price_ms,
-      dynamicInterval: g.dynamic_interval ? { volatilityScale: dec(g.volatility_scale) } : null,
-      maxLeverage: config.risk.max_leverage,
-      reconcileTolerancePct: dec(config.risk.reconcile_tolerance_pct),
-      cancelForeignOrders: config.engine.cancel_foreign_orders,
-      marginLockMs: config.risk.margin_lock_ms,
-      cleaner: {
-        maxOpenOrders: config.risk.cleaner.max_open_orders,
-        maxOrderAgeMs: config.risk.cleaner.max_order_age_ms,
-        cancelPartiallyFilled: config.risk.cleaner.cancel_partially_filled,
-      },
-      crash:
-        crashPoint === 'after_intent_commit' || crashPoint === 'after_venue_answer'
-          ? { point: crashPoint, probability: Number(env.MM_CRASH_PROBABILITY ?? '0') }
-          : undefined,
+      venue: exchange,
+      store,
+      scheduler,
+      metrics: engineMetrics(metrics),
+      alerts,
+      logger,
+      onFatal,
+      crashHook: crashHookFromEnv(env, logger('GridEngine')),
+      random: Math.random,
     },
-    metrics,
-    risk,
-    alerts,
-    onFatal,
+    engineSettingsFromConfig(config),
   );
 }

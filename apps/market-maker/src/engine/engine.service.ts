@@ -1,14 +1,15 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { assertPrefix } from '@mm/grid';
-import { withFileSecrets } from '@mm/platform';
+import { grpcClientCredentials, withFileSecrets } from '@mm/platform';
 import { ALERT_SECRET_ENV, MM_CONFIG, type MmConfig } from '../mm.config';
+import { MmAccess } from '../http/access';
 import { RemoteExchange } from '../exchange/remote-exchange';
 import { FillLogStore } from '../telemetry/fill-log.store';
 import { MmMetrics } from '../http/mm.metrics';
 import { AlertService, alertConfigFromEnv } from '../alerts';
-import { buildGridEngine } from './engine.factory';
-import type { GridEngine } from './grid-engine';
+import { buildEngineFromConfig } from './engine.factory';
+import type { GridEngine } from '@mm/trading';
 
 /**
  * Nest wrapper: builds the RemoteExchange, order executor, risk controller, alerts and GridEngine
@@ -33,13 +34,15 @@ export class EngineService implements OnApplicationShutdown {
     @Inject(MM_CONFIG) private readonly config: MmConfig,
     dataSource: DataSource,
     metrics: MmMetrics,
+    access: MmAccess,
   ) {
     const g = config.grid;
     assertPrefix(config.instance_id);
     this.alerts = new AlertService({ ...alertConfigFromEnv(withFileSecrets(process.env, ALERT_SECRET_ENV)), instance: `${config.instance_id}/${g.symbol}` });
     this.exchange = new RemoteExchange({
       address: config.exchange.address,
-      token: config.exchange.token || undefined,
+      token: access.connectorToken || undefined,
+      credentials: grpcClientCredentials(config.exchange.tls, 'exchange.tls').credentials,
       connectAttempts: config.exchange.connect_attempts,
       requestTimeoutMs: config.exchange.request_timeout_ms,
       onStreamState: (stream, state, detail) => {
@@ -48,7 +51,7 @@ export class EngineService implements OnApplicationShutdown {
         if (state === 'reconnecting') this.log.warn(`${stream} stream reconnecting: ${detail ?? ''}`);
       },
     });
-    this.engine = buildGridEngine(this.exchange, new FillLogStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err));
+    this.engine = buildEngineFromConfig(this.exchange, new FillLogStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err));
   }
 
   /** Connects (with backoff; fails fast after the configured attempts), arms the dead-man's switch, starts the engine. */

@@ -40,6 +40,8 @@ export interface RemoteExchangeOptions {
   address: string;
   /** Bearer token sent as `authorization` metadata (empty: none). */
   token?: string;
+  /** Channel credentials (TLS / mTLS, see `grpcClientCredentials`); plaintext when absent. */
+  credentials?: grpc.ChannelCredentials;
   /** Connection attempts at startup before giving up (backoff 1 s, 2 s, 4 s … ≤ 30 s). */
   connectAttempts: number;
   /** Deadline of each unary call, ms. */
@@ -47,6 +49,13 @@ export interface RemoteExchangeOptions {
   /** Stream reconnect backoff bounds, ms. */
   streamBackoff?: { initialMs: number; maxMs: number };
   onStreamState?: (stream: string, state: 'subscribed' | 'reconnecting', detail?: string) => void;
+  /**
+   * Called for every stream message that cannot be decoded (bad decimal, NaN/∞, a price ≤ 0, …);
+   * the message is counted (`undecodableMessages`, `undecodablePrices`) and not delivered. Hook for
+   * the app's metric and alert (e.g. a `mm_undecodable_messages_total{stream}` counter and a CRITICAL
+   * alert for `price`).
+   */
+  onUndecodable?: (stream: string, detail: string) => void;
 }
 
 /**
@@ -62,10 +71,17 @@ export class RemoteExchange implements ExchangeVenue {
   private readonly client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   private readonly streams = new Set<() => void>();
   private closed = false;
+  /** Undecodable messages per stream name (`price`, `orders`, …) since construction; never dropped silently. */
+  readonly undecodableMessages: Record<string, number> = {};
+
+  /** Price messages that could not be decoded (counted, not delivered; the feed is reported unhealthy until a good one arrives). */
+  get undecodablePrices(): number {
+    return this.undecodableMessages.price ?? 0;
+  }
 
   constructor(private readonly opts: RemoteExchangeOptions) {
     const Ctor = exchangeClientConstructor();
-    this.client = new Ctor(opts.address, grpc.credentials.createInsecure(), {
+    this.client = new Ctor(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 15000,
       'grpc.keepalive_timeout_ms': 5000,
       'grpc.keepalive_permit_without_calls': 1,
@@ -98,6 +114,11 @@ export class RemoteExchange implements ExchangeVenue {
     throw new Error(`cannot reach exchange connector at ${this.opts.address} after ${this.opts.connectAttempts} attempts: ${last}`);
   }
 
+  /** The gRPC channel's connectivity state right now (`READY`, `CONNECTING`, `TRANSIENT_FAILURE`, `IDLE`, `SHUTDOWN`). */
+  linkState(): string {
+    return grpc.connectivityState[this.client.getChannel().getConnectivityState(false)] ?? 'UNKNOWN';
+  }
+
   private metadata(): grpc.Metadata {
     const md = new grpc.Metadata();
     if (this.opts.token) md.set('authorization', `Bearer ${this.opts.token}`);
@@ -126,6 +147,8 @@ export class RemoteExchange implements ExchangeVenue {
       const c = fn.call(this.client, req, this.metadata(), { waitForReady: true } as grpc.CallOptions);
       call = c;
       let ended = false;
+      // after an undecodable message the stream reports 'reconnecting' (unhealthy) until a message decodes again
+      let poisoned = false;
       c.on('metadata', () => {
         attempt = 0;
         this.opts.onStreamState?.(name, 'subscribed');
@@ -137,8 +160,16 @@ export class RemoteExchange implements ExchangeVenue {
         try {
           value = decode(w);
         } catch (e) {
-          this.opts.onStreamState?.(name, 'reconnecting', `undecodable message: ${(e as Error).message}`);
+          const detail = `undecodable message: ${(e as Error).message}`;
+          this.undecodableMessages[name] = (this.undecodableMessages[name] ?? 0) + 1;
+          poisoned = true;
+          this.opts.onStreamState?.(name, 'reconnecting', detail);
+          this.opts.onUndecodable?.(name, detail);
           return;
+        }
+        if (poisoned) {
+          poisoned = false;
+          this.opts.onStreamState?.(name, 'subscribed', 'messages decode again');
         }
         observer.next(value);
       });
@@ -237,7 +268,7 @@ export class RemoteExchange implements ExchangeVenue {
   }
 
   watchPrice(symbol: string, observer: StreamObserver<PriceTick>): Unsubscribe {
-    return this.stream('price', 'SubscribePrice', { symbols: [symbol] }, priceFromWire, observer);
+    return this.stream('price', 'SubscribePrice', { symbols: [symbol] }, decodePrice, observer);
   }
   watchOrders(observer: StreamObserver<OrderEvent>): Unsubscribe {
     return this.stream('orders', 'SubscribeOrders', {}, orderEventFromWire, observer);
@@ -260,4 +291,11 @@ export class RemoteExchange implements ExchangeVenue {
     for (const stop of [...this.streams]) stop();
     this.client.close();
   }
+}
+
+/** A price message: decodable and a positive, finite price (a zero/negative price is not a price). */
+function decodePrice(w: pb.PriceChange): PriceTick {
+  const p = priceFromWire(w);
+  if (!p.price.isFinite() || !p.price.gt(0)) throw new Error(`price must be a positive decimal, got ${p.price.toString()}`);
+  return p;
 }

@@ -1,5 +1,6 @@
 import { EntitySchema, type ValueTransformer } from 'typeorm';
 import { Dec } from '@mm/domain';
+import type { FillRow, IntentRow, SlotRow, StrategyRow } from '@mm/trading';
 
 /**
  * Durable state of the market maker. Decimal columns are `text` on SQLite (its NUMERIC affinity
@@ -13,69 +14,8 @@ const decimal: ValueTransformer = {
   from: (v: string | null) => (v === null || v === undefined ? v : new Dec(v)),
 };
 
-/** One grid slot (price level) of one symbol. */
-export interface SlotRow {
-  id: string; // `${symbol}:${levelKey}`
-  symbol: string;
-  level: Dec;
-  positionQty: Dec;
-  positionCost: Dec;
-  entryFees: Dec;
-  status: string;
-  generation: number;
-  clientOrderId: string | null;
-  postOnlyRejects: number;
-  updatedAt: Date;
-}
-
-/**
- * An order intent: written (committed) before the order leaves the process, then updated with the
- * venue's answer. `status` PENDING_NEW until answered; NOT_PLACED when the venue never received it.
- */
-export interface IntentRow {
-  clientOrderId: string;
-  symbol: string;
-  slotId: string;
-  side: string;
-  price: Dec;
-  quantity: Dec;
-  reduceOnly: boolean;
-  postOnly: boolean;
-  status: string;
-  orderId: string | null;
-  executedQty: Dec;
-  error: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-/** One execution booked by the strategy; `tradeId` is the venue's, so a fill is booked once. */
-export interface FillRow {
-  tradeId: string;
-  clientOrderId: string;
-  orderId: string;
-  symbol: string;
-  slotId: string;
-  side: string;
-  price: Dec;
-  quantity: Dec;
-  fee: Dec;
-  feeAsset: string;
-  /** Strategy realized PnL booked by this fill (non-zero on take-profit sells), quote. */
-  realizedPnl: Dec;
-  /** Venue execution time, Unix ms. */
-  tradeTimeMs: string;
-  createdAt: Date;
-}
-
-/** Per-symbol strategy state: the grid anchor and running totals (quote). */
-export interface StrategyRow {
-  symbol: string;
-  anchorPrice: Dec;
-  realizedPnl: Dec;
-  feesPaid: Dec;
-  updatedAt: Date;
-}
+/** The rows are the engine's (libs/trading); this file only maps them onto tables. */
+export type { FillRow, IntentRow, SlotRow, StrategyRow };
 
 export function decimalColumnType(dialect: Dialect): 'text' | 'numeric' {
   return dialect === 'postgres' ? 'numeric' : 'text';

@@ -1,31 +1,13 @@
 import { DataSource, type EntityManager, In } from 'typeorm';
-import { Dec, ZERO } from '@mm/domain';
-import type { Slot } from '@mm/grid';
-import type { FillRow, IntentRow, SlotRow, StrategyRow } from './entities';
+import { type EngineStateStore, type FillRow, type IntentRow, type LoadedState, OPEN_INTENT_STATUSES, type SlotRow, type StateChange, type StrategyRow, toSlotRow } from '@mm/trading';
 
-/** Intent statuses that still need an answer or may still fill. */
-export const OPEN_INTENT_STATUSES = ['PENDING_NEW', 'NEW', 'PARTIALLY_FILLED'];
-
-export interface LoadedState {
-  strategy: StrategyRow | null;
-  slots: SlotRow[];
-  openIntents: IntentRow[];
-}
-
-/** One unit of durable change, written in a single transaction. */
-export interface StateChange {
-  slots?: Slot[];
-  intents?: IntentRow[];
-  intentUpdates?: { clientOrderId: string; patch: Partial<IntentRow> }[];
-  fills?: FillRow[];
-  strategy?: StrategyRow;
-}
+export { OPEN_INTENT_STATUSES, type LoadedState, type StateChange };
 
 /**
  * Durable grid state over TypeORM (SQLite or PostgreSQL). Every change is one transaction; the
  * engine treats a failed write as fatal (crash-only: a restart recovers from here and the venue).
  */
-export class GridStore {
+export class GridStore implements EngineStateStore {
   constructor(
     readonly dataSource: DataSource,
     private readonly symbol: string,
@@ -74,23 +56,7 @@ export class GridStore {
     if (this.dataSource.options.type === 'better-sqlite3') await this.dataSource.query('PRAGMA wal_checkpoint(PASSIVE)');
   }
 
-  slotRow(s: Slot, now = new Date()): SlotRow {
-    return {
-      id: `${this.symbol}:${s.key}`,
-      symbol: this.symbol,
-      level: s.level,
-      positionQty: s.positionQty,
-      positionCost: s.positionCost,
-      entryFees: s.entryFees,
-      status: s.status,
-      generation: s.generation,
-      clientOrderId: s.order?.clientOrderId ?? null,
-      postOnlyRejects: s.postOnlyRejects,
-      updatedAt: now,
-    };
-  }
-
-  static emptyStrategy(symbol: string, anchor: Dec): StrategyRow {
-    return { symbol, anchorPrice: anchor, realizedPnl: ZERO, feesPaid: ZERO, updatedAt: new Date() };
+  slotRow(s: Parameters<typeof toSlotRow>[1], now = new Date()): SlotRow {
+    return toSlotRow(this.symbol, s, now);
   }
 }

@@ -104,3 +104,40 @@ affinity:
   mountPath: /var/run/secrets/opensqt/connector
   readOnly: true
 {{- end }}
+
+{{/*
+Client side of connectorTls (market maker, live server): env and volume mount / volume.
+*/}}
+{{- define "opensqt.clientTlsEnv" -}}
+{{- $t := .Values.connectorTls }}
+{{- if $t.serverSecret }}
+- name: CONNECTOR_TLS_CA_FILE
+  value: /etc/opensqt/connector-tls/ca.crt
+{{- if $t.clientSecret }}
+- name: CONNECTOR_TLS_CERT_FILE
+  value: /etc/opensqt/connector-tls/tls.crt
+- name: CONNECTOR_TLS_KEY_FILE
+  value: /etc/opensqt/connector-tls/tls.key
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "opensqt.clientTlsMount" -}}
+{{- if .Values.connectorTls.serverSecret }}
+- name: connector-tls
+  mountPath: /etc/opensqt/connector-tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "opensqt.clientTlsVolume" -}}
+{{- $t := .Values.connectorTls }}
+{{- if $t.serverSecret }}
+- name: connector-tls
+  secret:
+    secretName: {{ $t.clientSecret | default $t.serverSecret }}
+    {{- if not $t.clientSecret }}
+    items: [{ key: ca.crt, path: ca.crt }]
+    {{- end }}
+{{- end }}
+{{- end }}

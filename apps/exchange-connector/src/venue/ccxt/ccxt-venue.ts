@@ -98,6 +98,9 @@ interface Tracked {
   fills: Map<string, Fill>;
 }
 
+/** Finished orders kept for late duplicates and lookups; older ones are forgotten (bounded memory). */
+export const MAX_FINISHED_ORDERS_TRACKED = 5000;
+
 /**
  * `ExchangeVenue` over one ccxt (ccxt.pro) exchange instance: Binance USD-M / spot, Bitget, Gate,
  * OKX, Bybit. REST calls go through ccxt's unified methods (ccxt signs; its rate limiter is on);
@@ -123,6 +126,8 @@ export class CcxtVenue implements ExchangeVenue {
   private byCcxt = new Map<string, MarketView>();
   private readonly tracked = new Map<string, Tracked>();
   private readonly byCid = new Map<string, string>();
+  /** Ids of tracked orders in a terminal state, oldest first (evicted past MAX_FINISHED_ORDERS_TRACKED). */
+  private readonly finished = new Set<string>();
   private readonly orderObservers = new Set<LivenessObserver<OrderEvent>>();
   private orderStop?: () => void;
   private chain: Promise<void> = Promise.resolve();
@@ -580,6 +585,20 @@ export class CcxtVenue implements ExchangeVenue {
       this.emitOrder({ order: { ...o, trades: [...t.fills.values()] } });
     }
     t.order = { ...o, trades: [] };
+    if (isTerminal(o.status)) this.forgetOldFinished(o.orderId);
+  }
+
+  /** Records `orderId` as finished and drops the oldest finished orders beyond the cap. */
+  private forgetOldFinished(orderId: string): void {
+    this.finished.delete(orderId);
+    this.finished.add(orderId);
+    for (const old of this.finished) {
+      if (this.finished.size <= MAX_FINISHED_ORDERS_TRACKED) break;
+      this.finished.delete(old);
+      const cid = this.tracked.get(old)?.order.clientOrderId;
+      this.tracked.delete(old);
+      if (cid && this.byCid.get(cid) === old) this.byCid.delete(cid);
+    }
   }
 
   /** The executions that raised `o` from its tracked filled quantity by `delta`: pushed trades, else `fetchMyTrades`, else one synthesized fill. */

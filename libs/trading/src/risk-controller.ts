@@ -1,20 +1,28 @@
-import { Logger } from '@nestjs/common';
 import { type Candle, Dec, ZERO } from '@mm/domain';
 import type { GridAction, PlanOptions } from '@mm/grid';
-import { type BreakerChangeEvent, CircuitBreaker, type ExposureLimits, RiskMonitor, type TripReason, checkExposure } from '@mm/risk';
-import type { MmConfig } from '../mm.config';
-import type { MmMetrics } from '../http/mm.metrics';
+import {
+  type BreakerChangeEvent,
+  type BreakerConfig,
+  CircuitBreaker,
+  type ExposureLimits,
+  RiskMonitor,
+  type RiskMonitorConfig,
+  type TripReason,
+  checkExposure,
+} from '@mm/risk';
+import type { AlertSink, EngineLogger, EngineMetrics } from './ports';
 
-/** Where alerts go (the AlertService; a no-op in tests). Must never block or throw. */
-export interface AlertSink {
-  notify(e: {
-    kind: 'breaker_tripped' | 'breaker_reset' | 'limit_hit' | 'strategy_crashed' | 'venue_disconnected' | 'venue_reconnected' | 'risk_triggered' | 'reconciliation_divergence';
-    level: 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
-    title: string;
-    message: string;
-    fields?: Record<string, string>;
-    dedupeKey?: string;
-  }): unknown;
+/** The risk settings of one symbol (the app maps its config onto this). */
+export interface RiskSettings {
+  /** The traded symbol. */
+  symbol: string;
+  breaker: BreakerConfig;
+  /** Crash guard (volume spike with close below its average) and ATR source; null = off. `symbols` lists the monitored symbols besides the traded one. */
+  monitor: Omit<RiskMonitorConfig, 'symbols'> & { symbols: string[] } | null;
+  /** Pre-trade exposure limits, quote notional (0 = no limit). */
+  exposure: ExposureLimits;
+  /** On a trip, keep exit (take-profit) orders and cancel only opening ones. */
+  keepExitsOnTrip: boolean;
 }
 
 /** What the engine must do after a risk state change. */
@@ -28,7 +36,6 @@ export type RiskReaction = 'cancel_opening' | 'cancel_all' | null;
  * cancel. Every transition is logged, counted in metrics and sent as an alert.
  */
 export class RiskController {
-  private readonly log = new Logger('Risk');
   readonly breaker: CircuitBreaker;
   readonly monitor: RiskMonitor | null;
   /** Symbols whose 1m candles feed the crash guard and ATR (the traded symbol first). */
@@ -40,54 +47,33 @@ export class RiskController {
   private reaction: RiskReaction = null;
 
   constructor(
-    private readonly cfg: MmConfig,
-    private readonly metrics: MmMetrics,
+    private readonly cfg: RiskSettings,
+    private readonly metrics: EngineMetrics,
     private readonly alerts: AlertSink,
+    private readonly log: EngineLogger,
+    private readonly now: () => number,
   ) {
-    const b = cfg.risk.breaker;
-    this.breaker = new CircuitBreaker({
-      maxConsecutiveLosses: b.max_consecutive_losses,
-      drawdownWindowMs: b.drawdown_window_ms,
-      maxDrawdownAbs: new Dec(b.max_drawdown_abs),
-      maxDrawdownPct: new Dec(b.max_drawdown_pct),
-      latencyWindowMs: b.latency_window_ms,
-      maxLatencyP99Ms: b.max_latency_p99_ms,
-      minLatencySamples: b.min_latency_samples,
-      maxPriceAgeMs: b.max_price_age_ms,
-      maxOrderStreamAgeMs: b.max_order_stream_down_ms,
-      cooldownMs: b.cooldown_ms,
-      halfOpenProbeMs: b.half_open_probe_ms,
-    });
+    this.breaker = new CircuitBreaker(cfg.breaker);
     this.breaker.onChange((e) => this.onBreaker(e));
-    const m = cfg.risk.monitor;
-    this.monitorSymbols = [...new Set([cfg.grid.symbol, ...m.symbols])];
-    this.monitor = m.enabled
-      ? new RiskMonitor({
-          symbols: this.monitorSymbols,
-          averageWindow: m.average_window,
-          volumeMultiplier: new Dec(m.volume_multiplier),
-          policy: m.policy,
-          recoveryThreshold: m.recovery_threshold,
-        })
-      : null;
+    const m = cfg.monitor;
+    this.monitorSymbols = [...new Set([cfg.symbol, ...(m?.symbols ?? [])])];
+    this.monitor = m ? new RiskMonitor({ ...m, symbols: this.monitorSymbols }) : null;
     this.monitor?.onChange((e) => {
-      this.metrics.riskTriggered.set({ symbol: cfg.grid.symbol }, e.triggered ? 1 : 0);
+      this.metrics.crashGuard(cfg.symbol, e.triggered);
       this.log.warn(`crash guard ${e.triggered ? 'TRIGGERED' : 'cleared'}: ${e.detail}`);
       this.alerts.notify({ kind: 'risk_triggered', level: e.triggered ? 'CRITICAL' : 'INFO', title: e.triggered ? 'Crash guard triggered' : 'Crash guard cleared', message: e.detail, fields: { symbols: e.symbols.join(',') } });
       if (e.triggered) this.reaction = 'cancel_opening';
     });
-    const x = cfg.risk.exposure;
-    this.limits = { maxPositionNotional: new Dec(x.max_position_notional), maxTotalNotional: new Dec(x.max_total_notional), maxOpenOrderNotional: new Dec(x.max_open_order_notional) };
+    this.limits = cfg.exposure;
   }
 
   private onBreaker(e: BreakerChangeEvent): void {
-    const symbol = this.cfg.grid.symbol;
-    this.metrics.breakerOpen.set({ symbol }, e.to === 'OPEN' ? 1 : e.to === 'HALF_OPEN' ? 0.5 : 0);
+    const symbol = this.cfg.symbol;
+    this.metrics.breakerState(symbol, e.to, e.to === 'OPEN' ? (e.reason ?? 'unknown') : undefined);
     if (e.to === 'OPEN') {
-      this.metrics.breakerTrips.inc({ symbol, reason: e.reason ?? 'unknown' });
       this.log.error(`circuit breaker OPEN (${e.reason}): ${e.detail}`);
       this.alerts.notify({ kind: 'breaker_tripped', level: 'CRITICAL', title: `Circuit breaker tripped: ${e.reason}`, message: e.detail, fields: { symbol }, dedupeKey: `breaker:${e.reason}` });
-      this.reaction = this.cfg.risk.keep_exits_on_trip ? 'cancel_opening' : 'cancel_all';
+      this.reaction = this.cfg.keepExitsOnTrip ? 'cancel_opening' : 'cancel_all';
     } else {
       this.log.warn(`circuit breaker ${e.from} → ${e.to}`);
       if (e.to === 'CLOSED') this.alerts.notify({ kind: 'breaker_reset', level: 'INFO', title: 'Circuit breaker closed', message: `${e.from} → CLOSED`, fields: { symbol } });
@@ -119,7 +105,7 @@ export class RiskController {
   /** What the next planning pass may do. */
   planOptions(nowMs: number, interval: Dec): PlanOptions {
     const opening = !this.paused && this.breaker.allowsOpening && !this.monitor?.triggered && nowMs >= this.marginLockUntilMs;
-    const closing = !this.paused && (this.breaker.state !== 'OPEN' || this.cfg.risk.keep_exits_on_trip);
+    const closing = !this.paused && (this.breaker.state !== 'OPEN' || this.cfg.keepExitsOnTrip);
     return { interval, allowOpening: opening, allowClosing: closing, sizeFactor: this.breaker.sizeFactor };
   }
 
@@ -128,7 +114,7 @@ export class RiskController {
    * @param positions signed base quantity and mark per symbol; `openOpening` Σ live opening notional.
    */
   screen(actions: GridAction[], positions: Map<string, { qty: Dec; markPrice: Dec }>, openOpening: Dec): GridAction[] {
-    const symbol = this.cfg.grid.symbol;
+    const symbol = this.cfg.symbol;
     const pendingOpen = new Map([[symbol, openOpening]]);
     const out: GridAction[] = [];
     for (const a of actions) {
@@ -142,7 +128,7 @@ export class RiskController {
         pendingOpen.set(symbol, (pendingOpen.get(symbol) ?? ZERO).plus(a.price.mul(a.quantity)));
       } else {
         this.blocked[v.reason] = (this.blocked[v.reason] ?? 0) + 1;
-        this.metrics.ordersBlocked.inc({ symbol, reason: v.reason });
+        this.metrics.orderBlocked(symbol, v.reason);
         this.log.warn(`order blocked by ${v.reason}: ${a.side} ${a.quantity} @ ${a.price} (${v.detail})`);
         this.alerts.notify({ kind: 'limit_hit', level: 'WARNING', title: `Exposure limit: ${v.reason}`, message: v.detail, fields: { symbol }, dedupeKey: `limit:${v.reason}` });
       }
@@ -155,7 +141,7 @@ export class RiskController {
       breaker: { state: this.breaker.state, reason: this.breaker.reason, detail: this.breaker.detail || undefined, trippedAtMs: this.breaker.trippedAtMs },
       crashGuard: { enabled: !!this.monitor, triggered: this.monitor?.triggered ?? false },
       paused: this.paused,
-      marginLocked: Date.now() < this.marginLockUntilMs,
+      marginLocked: this.now() < this.marginLockUntilMs,
       blocked: this.blocked,
     };
   }

@@ -1,7 +1,7 @@
-import { Logger } from '@nestjs/common';
-import { type ExchangeVenue, type Order, type OrderRequest, VenueError } from '@mm/domain';
+import { type ExchangeVenue, type Order, type OrderRequest, type Scheduler, VenueError, sleepOn } from '@mm/domain';
 import { TokenBucket } from '@mm/risk';
-import { backoffDelay, sleep } from '@mm/platform';
+import { backoffDelay } from '@mm/platform';
+import type { EngineLogger } from './ports';
 
 export interface ExecutorConfig {
   /** Sustained order-request rate, requests/s, and burst. */
@@ -21,19 +21,25 @@ export interface ExecutorConfig {
  * venue asked us to slow down); never INVALID_ARGUMENT, FAILED_PRECONDITION or anything else. A
  * retried PlaceOrder is safe because it carries the same client order id: a venue that already has it
  * returns the existing order. Each attempt's round-trip time is reported to `onLatency` (ms).
+ * Time (rate limit, backoff, latency) is the scheduler's: market time in a backtest.
  */
 export class OrderExecutor {
-  private readonly log = new Logger('OrderExecutor');
   private readonly bucket: TokenBucket;
   retries = 0;
 
   constructor(
     private readonly venue: ExchangeVenue,
     private readonly cfg: ExecutorConfig,
+    private readonly scheduler: Scheduler,
+    private readonly log: EngineLogger,
     private readonly onLatency: (ms: number, op: string) => void = () => undefined,
-    private readonly now: () => number = Date.now,
+    private readonly random: () => number = () => 0.5,
   ) {
     this.bucket = new TokenBucket(cfg.ratePerSec, cfg.burst);
+  }
+
+  private now(): number {
+    return this.scheduler.now();
   }
 
   placeOrder(req: OrderRequest): Promise<Order> {
@@ -46,7 +52,7 @@ export class OrderExecutor {
 
   /** Waits for a rate-limit token (never drops the request). */
   private async acquire(): Promise<void> {
-    while (!this.bucket.take(this.now())) await sleep(Math.max(1, this.bucket.msUntilAvailable(this.now())));
+    while (!this.bucket.take(this.now())) await sleepOn(this.scheduler, Math.max(1, this.bucket.msUntilAvailable(this.now())));
   }
 
   private async run<T>(op: string, call: () => Promise<T>): Promise<T> {
@@ -62,9 +68,9 @@ export class OrderExecutor {
         const transient = e instanceof VenueError && (e.code === 'UNAVAILABLE' || e.code === 'RESOURCE_EXHAUSTED');
         if (!transient || attempt + 1 >= this.cfg.maxAttempts) throw e;
         this.retries++;
-        const delay = backoffDelay(attempt, { initialMs: this.cfg.initialBackoffMs, maxMs: this.cfg.maxBackoffMs });
+        const delay = backoffDelay(attempt, { initialMs: this.cfg.initialBackoffMs, maxMs: this.cfg.maxBackoffMs }, this.random);
         this.log.warn(`${op} ${(e as VenueError).code}: retry ${attempt + 1}/${this.cfg.maxAttempts - 1} in ${delay} ms`);
-        await sleep(delay);
+        await sleepOn(this.scheduler, delay);
       }
     }
   }

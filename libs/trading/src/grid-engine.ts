@@ -1,0 +1,560 @@
+import {
+  Dec,
+  type ExchangeVenue,
+  type OrderEvent,
+  type Scheduler,
+  type TimerHandle,
+  type SymbolRules,
+  type Unsubscribe,
+  VenueError,
+  ZERO,
+  isVenueError,
+  roundToIncrement,
+} from '@mm/domain';
+import {
+  type GridAction,
+  type GridParams,
+  type Slot,
+  effectiveInterval,
+  isExitOrder,
+  makeClientOrderId,
+  openingOrderNotional,
+  planGrid,
+  validateGrid,
+} from '@mm/grid';
+import { checkStartupSafety } from '@mm/risk';
+import { FatalError, GridBook } from './grid-book';
+import { Reconciler } from './reconciler';
+import type { AlertSink, CrashPoint, EngineLogger, EngineMetrics, EngineStateStore } from './ports';
+import { type IntentRow, emptyStrategy } from './state';
+import type { OrderExecutor } from './order-executor';
+import type { RiskController } from './risk-controller';
+
+export type EngineState = 'starting' | 'recovering' | 'running' | 'stopped' | 'failed';
+
+export interface EngineOptions {
+  instanceId: string;
+  params: GridParams;
+  makerFee: Dec;
+  takerFee: Dec;
+  reconcileIntervalMs: number;
+  /** An intent unanswered for this long (ms) is looked up on the venue. */
+  pendingTimeoutMs: number;
+  stalePriceMs: number;
+  /** I_eff = max(I, ATR × volatilityScale) when set. */
+  dynamicInterval: { volatilityScale: Dec } | null;
+  maxLeverage: number;
+  /** Position divergence (percent of the venue position) that is corrected; more trips the breaker. */
+  reconcileTolerancePct: Dec;
+  cancelForeignOrders: boolean;
+  /** Opening orders pause this long after an insufficient-margin rejection, ms. */
+  marginLockMs: number;
+  cleaner: { maxOpenOrders: number; maxOrderAgeMs: number; cancelPartiallyFilled: boolean };
+  /** Risk-check period without ticks, ms (default 1000). */
+  riskCheckIntervalMs?: number;
+}
+
+/** Last reconciliation, for /status and metrics. Quantities in base units as decimal strings. */
+export interface ReconciliationResult {
+  atMs: number;
+  venuePosition: string;
+  localPosition: string;
+  divergence: string;
+  action: 'none' | 'awaiting_confirmation' | 'corrected' | 'breaker_tripped';
+  adopted: number;
+  orphansCancelled: number;
+  foreignCancelled: number;
+  lookedUp: number;
+  cleaned: number;
+}
+
+
+/**
+ * The grid market-making engine for one symbol.
+ *
+ * Every input (price tick, order event, placement answer, timer) runs on one serialized queue, so
+ * state changes never interleave. Price ticks are coalesced (only the latest matters); order events
+ * are never dropped. Exactly-once side effects: an order intent with a deterministic client order id
+ * is committed to the database before the order leaves; fills are booked once per venue trade id.
+ * Start and restart run the same recovery: every unresolved intent is looked up by client order id
+ * (adopted if the venue has it, NOT_PLACED if not), fills missed while away are booked as fills, and
+ * our orders the venue holds but no slot owns are cancelled — so the venue never keeps two live
+ * orders for one slot. A failed database write is fatal (the process exits; restart recovers).
+ *
+ * This class is the core (queue, lifecycle, ticks, placing and cancelling); fills and intents are
+ * booked by `GridBook`, recovery and reconciliation live in `Reconciler`. Time and timers come only
+ * from the injected `Scheduler` (market time in a backtest). Build it with `buildGridEngine`.
+ */
+export class GridEngine {
+  private readonly book: GridBook;
+  private readonly reconciler: Reconciler;
+  private chain: Promise<void> = Promise.resolve();
+  private tickQueued = false;
+  lastPrice: Dec | null = null;
+  private lastPriceAtMs = 0;
+  private lastOrderEventAtMs = 0;
+  private orderStreamUp = false;
+  private orderStreamDownSinceMs = 0;
+  private priceStreamUp = false;
+  private reconnects = 0;
+  private equityBase: Dec | null = null;
+  private realizedAtStart: Dec = ZERO;
+  private unsubs: Unsubscribe[] = [];
+  private timer?: TimerHandle;
+  private watchdog?: TimerHandle;
+  state: EngineState = 'starting';
+  lastError = '';
+
+  constructor(
+    private readonly exchange: ExchangeVenue,
+    private readonly executor: OrderExecutor,
+    store: EngineStateStore,
+    private readonly opts: EngineOptions,
+    private readonly metrics: EngineMetrics,
+    readonly risk: RiskController,
+    private readonly alerts: AlertSink,
+    private readonly onFatal: (err: Error) => void,
+    private readonly scheduler: Scheduler,
+    private readonly log: EngineLogger,
+    private readonly crashHook: (point: CrashPoint) => void = () => undefined,
+  ) {
+    this.book = new GridBook(opts.params.symbol, opts.instanceId, store, metrics, () => this.now(), (realized, nowMs) => risk.breaker.recordRoundTrip(realized, nowMs));
+    this.reconciler = new Reconciler(this.book, this, exchange, store, opts, risk, metrics, alerts, log, () => this.now());
+  }
+
+  /** Last reconciliation, for /status. */
+  get lastReconciliation(): ReconciliationResult | null {
+    return this.reconciler.lastReconciliation;
+  }
+
+  /** Engine time, Unix ms (the scheduler's: wall clock live, market time in a backtest). */
+  private now(): number {
+    return this.scheduler.now();
+  }
+
+  private get symbol(): string {
+    return this.opts.params.symbol;
+  }
+
+  /** Loads state, attaches the order stream, recovers, then starts quoting. */
+  async start(): Promise<void> {
+    this.book.rules = await this.exchange.getSymbolRules(this.symbol);
+    await this.book.hydrate();
+    this.state = 'recovering';
+    await new Promise<void>((resolve) => {
+      this.unsubs.push(
+        this.exchange.watchOrders({
+          next: (e) => this.onOrderEvent(e),
+          subscribed: (reconnect) => {
+            this.orderStreamUp = true;
+            if (!reconnect) resolve();
+            else {
+              this.reconnects++;
+              this.log.warn('order stream re-attached: reconciling');
+              this.enqueue('reconcile-after-reconnect', () => this.reconciler.recover());
+            }
+          },
+          error: (e) => this.fail(e),
+        }),
+      );
+    });
+    await this.enqueue('recover', () => this.reconciler.recover());
+    const price = await this.exchange.getLatestPrice(this.symbol);
+    const account = await this.exchange.getAccount();
+    const safety = checkStartupSafety({
+      availableBalance: account.availableBalance,
+      leverage: account.leverage || 1,
+      price,
+      priceInterval: this.opts.params.priceInterval,
+      orderNotional: this.opts.params.orderNotional,
+      buyWindow: this.opts.params.buyWindow,
+      makerFee: this.opts.makerFee,
+      takerFee: this.opts.takerFee,
+      maxLeverage: this.opts.maxLeverage,
+      existingPositionQty: this.book.inventory(),
+    });
+    for (const w of safety.warnings) this.log.warn(`safety check: ${w}`);
+    if (!safety.ok) throw new Error(`startup safety check failed: ${safety.problems.join('; ')}`);
+    // Outside the queue on purpose: the queue logs and survives task errors, a bad grid must stop the start.
+    validateGrid(this.opts.params, this.book.rules, price, this.opts.makerFee);
+    await this.enqueue('anchor', async () => {
+      if (!this.book.strategy) {
+        this.book.strategy = emptyStrategy(this.symbol, roundToIncrement(price, this.book.rules.tickSize, 'down'), new Date(this.now()));
+        await this.book.persist({ strategy: this.book.strategy });
+      }
+      this.lastPrice = price;
+      this.lastPriceAtMs = this.now();
+      this.equityBase = account.totalMarginBalance.minus(this.unrealized());
+      this.realizedAtStart = this.book.strategy.realizedPnl;
+    });
+    await this.watchCandles();
+    this.unsubs.push(
+      this.exchange.watchPrice(this.symbol, {
+        next: (t) => {
+          this.lastPrice = t.price;
+          this.lastPriceAtMs = this.now();
+          this.scheduleTick();
+        },
+        subscribed: () => {
+          this.priceStreamUp = true;
+        },
+        error: (e) => this.fail(e),
+      }),
+    );
+    this.timer = this.scheduler.setInterval(() => void this.enqueue('reconcile', () => this.reconciler.reconcile(false)), this.opts.reconcileIntervalMs);
+    // Risk checks also run without ticks: a silent feed is exactly what they must catch.
+    this.watchdog = this.scheduler.setInterval(() => void this.enqueue('risk-check', () => this.riskCheck()), this.opts.riskCheckIntervalMs ?? 1000);
+    this.state = 'running';
+    this.log.log(`running ${this.symbol}: anchor ${this.book.strategy?.anchorPrice}, ${this.book.slots.size} slots, ${this.book.openIntents.size} open intents`);
+    this.scheduleTick();
+  }
+
+  /** Stops quoting; optionally cancels all orders of the symbol first. Waits for the queue to drain. */
+  async stop(cancelAll: boolean): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.scheduler.clear(this.timer);
+    this.scheduler.clear(this.watchdog);
+    for (const u of this.unsubs) u();
+    this.unsubs = [];
+    await this.chain.catch(() => undefined);
+    if (cancelAll) {
+      try {
+        await this.exchange.cancelAllOrders(this.symbol);
+      } catch (e) {
+        this.log.error(`cancel all on exit failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Crash guard / ATR input: history first, then the live 1m stream of every monitored symbol. */
+  private async watchCandles(): Promise<void> {
+    if (!this.risk.monitor) return;
+    for (const sym of this.risk.monitorSymbols) {
+      try {
+        for (const c of await this.exchange.getHistoricalKlines(sym, '1m', 100)) this.risk.onCandle(c);
+      } catch (e) {
+        this.log.warn(`no kline history for ${sym}: ${(e as Error).message}`);
+      }
+      this.unsubs.push(this.exchange.watchKlines(sym, '1m', { next: (c) => this.risk.onCandle(c) }));
+    }
+  }
+
+  /** Transport state of a stream, from the RemoteExchange (drives the stale-order-stream breaker). */
+  streamState(stream: string, state: 'subscribed' | 'reconnecting'): void {
+    if (stream !== 'orders') return;
+    if (state === 'reconnecting' && !this.orderStreamDownSinceMs) {
+      this.orderStreamDownSinceMs = this.now();
+      this.orderStreamUp = false;
+      this.alerts.notify({ kind: 'venue_disconnected', level: 'ERROR', title: 'Order stream disconnected', message: `order stream of ${this.symbol} is reconnecting`, dedupeKey: 'orders-down' });
+    } else if (state === 'subscribed' && this.orderStreamDownSinceMs) {
+      this.orderStreamDownSinceMs = 0;
+      this.alerts.notify({ kind: 'venue_reconnected', level: 'INFO', title: 'Order stream reconnected', message: `order stream of ${this.symbol} is back`, dedupeKey: 'orders-up' });
+    }
+  }
+
+  // ---------------------------------------------------------------- operator actions
+
+  /** Stops or resumes quoting (existing orders stay). */
+  setPaused(paused: boolean): Promise<void> {
+    return this.enqueue('pause', async () => {
+      this.risk.paused = paused;
+      this.log.warn(paused ? 'quoting paused by operator' : 'quoting resumed by operator');
+      if (!paused) this.scheduleTick();
+    });
+  }
+
+  /** Manual breaker trip: cancels opening orders (and exits unless configured to keep them). */
+  tripBreaker(detail: string): Promise<void> {
+    return this.enqueue('trip', async () => {
+      this.risk.trip('manual', detail, this.now());
+      await this.react();
+    });
+  }
+
+  resetBreaker(): Promise<void> {
+    return this.enqueue('reset', async () => {
+      this.risk.breaker.reset(this.now());
+      this.scheduleTick();
+    });
+  }
+
+  /** Runs a full reconciliation now and returns its result. */
+  async reconcileNow(): Promise<ReconciliationResult | null> {
+    await this.enqueue('reconcile-manual', () => this.reconciler.reconcile(true));
+    return this.lastReconciliation;
+  }
+
+  /** Cancels every live order of our slots (and pauses quoting so they are not replaced). */
+  cancelAll(): Promise<void> {
+    return this.enqueue('cancel-all', async () => {
+      this.risk.paused = true;
+      await this.cancelWhere(() => true);
+    });
+  }
+
+  listIntents() {
+    return [...this.book.openIntents.values()].map((i) => ({ ...i, price: i.price.toString(), quantity: i.quantity.toString(), executedQty: i.executedQty.toString() }));
+  }
+
+  /** Resolves when every task queued so far has run (tests, shutdown). See `whenIdle` for a full drain. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  /**
+   * Resolves once the serialized queue is empty and stays empty across a few microtask turns (tasks
+   * that enqueue follow-ups, venue answers delivered as microtasks). A backtest driver feeds one market
+   * event, awaits `whenIdle()`, then advances time. A task waiting on a scheduler timer (the order
+   * rate limit, a retry backoff) is still running: with a `VirtualScheduler`, time must be advanced
+   * (`advanceToAsync(t, () => engine.whenIdle())`) for it to finish. Never rejects.
+   */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      const chain = this.chain;
+      await chain.catch(() => undefined);
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      if (this.chain === chain) return;
+    }
+  }
+
+  // ---------------------------------------------------------------- queue
+
+  private enqueue(what: string, task: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(async () => {
+      if (this.state === 'failed') return;
+      try {
+        await task();
+      } catch (e) {
+        if (e instanceof FatalError) this.fail(e.cause as Error);
+        else {
+          this.lastError = `${what}: ${(e as Error).message}`;
+          this.log.error(this.lastError);
+        }
+      }
+    });
+    this.chain = run;
+    return run;
+  }
+
+  private fail(err: Error): void {
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.lastError = err.message;
+    this.log.error(`engine failed: ${err.message}`);
+    this.onFatal(err);
+  }
+
+  private scheduleTick(): void {
+    if (this.tickQueued || this.state !== 'running') return;
+    this.tickQueued = true;
+    void this.enqueue('tick', async () => {
+      this.tickQueued = false;
+      await this.onTick();
+    });
+  }
+
+  private onOrderEvent(e: OrderEvent): void {
+    this.lastOrderEventAtMs = this.now();
+    void this.enqueue('order-event', () => this.book.applyOrder(e.order, e.lastTrade ? [e.lastTrade] : []));
+  }
+
+  // ---------------------------------------------------------------- state
+
+  // ---------------------------------------------------------------- decisions
+
+  private async onTick(): Promise<void> {
+    if (this.state !== 'running' || !this.lastPrice || !this.book.strategy) return;
+    const now = this.now();
+    await this.riskCheck();
+    const dyn = this.opts.dynamicInterval;
+    const interval = dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.book.rules.tickSize) : this.opts.params.priceInterval;
+    const inventory = this.book.inventory();
+    const planned = planGrid(this.book.slots, this.lastPrice, this.book.strategy.anchorPrice, this.opts.params, this.book.rules, { ...this.risk.planOptions(now, interval), inventory });
+    const positions = new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]);
+    const actions = this.risk.screen(planned, positions, openingOrderNotional(this.book.slots.values()));
+    if (actions.length === 0) return;
+    const cancels = actions.filter((a): a is Extract<GridAction, { kind: 'cancel' }> => a.kind === 'cancel');
+    const places = actions.filter((a): a is Extract<GridAction, { kind: 'place' }> => a.kind === 'place');
+    for (const c of cancels) await this.cancel(c.orderId);
+    if (places.length) await this.place(places);
+  }
+
+  /** Feeds equity, feed ages and time to the breaker, updates risk gauges, and reacts to transitions. */
+  private async riskCheck(): Promise<void> {
+    if (this.state !== 'running' || !this.book.strategy) return;
+    const now = this.now();
+    const unrealized = this.unrealized();
+    this.metrics.markState(this.symbol, unrealized, Math.min(this.priceAgeMs(), 1e9) / 1000);
+    const equity = this.equityBase ? this.equityBase.plus(this.book.strategy.realizedPnl.minus(this.realizedAtStart)).plus(unrealized) : null;
+    this.risk.evaluate(now, this.priceAgeMs(), this.orderStreamDownSinceMs ? now - this.orderStreamDownSinceMs : 0, equity);
+    await this.react();
+  }
+
+  /** Carries out what a risk transition asked for: cancel opening orders (or everything). */
+  async react(): Promise<void> {
+    const r = this.risk.takeReaction();
+    if (r === 'cancel_opening') await this.cancelWhere((s) => !isExitOrder(s));
+    else if (r === 'cancel_all') await this.cancelWhere(() => true);
+  }
+
+  private async cancelWhere(pred: (s: Slot) => boolean): Promise<void> {
+    for (const s of [...this.book.slots.values()]) {
+      if (s.status === 'LOCKED' && s.order?.orderId && pred(s)) await this.cancel(s.order.orderId);
+    }
+  }
+
+  private maybeCrash(point: CrashPoint): void {
+    this.crashHook(point);
+  }
+
+  private async place(actions: Extract<GridAction, { kind: 'place' }>[]): Promise<void> {
+    const intents: IntentRow[] = [];
+    const slots: Slot[] = [];
+    for (const a of actions) {
+      const slot = this.book.slotFor(a.level);
+      slot.generation += 1;
+      const clientOrderId = makeClientOrderId(this.opts.instanceId, a.side, slot.level, this.book.rules.tickSize, slot.generation);
+      intents.push(this.book.openIntent(slot, { clientOrderId, side: a.side, price: a.price, quantity: a.quantity, reduceOnly: a.reduceOnly, postOnly: a.postOnly, createdAtMs: this.now() }));
+      slots.push(slot);
+    }
+    // Durable before anything leaves the process.
+    await this.book.persist({ slots, intents });
+    this.maybeCrash('after_intent_commit');
+    const started = this.now();
+    const results = await Promise.allSettled(
+      intents.map((i) =>
+        this.executor.placeOrder({
+          symbol: this.symbol,
+          side: i.side as 'BUY' | 'SELL',
+          type: 'LIMIT',
+          timeInForce: i.postOnly ? 'GTX' : 'GTC',
+          quantity: i.quantity,
+          price: i.price,
+          reduceOnly: i.reduceOnly,
+          postOnly: i.postOnly,
+          clientOrderId: i.clientOrderId,
+        }),
+      ),
+    );
+    this.metrics.exchangeLatency('PlaceOrder', (this.now() - started) / Math.max(1, intents.length) / 1000);
+    this.maybeCrash('after_venue_answer');
+    for (let k = 0; k < results.length; k++) {
+      const r = results[k];
+      const intent = intents[k];
+      if (r.status === 'fulfilled') {
+        this.metrics.orderPlaced(this.symbol, intent.side);
+        await this.book.applyOrder(r.value, []);
+      } else {
+        await this.onPlaceError(intent, r.reason);
+      }
+    }
+  }
+
+  private async onPlaceError(intent: IntentRow, err: unknown): Promise<void> {
+    const e = err instanceof VenueError ? err : new VenueError('INTERNAL', String((err as Error)?.message ?? err));
+    if (e.code === 'ALREADY_EXISTS') return this.reconciler.resolveIntent(intent.clientOrderId);
+    if (e.retryable || e.code === 'INTERNAL') {
+      // Outcome unknown: keep PENDING; the reconciler looks the client order id up.
+      this.log.warn(`place ${intent.clientOrderId} outcome unknown (${e.code}: ${e.message}); will look it up`);
+      return;
+    }
+    if (e.reason === 'POST_ONLY_WOULD_TAKE') {
+      const slot = this.book.slots.get(intent.slotId.slice(this.symbol.length + 1));
+      if (slot) slot.postOnlyRejects++;
+      this.metrics.orderRejected(this.symbol, 'post_only');
+    } else if (e.reason === 'INSUFFICIENT_MARGIN') {
+      this.risk.marginLockUntilMs = this.now() + this.opts.marginLockMs;
+      this.metrics.orderRejected(this.symbol, 'margin');
+      this.log.warn(`insufficient margin: opening orders paused for ${this.opts.marginLockMs} ms`);
+    } else {
+      this.metrics.orderRejected(this.symbol, 'other');
+      this.log.warn(`place ${intent.clientOrderId} rejected: ${e.code} ${e.message}`);
+    }
+    await this.book.closeIntent(intent.clientOrderId, 'REJECTED', `${e.code}: ${e.message}`);
+  }
+
+  /** Cancels one venue order and books its final state (queue-internal; used by the reconciler). */
+  async cancel(orderId: string): Promise<void> {
+    try {
+      const final = await this.executor.cancelOrder(this.symbol, orderId);
+      await this.book.applyOrder(final, []);
+    } catch (e) {
+      if (isVenueError(e, 'NOT_FOUND') || isVenueError(e, 'FAILED_PRECONDITION')) {
+        await this.book.applyOrder(await this.exchange.getOrder(this.symbol, { orderId }), []);
+      } else {
+        this.log.warn(`cancel ${orderId} failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- recovery & reconciliation
+
+  // ---------------------------------------------------------------- reporting
+
+  /**
+   * Unrealized PnL of the slots' inventory at the last price, quote: Σ long (qty·P − cost) + Σ short
+   * (cost − |qty|·P) = P · Σ qty − (Σ long cost − Σ short cost).
+   */
+  unrealized(): Dec {
+    return this.book.unrealized(this.lastPrice);
+  }
+
+  /** Σ slot inventory, base units. */
+  inventory(): Dec {
+    return this.book.inventory();
+  }
+
+  /** Age of the last price tick, ms (Infinity before the first). */
+  priceAgeMs(): number {
+    return this.lastPriceAtMs ? this.now() - this.lastPriceAtMs : Number.POSITIVE_INFINITY;
+  }
+
+  /** Snapshot for `/status`. Decimals as strings. */
+  snapshot() {
+    const slots = [...this.book.slots.values()];
+    const count = (st: string) => slots.filter((s) => s.status === st).length;
+    const priceAge = this.priceAgeMs();
+    return {
+      state: this.state,
+      lastError: this.lastError || undefined,
+      symbol: this.symbol,
+      instanceId: this.opts.instanceId,
+      anchorPrice: this.book.strategy?.anchorPrice.toString() ?? null,
+      lastPrice: this.lastPrice?.toString() ?? null,
+      priceFeed: { connected: this.priceStreamUp, ageMs: Number.isFinite(priceAge) ? priceAge : null, stale: priceAge > this.opts.stalePriceMs },
+      orderStream: { connected: this.orderStreamUp, reconnects: this.reconnects, lastEventAgeMs: this.lastOrderEventAtMs ? this.now() - this.lastOrderEventAtMs : null },
+      slots: { total: slots.length, free: count('FREE'), pending: count('PENDING'), locked: count('LOCKED'), filled: slots.filter((s) => s.positionQty.gt(0)).length },
+      openIntents: this.book.openIntents.size,
+      inventory: this.inventory().toString(),
+      unrealizedPnl: this.unrealized().toString(),
+      realizedPnl: this.book.strategy?.realizedPnl.toString() ?? '0',
+      feesPaid: this.book.strategy?.feesPaid.toString() ?? '0',
+      fills: this.book.fillCount,
+      risk: this.risk.snapshot(),
+      reconciliation: this.lastReconciliation,
+      executorRetries: this.executor.retries,
+    };
+  }
+
+  /**
+   * The planner's inputs as the engine holds them (read-only; for benchmarks and reports): the slots,
+   * the grid anchor (null before start) and the symbol rules.
+   */
+  planningState(): { slots: ReadonlyMap<string, Slot>; anchorPrice: Dec | null; rules: SymbolRules } {
+    return { slots: this.book.slots, anchorPrice: this.book.strategy?.anchorPrice ?? null, rules: this.book.rules };
+  }
+
+  /** Slots with their live orders, for the operator view. */
+  listSlots() {
+    return [...this.book.slots.values()]
+      .sort((a, b) => b.level.comparedTo(a.level))
+      .map((s) => ({
+        level: s.key,
+        status: s.status,
+        positionQty: s.positionQty.toString(),
+        generation: s.generation,
+        order: s.order ? { ...s.order, price: s.order.price.toString(), quantity: s.order.quantity.toString(), executedQty: s.order.executedQty.toString() } : null,
+      }));
+  }
+}

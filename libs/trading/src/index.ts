@@ -1,0 +1,12 @@
+/**
+ * @mm/trading: the grid market-making engine as a library. It reaches the outside only through the
+ * ports in `ports.ts` (venue, scheduler, state store, metrics, alerts, logger), so the same code runs
+ * live over gRPC and in backtests over the in-process sim on market time.
+ */
+export * from './ports';
+export * from './state';
+export { GridEngine, type EngineOptions, type EngineState, type ReconciliationResult } from './grid-engine';
+export { OrderExecutor, type ExecutorConfig } from './order-executor';
+export { RiskController, type RiskReaction, type RiskSettings } from './risk-controller';
+export { buildGridEngine, type GridEngineSettings } from './engine.factory';
+export { CountingMetrics } from './counting-metrics';
