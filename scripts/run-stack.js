@@ -35,6 +35,8 @@ const grpcHost = !env.GRPC_HOST || env.GRPC_HOST === '0.0.0.0' || env.GRPC_HOST 
 if (!env.EXCHANGE_GRPC_ADDRESS) env.EXCHANGE_GRPC_ADDRESS = `${grpcHost}:${grpcPort}`; // where the clients dial it
 
 const color = process.stdout.isTTY && !env.NO_COLOR;
+// The children write to our pipes, not to the terminal: tell them to pretty-print when we are on one.
+if (process.stdout.isTTY && !env.LOG_FORMAT) env.LOG_FORMAT = 'pretty';
 const paint = (code, s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
 
 const APPS = {
@@ -142,9 +144,13 @@ async function main() {
   if (stopping) return;
   if (!up.every(Boolean)) log(`warning: market-maker (${mmPort}) or live-server (${livePort}) port not open yet`);
   log(paint(1, 'up:'));
+  const connHttp = Number(env.METRICS_PORT || 9090);
   log(`  live page          http://localhost:${livePort}`);
-  log(`  market-maker       http://localhost:${mmPort}/status`);
-  log(`  connector gRPC     ${grpcHost}:${grpcPort}   (Ctrl-C stops everything)`);
+  log(`  market-maker       http://localhost:${mmPort}/status   (also /ready, /slots, /metrics)`);
+  log(`  connector          http://localhost:${connHttp}/health   (/metrics; gRPC ${grpcHost}:${grpcPort})`);
+  log(`  operator API       ${env.OPERATOR_TOKEN || env.OPERATOR_TOKEN_FILE ? `http://localhost:${mmPort}/operator/… (bearer token)` : 'off (set OPERATOR_TOKEN)'}`);
+  log(`  dashboards         deploy/observability/ (Grafana JSON, Prometheus alert rules)`);
+  log('below: one line per fill and round trip, a summary per minute; LOG_LEVEL=debug shows every RPC. Ctrl-C stops everything.');
 }
 
 main().catch((err) => {

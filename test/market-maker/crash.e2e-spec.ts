@@ -170,7 +170,7 @@ describe('dead-man switch and operator API', () => {
     await op('POST', 'resume');
     await waitFor('quoting after resume', async () => (await openCount()) >= 5, 15000, 200);
 
-    // A graceful stop disarms the switch: the orders stay for the next start.
+    // A graceful stop keeps the switch armed with the shutdown grace (60 s default): the orders stay for the next start.
     await stopApp(mm);
     const afterStop = await openCount();
     expect(afterStop).toBeGreaterThanOrEqual(5);

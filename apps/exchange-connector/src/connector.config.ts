@@ -1,3 +1,4 @@
+import { registerAs } from '@nestjs/config';
 import { z } from 'zod';
 import { boolish, decimalString, loadConfig } from '@mm/platform';
 
@@ -281,9 +282,40 @@ export const CONNECTOR_ENV = [
   ['PAPER_SOURCE', 'paper.source'],
 ] as const;
 
+/**
+ * `SIM_*` variables the connector accepts outside {@link CONNECTOR_ENV}. Every `SIM_*` name must be
+ * either bound in CONNECTOR_ENV or listed here, or the start fails with "unknown environment variable".
+ */
+export const CONNECTOR_EXTRA_ENV = [
+  'SIM_TEST_BURST', // test-only HTTP hooks (http/test-hooks.controller.ts)
+  'SIM_DATA_DIR', // docker-compose host folder of SIM_DATA files (interpolation variable)
+] as const;
+
+/** Env prefixes the connector owns (strictly checked). */
+export const CONNECTOR_ENV_PREFIXES = ['SIM_'] as const;
+
 export const CONNECTOR_CONFIG = Symbol('CONNECTOR_CONFIG');
 
 /** @throws ConfigError naming the bad key. */
 export function loadConnectorConfig(env: NodeJS.ProcessEnv = process.env): ConnectorConfig {
-  return loadConfig(connectorConfigSchema, { file: env.CONNECTOR_CONFIG, required: !!env.CONNECTOR_CONFIG, env: CONNECTOR_ENV, source: env });
+  return loadConfig(connectorConfigSchema, {
+    file: env.CONNECTOR_CONFIG,
+    required: !!env.CONNECTOR_CONFIG,
+    env: CONNECTOR_ENV,
+    source: env,
+    strictEnvPrefixes: CONNECTOR_ENV_PREFIXES,
+    extraEnv: CONNECTOR_EXTRA_ENV,
+  });
+}
+
+/**
+ * Typed `@nestjs/config` namespace of the connector (`ConfigModule.forRoot({ load: [connectorConfig] })`);
+ * inject with `@Inject(connectorConfig.KEY) cfg: ConfigType<typeof connectorConfig>` or the CONNECTOR_CONFIG alias.
+ */
+export const connectorConfig = registerAs('connector', (): ConnectorConfig => loadConnectorConfig());
+
+/** `ConfigModule.forRoot` validation: the zod schema over the YAML file + env. @throws ConfigError naming the key. */
+export function validateConnectorEnv(env: Record<string, unknown>): Record<string, unknown> {
+  loadConnectorConfig(env as NodeJS.ProcessEnv);
+  return env;
 }

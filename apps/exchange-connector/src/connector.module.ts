@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ConfigModule, type ConfigType } from '@nestjs/config';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { loggingModule } from '@mm/platform';
-import { CONNECTOR_CONFIG, type ConnectorConfig, loadConnectorConfig } from './connector.config';
+import { CONNECTOR_CONFIG, type ConnectorConfig, connectorConfig, validateConnectorEnv } from './connector.config';
 import { DeadManController, DeadManService } from './grpc/dead-man';
 import { ExchangeController } from './grpc/exchange.controller';
 import { AuthGuard, AuthService } from './grpc/auth';
@@ -23,10 +24,14 @@ import type { ExchangeVenue } from '@mm/domain';
 import { SimExchange } from '@mm/sim-exchange';
 
 @Module({
-  imports: [loggingModule('exchange-connector'), PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, cache: true, validate: validateConnectorEnv, load: [connectorConfig] }),
+    loggingModule('exchange-connector'),
+    PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
+  ],
   controllers: [ExchangeController, DeadManController, HealthController, ...(testHooksEnabled() ? [TestHooksController] : [])],
   providers: [
-    { provide: CONNECTOR_CONFIG, useFactory: () => loadConnectorConfig() },
+    { provide: CONNECTOR_CONFIG, useFactory: (c: ConfigType<typeof connectorConfig>) => c, inject: [connectorConfig.KEY] },
     { provide: VENUE, useFactory: (c: ConnectorConfig) => createVenue(c), inject: [CONNECTOR_CONFIG] },
     {
       provide: StreamHub,

@@ -6,7 +6,6 @@ import { EXCHANGE_PACKAGE, PROTO_LOADER_OPTIONS, exchangeProtoPath, protoDir } f
 import { ConfigError } from '@mm/platform';
 import { MarketDataError } from '@mm/sim-exchange';
 import { CONNECTOR_CONFIG, type ConnectorConfig, loadConnectorConfig } from './connector.config';
-import { ConnectorModule } from './connector.module';
 import { grpcServerCredentials } from './grpc/auth.tls';
 import { ConnectorGate } from './grpc/gate';
 import { GrpcShutdown } from './grpc/grpc-shutdown';
@@ -15,8 +14,10 @@ import { VenueLifecycle, preloadSimMarketData } from './venue/venue.provider';
 
 /** Exchange connector: gRPC ExchangeService + grpc.health.v1 on PORT, /health and /metrics on HTTP_PORT. */
 async function bootstrap(): Promise<void> {
-  // Bad SIM_DATA/SIM_FUNDING files fail here, before Nest (whose exception zone prints stacks): one line, exit 1.
+  // Config first, module imported lazily: a config error is one clear line before Nest starts.
+  // Bad SIM_DATA/SIM_FUNDING files fail here too, before Nest (whose exception zone prints stacks): one line, exit 1.
   preloadSimMarketData(loadConnectorConfig());
+  const { ConnectorModule } = await import('./connector.module');
   // abortOnError/autoFlushLogs off: a start-up failure reaches the one-line handler below instead of
   // Nest's multi-line stack dump (the buffered logs are flushed only once the app exists).
   const app = await NestFactory.create(ConnectorModule, { bufferLogs: true, autoFlushLogs: false, abortOnError: false });

@@ -82,6 +82,9 @@ export const liveConfigSchema = z
 /** Validated live-server configuration (see {@link liveConfigSchema}). */
 export type LiveConfig = z.infer<typeof liveConfigSchema>;
 
+/** Typed `@nestjs/config` namespace key of the live server (`ConfigService.get<LiveConfig>('live')`). */
+export const LIVE_CONFIG_NAMESPACE = 'live';
+
 /** DI token of the {@link LiveConfig}. */
 export const LIVE_CONFIG = Symbol('LIVE_CONFIG');
 
@@ -105,6 +108,19 @@ const ENV_BINDINGS: readonly EnvBinding[] = [
   ['--port', 'port'],
 ];
 
+/**
+ * `LIVE_*` variables the live server reads outside its env bindings. Every `LIVE_*` name must be
+ * either bound above or listed here, or the start fails with "unknown environment variable".
+ */
+export const LIVE_EXTRA_ENV = [
+  'LIVE_CONFIG', // YAML file (read below)
+  'LIVE_PUBLIC_DIR', // page folder (live.controller.ts)
+  'LIVE_TOKEN', // docker-compose interpolation variable (the live server's connector token)
+] as const;
+
+/** Env prefixes the live server owns (strictly checked). */
+export const LIVE_ENV_PREFIXES = ['LIVE_'] as const;
+
 function flag(argv: readonly string[], name: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === name) return argv[i + 1];
@@ -126,5 +142,7 @@ export function loadLiveConfig(argv: readonly string[] = process.argv.slice(2), 
     required: file !== undefined,
     env: ENV_BINDINGS,
     source: port === undefined ? env : { ...env, '--port': port },
+    strictEnvPrefixes: LIVE_ENV_PREFIXES,
+    extraEnv: LIVE_EXTRA_ENV,
   });
 }

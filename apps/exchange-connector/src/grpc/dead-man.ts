@@ -9,6 +9,7 @@ import type { SimReplayControl } from '../sim-replay';
 import { AuthService } from './auth';
 import { GrpcStatusException } from './grpc-errors';
 import { ObserveUnaryCalls, type RpcCall, RpcObserver } from './rpc-logging';
+import { ConnectorMetrics } from '../http/connector.metrics';
 
 /** Most client ids one caller (token identity) may own (one per strategy instance in practice). */
 export const MAX_DEAD_MAN_CLIENTS_PER_CALLER = 64;
@@ -56,6 +57,7 @@ export class DeadManService implements OnApplicationShutdown {
 
   constructor(
     @Inject(VENUE) private readonly venue: ExchangeVenue,
+    private readonly metrics: ConnectorMetrics,
     @Optional() @Inject(CONNECTOR_CONFIG) config?: ConnectorConfig,
     @Optional() @Inject(SIM_REPLAY) private readonly replay?: SimReplayControl | null,
   ) {
@@ -98,12 +100,14 @@ export class DeadManService implements OnApplicationShutdown {
     }
     if (timeoutMs === 0) {
       this.switches.delete(key);
+      this.metrics.deadManArmed.set(this.switches.size);
       return { deadlineMs: 0, venueEnforced: false };
     }
     const deadlineMs = Date.now() + timeoutMs;
     const timer = setTimeout(() => void this.fire(key), timeoutMs);
     timer.unref();
     this.switches.set(key, { clientId, symbol, deadlineMs, timer });
+    this.metrics.deadManArmed.set(this.switches.size);
     return { deadlineMs, venueEnforced };
   }
 
@@ -112,6 +116,8 @@ export class DeadManService implements OnApplicationShutdown {
     if (!sw) return;
     this.switches.delete(key);
     this.fired++;
+    this.metrics.deadManFired.inc();
+    this.metrics.deadManArmed.set(this.switches.size);
     this.replay?.switchFired(sw.clientId);
     this.log.warn(`dead-man's switch of ${sw.clientId} fired: no heartbeat by ${new Date(sw.deadlineMs).toISOString()}; cancelling its ${sw.symbol} orders`);
     try {

@@ -73,7 +73,7 @@ export function callOf(ctx: { getArgByIndex(i: number): unknown }): RpcCall | un
 
 /**
  * Writes the one JSON log line per RPC (pino) and the Prometheus figures
- * `grpc_requests_total{method,code}` / `grpc_request_duration_seconds{method}` (unary calls only:
+ * `grpc_server_handled_total{grpc_method,grpc_code}` / `grpc_server_handling_seconds{grpc_method}` (unary calls only:
  * a stream's lifetime is not a latency). Labels are the proto method name and the status code name.
  */
 @Injectable()
@@ -93,8 +93,7 @@ export class RpcObserver {
     const seconds = Number(process.hrtime.bigint() - s.start) / 1e9;
     const codeName = status[code] ?? String(code);
     if (!s.stream) {
-      this.metrics.requests.inc({ method: s.method, code: codeName });
-      this.metrics.duration.observe({ method: s.method }, seconds);
+      this.metrics.observeUnary(s.method, codeName, seconds);
     }
     const line = {
       method: s.method,
@@ -107,7 +106,8 @@ export class RpcObserver {
       // The message of a failure: our own text (field problems, venue rejections), never metadata.
       error: code === status.OK ? undefined : details?.slice(0, 300),
     };
-    if (code === status.OK || code === status.CANCELLED) this.logger.info(line, 'rpc');
+    // Successful calls at debug (about 45 a minute while idle); failures stay visible at warn/error.
+    if (code === status.OK || code === status.CANCELLED) this.logger.debug(line, 'rpc');
     else if (code === status.INTERNAL || code === status.UNKNOWN) this.logger.error(line, 'rpc');
     else this.logger.warn(line, 'rpc');
   }

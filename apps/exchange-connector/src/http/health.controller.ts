@@ -165,6 +165,12 @@ export class HealthController {
   ) {}
 
   /** 200 `{status:"SERVING"}` when serving, else 503 with the reason (which names stale streams). */
+  /** Kubernetes liveness: 200 while the process answers (a venue outage is /health's business, not a restart's). */
+  @Get('live')
+  live(): { status: 'alive'; uptimeSeconds: number } {
+    return { status: 'alive', uptimeSeconds: Math.round(process.uptime()) };
+  }
+
   @Get('health')
   @HttpCode(200)
   get(@Res({ passthrough: true }) res: Response): { status: ServingStatus; reason: string; staleStreams: StaleStream[]; time: number } {

@@ -18,8 +18,27 @@ export class StatusController {
   ) {}
 
   /**
-   * Liveness: 200 while the database answers, is the file that was opened and takes writes
-   * ({@link StorageProbe}), and the engine has not failed; 503 otherwise.
+   * Kubernetes readiness: 200 once the engine has started (recovered and quoting, paused, or with
+   * the breaker open: that is state, not unreadiness, and the operator API must stay reachable);
+   * 503 while starting/recovering or after a failure or stop.
+   */
+  @Get('ready')
+  ready(@Res({ passthrough: true }) res: Response) {
+    const state = this.engine.engine.state;
+    const ready = state === 'running';
+    if (!ready) res.status(503);
+    return { status: ready ? 'ready' : 'not_ready', state };
+  }
+
+  /** Kubernetes liveness: 200 while the process answers HTTP (no venue or database dependency). */
+  @Get('live')
+  live() {
+    return { status: 'alive', uptimeSeconds: Math.round(process.uptime()) };
+  }
+
+  /**
+   * Health: 200 while the database answers, is the file that was opened and takes writes
+   * ({@link StorageProbe}), and the engine has not failed; 503 otherwise. Open without the read token.
    */
   @Get('health')
   @HealthCheck()

@@ -83,13 +83,26 @@ affinity:
 {{- .Values.connectorAuth.existingSecret | default (printf "%s-connector-auth" (include "opensqt.fullname" .)) }}
 {{- end }}
 
-{{/* CONNECTOR_TOKEN for a client app. Call with (dict "ctx" $ "key" "…"). */}}
+{{/* CONNECTOR_TOKEN_FILE for a client app (the token is mounted by "opensqt.clientTokenVolume"). */}}
 {{- define "opensqt.clientTokenEnv" -}}
-- name: CONNECTOR_TOKEN
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "opensqt.connectorAuthSecret" .ctx }}
-      key: {{ .key }}
+- name: CONNECTOR_TOKEN_FILE
+  value: /var/run/secrets/opensqt/connector/token
+{{- end }}
+
+{{/* Volume with a client's connector token. Call with (dict "ctx" $ "key" "…"). */}}
+{{- define "opensqt.clientTokenVolume" -}}
+- name: connector-token
+  secret:
+    secretName: {{ include "opensqt.connectorAuthSecret" .ctx }}
+    defaultMode: 0400
+    items:
+      - { key: {{ .key }}, path: token }
+{{- end }}
+
+{{- define "opensqt.clientTokenMount" -}}
+- name: connector-token
+  mountPath: /var/run/secrets/opensqt/connector
+  readOnly: true
 {{- end }}
 
 {{/*
