@@ -50,6 +50,13 @@ export class EngineService implements OnApplicationShutdown {
         this.engine?.streamState(stream, state);
         if (state === 'reconnecting') this.log.warn(`${stream} stream reconnecting: ${detail ?? ''}`);
       },
+      // an undecodable price is never dropped silently: counted, alerted, and the stream reports
+      // 'reconnecting' (feed unhealthy for the engine) until a message decodes again
+      onUndecodable: (stream, detail) => {
+        metrics.undecodable.inc({ stream });
+        this.log.error(`${stream} stream: ${detail}`);
+        this.alerts.notify({ kind: 'feed_undecodable', level: 'CRITICAL', title: `Undecodable ${stream} message`, message: detail, dedupeKey: `undecodable-${stream}` });
+      },
     });
     this.engine = buildEngineFromConfig(this.exchange, new FillLogStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err));
   }

@@ -47,6 +47,7 @@ export class MmMetrics {
   readonly deadManRemaining: Gauge<string>;
   readonly alerts: Counter<string>;
   readonly buildInfo: Gauge<string>;
+  readonly undecodable: Counter<string>;
 
   /** @param registers where the series are registered (none: detached, for benchmarks). */
   constructor(registers: Registry[] = [defaultRegistry]) {
@@ -80,6 +81,7 @@ export class MmMetrics {
     this.deadManArmed = g('market_maker_dead_man_armed', "1 while the connector's dead-man's switch is armed for this instance", ['symbol']);
     this.deadManRemaining = g('market_maker_dead_man_remaining_seconds', "Time left until the dead-man's switch fires without a heartbeat, seconds", ['symbol']);
     this.alerts = c('market_maker_alerts_total', 'Alert deliveries by outcome (sent, failed, dropped, deduped, rate_limited)', ['outcome']);
+    this.undecodable = c('market_maker_undecodable_messages_total', 'Stream messages from the connector that failed to decode (never delivered to the engine)', ['stream']);
     this.buildInfo = g('market_maker_build_info', 'Build information; value is always 1', ['version', 'node_version']);
     for (const outcome of ['sent', 'failed', 'dropped', 'deduped', 'rate_limited']) this.alerts.inc({ outcome }, 0);
   }
@@ -102,6 +104,7 @@ export class MmMetrics {
       this.volume.inc({ symbol, side }, 0);
     }
     this.rejected.inc({ symbol, reason: 'other' }, 0);
+    this.undecodable.inc({ stream: 'price' }, 0);
     this.ordersBlocked.inc({ symbol, reason: 'position_notional' }, 0);
     this.breakerTrips.inc({ symbol, reason: 'manual' }, 0);
     this.divergence.set({ symbol }, 0);
