@@ -158,8 +158,6 @@ export interface SimStatus {
   candlesReplayed: number;
   /** PlaceOrder requests that named a client order id the venue already had (answered idempotently). */
   duplicateClientOrderIds: number;
-  /** Positions the sim's liquidation engine closed. */
-  liquidations: number;
 }
 
 interface Sub<T> {
@@ -299,8 +297,7 @@ function snap(o: Order): Order {
  * (Binance names its liquidation orders `autoclose-…`) filled at the mark price as taker, with the
  * liquidation clearance fee `liquidationFeeRate` × notional instead of the taker fee, capped at what
  * is left of the wallet; (3) a wallet still negative is set to 0 (the insurance fund takes the
- * loss). Order, position and account events are emitted as for any fill; `liquidations()` and
- * `status().liquidations` report them. Simplification: Binance liquidates large positions tier by
+ * loss). Order, position and account events are emitted as for any fill; `liquidations()` reports them. Simplification: Binance liquidates large positions tier by
  * tier and at the bankruptcy price; the sim closes everything at once at the mark.
  *
  * **Streams** call observers synchronously; a throwing observer is isolated. Prices and forming
@@ -626,7 +623,7 @@ export class SimExchange implements ExchangeVenue {
   status(): SimStatus {
     let replayed = 0;
     for (const s of this.symList) replayed = Math.max(replayed, s.replayed);
-    return { marketTimeMs: this.nowMs, finished: this.finished, candlesReplayed: replayed, duplicateClientOrderIds: this.duplicateClientOrderIds, liquidations: this.liqLog.length };
+    return { marketTimeMs: this.nowMs, finished: this.finished, candlesReplayed: replayed, duplicateClientOrderIds: this.duplicateClientOrderIds };
   }
 
   /** Calls `cb` once when the replay finishes (at once if it already has). */
