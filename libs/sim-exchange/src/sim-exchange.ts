@@ -25,7 +25,7 @@ import {
   type TimeInForce,
   type Unsubscribe,
 } from '@mm/domain';
-import { Account } from './account';
+import { Account, USDT_DP } from './account';
 import { loadKlineCsv, type FundingPoint, type MarkPricePoint } from './csv';
 import type { MarginTier } from './margin';
 import type { MarketEvent, MarketEventSource } from './events';
@@ -56,8 +56,8 @@ export interface SimSymbolConfig {
   /** Maintenance-margin brackets; default `marginTiersFor(symbol)` (Binance's for BTCUSDT/ETHUSDT). */
   marginTiers?: readonly MarginTier[];
   /**
-   * Mark-price samples (e.g. `loadMarkPriceCsv`). The mark price is the symbol's last price, except
-   * at a sample's exact time, where it is the sample (so funding settles at the venue's mark).
+   * Mark-price samples (e.g. `loadMarkPriceCsv`). Funding settles at the sample nearest to the
+   * funding time (within ±60 s); otherwise, and for margin, the mark is the symbol's last price.
    */
   markPrices?: MarkPricePoint[];
 }
@@ -209,8 +209,9 @@ interface Sym {
   /** Event mode: the forming 1-minute candle (ticks) or, with provided klines, the latest forming kline. */
   form?: { openTimeMs: number; o: number; h: number; l: number; c: number; volume: Dec };
   formKline?: Candle;
-  /** Mark-price samples by time (Unix ms → quote units). */
-  marks?: Map<number, Dec>;
+  /** Mark-price samples, ascending time (Unix ms) and price (quote units). */
+  markTimes: number[];
+  markVals: Dec[];
   /** Float mirrors of the position (liquidation pre-check): size (base), entry (quote). */
   posNum: number;
   entryNum: number;
@@ -231,6 +232,14 @@ const WAKE_MS = 15;
 const MAX_WAKE_WALL_MS = 250;
 /** Random-walk candles kept in memory before the oldest half is dropped. */
 const WALK_KEEP = 10_000;
+
+/** Largest distance (ms) between a funding time and the mark-price sample used for it. */
+const MARK_MATCH_MS = 60_000;
+
+function sortedMarks(m: readonly MarkPricePoint[] | undefined): { markTimes: number[]; markVals: Dec[] } {
+  const list = [...(m ?? [])].sort((a, b) => a.timeMs - b.timeMs);
+  return { markTimes: list.map((x) => x.timeMs), markVals: list.map((x) => x.price) };
+}
 
 function sign(d: Dec): number {
   return d.isZero() ? 0 : d.isNegative() ? -1 : 1;
@@ -282,10 +291,11 @@ function snap(o: Order): Order {
  * notional/leverage. A resting non-reduce-only order needs price × qty / leverage; an immediate
  * fill needs the growth of |position| × p / leverage; reduce-only orders need none.
  *
- * **Mark price.** A symbol's mark price is its last price, except at the exact times of its
- * `markPrices` samples (e.g. the 8 h mark-price klines: the close at each 8 h boundary), where it
- * is the sample. Unrealized PnL, margins and liquidation use the mark; funding settles at the mark
- * of the funding time: amount = −size × mark × rate (USDT; booked to the wallet, then an account
+ * **Mark price.** A symbol's mark price is its last price. Funding settles at the mark of the
+ * funding time: the `markPrices` sample nearest to it within ±60 s (e.g. from 8 h mark-price
+ * klines: the close at each 8 h boundary; Binance funding times carry a few ms of jitter), else the
+ * last price. Unrealized PnL, margins and liquidation use the last price as mark (8 h samples say
+ * nothing about the path between them). Funding amount = −size × mark × rate (USDT; booked to the wallet, then an account
  * and a position event; the funding stream carries the settled rate).
  *
  * **Liquidation** (cross margin, see `Account` for margin and liquidation price). After every
@@ -477,7 +487,7 @@ export class SimExchange implements ExchangeVenue {
         ask: NaN,
         replayed: 0,
         dirty: false,
-        marks: cfg.markPrices?.length ? new Map(cfg.markPrices.map((m) => [m.timeMs, m.price])) : undefined,
+        ...sortedMarks(cfg.markPrices),
         posNum: 0,
         entryNum: 0,
         tiersNum: this.account.margin(symbol).tiers.map((t) => [t.cap.toNumber(), t.mmr.toNumber(), t.cum.toNumber()]),
@@ -1105,9 +1115,23 @@ export class SimExchange implements ExchangeVenue {
     if (this.openPositions > 0) this.checkLiquidation();
   }
 
-  /** Mark price at `timeMs`: the mark-price sample at exactly that time if any, else the last price. */
+  /**
+   * Mark price at `timeMs`: the mark-price sample nearest to it within ±{@link MARK_MATCH_MS}
+   * (Binance funding times carry a few ms of jitter, e.g. …00001), else the last price.
+   */
   private markAt(s: Sym, timeMs: number): Dec {
-    return s.marks?.get(timeMs) ?? this.price(s);
+    const ts = s.markTimes;
+    if (!ts.length) return this.price(s);
+    let lo = 0;
+    let hi = ts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ts[mid] < timeMs) lo = mid + 1;
+      else hi = mid;
+    }
+    let best = lo;
+    if (lo > 0 && Math.abs(ts[lo - 1] - timeMs) <= Math.abs(ts[lo] - timeMs)) best = lo - 1;
+    return Math.abs(ts[best] - timeMs) <= MARK_MATCH_MS ? s.markVals[best] : this.price(s);
   }
 
   /**
@@ -1480,9 +1504,9 @@ export class SimExchange implements ExchangeVenue {
     });
   }
 
-  /** Wallet balance: the USDT wallet, 0 for any other asset. */
+  /** Wallet balance: the USDT wallet (8 dp, see `USDT_DP`), 0 for any other asset. */
   getBalance(asset: string): Promise<Dec> {
-    return Promise.resolve(asset === 'USDT' ? this.account.wallet : ZERO);
+    return Promise.resolve(asset === 'USDT' ? this.account.wallet.toDecimalPlaces(USDT_DP) : ZERO);
   }
 
   getSymbols(): Promise<string[]> {
