@@ -22,7 +22,7 @@ const TAKER = new D('0.0005');
 const H8 = 8 * 3_600_000;
 
 function rows(p: string): string[][] {
-  return fs.readFileSync(p, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  return fs.readFileSync(p, 'utf8').trim().split(/\r?\n/).slice(1).map((l) => l.trim().split(','));
 }
 
 async function start(env: Record<string, string>): Promise<{ conn: AppProcess; client: TestExchangeClient }> {
@@ -112,6 +112,7 @@ describe('sim: BTCUSDT + ETHUSDT replayed together on one account', () => {
         settlements++;
       }
     }
+    process.stderr.write(`multisim e2e: ${settlements} funding settlements, expected funding ${expected.toFixed(8)} USDT\n`);
     expect(settlements).toBeGreaterThanOrEqual(4);
     const fees = new D(buy.avgPrice.value).mul('0.013').mul(TAKER).plus(new D(sell.avgPrice.value).mul('0.37').mul(TAKER));
     const acc = await client.call('GetAccount');
