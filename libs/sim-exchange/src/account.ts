@@ -205,6 +205,17 @@ export class Account {
     };
   }
 
+  /** Available balance (full precision): margin balance − Σ initial margin − Σ open-order notional / leverage. */
+  available(symbols: readonly string[], mark: (symbol: string) => Dec, openNotional: (symbol: string) => Dec): Dec {
+    const st = this.marginState(symbols, mark);
+    let orderMargin = ZERO;
+    for (const s of symbols) {
+      const n = openNotional(s);
+      if (!n.isZero()) orderMargin = orderMargin.plus(n.div(this.leverageOf(s)));
+    }
+    return st.marginBalance.minus(st.initialMargin).minus(orderMargin);
+  }
+
   /**
    * Account totals for the given symbols, rounded to {@link USDT_DP}. `mark(symbol)` gives the mark
    * price, `openNotional(symbol)` the Σ price × qty of its open non-reduce-only orders (quote units).

@@ -1314,7 +1314,13 @@ export class SimExchange implements ExchangeVenue {
         need = growth.gt(0) ? growth.mul(mark).div(lev) : ZERO;
       } else need = notional.div(lev);
       if (need.gt(0)) {
-        const avail = this.snapshot().availableBalance;
+        const avail = this.account
+          .available(
+            this.symList.map((x) => x.symbol),
+            (sym) => this.price(this.syms.get(sym)!),
+            (sym) => this.syms.get(sym)!.book.openNotional,
+          )
+          .toDecimalPlaces(USDT_DP);
         if (need.gt(avail))
           throw failedPrecondition(
             `insufficient margin: order needs ${need} USDT initial margin, available ${avail} USDT`,
