@@ -185,3 +185,31 @@ describe('sim: liquidation of a leveraged long on a small balance through a −2
     as1.cancel();
   });
 });
+
+describe('sim state file across runs (what `npm start` keeps in data/sim-state.json)', () => {
+  it('restores the account on a second start of the same setup and refuses a state saved for another setup', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-simstate-'));
+    const state = path.join(dir, 'sim-state.json');
+    const first = await start({ SIM_SEED: '5', SIM_STATE_FILE: state, SIM_SPEED: '60' });
+    const o = await first.client.call('PlaceOrder', { symbol: 'BTCUSDT', side: 'ORDER_SIDE_BUY', type: 'ORDER_TYPE_MARKET', quantity: { value: '0.002' } });
+    expect(o.status).toBe('ORDER_STATUS_FILLED');
+    const wallet = (await first.client.call('GetAccount')).totalWalletBalance.value;
+    first.client.close();
+    await stopApp(first.conn);
+    expect(JSON.parse(fs.readFileSync(state, 'utf8')).dataset).toBe('random walk BTCUSDT seed 5');
+
+    const second = await start({ SIM_SEED: '5', SIM_STATE_FILE: state, SIM_SPEED: '60' });
+    const [pos] = (await second.client.call('GetPositions', { symbol: 'BTCUSDT' })).positions;
+    expect(pos.size.value).toBe('0.002');
+    expect((await second.client.call('GetAccount')).totalWalletBalance.value).toBe(wallet);
+    second.client.close();
+    await stopApp(second.conn);
+
+    const port = await freePort();
+    const other = startApp('exchange-connector', { PORT: String(port), GRPC_HOST: '127.0.0.1', METRICS_PORT: String(await freePort()), SIM_SEED: '6', SIM_STATE_FILE: state }, logDir);
+    expect(await other.exited).toBe(1);
+    expect(other.output()).toContain('belongs to another sim setup (random walk BTCUSDT seed 5), not this one (random walk BTCUSDT seed 6)');
+    expect(other.output()).toContain('npm run reset');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -287,9 +287,11 @@ function snap(o: Order): Order {
  * **Units.** Prices and fees in quote units (USDT), quantities in base units, times in Unix ms,
  * fee/funding rates as fractions (0.0002 = 0.02 %).
  *
- * **Margin.** See `Account`: available = wallet + uPnL − |size|·mark/leverage − open-order
- * notional/leverage. A resting non-reduce-only order needs price × qty / leverage; an immediate
- * fill needs the growth of |position| × p / leverage; reduce-only orders need none.
+ * **Margin** (one USDT cross-margin account over all symbols; see `Account` and `margin.ts`):
+ * available = wallet + Σ uPnL − Σ |size|·mark/leverage(symbol) − Σ open-order notional/leverage(symbol).
+ * A resting non-reduce-only order needs price × qty / leverage; an immediate fill needs the growth
+ * of |position| × p / leverage; reduce-only orders need none. Maintenance margin is tiered per
+ * symbol (Binance's brackets for BTCUSDT/ETHUSDT); positions report a cross-margin liquidation price.
  *
  * **Mark price.** A symbol's mark price is its last price. Funding settles at the mark of the
  * funding time: the `markPrices` sample nearest to it within ±60 s (e.g. from 8 h mark-price
