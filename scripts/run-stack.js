@@ -11,7 +11,9 @@
  * Environment is passed through; defaults only when unset: EXCHANGE=sim, SIM_SPEED=60,
  * SIM_START=on_subscribe with SIM_DATA (a file replay waits for the market maker),
  * GRPC_HOST=MM_HOST=LIVE_HOST=127.0.0.1 (every app on loopback; a non-loopback address needs
- * authentication, README "Hardening") and EXCHANGE_GRPC_ADDRESS=<connector host>:<PORT or 50051>.
+ * authentication, README "Hardening"), EXCHANGE_GRPC_ADDRESS=<connector host>:<PORT or 50051>, and
+ * for the sim SIM_STATE_FILE=data/sim-state.json (the sim account survives restarts like the market
+ * maker's data/market-maker.sqlite does; `npm run reset` clears both; SIM_STATE_FILE= (empty) turns it off).
  * No dependencies: plain Node.
  */
 const { spawn } = require('node:child_process');
@@ -29,6 +31,11 @@ if (!env.EXCHANGE) env.EXCHANGE = 'sim';
 if (!env.SIM_SPEED) env.SIM_SPEED = '60';
 if (env.SIM_DATA && !env.SIM_START) env.SIM_START = 'on_subscribe';
 for (const k of ['GRPC_HOST', 'MM_HOST', 'LIVE_HOST']) if (!env[k]) env[k] = '127.0.0.1';
+if (env.EXCHANGE === 'sim' && env.SIM_STATE_FILE === undefined) {
+  env.SIM_STATE_FILE = 'data/sim-state.json';
+  fs.mkdirSync(path.join(ROOT, 'data'), { recursive: true });
+}
+if (env.SIM_STATE_FILE === '') delete env.SIM_STATE_FILE;
 
 const grpcPort = Number(env.PORT || 50051); // the connector's gRPC port (its PORT setting)
 const grpcHost = !env.GRPC_HOST || env.GRPC_HOST === '0.0.0.0' || env.GRPC_HOST === '::' ? '127.0.0.1' : env.GRPC_HOST;
@@ -128,6 +135,7 @@ async function main() {
   process.on('exit', () => children.forEach((c) => c.proc.kill('SIGKILL'))); // never leave orphans
 
   log(`EXCHANGE=${env.EXCHANGE} SIM_SPEED=${env.SIM_SPEED}${env.SIM_DATA ? ` SIM_DATA=${env.SIM_DATA}` : ''}`);
+  if (env.SIM_STATE_FILE) log(`sim account kept in ${env.SIM_STATE_FILE} across runs (\`npm run reset\` starts over)`);
   start('connector');
   if (!(await waitForPort(grpcPort, grpcHost, START_TIMEOUT_MS))) {
     if (stopping) return;

@@ -32,7 +32,7 @@ describe('exposure', () => {
   it('8. npm start listens on 127.0.0.1 only (ss -ltn)', async () => {
     const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const [grpcPort, metricsPort, mmPort, livePort] = ports;
-    const env: Record<string, string | undefined> = { ...process.env, PORT: String(grpcPort), METRICS_PORT: String(metricsPort), MM_PORT: String(mmPort), LIVE_PORT: String(livePort), SQLITE_PATH: path.join(dir, 'stack.sqlite'), NO_COLOR: '1', NODE_ENV: 'test' };
+    const env: Record<string, string | undefined> = { ...process.env, PORT: String(grpcPort), METRICS_PORT: String(metricsPort), MM_PORT: String(mmPort), LIVE_PORT: String(livePort), SQLITE_PATH: path.join(dir, 'stack.sqlite'), SIM_STATE_FILE: path.join(dir, 'sim-state.json'), NO_COLOR: '1', NODE_ENV: 'test' };
     for (const k of ['GRPC_HOST', 'MM_HOST', 'LIVE_HOST', 'EXCHANGE_GRPC_ADDRESS']) delete env[k];
     const stack = spawn(process.execPath, [path.join(ROOT, 'scripts/run-stack.js')], { cwd: ROOT, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

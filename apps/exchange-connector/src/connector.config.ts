@@ -74,10 +74,24 @@ export const connectorConfigSchema = z.object({
     .default({}),
   sim: z
     .object({
-      /** Kline CSV to replay (`open_time_ms,open,high,low,close,volume_base`); random walk when absent. */
+      /**
+       * Price data to replay: one path (for `symbol`), or `SYMBOL=path[,SYMBOL=path…]` for several
+       * symbols merged on market time (README "Several symbols, one account"); random walk when absent.
+       */
       data: z.string().optional(),
-      /** Funding CSV (`funding_time_ms,funding_rate`); zero funding when absent. */
+      /** Funding CSV (`funding_time_ms,funding_rate`): one path (for `symbol`) or `SYMBOL=path,…`; zero funding when absent. */
       funding: z.string().optional(),
+      /** Mark-price kline CSV (`open_time_ms,open,high,low,close`, e.g. 8 h): one path (for `symbol`) or `SYMBOL=path,…`; mark = last price when absent. */
+      markPrice: z.string().optional(),
+      /** Per-symbol leverage `SYMBOL=n[,SYMBOL=n…]` (1–125); others use `leverage`. */
+      symbolLeverage: z
+        .string()
+        .regex(/^\s*[A-Z0-9]{3,20}=\d{1,3}\s*(,\s*[A-Z0-9]{3,20}=\d{1,3}\s*)*$/, 'must be SYMBOL=leverage[,SYMBOL=leverage…], e.g. BTCUSDT=20,ETHUSDT=10')
+        .optional(),
+      /** Liquidate a cross account whose margin ratio reaches 100 % (README "Several symbols, one account"). */
+      liquidation: boolish.default(true),
+      /** Liquidation clearance fee, fraction of the closed notional. */
+      liquidationFee: decimalString({ gte: 0 }).default('0.0125'),
       /** Replay at most this many candles of `data` (history included); all when absent. */
       maxCandles: z.coerce.number().int().positive().optional(),
       symbol: z.string().regex(/^[A-Z0-9]{3,20}$/, 'must be an upper-case symbol like BTCUSDT').default('BTCUSDT'),
@@ -217,6 +231,10 @@ export const CONNECTOR_ENV = [
   ['EXCHANGE', 'exchange'],
   ['SIM_DATA', 'sim.data'],
   ['SIM_FUNDING', 'sim.funding'],
+  ['SIM_MARK_PRICE', 'sim.markPrice'],
+  ['SIM_SYMBOL_LEVERAGE', 'sim.symbolLeverage'],
+  ['SIM_LIQUIDATION', 'sim.liquidation'],
+  ['SIM_LIQUIDATION_FEE', 'sim.liquidationFee'],
   ['SIM_MAX_CANDLES', 'sim.maxCandles'],
   ['SIM_SYMBOL', 'sim.symbol'],
   ['SIM_SPEED', 'sim.speed'],

@@ -37,6 +37,7 @@ export class SimStatePersistence implements OnApplicationShutdown {
   private pending?: NodeJS.Timeout;
   private periodic?: NodeJS.Timeout;
   private failedOnce = false;
+  private dataset = '';
 
   /** @throws Error when the file exists but cannot be parsed or restored (the connector must not silently start empty). */
   constructor(@Inject(VENUE) venue: ExchangeVenue, @Inject(CONNECTOR_CONFIG) config: ConnectorConfig) {
@@ -47,8 +48,14 @@ export class SimStatePersistence implements OnApplicationShutdown {
     }
     this.file = path.resolve(config.simStateFile);
     this.sim = venue;
+    this.dataset = simDataset(config);
     if (fs.existsSync(this.file)) {
-      const state = JSON.parse(fs.readFileSync(this.file, 'utf8')) as unknown;
+      const state = JSON.parse(fs.readFileSync(this.file, 'utf8')) as { dataset?: unknown };
+      if (typeof state?.dataset === 'string' && state.dataset !== this.dataset)
+        throw new Error(
+          `sim state file ${this.file} belongs to another sim setup (${state.dataset}), not this one (${this.dataset}): ` +
+            '`npm run reset` clears it and the market maker state, or set SIM_STATE_FILE to another file',
+        );
       venue.restoreState(state);
       const s = venue.snapshotState();
       this.log.log(`restored ${venue.name} state from ${this.file}: ${s.orders.length} orders${s.marketTimeMs ? `, market time ${new Date(s.marketTimeMs).toISOString()}` : ''}`);
@@ -74,7 +81,7 @@ export class SimStatePersistence implements OnApplicationShutdown {
     if (!this.sim || !this.file) return;
     const tmp = `${this.file}.${process.pid}.tmp`;
     try {
-      fs.writeFileSync(tmp, JSON.stringify(this.sim.snapshotState()));
+      fs.writeFileSync(tmp, JSON.stringify({ ...this.sim.snapshotState(), dataset: this.dataset }));
       fs.renameSync(tmp, this.file);
       this.failedOnce = false;
     } catch (e) {
@@ -89,4 +96,14 @@ export class SimStatePersistence implements OnApplicationShutdown {
     this.pending = undefined;
     this.save();
   }
+}
+
+/**
+ * What a saved sim state belongs to: the price data setting (`SIM_DATA`), or the random walk's
+ * symbol and seed. A state saved for another setup is refused at start (its replay position and
+ * positions would be meaningless), never silently mixed in.
+ */
+export function simDataset(config: ConnectorConfig): string {
+  const s = config.sim;
+  return s.data ? `SIM_DATA=${s.data}` : `random walk ${s.symbol} seed ${s.seed}`;
 }

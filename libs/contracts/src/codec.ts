@@ -390,7 +390,7 @@ export function accountToWire(a: AccountSnapshot): pb.Account {
     healthScore: undefined,
     marginMode: pb.MarginMode.MARGIN_MODE_REGULAR,
     adjustedEquity: toDec(a.totalMarginBalance),
-    totalMaintenanceMargin: undefined,
+    totalMaintenanceMargin: a.totalMaintenanceMargin ? toDec(a.totalMaintenanceMargin) : undefined,
   };
 }
 export function accountFromWire(a: pb.Account, asset = 'USDT'): AccountSnapshot {
@@ -402,6 +402,7 @@ export function accountFromWire(a: pb.Account, asset = 'USDT'): AccountSnapshot 
     positions: (a.positions ?? []).map(positionFromWire),
     leverage: a.accountLeverage,
     realizedPnl: ZERO,
+    ...(a.totalMaintenanceMargin ? { totalMaintenanceMargin: fromDec(a.totalMaintenanceMargin, 'total_maintenance_margin', false) } : {}),
   };
 }
 

@@ -413,9 +413,15 @@ export class PaperVenue implements ExchangeVenue {
   }
 
   private snapshot(): AccountSnapshot {
-    let open = ZERO;
-    for (const o of this.orders.values()) if (!isTerminal(o.status) && !o.reduceOnly && o.type === 'LIMIT') open = open.plus(o.price.mul(o.quantity.minus(o.executedQty)));
-    return this.account.snapshot([...this.syms.keys()], (s) => this.mark(s), open);
+    const open = new Map<string, Dec>();
+    for (const o of this.orders.values())
+      if (!isTerminal(o.status) && !o.reduceOnly && o.type === 'LIMIT') open.set(o.symbol, (open.get(o.symbol) ?? ZERO).plus(o.price.mul(o.quantity.minus(o.executedQty))));
+    return this.account.snapshot([...this.syms.keys()], (s) => this.mark(s), (s) => open.get(s) ?? ZERO);
+  }
+
+  /** One position as the venue reports it, with cross-margin figures at the current marks. */
+  private position(symbol: string): Position {
+    return this.account.toPosition(symbol, this.account.marginState([...this.syms.keys()], (s) => this.mark(s)));
   }
 
   async getAccount(): Promise<AccountSnapshot> {
@@ -424,7 +430,7 @@ export class PaperVenue implements ExchangeVenue {
 
   async getPositions(symbol?: string): Promise<Position[]> {
     if (symbol) this.sym(symbol);
-    return (symbol ? [symbol] : [...this.syms.keys()]).map((s) => this.account.toPosition(s, this.mark(s)));
+    return (symbol ? [symbol] : [...this.syms.keys()]).map((s) => this.position(s));
   }
 
   async getBalance(asset: string): Promise<Dec> {
@@ -524,7 +530,7 @@ export class PaperVenue implements ExchangeVenue {
   watchPositions(symbol: string, observer: StreamObserver<Position>): Unsubscribe {
     if (symbol) this.sym(symbol);
     const stop = this.sub(this.positionSubs, symbol, observer);
-    for (const s of symbol ? [symbol] : [...this.syms.keys()]) observer.next(this.account.toPosition(s, this.mark(s)));
+    for (const s of symbol ? [symbol] : [...this.syms.keys()]) observer.next(this.position(s));
     return stop;
   }
 
@@ -549,7 +555,7 @@ export class PaperVenue implements ExchangeVenue {
   }
 
   private emitPosition(symbol: string): void {
-    const p = this.account.toPosition(symbol, this.mark(symbol));
+    const p = this.position(symbol);
     for (const key of [symbol, '']) for (const ob of this.positionSubs.get(key) ?? []) this.safe(() => ob.next(p));
   }
 
