@@ -15,7 +15,7 @@ const config: MmConfig = loadMmConfig();
 @Module({
   imports: [
     loggingModule('market-maker'),
-    TypeOrmModule.forRoot(dataSourceOptions({ databaseUrl: config.database.url, sqlitePath: config.database.sqlite_path })),
+    TypeOrmModule.forRoot(dataSourceOptions({ databaseUrl: config.database.url, sqlitePath: config.database.sqlite_path, statementTimeoutMs: config.database.statement_timeout_ms })),
     TerminusModule,
     PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
   ],

@@ -1,5 +1,6 @@
+import * as fs from 'node:fs';
 import { z } from 'zod';
-import { boolish, decimalString, loadConfig } from '@mm/platform';
+import { ConfigError, boolish, decimalString, loadConfig } from '@mm/platform';
 
 /**
  * Market maker settings (snake_case, as in the upstream YAML). Sources, lowest precedence first:
@@ -22,6 +23,8 @@ export const mmConfigSchema = z.object({
       /** postgres://… to use PostgreSQL; empty for the SQLite file. */
       url: z.string().default(''),
       sqlite_path: z.string().min(1).default('data/market-maker.sqlite'),
+      /** PostgreSQL: statement_timeout (server) and query timeout (client, +1 s), ms. */
+      statement_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(10_000),
     })
     .default({}),
   http: z
@@ -113,6 +116,10 @@ export const mmConfigSchema = z.object({
         .default({}),
       /** |venue − local| / max(|venue|, step) below this is corrected; above trips the breaker. */
       reconcile_tolerance_pct: decimalString({ gte: 0 }).default('5'),
+      /** Rejections in a row of one slot that stop it and trip the breaker (rejection_loop); 0 = never trip. */
+      max_consecutive_rejections: z.coerce.number().int().min(0).max(1000).default(5),
+      /** First backoff after a rejection of a slot, ms; doubles per rejection in a row (max 64×). */
+      rejection_backoff_ms: z.coerce.number().int().min(0).max(3_600_000).default(1000),
     })
     .default({}),
   executor: z
@@ -150,6 +157,14 @@ export const mmConfigSchema = z.object({
       cancel_on_exit: boolish.default(false),
       /** Cancel venue orders of the symbol that are not ours (no instance-id prefix) at startup. */
       cancel_foreign_orders: boolish.default(false),
+      /**
+       * Secret keying the client-order-id tags (≥ 16 chars). Empty: generated once and kept in the
+       * database (engine_meta), so a fresh database gets a fresh secret. Set it (MM_CLIENT_ID_SECRET or
+       * MM_CLIENT_ID_SECRET_FILE) to recognise the instance's orders across databases.
+       */
+      client_id_secret: z.union([z.literal(''), z.string().min(16, 'must have at least 16 characters')]).default(''),
+      /** Storage check (SQLite file identity, probe write) period, ms; 0 = off. */
+      storage_check_interval_ms: z.coerce.number().int().min(0).max(600_000).default(1000),
     })
     .default({}),
 });
@@ -177,6 +192,10 @@ export const MM_ENV = [
   ['DEAD_MAN_INTERVAL_MS', 'dead_man.interval_ms'],
   ['RECONCILE_INTERVAL_MS', 'engine.reconcile_interval_ms'],
   ['REQUEST_TIMEOUT_MS', 'exchange.request_timeout_ms'],
+  ['MM_CLIENT_ID_SECRET', 'engine.client_id_secret'],
+  ['MM_STORAGE_CHECK_INTERVAL_MS', 'engine.storage_check_interval_ms'],
+  ['DATABASE_STATEMENT_TIMEOUT_MS', 'database.statement_timeout_ms'],
+  ['MM_MAX_CONSECUTIVE_REJECTIONS', 'risk.max_consecutive_rejections'],
 ] as const;
 
 export const MM_CONFIG = Symbol('MM_CONFIG');
@@ -184,5 +203,15 @@ export const MM_CONFIG = Symbol('MM_CONFIG');
 /** @throws ConfigError naming the bad key. */
 export function loadMmConfig(env: NodeJS.ProcessEnv = process.env): MmConfig {
   const file = env.CONFIG_FILE ?? 'config/market-maker.yaml';
+  const secretFile = env.MM_CLIENT_ID_SECRET_FILE;
+  if (secretFile && !env.MM_CLIENT_ID_SECRET) {
+    let secret: string;
+    try {
+      secret = fs.readFileSync(secretFile, 'utf8').trim();
+    } catch (e) {
+      throw new ConfigError('MM_CLIENT_ID_SECRET_FILE', `cannot read ${secretFile}: ${(e as Error).message}`);
+    }
+    env = { ...env, MM_CLIENT_ID_SECRET: secret };
+  }
   return loadConfig(mmConfigSchema, { file, required: !!env.CONFIG_FILE, env: MM_ENV, source: env });
 }

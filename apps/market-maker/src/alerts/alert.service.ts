@@ -13,7 +13,10 @@ export type AlertKind =
   | 'venue_disconnected'
   | 'venue_reconnected'
   | 'risk_triggered'
-  | 'reconciliation_divergence';
+  | 'reconciliation_divergence'
+  | 'foreign_order'
+  | 'rejection_loop'
+  | 'storage_fault';
 
 /** One alert as raised by the trading code. */
 export interface AlertEvent {

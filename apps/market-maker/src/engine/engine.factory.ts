@@ -36,6 +36,10 @@ export function engineSettingsFromConfig(config: MmConfig): GridEngineSettings {
     reconcileTolerancePct: dec(r.reconcile_tolerance_pct),
     cancelForeignOrders: config.engine.cancel_foreign_orders,
     marginLockMs: r.margin_lock_ms,
+    clientIdSecret: config.engine.client_id_secret || undefined,
+    maxConsecutiveRejections: r.max_consecutive_rejections,
+    rejectionBackoffMs: r.rejection_backoff_ms,
+    storageCheckIntervalMs: config.engine.storage_check_interval_ms,
     cleaner: {
       maxOpenOrders: r.cleaner.max_open_orders,
       maxOrderAgeMs: r.cleaner.max_order_age_ms,
@@ -93,6 +97,8 @@ export function engineMetrics(m: MmMetrics): EngineMetrics {
       if (state === 'OPEN') m.breakerTrips.inc({ symbol, reason: reason ?? 'unknown' });
     },
     crashGuard: (symbol, triggered) => m.riskTriggered.set({ symbol }, triggered ? 1 : 0),
+    foreignOrder: (symbol, where) => m.foreignOrders.inc({ symbol, where }),
+    storageHealthy: (symbol, healthy) => m.storageHealthy.set({ symbol }, healthy ? 1 : 0),
   };
 }
 

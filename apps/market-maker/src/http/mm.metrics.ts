@@ -23,6 +23,8 @@ export const MM_METRIC_PROVIDERS = [
   makeGaugeProvider({ name: 'market_maker_risk_triggered', help: '1 while the crash guard is triggered', labelNames: ['symbol'] }),
   makeCounterProvider({ name: 'market_maker_orders_blocked_total', help: 'Orders not sent because of an exposure limit', labelNames: ['symbol', 'reason'] }),
   makeGaugeProvider({ name: 'market_maker_reconciliation_divergence', help: 'Venue position − local inventory at the last reconciliation, base units', labelNames: ['symbol'] }),
+  makeCounterProvider({ name: 'market_maker_foreign_orders_total', help: 'Venue answers under our client order ids that did not match the intent (not adopted)', labelNames: ['symbol', 'where'] }),
+  makeGaugeProvider({ name: 'market_maker_storage_healthy', help: '1 while the storage check passes, 0 after it failed', labelNames: ['symbol'] }),
   makeHistogramProvider({
     name: 'market_maker_latency_exchange_ms',
     help: 'Exchange round-trip time per order, ms',
@@ -49,6 +51,8 @@ export class MmMetrics {
     @InjectMetric('market_maker_risk_triggered') readonly riskTriggered: Gauge<string>,
     @InjectMetric('market_maker_orders_blocked_total') readonly ordersBlocked: Counter<string>,
     @InjectMetric('market_maker_reconciliation_divergence') readonly divergence: Gauge<string>,
+    @InjectMetric('market_maker_foreign_orders_total') readonly foreignOrders: Counter<string>,
+    @InjectMetric('market_maker_storage_healthy') readonly storageHealthy: Gauge<string>,
   ) {}
 
   /** Metrics outside Nest (benchmarks, tests): the same set, registered in `registry` or in none. */
@@ -72,6 +76,8 @@ export class MmMetrics {
       g('market_maker_risk_triggered', ['symbol']),
       c('market_maker_orders_blocked_total', ['symbol', 'reason']),
       g('market_maker_reconciliation_divergence', ['symbol']),
+      c('market_maker_foreign_orders_total', ['symbol', 'where']),
+      g('market_maker_storage_healthy', ['symbol']),
     );
   }
 

@@ -14,7 +14,10 @@ export class StatusController {
     private readonly dataSource: DataSource,
   ) {}
 
-  /** Liveness: 200 while the database answers and the engine has not failed; 503 otherwise. */
+  /**
+   * Liveness: 200 while the database answers, the engine's storage check passes (the SQLite file is
+   * the one opened and a probe write commits) and the engine has not failed; 503 otherwise.
+   */
   @Get('health')
   @HealthCheck()
   check() {
@@ -23,6 +26,7 @@ export class StatusController {
       (): HealthIndicatorResult => {
         const state = this.engine.engine.state;
         if (state === 'failed') throw new Error(`engine failed: ${this.engine.engine.lastError}`);
+        if (this.engine.engine.storageFault) throw new Error(`storage lost: ${this.engine.engine.storageFault}`);
         return { engine: { status: 'up', state } };
       },
     ]);
@@ -45,7 +49,7 @@ export class StatusController {
       connector: { status: this.engine.connectorState === 'connected' ? 'up' : 'down', state: this.engine.connectorState, exchange: this.engine.exchange.name },
       priceFeed: { status: s.priceFeed.connected && !s.priceFeed.stale ? 'up' : 'degraded', ...s.priceFeed, lastPrice: s.lastPrice },
       orderStream: { status: s.orderStream.connected && this.engine.streams.orders !== 'reconnecting' ? 'up' : 'down', ...s.orderStream },
-      database: { status: dbUp ? 'up' : 'down', type: this.dataSource.options.type },
+      database: { status: dbUp && s.storage.ok ? 'up' : 'down', type: this.dataSource.options.type, ...s.storage },
       strategy: { status: s.state === 'running' ? 'up' : s.state === 'failed' ? 'down' : 'degraded', ...s },
       risk: { status: s.risk.breaker.state === 'CLOSED' && !s.risk.crashGuard.triggered && !s.risk.paused ? 'up' : 'degraded', ...s.risk },
       deadMan: { status: this.engine.deadMan.armed || !this.engine.deadManEnabled ? 'up' : 'degraded', enabled: this.engine.deadManEnabled, ...this.engine.deadMan },
