@@ -118,7 +118,7 @@ export const mmConfigSchema = z.object({
       reconcile_tolerance_pct: decimalString({ gte: 0 }).default('5'),
       /** Rejections in a row of one slot that stop it and trip the breaker (rejection_loop); 0 = never trip. */
       max_consecutive_rejections: z.coerce.number().int().min(0).max(1000).default(5),
-      /** First backoff after a rejection of a slot, ms; doubles per rejection in a row (max 64×). */
+      /** Backoff after the 2nd rejection in a row of a slot, ms; doubles per further rejection (max 64×); the 1st is retried at once. */
       rejection_backoff_ms: z.coerce.number().int().min(0).max(3_600_000).default(1000),
     })
     .default({}),

@@ -59,8 +59,8 @@ export interface EngineOptions {
    */
   clientIdSecret?: string;
   /**
-   * Rejection-loop guard: each consecutive rejection of one slot blocks it for
-   * `rejectionBackoffMs` · 2^(k−1) ms (capped at 64×); at `maxConsecutiveRejections` the slot stays
+   * Rejection-loop guard: the k-th consecutive rejection (k ≥ 2) of one slot blocks it for
+   * `rejectionBackoffMs` · 2^(k−2) ms (capped at 64×; the first is retried at once); at `maxConsecutiveRejections` the slot stays
    * blocked and the whole engine's breaker trips (`rejection_loop`, manual reset). Defaults 5 and 1000.
    */
   maxConsecutiveRejections?: number;
@@ -479,7 +479,9 @@ export class GridEngine {
     const base = this.opts.rejectionBackoffMs ?? 1000;
     const r = this.rejections.get(slotKey) ?? { count: 0, untilMs: 0, quarantined: false };
     r.count++;
-    const delay = base * 2 ** Math.min(r.count - 1, 6);
+    // The first rejection is retried at once (a post-only reject in a moving market is normal); from
+    // the second in a row the slot waits base, 2·base, 4·base, … (at most 64·base).
+    const delay = r.count < 2 ? 0 : base * 2 ** Math.min(r.count - 2, 6);
     r.untilMs = this.now() + delay;
     this.rejections.set(slotKey, r);
     if (max > 0 && r.count >= max && !r.quarantined) {
@@ -490,7 +492,8 @@ export class GridEngine {
       this.risk.trip('rejection_loop', detail, this.now());
       return;
     }
-    this.log.warn(`slot ${slotKey} rejected ${r.count} time(s) in a row: backing off ${delay} ms`);
+    if (delay === 0) return;
+    this.log.warn(`slot ${slotKey} rejected ${r.count} times in a row: backing off ${delay} ms`);
     // Re-plan when the backoff ends (ticks would do it too, but a quiet market may send none).
     this.scheduler.clear(this.rejectionTimer);
     this.rejectionTimer = this.scheduler.setTimeout(() => this.scheduleTick(), delay);
