@@ -1,6 +1,6 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { HealthCheck, HealthCheckService, type HealthIndicatorResult, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import { EngineService } from '../engine/engine.service';
 
@@ -12,6 +12,7 @@ export class StatusController {
     private readonly db: TypeOrmHealthIndicator,
     private readonly engine: EngineService,
     private readonly dataSource: DataSource,
+    private readonly indicator: HealthIndicatorService,
   ) {}
 
   /**
@@ -23,11 +24,12 @@ export class StatusController {
   check() {
     return this.health.check([
       () => this.db.pingCheck('database', { timeout: 2000 }),
-      (): HealthIndicatorResult => {
-        const state = this.engine.engine.state;
-        if (state === 'failed') throw new Error(`engine failed: ${this.engine.engine.lastError}`);
-        if (this.engine.engine.storageFault) throw new Error(`storage lost: ${this.engine.engine.storageFault}`);
-        return { engine: { status: 'up', state } };
+      () => {
+        const e = this.engine.engine;
+        const check = this.indicator.check('engine');
+        if (e.state === 'failed') return check.down({ state: e.state, error: `engine failed: ${e.lastError}` });
+        if (e.storageFault) return check.down({ state: e.state, error: `storage lost: ${e.storageFault}` });
+        return check.up({ state: e.state });
       },
     ]);
   }
