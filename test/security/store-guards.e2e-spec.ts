@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
 import { GridStore } from '../../apps/market-maker/src/persistence/grid.store';
+import { loadMmConfig } from '../../apps/market-maker/src/mm.config';
 
 jest.setTimeout(60_000);
 
@@ -83,5 +84,18 @@ describe('PostgreSQL', () => {
     expect(took).toBeLessThan(2500);
     // The pool is still usable afterwards.
     expect(await ds!.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+  });
+});
+
+describe('config: MM_CLIENT_ID_SECRET / _FILE', () => {
+  it('reads the secret from the env or a file, and names the key of a bad one', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-secret-'));
+    const file = path.join(dir, 'secret');
+    fs.writeFileSync(file, 'from-file-0123456789abcdef\n');
+    expect(loadMmConfig({ MM_CLIENT_ID_SECRET: 'from-env-0123456789abcdef' }).engine.client_id_secret).toBe('from-env-0123456789abcdef');
+    expect(loadMmConfig({ MM_CLIENT_ID_SECRET_FILE: file }).engine.client_id_secret).toBe('from-file-0123456789abcdef');
+    expect(loadMmConfig({}).engine.client_id_secret).toBe('');
+    expect(() => loadMmConfig({ MM_CLIENT_ID_SECRET: 'short' })).toThrow(/engine\.client_id_secret/);
+    expect(() => loadMmConfig({ MM_CLIENT_ID_SECRET_FILE: path.join(dir, 'missing') })).toThrow(/MM_CLIENT_ID_SECRET_FILE/);
   });
 });

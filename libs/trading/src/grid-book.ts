@@ -217,7 +217,15 @@ export class GridBook {
    * @param where what produced the snapshot ('place' | 'lookup' | 'stream' | 'adopt'), for reports.
    */
   async applyOrder(order: Order, trades: Fill[], where = 'stream'): Promise<void> {
-    if (order.symbol !== this.symbol) return;
+    if (order.symbol !== this.symbol) {
+      // An answer for our client order id on another symbol (venues with account-wide ids) is foreign.
+      const mine = this.openIntents.get(order.clientOrderId);
+      if (mine && !this.foreignIds.has(order.clientOrderId)) {
+        this.markForeign(order, where, `symbol ${order.symbol} ≠ ${this.symbol}`);
+        await this.closeIntent(order.clientOrderId, 'REJECTED', `foreign order holds this client order id: symbol ${order.symbol}`);
+      }
+      return;
+    }
     const parsed = this.parse(order.clientOrderId);
     if (!parsed) return;
     if (this.foreignIds.has(order.clientOrderId)) return;
