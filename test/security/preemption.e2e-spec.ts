@@ -17,7 +17,7 @@ import Decimal from 'decimal.js';
 import { dec } from '@mm/domain';
 import { makeClientOrderId } from '@mm/grid';
 import { type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
-import { FakeSlack, MM1, MM_TOKEN, openOrders, sleep, startConnector, writeCsv } from './support';
+import { FakeSlack, MM1, MM_TOKEN, openOrders, sleep, startConnector, writeCsv } from './engine-attack-support';
 
 jest.setTimeout(120_000);
 

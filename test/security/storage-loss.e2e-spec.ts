@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
-import { FakeSlack, MM1, MM_TOKEN, openOrders, sleep, startConnector, writeCsv } from './support';
+import { FakeSlack, MM1, MM_TOKEN, openOrders, sleep, startConnector, writeCsv } from './engine-attack-support';
 
 jest.setTimeout(240_000);
 
