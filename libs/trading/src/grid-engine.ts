@@ -17,6 +17,7 @@ import {
   type Slot,
   effectiveInterval,
   isExitOrder,
+  levelKey,
   makeClientOrderId,
   openingOrderNotional,
   planGrid,
@@ -469,7 +470,8 @@ export class GridEngine {
 
   /** Is this slot in a rejection backoff (or quarantined after a rejection loop)? */
   private slotBlocked(level: Dec, nowMs: number): boolean {
-    const r = this.rejections.get(this.book.slotFor(level).key);
+    if (this.rejections.size === 0) return false;
+    const r = this.rejections.get(levelKey(level));
     return !!r && (r.quarantined || nowMs < r.untilMs);
   }
 
