@@ -26,7 +26,7 @@ const FLAT = 600; // market minutes at 100000 after the history
 const DROP_INDEX = HISTORY + FLAT;
 const T_DROP = T0 + DROP_INDEX * MIN;
 const LOW = '99650';
-const CID = /^mm1[BS]\d+g\d+$/;
+const CID = /^mm1[BS]\d+g\d+[0-9a-z]{6}$/;
 const TRADER = `mm-${randomBytes(16).toString('hex')}`;
 const MONITOR = `live-${randomBytes(16).toString('hex')}`;
 

@@ -18,6 +18,8 @@ const open = async (sim: SimExchange, side?: 'BUY' | 'SELL') => (await sim.getOp
 const position = async (sim: SimExchange) => (await sim.getPositions('BTCUSDT'))[0]?.size.toString() ?? '0';
 const status = (h: EngineHarness) => h.engine.snapshot();
 const rows = (h: EngineHarness, sql: string) => h.ds.query(sql);
+/** A client order id without its 6-character keyed tag (`mm1B999000g1k3x9z2` → `mm1B999000g1`). */
+const bare = (cid: string) => cid.replace(/[0-9a-z]{6}$/, '');
 
 /** Wraps a venue, letting a test intercept placeOrder. */
 function wrapPlace(sim: SimExchange, place: (req: OrderRequest, real: (r: OrderRequest) => Promise<import('@mm/domain').Order>) => Promise<import('@mm/domain').Order>): ExchangeVenue {
@@ -64,7 +66,7 @@ describe('crash recovery and exactly-once orders', () => {
     });
     await h.step(2000);
     expect(seen.length).toBe(5);
-    for (const s of seen) expect(s).toMatch(/^mm1B\d+g1:PENDING_NEW$/);
+    for (const s of seen) expect(s).toMatch(/^mm1B\d+g1[0-9a-z]{6}:PENDING_NEW$/);
     await h.stop();
   });
 
@@ -116,11 +118,11 @@ describe('crash recovery and exactly-once orders', () => {
         }),
     });
     await h.step(1000);
-    const byPrice = [...calls.entries()].map(([cid, n]) => `${cid}:${n}`);
+    const byPrice = [...calls.entries()].map(([cid, n]) => `${bare(cid)}:${n}`);
     expect(byPrice).toContain('mm1B999000g1:2'); // retried once, then accepted
     expect(byPrice).toContain('mm1B998000g1:1'); // INVALID_ARGUMENT: never retried
     expect((await open(h.sim, 'BUY')).map((o) => o.price.toString()).sort()).toEqual(['99500', '99600', '99700', '99900']);
-    const rejected = await rows(h, `SELECT status, error FROM order_intent WHERE client_order_id = 'mm1B998000g1'`);
+    const rejected = await rows(h, `SELECT status, error FROM order_intent WHERE client_order_id LIKE 'mm1B998000g1______'`);
     expect(rejected[0].status).toBe('REJECTED');
     await h.stop();
   });
@@ -138,7 +140,7 @@ describe('crash recovery and exactly-once orders', () => {
         }),
     });
     await h.step(2000);
-    const cids = (await open(h.sim, 'BUY')).map((o) => o.clientOrderId);
+    const cids = (await open(h.sim, 'BUY')).map((o) => bare(o.clientOrderId));
     expect(cids).toContain('mm1B999000g2');
     const slot = h.engine.listSlots().find((s) => s.level === '99900')!;
     expect(slot.status).toBe('LOCKED');
@@ -147,17 +149,19 @@ describe('crash recovery and exactly-once orders', () => {
   });
 
   it('adopts its own order found on the venue but not in its database, and cancels foreign ones only when told to', async () => {
-    const h1 = await startEngine();
+    // The secret is configured (engine.client_id_secret): the ids stay ours across databases.
+    const secret = { engine: { client_id_secret: 'adopt-test-secret-0123' } };
+    const h1 = await startEngine({ config: secret });
     await h1.step(1000);
     await h1.stop(false);
     // Lose the database; the venue still has our five buys, plus a foreign order.
     await h1.sim.placeOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', quantity: dec('0.002'), price: dec('90000'), clientOrderId: 'someone-else' });
-    const h2 = await startEngine({ sim: h1.sim, config: { engine: { cancel_foreign_orders: true } } });
+    const h2 = await startEngine({ sim: h1.sim, config: { engine: { cancel_foreign_orders: true, client_id_secret: secret.engine.client_id_secret } } });
     const rec = h2.engine.lastReconciliation!;
     expect(rec.adopted).toBe(5);
     expect(rec.foreignCancelled).toBe(1);
     expect(status(h2).slots.locked).toBe(5);
-    expect((await open(h2.sim)).map((o) => o.clientOrderId).sort()).toEqual(['mm1B995000g1', 'mm1B996000g1', 'mm1B997000g1', 'mm1B998000g1', 'mm1B999000g1']);
+    expect((await open(h2.sim)).map((o) => bare(o.clientOrderId)).sort()).toEqual(['mm1B995000g1', 'mm1B996000g1', 'mm1B997000g1', 'mm1B998000g1', 'mm1B999000g1']);
     await h2.step(2000);
     expect(h2.sim.allOrders().length).toBe(6); // nothing placed twice
     await h2.stop();
@@ -288,7 +292,7 @@ describe('exposure limits and strategy modes', () => {
     expect(status(h).inventory).toBe('-0.006');
     expect(await position(h.sim)).toBe('-0.006');
     // Each short slot's exit: a BUY one interval below, keyed to the slot (level in the id, generation 2).
-    const exits = (await open(h.sim, 'BUY')).filter((o) => /g2$/.test(o.clientOrderId)).map((o) => `${o.clientOrderId}@${o.price}`);
+    const exits = (await open(h.sim, 'BUY')).filter((o) => /g2[0-9a-z]{6}$/.test(o.clientOrderId)).map((o) => `${bare(o.clientOrderId)}@${o.price}`);
     expect(exits.sort()).toEqual(['mm1B1001000g2@100000', 'mm1B1002000g2@100100', 'mm1B1003000g2@100200']);
     await h.step(5 * 60_000);
     // The three shorts are bought back; on the way down to 99950 the grid also opened a long at 100000.
@@ -298,7 +302,7 @@ describe('exposure limits and strategy modes', () => {
     expect(status(h).inventory).toBe('0.002');
     expect(await position(h.sim)).toBe('0.002');
     const all = await rows(h, `SELECT client_order_id, side, price, quantity, realized_pnl FROM fill`);
-    const closes = all.filter((f: any) => f.side === 'BUY' && f.realized_pnl !== '0').map((f: any) => `${f.client_order_id}:${f.realized_pnl}`);
+    const closes = all.filter((f: any) => f.side === 'BUY' && f.realized_pnl !== '0').map((f: any) => `${bare(f.client_order_id)}:${f.realized_pnl}`);
     // short at s, bought back at s − 100: 0.2 − 0.0002·0.002·(s + s − 100)
     expect(closes.sort()).toEqual(['mm1B1001000g2:0.11996', 'mm1B1002000g2:0.11988', 'mm1B1003000g2:0.1198']);
     expect(status(h).realizedPnl).toBe('0.35964');

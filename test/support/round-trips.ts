@@ -2,7 +2,8 @@ import Decimal from 'decimal.js';
 
 const D = Decimal.clone({ precision: 60 });
 /** Client order ids of the market maker's default instance: side, level in ticks, generation. */
-export const MM_CID = /^mm1([BS])(\d+)g(\d+)$/;
+/** One of instance mm1's client order ids: side, level in ticks, generation, keyed tag. */
+export const MM_CID = /^mm1([BS])(\d+)g(0|[1-9]\d*)([0-9a-z]{6})$/;
 
 export interface SeenTrade {
   cid: string;

@@ -12,7 +12,6 @@ import { MmTelemetryService } from './telemetry/telemetry.service';
 import { OperatorController, OperatorGuard } from './http/operator.controller';
 import { StatusController } from './http/status.controller';
 import { MmAccess, READ_PATHS, ReadAccessMiddleware } from './http/access';
-import { StorageProbe } from './persistence/storage-probe';
 
 @Module({
   imports: [
@@ -35,7 +34,6 @@ import { StorageProbe } from './persistence/storage-probe';
     { provide: MmAccess, useFactory: (c: MmConfig) => new MmAccess(c), inject: [MM_CONFIG] },
     OperatorGuard,
     EngineService,
-    StorageProbe,
     { provide: MmMetrics, useFactory: () => new MmMetrics() },
     MmTelemetryService,
   ],

@@ -33,8 +33,8 @@ export const mmConfigSchema = z.object({
       /** postgres://… to use PostgreSQL; empty for the SQLite file. */
       url: z.string().default(''),
       sqlite_path: z.string().min(1).default('data/market-maker.sqlite'),
-      /** PostgreSQL: statement_timeout and client query timeout of every query, ms (a hung query fails instead of blocking). */
-      statement_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(5000),
+      /** PostgreSQL: statement_timeout (server) and query timeout (client, +1 s), ms. */
+      statement_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(10_000),
     })
     .default({}),
   http: z
@@ -132,6 +132,10 @@ export const mmConfigSchema = z.object({
         .default({}),
       /** |venue − local| / max(|venue|, step) below this is corrected; above trips the breaker. */
       reconcile_tolerance_pct: decimalString({ gte: 0 }).default('5'),
+      /** Rejections in a row of one slot that stop it and trip the breaker (rejection_loop); 0 = never trip. */
+      max_consecutive_rejections: z.coerce.number().int().min(0).max(1000).default(5),
+      /** Backoff after the 2nd rejection in a row of a slot, ms; doubles per further rejection (max 64×); the 1st is retried at once. */
+      rejection_backoff_ms: z.coerce.number().int().min(0).max(3_600_000).default(1000),
     })
     .default({}),
   executor: z
@@ -189,6 +193,16 @@ export const mmConfigSchema = z.object({
       cancel_on_exit: boolish.default(false),
       /** Cancel venue orders of the symbol that are not ours (no instance-id prefix) at startup. */
       cancel_foreign_orders: boolish.default(false),
+      /**
+       * Secret keying the client-order-id tags (≥ 16 chars). Empty: generated once and kept in the
+       * database (engine_meta), so a fresh database gets a fresh secret. Set it (MM_CLIENT_ID_SECRET or
+       * MM_CLIENT_ID_SECRET_FILE) to recognise the instance's orders across databases.
+       */
+      client_id_secret: z.union([z.literal(''), z.string().min(16, 'must have at least 16 characters')]).default(''),
+      /** File holding `client_id_secret` (wins over the plain value; at least 16 characters). */
+      client_id_secret_file: z.string().default(''),
+      /** Storage check (SQLite file identity, probe write) period, ms; 0 = off. */
+      storage_check_interval_ms: z.coerce.number().int().min(0).max(600_000).default(1000),
     })
     .default({}),
 });
@@ -228,6 +242,10 @@ export const MM_ENV = [
   ['MM_READ_TOKEN_FILE', 'http.read_token_file'],
   ['MM_METRICS_OPEN', 'http.metrics_open'],
   ['DATABASE_STATEMENT_TIMEOUT_MS', 'database.statement_timeout_ms'],
+  ['MM_CLIENT_ID_SECRET', 'engine.client_id_secret'],
+  ['MM_CLIENT_ID_SECRET_FILE', 'engine.client_id_secret_file'],
+  ['MM_STORAGE_CHECK_INTERVAL_MS', 'engine.storage_check_interval_ms'],
+  ['MM_MAX_CONSECUTIVE_REJECTIONS', 'risk.max_consecutive_rejections'],
 ] as const;
 
 /**

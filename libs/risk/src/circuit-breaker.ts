@@ -13,7 +13,16 @@ export type TripReason =
   | 'stale_price'
   | 'stale_orders'
   | 'reconciliation'
-  | 'manual';
+  | 'manual'
+  /** A venue answer did not match its intent (order planted under our client order id). Holds like `manual`. */
+  | 'foreign_order'
+  /** One slot was rejected `max_consecutive_rejections` times in a row. Holds like `manual`. */
+  | 'rejection_loop'
+  /** The database was lost or stopped accepting writes. Holds like `manual`. */
+  | 'storage_fault';
+
+/** Trip reasons that hold the breaker OPEN until a manual reset (no cooldown). */
+export const HOLD_REASONS: readonly TripReason[] = ['manual', 'foreign_order', 'rejection_loop', 'storage_fault'];
 
 /**
  * Circuit-breaker limits. Every limit is off at 0. Times in ms, money in quote units (USDT).
@@ -219,11 +228,11 @@ export class CircuitBreaker {
     this.trip('reconciliation', detail, nowMs);
   }
 
-  /** Trips for `reason`. `manual` holds the breaker OPEN until {@link reset}. */
+  /** Trips for `reason`. `manual` and the other {@link HOLD_REASONS} hold the breaker OPEN until {@link reset}. */
   trip(reason: TripReason, detail: string, nowMs: number): void {
     const now = this.clock(nowMs);
-    if (reason === 'manual') {
-      if (this.st === 'OPEN' && !this.manualHold) this.text += `; manual hold: ${detail}`;
+    if (HOLD_REASONS.includes(reason)) {
+      if (this.st === 'OPEN' && !this.manualHold) this.text += `; ${reason} hold: ${detail}`;
       this.manualHold = true;
     }
     this.open(reason, detail, now);

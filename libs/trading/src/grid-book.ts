@@ -31,6 +31,32 @@ export class FatalError extends Error {
   }
 }
 
+/**
+ * Why a venue order does not match the intent behind its client order id, or null when it does.
+ * Compared: symbol, side, type (ours are LIMIT), quantity, price, the venue order id once known, and
+ * the reduce-only / post-only flags where reported (a venue that does not report a flag answers
+ * false, so only a flag we did not ask for counts). Values compare as decimals (`1.0` = `1`).
+ */
+export function intentMismatch(intent: IntentRow, o: Order): string | null {
+  if (o.symbol !== intent.symbol) return `symbol ${o.symbol} ≠ ${intent.symbol}`;
+  if (o.side !== intent.side) return `side ${o.side} ≠ ${intent.side}`;
+  if (o.type && o.type !== 'LIMIT') return `type ${o.type} ≠ LIMIT`;
+  if (!o.quantity.eq(intent.quantity)) return `quantity ${o.quantity} ≠ ${intent.quantity}`;
+  if (!o.price.eq(intent.price)) return `price ${o.price} ≠ ${intent.price}`;
+  if (intent.orderId && o.orderId && o.orderId !== intent.orderId) return `order id ${o.orderId} ≠ ${intent.orderId}`;
+  if (o.reduceOnly && !intent.reduceOnly) return 'reduce-only not requested';
+  if (o.postOnly && !intent.postOnly) return 'post-only not requested';
+  return null;
+}
+
+/** A venue order under one of our client order ids that is not the order we meant (see `intentMismatch`). */
+export interface ForeignOrderEvent {
+  order: Order;
+  /** 'place' | 'lookup' | 'stream' | 'adopt'. */
+  where: string;
+  detail: string;
+}
+
 /** What an intent is for: the order the engine means to have on the venue for one slot. */
 export interface IntentSpec {
   clientOrderId: string;
@@ -60,6 +86,13 @@ export class GridBook {
   strategy: StrategyRow | null = null;
   rules!: SymbolRules;
   fillCount = 0;
+  /** Client-order-id secret (set by the engine before `hydrate`). */
+  secret = '';
+  /** Client order ids found held by a foreign order: never booked, adopted or cancelled as ours. */
+  readonly foreignIds = new Set<string>();
+  foreignCount = 0;
+  /** Told about every foreign order found (the engine alerts, counts and trips the breaker). */
+  onForeign: (e: ForeignOrderEvent) => void = () => undefined;
   /** Σ inventory (base) and Σ signed cost (long cost − short cost, quote); recomputed only after inventory changes. */
   private totals: { qty: Dec; cost: Dec } | null = null;
 
@@ -76,6 +109,18 @@ export class GridBook {
   /** Inventory changed outside `applyOrder` (corrections): recompute totals on next read. */
   invalidateTotals(): void {
     this.totals = null;
+  }
+
+  /** Parses and verifies one of our client order ids (`undefined` for anything else). */
+  parse(clientOrderId: string) {
+    return parseClientOrderId(clientOrderId, this.instanceId, this.secret);
+  }
+
+  /** Records a foreign order under one of our ids and tells the engine. */
+  markForeign(order: Order, where: string, detail: string): void {
+    this.foreignIds.add(order.clientOrderId);
+    this.foreignCount++;
+    this.onForeign({ order, where, detail });
   }
 
   /** Slot row id of a slot. */
@@ -164,12 +209,35 @@ export class GridBook {
   /**
    * Books an order snapshot (placement answer, lookup or stream event) into the slot its client
    * order id names: new trades first (once per trade id), then the order's state. Ignores orders
-   * of other owners or symbols.
+   * of other owners or symbols. Never trusts the answer: it must match the open intent of its client
+   * order id (or, for an order no longer open, the stored intent); a mismatch is a foreign order —
+   * not booked, its intent closed, reported through `onForeign`. An order of ours the store has no
+   * intent for (e.g. left on the venue from before a fresh database) is not booked into any slot:
+   * the position reconciliation accounts for it.
+   * @param where what produced the snapshot ('place' | 'lookup' | 'stream' | 'adopt'), for reports.
    */
-  async applyOrder(order: Order, trades: Fill[]): Promise<void> {
-    if (order.symbol !== this.symbol) return;
-    const parsed = parseClientOrderId(order.clientOrderId, this.instanceId);
+  async applyOrder(order: Order, trades: Fill[], where = 'stream'): Promise<void> {
+    if (order.symbol !== this.symbol) {
+      // An answer for our client order id on another symbol (venues with account-wide ids) is foreign.
+      const mine = this.openIntents.get(order.clientOrderId);
+      if (mine && !this.foreignIds.has(order.clientOrderId)) {
+        this.markForeign(order, where, `symbol ${order.symbol} ≠ ${this.symbol}`);
+        await this.closeIntent(order.clientOrderId, 'REJECTED', `foreign order holds this client order id: symbol ${order.symbol}`);
+      }
+      return;
+    }
+    const parsed = this.parse(order.clientOrderId);
     if (!parsed) return;
+    if (this.foreignIds.has(order.clientOrderId)) return;
+    const open = this.openIntents.get(order.clientOrderId);
+    const known = open ?? (await this.store.intent(order.clientOrderId));
+    if (!known) return;
+    const why = intentMismatch(known, order);
+    if (why) {
+      this.markForeign(order, where, why);
+      if (open) await this.closeIntent(order.clientOrderId, 'REJECTED', `foreign order holds this client order id: ${why}`);
+      return;
+    }
     const slot = this.slotFor(levelFromTicks(parsed.levelTicks, this.rules.tickSize));
     const change: StateChange = { slots: [slot] };
     const all = [...order.trades, ...trades];
@@ -244,7 +312,7 @@ export class GridBook {
     const intent = this.openIntents.get(clientOrderId);
     this.openIntents.delete(clientOrderId);
     this.tradesOfOpen.delete(clientOrderId);
-    const parsed = parseClientOrderId(clientOrderId, this.instanceId);
+    const parsed = this.parse(clientOrderId);
     const slot = parsed ? this.slots.get(levelKey(levelFromTicks(parsed.levelTicks, this.rules.tickSize))) : undefined;
     if (slot) applyOrderState(slot, { clientOrderId, status });
     await this.persist({

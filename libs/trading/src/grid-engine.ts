@@ -17,13 +17,15 @@ import {
   type Slot,
   effectiveInterval,
   isExitOrder,
+  levelKey,
   makeClientOrderId,
   openingOrderNotional,
   planGrid,
   validateGrid,
 } from '@mm/grid';
+import { randomBytes } from 'node:crypto';
 import { checkStartupSafety } from '@mm/risk';
-import { FatalError, GridBook } from './grid-book';
+import { FatalError, type ForeignOrderEvent, GridBook } from './grid-book';
 import { Reconciler } from './reconciler';
 import type { AlertSink, CrashPoint, EngineLogger, EngineMetrics, EngineStateStore } from './ports';
 import { type IntentRow, emptyStrategy } from './state';
@@ -52,6 +54,29 @@ export interface EngineOptions {
   cleaner: { maxOpenOrders: number; maxOrderAgeMs: number; cancelPartiallyFilled: boolean };
   /** Risk-check period without ticks, ms (default 1000). */
   riskCheckIntervalMs?: number;
+  /**
+   * Secret keying the client-order-id tags (≥ 16 chars; see `makeClientOrderId`). Unset: the store's
+   * (`EngineStateStore.clientIdSecret`), generated once with 192 random bits and kept there.
+   */
+  clientIdSecret?: string;
+  /**
+   * Rejection-loop guard: the k-th consecutive rejection (k ≥ 2) of one slot blocks it for
+   * `rejectionBackoffMs` · 2^(k−2) ms (capped at 64×; the first is retried at once); at `maxConsecutiveRejections` the slot stays
+   * blocked and the whole engine's breaker trips (`rejection_loop`, manual reset). Defaults 5 and 1000.
+   */
+  maxConsecutiveRejections?: number;
+  rejectionBackoffMs?: number;
+  /** Storage check period (`EngineStateStore.verify`), ms; 0 = off (default 1000). */
+  storageCheckIntervalMs?: number;
+}
+
+/** Rejection state of one slot (see `EngineOptions.maxConsecutiveRejections`). */
+interface RejectionState {
+  count: number;
+  /** No placement for this slot before this time, Unix ms (engine time). */
+  untilMs: number;
+  /** Blocked until the breaker is reset. */
+  quarantined: boolean;
 }
 
 /** Last reconciliation, for /status and metrics. Quantities in base units as decimal strings. */
@@ -102,13 +127,20 @@ export class GridEngine {
   private unsubs: Unsubscribe[] = [];
   private timer?: TimerHandle;
   private watchdog?: TimerHandle;
+  private storageTimer?: TimerHandle;
+  /** Why storage is unusable ('' while healthy); while set, no order is placed. */
+  storageFault = '';
+  private storageCheckedAtMs = 0;
+  /** Consecutive rejections per slot key. */
+  private readonly rejections = new Map<string, RejectionState>();
+  private rejectionTimer?: TimerHandle;
   state: EngineState = 'starting';
   lastError = '';
 
   constructor(
     private readonly exchange: ExchangeVenue,
     private readonly executor: OrderExecutor,
-    store: EngineStateStore,
+    private readonly store: EngineStateStore,
     private readonly opts: EngineOptions,
     private readonly metrics: EngineMetrics,
     readonly risk: RiskController,
@@ -120,6 +152,21 @@ export class GridEngine {
   ) {
     this.book = new GridBook(opts.params.symbol, opts.instanceId, store, metrics, () => this.now(), (realized, nowMs) => risk.breaker.recordRoundTrip(realized, nowMs));
     this.reconciler = new Reconciler(this.book, this, exchange, store, opts, risk, metrics, alerts, log, () => this.now());
+    this.book.onForeign = (e) => this.onForeign(e);
+  }
+
+  /**
+   * A venue answer under one of our client order ids that is not our order (planted by another
+   * client, issue 12): it was not booked or adopted; alert, count, and trip the breaker (held until a
+   * manual reset) — someone with trade access is acting in our id space.
+   */
+  private onForeign(e: ForeignOrderEvent): void {
+    const o = e.order;
+    const detail = `${o.clientOrderId} (${o.orderId}) ${o.side} ${o.quantity} @ ${o.price} from ${e.where}: ${e.detail}`;
+    this.log.error(`foreign order under our client order id: ${detail}; not adopted`);
+    this.metrics.foreignOrder?.(this.symbol, e.where);
+    this.alerts.notify({ kind: 'foreign_order', level: 'CRITICAL', title: 'Foreign order under our client order id', message: detail, fields: { symbol: this.symbol, clientOrderId: o.clientOrderId, where: e.where }, dedupeKey: `foreign:${o.clientOrderId}` });
+    this.risk.trip('foreign_order', detail, this.now());
   }
 
   /** Last reconciliation, for /status. */
@@ -139,6 +186,7 @@ export class GridEngine {
   /** Loads state, attaches the order stream, recovers, then starts quoting. */
   async start(): Promise<void> {
     this.book.rules = await this.exchange.getSymbolRules(this.symbol);
+    this.book.secret = await this.resolveSecret();
     await this.book.hydrate();
     this.state = 'recovering';
     await new Promise<void>((resolve) => {
@@ -204,6 +252,8 @@ export class GridEngine {
     this.timer = this.scheduler.setInterval(() => void this.enqueue('reconcile', () => this.reconciler.reconcile(false)), this.opts.reconcileIntervalMs);
     // Risk checks also run without ticks: a silent feed is exactly what they must catch.
     this.watchdog = this.scheduler.setInterval(() => void this.enqueue('risk-check', () => this.riskCheck()), this.opts.riskCheckIntervalMs ?? 1000);
+    const storageMs = this.opts.storageCheckIntervalMs ?? 1000;
+    if (storageMs > 0 && this.store.verify) this.storageTimer = this.scheduler.setInterval(() => void this.enqueue('storage-check', () => this.checkStorage()), storageMs);
     this.state = 'running';
     this.log.log(`running ${this.symbol}: anchor ${this.book.strategy?.anchorPrice}, ${this.book.slots.size} slots, ${this.book.openIntents.size} open intents`);
     this.scheduleTick();
@@ -215,6 +265,8 @@ export class GridEngine {
     this.state = 'stopped';
     this.scheduler.clear(this.timer);
     this.scheduler.clear(this.watchdog);
+    this.scheduler.clear(this.storageTimer);
+    this.scheduler.clear(this.rejectionTimer);
     for (const u of this.unsubs) u();
     this.unsubs = [];
     await this.chain.catch(() => undefined);
@@ -275,6 +327,8 @@ export class GridEngine {
   resetBreaker(): Promise<void> {
     return this.enqueue('reset', async () => {
       this.risk.breaker.reset(this.now());
+      // The operator looked: quarantined slots get another chance (with a fresh count).
+      this.rejections.clear();
       this.scheduleTick();
     });
   }
@@ -365,6 +419,7 @@ export class GridEngine {
 
   private async onTick(): Promise<void> {
     if (this.state !== 'running' || !this.lastPrice || !this.book.strategy) return;
+    if (this.storageFault) return;
     const now = this.now();
     await this.riskCheck();
     const dyn = this.opts.dynamicInterval;
@@ -375,7 +430,7 @@ export class GridEngine {
     const actions = this.risk.screen(planned, positions, openingOrderNotional(this.book.slots.values()));
     if (actions.length === 0) return;
     const cancels = actions.filter((a): a is Extract<GridAction, { kind: 'cancel' }> => a.kind === 'cancel');
-    const places = actions.filter((a): a is Extract<GridAction, { kind: 'place' }> => a.kind === 'place');
+    const places = actions.filter((a): a is Extract<GridAction, { kind: 'place' }> => a.kind === 'place' && !this.slotBlocked(a.level, now));
     for (const c of cancels) await this.cancel(c.orderId);
     if (places.length) await this.place(places);
   }
@@ -404,17 +459,88 @@ export class GridEngine {
     }
   }
 
+  // ---------------------------------------------------------------- guards
+
+  /** Client-order-id secret: configured, else the store's (made once with 192 random bits). */
+  private async resolveSecret(): Promise<string> {
+    if (this.opts.clientIdSecret) return this.opts.clientIdSecret;
+    if (!this.store.clientIdSecret) throw new Error('no client order id secret: set clientIdSecret or use a store that keeps one');
+    return this.store.clientIdSecret(() => randomBytes(24).toString('base64url'));
+  }
+
+  /** Is this slot in a rejection backoff (or quarantined after a rejection loop)? */
+  private slotBlocked(level: Dec, nowMs: number): boolean {
+    if (this.rejections.size === 0) return false;
+    const r = this.rejections.get(levelKey(level));
+    return !!r && (r.quarantined || nowMs < r.untilMs);
+  }
+
+  /** Counts one more consecutive rejection of a slot: back off exponentially; at the limit quarantine it and trip the breaker. */
+  private onSlotRejected(slotKey: string, why: string): void {
+    const max = this.opts.maxConsecutiveRejections ?? 5;
+    const base = this.opts.rejectionBackoffMs ?? 1000;
+    const r = this.rejections.get(slotKey) ?? { count: 0, untilMs: 0, quarantined: false };
+    r.count++;
+    // The first rejection is retried at once (a post-only reject in a moving market is normal); from
+    // the second in a row the slot waits base, 2·base, 4·base, … (at most 64·base).
+    const delay = r.count < 2 ? 0 : base * 2 ** Math.min(r.count - 2, 6);
+    r.untilMs = this.now() + delay;
+    this.rejections.set(slotKey, r);
+    if (max > 0 && r.count >= max && !r.quarantined) {
+      r.quarantined = true;
+      const detail = `slot ${slotKey} rejected ${r.count} times in a row (last: ${why}); slot blocked until the breaker is reset`;
+      this.log.error(`rejection loop: ${detail}`);
+      this.alerts.notify({ kind: 'rejection_loop', level: 'CRITICAL', title: 'Rejection loop stopped', message: detail, fields: { symbol: this.symbol, slot: slotKey }, dedupeKey: `rejection-loop:${slotKey}` });
+      this.risk.trip('rejection_loop', detail, this.now());
+      return;
+    }
+    if (delay === 0) return;
+    this.log.warn(`slot ${slotKey} rejected ${r.count} times in a row: backing off ${delay} ms`);
+    // Re-plan when the backoff ends (ticks would do it too, but a quiet market may send none).
+    this.scheduler.clear(this.rejectionTimer);
+    this.rejectionTimer = this.scheduler.setTimeout(() => this.scheduleTick(), delay);
+  }
+
+  /**
+   * Storage check (timer): the store's `verify` (file identity, write probe). On failure nothing is
+   * placed any more, the breaker trips (held: `storage_fault`), an alert goes out and `/health` fails
+   * (snapshot `storage.ok`). A later passing check clears the fault; the breaker still needs a reset.
+   */
+  async checkStorage(): Promise<void> {
+    if (!this.store.verify) return;
+    try {
+      await this.store.verify();
+      this.storageCheckedAtMs = this.now();
+      if (this.storageFault) {
+        this.log.warn(`storage check passes again (was: ${this.storageFault})`);
+        this.storageFault = '';
+        this.metrics.storageHealthy?.(this.symbol, true);
+      }
+    } catch (e) {
+      const msg = (e as Error).message;
+      this.storageCheckedAtMs = this.now();
+      if (this.storageFault) return;
+      this.storageFault = msg;
+      this.log.error(`storage lost: ${msg}; no order will be placed`);
+      this.metrics.storageHealthy?.(this.symbol, false);
+      this.alerts.notify({ kind: 'storage_fault', level: 'CRITICAL', title: 'Storage lost: trading stopped', message: msg, fields: { symbol: this.symbol }, dedupeKey: 'storage-fault' });
+      this.risk.trip('storage_fault', msg, this.now());
+      await this.react();
+    }
+  }
+
   private maybeCrash(point: CrashPoint): void {
     this.crashHook(point);
   }
 
   private async place(actions: Extract<GridAction, { kind: 'place' }>[]): Promise<void> {
+    if (this.storageFault) return;
     const intents: IntentRow[] = [];
     const slots: Slot[] = [];
     for (const a of actions) {
       const slot = this.book.slotFor(a.level);
       slot.generation += 1;
-      const clientOrderId = makeClientOrderId(this.opts.instanceId, a.side, slot.level, this.book.rules.tickSize, slot.generation);
+      const clientOrderId = makeClientOrderId(this.opts.instanceId, a.side, slot.level, this.book.rules.tickSize, slot.generation, this.book.secret);
       intents.push(this.book.openIntent(slot, { clientOrderId, side: a.side, price: a.price, quantity: a.quantity, reduceOnly: a.reduceOnly, postOnly: a.postOnly, createdAtMs: this.now() }));
       slots.push(slot);
     }
@@ -444,7 +570,9 @@ export class GridEngine {
       const intent = intents[k];
       if (r.status === 'fulfilled') {
         this.metrics.orderPlaced(this.symbol, intent.side);
-        await this.book.applyOrder(r.value, []);
+        this.rejections.delete(intent.slotId.slice(this.symbol.length + 1));
+        // The answer may be an existing order (idempotent PlaceOrder): applyOrder compares it with the intent.
+        await this.book.applyOrder(r.value, [], 'place');
       } else {
         await this.onPlaceError(intent, r.reason);
       }
@@ -459,8 +587,10 @@ export class GridEngine {
       this.log.warn(`place ${intent.clientOrderId} outcome unknown (${e.code}: ${e.message}); will look it up`);
       return;
     }
+    const slotKey = intent.slotId.slice(this.symbol.length + 1);
+    this.onSlotRejected(slotKey, `${e.code}${e.reason ? ` ${e.reason}` : ''}: ${e.message}`);
     if (e.reason === 'POST_ONLY_WOULD_TAKE') {
-      const slot = this.book.slots.get(intent.slotId.slice(this.symbol.length + 1));
+      const slot = this.book.slots.get(slotKey);
       if (slot) slot.postOnlyRejects++;
       this.metrics.orderRejected(this.symbol, 'post_only');
     } else if (e.reason === 'INSUFFICIENT_MARGIN') {
@@ -472,16 +602,17 @@ export class GridEngine {
       this.log.warn(`place ${intent.clientOrderId} rejected: ${e.code} ${e.message}`);
     }
     await this.book.closeIntent(intent.clientOrderId, 'REJECTED', `${e.code}: ${e.message}`);
+    await this.react();
   }
 
   /** Cancels one venue order and books its final state (queue-internal; used by the reconciler). */
   async cancel(orderId: string): Promise<void> {
     try {
       const final = await this.executor.cancelOrder(this.symbol, orderId);
-      await this.book.applyOrder(final, []);
+      await this.book.applyOrder(final, [], 'cancel');
     } catch (e) {
       if (isVenueError(e, 'NOT_FOUND') || isVenueError(e, 'FAILED_PRECONDITION')) {
-        await this.book.applyOrder(await this.exchange.getOrder(this.symbol, { orderId }), []);
+        await this.book.applyOrder(await this.exchange.getOrder(this.symbol, { orderId }), [], 'lookup');
       } else {
         this.log.warn(`cancel ${orderId} failed: ${(e as Error).message}`);
       }
@@ -532,6 +663,9 @@ export class GridEngine {
       feesPaid: this.book.strategy?.feesPaid.toString() ?? '0',
       fills: this.book.fillCount,
       risk: this.risk.snapshot(),
+      storage: { ok: !this.storageFault, fault: this.storageFault || undefined, checkedAtMs: this.storageCheckedAtMs || null },
+      foreignOrders: this.book.foreignCount,
+      rejections: Object.fromEntries([...this.rejections].map(([k, r]) => [k, { count: r.count, untilMs: r.untilMs, quarantined: r.quarantined }])),
       reconciliation: this.lastReconciliation,
       executorRetries: this.executor.retries,
     };

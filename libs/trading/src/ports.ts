@@ -24,6 +24,19 @@ export interface EngineStateStore {
   apply(change: StateChange): MaybePromise<void>;
   /** Housekeeping after a reconciliation (SQLite WAL checkpoint); may do nothing. */
   checkpoint(): MaybePromise<void>;
+  /**
+   * The instance's client-order-id secret (see `makeClientOrderId`), stored durably: returns the
+   * stored one, or stores `create()` and returns it when there is none yet. Restarts on the same
+   * store keep recognising their ids; a fresh store gets a fresh secret (earlier ids become foreign).
+   * Optional: without it, the engine needs `EngineOptions.clientIdSecret`.
+   */
+  clientIdSecret?(create: () => string): MaybePromise<string>;
+  /**
+   * Storage health check, run on the engine's storage timer: throws when the store is not the one
+   * it opened (SQLite: the path's device/inode changed or the file is gone) or a probe write fails.
+   * Optional (an in-memory store cannot be lost).
+   */
+  verify?(): MaybePromise<void>;
 }
 
 /** Alert kinds the engine raises. */
@@ -35,7 +48,10 @@ export type AlertKind =
   | 'venue_disconnected'
   | 'venue_reconnected'
   | 'risk_triggered'
-  | 'reconciliation_divergence';
+  | 'reconciliation_divergence'
+  | 'foreign_order'
+  | 'rejection_loop'
+  | 'storage_fault';
 
 /** Where alerts go (the app's AlertService; a list or a no-op in tests and backtests). Must never block or throw. */
 export interface AlertSink {
@@ -74,6 +90,13 @@ export interface EngineMetrics {
   breakerState(symbol: string, state: 'OPEN' | 'HALF_OPEN' | 'CLOSED', tripReason?: string): void;
   /** Crash guard raised or cleared. */
   crashGuard(symbol: string, triggered: boolean): void;
+  /**
+   * A venue answer carried one of our client order ids but did not match the intent (or the stored
+   * intent) behind it; `where` = 'place' | 'lookup' | 'stream' | 'adopt'. Optional.
+   */
+  foreignOrder?(symbol: string, where: string): void;
+  /** Storage check result: false while the store is lost or failing. Optional. */
+  storageHealthy?(symbol: string, healthy: boolean): void;
 }
 
 /** Engine log lines (the app passes Nest loggers; backtests a quiet or collecting one). */

@@ -1,7 +1,7 @@
 import { Dec, type ExchangeVenue, type Order, ZERO, isVenueError } from '@mm/domain';
-import { isExitOrder, isFilled, levelFromTicks, parseClientOrderId, quantityForNotional, type Slot } from '@mm/grid';
+import { isExitOrder, isFilled, levelFromTicks, quantityForNotional, type Slot } from '@mm/grid';
 import { planCleanup } from '@mm/risk';
-import type { GridBook } from './grid-book';
+import { type GridBook, intentMismatch } from './grid-book';
 import type { EngineOptions, EngineState, ReconciliationResult } from './grid-engine';
 import type { AlertSink, EngineLogger, EngineMetrics, EngineStateStore } from './ports';
 import type { RiskController } from './risk-controller';
@@ -57,7 +57,7 @@ export class Reconciler {
   async resolveIntent(clientOrderId: string): Promise<void> {
     try {
       const order = await this.exchange.getOrder(this.symbol, { clientOrderId });
-      await this.book.applyOrder(order, []);
+      await this.book.applyOrder(order, [], 'lookup');
     } catch (e) {
       if (isVenueError(e, 'NOT_FOUND')) await this.book.closeIntent(clientOrderId, 'NOT_PLACED', 'venue has no order with this client order id');
       else throw e;
@@ -107,8 +107,8 @@ export class Reconciler {
     const owned = new Set([...this.book.slots.values()].map((s) => s.order?.clientOrderId).filter(Boolean));
     for (const o of open) {
       if (owned.has(o.clientOrderId)) continue;
-      const parsed = parseClientOrderId(o.clientOrderId, this.opts.instanceId);
-      if (!parsed) {
+      const parsed = this.book.parse(o.clientOrderId);
+      if (!parsed || this.book.foreignIds.has(o.clientOrderId)) {
         if (this.opts.cancelForeignOrders) {
           this.log.warn(`foreign order ${o.clientOrderId || o.orderId} on ${this.symbol}: cancelling (cancel_foreign_orders)`);
           await this.host.cancel(o.orderId);
@@ -116,10 +116,12 @@ export class Reconciler {
         }
         continue;
       }
-      if (await this.adopt(o, parsed.generation)) {
+      const adopted = await this.adopt(o, parsed.generation);
+      if (adopted === 'adopted') {
         result.adopted++;
         continue;
       }
+      if (adopted === 'foreign') continue;
       this.log.warn(`orphan order ${o.clientOrderId} (${o.orderId}) on the venue: cancelling`);
       await this.book.applyOrder(o, []);
       await this.host.cancel(o.orderId);
@@ -128,38 +130,51 @@ export class Reconciler {
     for (const s of lockedBefore) {
       const o = s.order;
       if (o?.orderId && s.order === o && !openIds.has(o.orderId)) {
-        await this.book.applyOrder(await this.exchange.getOrder(this.symbol, { orderId: o.orderId }), []);
+        await this.book.applyOrder(await this.exchange.getOrder(this.symbol, { orderId: o.orderId }), [], 'lookup');
         result.lookedUp++;
       }
     }
   }
 
-  /** Takes over one of our orders found on the venue when its slot is free and the order fits it. */
-  async adopt(o: Order, generation: number): Promise<boolean> {
-    const parsed = parseClientOrderId(o.clientOrderId, this.opts.instanceId)!;
+  /**
+   * Takes over one of our orders found on the venue when its slot is free and the order fits it.
+   * An order whose stored intent it does not match is foreign (never adopted). An exit (reduce-only,
+   * or in long mode a SELL) whose slot holds no inventory is not adopted (after a restart on a fresh
+   * database, booking its fill would put a short slot in long mode): the caller cancels it as an orphan
+   * and the position reconciliation accounts for the venue position.
+   */
+  async adopt(o: Order, generation: number): Promise<'adopted' | 'foreign' | 'no'> {
+    const parsed = this.book.parse(o.clientOrderId)!;
     const slot = this.book.slotFor(levelFromTicks(parsed.levelTicks, this.book.rules.tickSize));
-    if (slot.status !== 'FREE') return false;
+    if (slot.status !== 'FREE') return 'no';
+    const existing = await this.store.intent(o.clientOrderId);
+    const why = existing ? intentMismatch(existing, o) : null;
+    if (why) {
+      this.book.markForeign(o, 'adopt', why);
+      return 'foreign';
+    }
     const fits = o.side === 'BUY' ? slot.positionQty.lte(0) : slot.positionQty.gte(0);
-    if (!fits) return false;
+    if (!fits) return 'no';
     const reduceOnly = o.side === 'BUY' ? slot.positionQty.lt(0) : slot.positionQty.gt(0);
+    const exitWithoutInventory = slot.positionQty.isZero() && (o.reduceOnly || (this.opts.params.mode === 'long' && o.side === 'SELL'));
+    if (exitWithoutInventory) return 'no';
     slot.generation = Math.max(slot.generation, generation);
     const intent = this.book.openIntent(slot, {
       clientOrderId: o.clientOrderId,
       side: o.side,
       price: o.price,
       quantity: o.quantity,
-      reduceOnly,
-      postOnly: !reduceOnly,
+      reduceOnly: reduceOnly || o.reduceOnly,
+      postOnly: o.postOnly || !reduceOnly,
       createdAtMs: o.createdAtMs || this.now(),
       note: 'adopted from the venue',
     });
     for (const t of await this.store.tradeIdsOf([o.clientOrderId])) this.book.booked(o.clientOrderId).add(t.tradeId);
-    const existing = await this.store.intent(o.clientOrderId);
     await this.book.persist({ slots: [slot], intents: existing ? [] : [intent] });
     if (existing) this.book.openIntents.set(o.clientOrderId, { ...existing, status: 'PENDING_NEW' });
-    await this.book.applyOrder(o, []);
+    await this.book.applyOrder(o, [], 'adopt');
     this.log.warn(`adopted our order ${o.clientOrderId} (${o.orderId}) into slot ${slot.key}`);
-    return true;
+    return 'adopted';
   }
 
   /** Order cleaner over our live orders (count cap and age); returns how many it cancelled. */

@@ -171,6 +171,14 @@ export class InMemoryStateStore implements EngineStateStore {
 
   checkpoint(): void {}
 
+  private secret: string | null = null;
+
+  /** The stored client-order-id secret, made with `create` on first use (see the port). */
+  clientIdSecret(create: () => string): string {
+    this.secret ??= create();
+    return this.secret;
+  }
+
   /** Every fill booked, in booking order (reports). */
   allFills(): FillRow[] {
     return [...this.fills.values()].map((f) => ({ ...f }));

@@ -14,7 +14,10 @@ export type AlertKind =
   | 'venue_reconnected'
   | 'risk_triggered'
   | 'reconciliation_divergence'
-  | 'feed_undecodable';
+  | 'feed_undecodable'
+  | 'foreign_order'
+  | 'rejection_loop'
+  | 'storage_fault';
 
 /** One alert as raised by the trading code. */
 export interface AlertEvent {

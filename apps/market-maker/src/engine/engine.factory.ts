@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Dec, type ExchangeVenue, type Scheduler, dec, systemScheduler } from '@mm/domain';
+import { ConfigError, readSecret } from '@mm/platform';
 import { type AlertSink, type CrashPoint, type EngineLogger, type EngineMetrics, type EngineStateStore, type GridEngine, type GridEngineSettings, buildGridEngine } from '@mm/trading';
 import type { MmConfig } from '../mm.config';
 import type { MmMetrics } from '../http/mm.metrics';
@@ -36,6 +37,10 @@ export function engineSettingsFromConfig(config: MmConfig): GridEngineSettings {
     reconcileTolerancePct: dec(r.reconcile_tolerance_pct),
     cancelForeignOrders: config.engine.cancel_foreign_orders,
     marginLockMs: r.margin_lock_ms,
+    clientIdSecret: clientIdSecret(config) || undefined,
+    maxConsecutiveRejections: r.max_consecutive_rejections,
+    rejectionBackoffMs: r.rejection_backoff_ms,
+    storageCheckIntervalMs: config.engine.storage_check_interval_ms,
     cleaner: {
       maxOpenOrders: r.cleaner.max_open_orders,
       maxOrderAgeMs: r.cleaner.max_order_age_ms,
@@ -93,6 +98,8 @@ export function engineMetrics(m: MmMetrics): EngineMetrics {
       if (state === 'OPEN') m.breakerTrips.inc({ symbol, reason: reason ?? 'unknown' });
     },
     crashGuard: (symbol, triggered) => m.riskTriggered.set({ symbol }, triggered ? 1 : 0),
+    foreignOrder: (symbol, where) => m.foreignOrders.inc({ symbol, where }),
+    storageHealthy: (symbol, healthy) => m.storageHealthy.set({ symbol }, healthy ? 1 : 0),
   };
 }
 
@@ -142,4 +149,15 @@ export function buildEngineFromConfig(
     },
     engineSettingsFromConfig(config),
   );
+}
+
+/**
+ * The per-instance client-order-id secret from `engine.client_id_secret` or `engine.client_id_secret_file`
+ * ('' when neither is set: the store generates and keeps one).
+ * @throws ConfigError when the file can't be read or holds fewer than 16 characters.
+ */
+function clientIdSecret(config: MmConfig): string {
+  const secret = readSecret(config.engine.client_id_secret, config.engine.client_id_secret_file || undefined, 'engine.client_id_secret_file');
+  if (secret && secret.length < 16) throw new ConfigError('engine.client_id_secret_file', 'must hold at least 16 characters');
+  return secret;
 }

@@ -48,6 +48,8 @@ export class MmMetrics {
   readonly alerts: Counter<string>;
   readonly buildInfo: Gauge<string>;
   readonly undecodable: Counter<string>;
+  readonly foreignOrders: Counter<string>;
+  readonly storageHealthy: Gauge<string>;
 
   /** @param registers where the series are registered (none: detached, for benchmarks). */
   constructor(registers: Registry[] = [defaultRegistry]) {
@@ -82,6 +84,8 @@ export class MmMetrics {
     this.deadManRemaining = g('market_maker_dead_man_remaining_seconds', "Time left until the dead-man's switch fires without a heartbeat, seconds", ['symbol']);
     this.alerts = c('market_maker_alerts_total', 'Alert deliveries by outcome (sent, failed, dropped, deduped, rate_limited)', ['outcome']);
     this.undecodable = c('market_maker_undecodable_messages_total', 'Stream messages from the connector that failed to decode (never delivered to the engine)', ['stream']);
+    this.foreignOrders = c('market_maker_foreign_orders_total', 'Venue answers under our client order ids that did not match the intent (not adopted)', ['symbol', 'where']);
+    this.storageHealthy = g('market_maker_storage_healthy', '1 while the storage check passes, 0 after it failed', ['symbol']);
     this.buildInfo = g('market_maker_build_info', 'Build information; value is always 1', ['version', 'node_version']);
     for (const outcome of ['sent', 'failed', 'dropped', 'deduped', 'rate_limited']) this.alerts.inc({ outcome }, 0);
   }

@@ -1,9 +1,8 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { HealthCheck, HealthCheckService, type HealthIndicatorResult, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import { EngineService } from '../engine/engine.service';
-import { StorageProbe } from '../persistence/storage-probe';
 
 /** `/health` (Terminus liveness), `/status` (component report) and `/slots` (operator view). */
 @Controller()
@@ -13,7 +12,6 @@ export class StatusController {
     private readonly db: TypeOrmHealthIndicator,
     private readonly engine: EngineService,
     private readonly dataSource: DataSource,
-    private readonly storage: StorageProbe,
     private readonly indicator: HealthIndicatorService,
   ) {}
 
@@ -37,23 +35,20 @@ export class StatusController {
   }
 
   /**
-   * Health: 200 while the database answers, is the file that was opened and takes writes
-   * ({@link StorageProbe}), and the engine has not failed; 503 otherwise. Open without the read token.
+   * Liveness: 200 while the database answers, the engine's storage check passes (the SQLite file is
+   * the one opened and a probe write commits) and the engine has not failed; 503 otherwise.
    */
   @Get('health')
   @HealthCheck()
   check() {
     return this.health.check([
       () => this.db.pingCheck('database', { timeout: 2000 }),
-      async (): Promise<HealthIndicatorResult> => {
-        const problem = await this.storage.check();
-        const ind = this.indicator.check('storage');
-        return problem ? ind.down({ problem }) : ind.up();
-      },
-      (): HealthIndicatorResult => {
-        const state = this.engine.engine.state;
-        if (state === 'failed') throw new Error(`engine failed: ${this.engine.engine.lastError}`);
-        return { engine: { status: 'up', state } };
+      () => {
+        const e = this.engine.engine;
+        const check = this.indicator.check('engine');
+        if (e.state === 'failed') return check.down({ state: e.state, error: `engine failed: ${e.lastError}` });
+        if (e.storageFault) return check.down({ state: e.state, error: `storage lost: ${e.storageFault}` });
+        return check.up({ state: e.state });
       },
     ]);
   }
@@ -65,8 +60,7 @@ export class StatusController {
   @Get('status')
   async status(@Res({ passthrough: true }) res: Response) {
     const s = this.engine.engine.snapshot();
-    const storageProblem = await this.storage.check();
-    const dbUp = !storageProblem;
+    const dbUp = this.dataSource.isInitialized;
     // As they are now, not as last known: the gRPC channel's state and the switch's deadline.
     const link = this.engine.exchange.linkState();
     const connectorUp = this.engine.connectorState === 'connected' && link === 'READY';
@@ -76,7 +70,7 @@ export class StatusController {
       connector: { status: connectorUp ? 'up' : 'down', state: connectorUp ? 'connected' : this.engine.connectorState === 'connected' ? 'disconnected' : this.engine.connectorState, channel: link, exchange: this.engine.exchange.name },
       priceFeed: { status: s.priceFeed.connected && !s.priceFeed.stale ? 'up' : 'degraded', ...s.priceFeed, lastPrice: s.lastPrice },
       orderStream: { status: s.orderStream.connected && this.engine.streams.orders !== 'reconnecting' ? 'up' : 'down', ...s.orderStream },
-      database: { status: dbUp ? 'up' : 'down', type: this.dataSource.options.type, ...(storageProblem ? { problem: storageProblem } : {}) },
+      database: { status: dbUp && s.storage.ok ? 'up' : 'down', type: this.dataSource.options.type, ...s.storage },
       strategy: { status: s.state === 'running' ? 'up' : s.state === 'failed' ? 'down' : 'degraded', ...s },
       risk: { status: s.risk.breaker.state === 'CLOSED' && !s.risk.crashGuard.triggered && !s.risk.paused ? 'up' : 'degraded', ...s.risk },
       deadMan: {

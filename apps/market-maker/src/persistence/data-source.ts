@@ -3,12 +3,20 @@ import * as path from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { type Dialect, buildEntities } from './entities';
 import { InitialSchema1732200000000 } from './migrations/1732200000000-initial-schema';
+import { EngineMeta1732300000000 } from './migrations/1732300000000-engine-meta';
 
-export const MIGRATIONS = [InitialSchema1732200000000];
+export const MIGRATIONS = [InitialSchema1732200000000, EngineMeta1732300000000];
+
+/** Default PostgreSQL statement and client query timeout, ms (`database.statement_timeout_ms`). */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
 
 /**
  * TypeORM options: PostgreSQL when `databaseUrl` is a postgres:// URL, else an SQLite file at
  * `sqlitePath` (WAL mode, parent directory created). Schema only through migrations (never synchronize).
+ * PostgreSQL queries are bounded: the server cancels a statement after `statementTimeoutMs`
+ * (`statement_timeout`), the client gives up after the same time plus 1 s (`query_timeout`, also for
+ * a server that never answers), and connecting is bounded too; a hung query fails instead of
+ * blocking the engine (a failed write is fatal: the process restarts and recovers).
  * @throws Error for an unsupported URL scheme.
  */
 export function dataSourceOptions(opts: { databaseUrl?: string; sqlitePath: string; statementTimeoutMs?: number }): DataSourceOptions & { dialect: Dialect } {
@@ -24,11 +32,11 @@ export function dataSourceOptions(opts: { databaseUrl?: string; sqlitePath: stri
       migrationsRun: true,
       synchronize: false,
       logging: false,
-      // statement_timeout: the server cancels a statement running longer; query_timeout: the client
-      // gives up on a query (covers a hung connection). Both ms (node-postgres pool options).
       extra: {
         max: 5,
-        ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs, query_timeout: opts.statementTimeoutMs + 1000, connectionTimeoutMillis: opts.statementTimeoutMs } : {}),
+        statement_timeout: opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+        query_timeout: (opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS) + 1000,
+        connectionTimeoutMillis: opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
       },
     };
   }

@@ -89,5 +89,18 @@ export function buildEntities(dialect: Dialect) {
         updatedAt: { type: ts, name: 'updated_at' },
       },
     }),
+    new EntitySchema<MetaRow>({
+      name: 'engine_meta',
+      columns: {
+        key: { type: 'varchar', length: 80, primary: true },
+        value: { type: 'varchar', length: 200 },
+      },
+    }),
   ];
+}
+
+/** One `engine_meta` row (client-order-id secret, storage probe). */
+export interface MetaRow {
+  key: string;
+  value: string;
 }

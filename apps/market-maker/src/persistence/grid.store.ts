@@ -1,17 +1,71 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { DataSource, type EntityManager, In } from 'typeorm';
 import { type EngineStateStore, type FillRow, type IntentRow, type LoadedState, OPEN_INTENT_STATUSES, type SlotRow, type StateChange, type StrategyRow, toSlotRow } from '@mm/trading';
 
 export { OPEN_INTENT_STATUSES, type LoadedState, type StateChange };
 
+/** Key of the client-order-id secret in `engine_meta`. */
+const SECRET_KEY = 'client_id_secret';
+const PROBE_KEY = 'storage_probe';
+
 /**
  * Durable grid state over TypeORM (SQLite or PostgreSQL). Every change is one transaction; the
  * engine treats a failed write as fatal (crash-only: a restart recovers from here and the venue).
+ * `verify` (the engine's storage timer) checks that an SQLite file is still the one opened — same
+ * device and inode at its path: a deleted or replaced file keeps "working" through the open handle
+ * while nothing reaches the disk (issue 12) — and that a probe write commits (PostgreSQL: within the
+ * data source's statement timeout).
  */
 export class GridStore implements EngineStateStore {
+  /** SQLite file path and identity at open; null for PostgreSQL and `:memory:`. */
+  private readonly file: { path: string; dev: number; ino: number } | null;
+
   constructor(
     readonly dataSource: DataSource,
     private readonly symbol: string,
-  ) {}
+  ) {
+    const db = dataSource.options.type === 'better-sqlite3' ? String(dataSource.options.database) : null;
+    if (db && db !== ':memory:') {
+      const p = path.resolve(db);
+      const st = fs.statSync(p);
+      this.file = { path: p, dev: st.dev, ino: st.ino };
+    } else this.file = null;
+  }
+
+  /** The stored secret, or `create()` stored now (a concurrent first start re-reads the winner). */
+  async clientIdSecret(create: () => string): Promise<string> {
+    const m = this.dataSource.manager;
+    const row = await m.findOne<{ key: string; value: string }>('engine_meta', { where: { key: SECRET_KEY } });
+    if (row) return row.value;
+    try {
+      await m.insert('engine_meta', { key: SECRET_KEY, value: create() });
+    } catch {
+      // another process inserted first
+    }
+    return (await m.findOneOrFail<{ key: string; value: string }>('engine_meta', { where: { key: SECRET_KEY } })).value;
+  }
+
+  /**
+   * @throws Error when the SQLite file at the opened path is gone or is another file, or when the
+   * probe write fails.
+   */
+  async verify(): Promise<void> {
+    if (this.file) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(this.file.path);
+      } catch (e) {
+        throw new Error(`database file ${this.file.path} is gone (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); writes would be lost`);
+      }
+      if (st.dev !== this.file.dev || st.ino !== this.file.ino) throw new Error(`database file ${this.file.path} was replaced (inode ${this.file.ino} → ${st.ino}); writes would be lost`);
+    }
+    try {
+      await this.dataSource.manager.upsert('engine_meta', { key: PROBE_KEY, value: new Date().toISOString() }, ['key']);
+    } catch (e) {
+      throw new Error(`database probe write failed: ${(e as Error).message}`);
+    }
+  }
 
   async load(): Promise<LoadedState> {
     const m = this.dataSource.manager;
