@@ -12,6 +12,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
 import { GridStore } from '../../apps/market-maker/src/persistence/grid.store';
 import { loadMmConfig } from '../../apps/market-maker/src/mm.config';
+import { clientIdSecret } from '../../apps/market-maker/src/engine/engine.factory';
 
 jest.setTimeout(60_000);
 
@@ -92,10 +93,13 @@ describe('config: MM_CLIENT_ID_SECRET / _FILE', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-secret-'));
     const file = path.join(dir, 'secret');
     fs.writeFileSync(file, 'from-file-0123456789abcdef\n');
-    expect(loadMmConfig({ MM_CLIENT_ID_SECRET: 'from-env-0123456789abcdef' }).engine.client_id_secret).toBe('from-env-0123456789abcdef');
-    expect(loadMmConfig({ MM_CLIENT_ID_SECRET_FILE: file }).engine.client_id_secret).toBe('from-file-0123456789abcdef');
-    expect(loadMmConfig({}).engine.client_id_secret).toBe('');
+    const secret = (env: NodeJS.ProcessEnv) => clientIdSecret(loadMmConfig(env));
+    expect(secret({ MM_CLIENT_ID_SECRET: 'from-env-0123456789abcdef' })).toBe('from-env-0123456789abcdef');
+    expect(secret({ MM_CLIENT_ID_SECRET_FILE: file })).toBe('from-file-0123456789abcdef');
+    expect(secret({})).toBe('');
     expect(() => loadMmConfig({ MM_CLIENT_ID_SECRET: 'short' })).toThrow(/engine\.client_id_secret/);
-    expect(() => loadMmConfig({ MM_CLIENT_ID_SECRET_FILE: path.join(dir, 'missing') })).toThrow(/MM_CLIENT_ID_SECRET_FILE/);
+    expect(() => secret({ MM_CLIENT_ID_SECRET_FILE: path.join(dir, 'missing') })).toThrow(/engine\.client_id_secret_file/);
+    fs.writeFileSync(file, 'short\n');
+    expect(() => secret({ MM_CLIENT_ID_SECRET_FILE: file })).toThrow(/engine\.client_id_secret_file: must hold at least 16/);
   });
 });

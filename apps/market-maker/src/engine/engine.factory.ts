@@ -156,7 +156,7 @@ export function buildEngineFromConfig(
  * ('' when neither is set: the store generates and keeps one).
  * @throws ConfigError when the file can't be read or holds fewer than 16 characters.
  */
-function clientIdSecret(config: MmConfig): string {
+export function clientIdSecret(config: MmConfig): string {
   const secret = readSecret(config.engine.client_id_secret, config.engine.client_id_secret_file || undefined, 'engine.client_id_secret_file');
   if (secret && secret.length < 16) throw new ConfigError('engine.client_id_secret_file', 'must hold at least 16 characters');
   return secret;
