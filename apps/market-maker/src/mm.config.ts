@@ -150,6 +150,11 @@ export const mmConfigSchema = z.object({
       cancel_on_exit: boolish.default(false),
       /** Cancel venue orders of the symbol that are not ours (no instance-id prefix) at startup. */
       cancel_foreign_orders: boolish.default(false),
+      /**
+       * Lockstep with a sim file replay (README "Live replay start and lockstep"): acknowledge processed
+       * market time and run the engine on market time. `auto`: when the connector's venue is the sim.
+       */
+      lockstep: z.enum(['auto', 'on', 'off']).default('auto'),
     })
     .default({}),
 });
@@ -177,6 +182,7 @@ export const MM_ENV = [
   ['DEAD_MAN_INTERVAL_MS', 'dead_man.interval_ms'],
   ['RECONCILE_INTERVAL_MS', 'engine.reconcile_interval_ms'],
   ['REQUEST_TIMEOUT_MS', 'exchange.request_timeout_ms'],
+  ['MM_LOCKSTEP', 'engine.lockstep'],
 ] as const;
 
 export const MM_CONFIG = Symbol('MM_CONFIG');

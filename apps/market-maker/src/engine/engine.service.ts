@@ -7,6 +7,7 @@ import { GridStore } from '../persistence/grid.store';
 import { MmMetrics } from '../http/mm.metrics';
 import { AlertService, alertConfigFromEnv } from '../alerts';
 import { buildEngineFromConfig } from './engine.factory';
+import { LockstepAcker, ReplayClock, tapMarketEvents } from './lockstep';
 import type { GridEngine } from '@mm/trading';
 
 /**
@@ -23,6 +24,11 @@ export class EngineService implements OnApplicationShutdown {
   readonly streams: Record<string, string> = {};
   deadMan: { armed: boolean; deadlineMs: number; venueEnforced: boolean; lastError?: string } = { armed: false, deadlineMs: 0, venueEnforced: false };
   private heartbeatTimer?: NodeJS.Timeout;
+  /** The engine's clock: the wall clock, or market time in lockstep with a sim replay. */
+  readonly clock = new ReplayClock();
+  /** Lockstep acknowledgements (set when lockstep is on). */
+  lockstep?: LockstepAcker;
+  private lastAckError = 0;
 
   get deadManEnabled(): boolean {
     return this.config.dead_man.enabled;
@@ -47,7 +53,52 @@ export class EngineService implements OnApplicationShutdown {
         if (state === 'reconnecting') this.log.warn(`${stream} stream reconnecting: ${detail ?? ''}`);
       },
     });
-    this.engine = buildEngineFromConfig(this.exchange, new GridStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err));
+    const venue = tapMarketEvents(this.exchange, (ms) => this.lockstep?.onEvent(ms));
+    this.engine = buildEngineFromConfig(venue, new GridStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err), process.env, this.clock);
+  }
+
+  /** Dead-man timeout sent with every heartbeat (0 = disarmed when the switch is off). */
+  private get heartbeatTimeoutMs(): number {
+    return this.config.dead_man.enabled ? this.config.dead_man.timeout_ms : 0;
+  }
+
+  /**
+   * Lockstep with a sim file replay: `engine.lockstep` on, or `auto` and the connector's venue is the
+   * sim. Then the engine runs on market time ({@link ReplayClock}, starting at the end of the replay's
+   * kline history) and acknowledges processed market time ({@link LockstepAcker}).
+   */
+  private async setUpLockstep(): Promise<boolean> {
+    const mode = this.config.engine.lockstep;
+    if (mode === 'off' || (mode === 'auto' && this.exchange.name !== 'sim')) return false;
+    const symbol = this.config.grid.symbol;
+    const last = (await this.exchange.getHistoricalKlines(symbol, '1m', 1).catch(() => [])).at(-1);
+    this.clock.activate(last ? last.openTimeMs + 60_000 : Date.now());
+    this.lockstep = new LockstepAcker({
+      clock: this.clock,
+      whenIdle: () => this.engine.whenIdle(),
+      send: async (ms) => {
+        const r = await this.exchange.heartbeat(this.config.instance_id, symbol, this.heartbeatTimeoutMs, ms);
+        if (this.config.dead_man.enabled) this.deadMan = { armed: true, deadlineMs: r.deadlineMs, venueEnforced: r.venueEnforced };
+      },
+      onError: (e) => {
+        if (Date.now() - this.lastAckError < 10_000) return;
+        this.lastAckError = Date.now();
+        this.log.warn(`lockstep acknowledgement failed (retrying): ${e.message}`);
+      },
+    });
+    this.log.log(`lockstep with the sim replay: engine on market time from ${new Date(this.clock.now()).toISOString()}, acknowledging processed market time`);
+    return true;
+  }
+
+  /** Waits (≤ 10 s) until every stream the engine opened is attached on the connector. */
+  private async streamsAttached(): Promise<void> {
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      const states = Object.values(this.streams);
+      if (states.length > 0 && states.every((s) => s === 'subscribed')) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.log.warn('lockstep: not every stream attached after 10 s; joining the replay anyway');
   }
 
   /** Connects (with backoff; fails fast after the configured attempts), arms the dead-man's switch, starts the engine. */
@@ -61,12 +112,23 @@ export class EngineService implements OnApplicationShutdown {
       this.alerts.notify({ kind: 'venue_disconnected', level: 'CRITICAL', title: 'Exchange connector unreachable', message: (e as Error).message });
       throw e;
     }
+    const lockstep = await this.setUpLockstep();
+    if (!lockstep) {
+      if (this.config.dead_man.enabled) await this.heartbeat();
+      await this.engine.start();
+    } else {
+      // The replay starts with its first trading client (an armed switch or an acknowledgement, plus an
+      // orders stream). Start the engine first and join only when its price and order streams are
+      // attached, so the first market instant reaches it (market time stands still until then).
+      await this.engine.start();
+      await this.streamsAttached();
+      await this.engine.whenIdle();
+      await this.lockstep!.join();
+    }
     if (this.config.dead_man.enabled) {
-      await this.heartbeat();
       this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.dead_man.interval_ms);
       this.heartbeatTimer.unref();
     }
-    await this.engine.start();
   }
 
   private async heartbeat(): Promise<void> {
@@ -87,6 +149,7 @@ export class EngineService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.lockstep?.stop();
     await this.engine.stop(this.config.engine.cancel_on_exit);
     // A deliberate stop disarms the switch (orders stay for the next start unless cancel_on_exit);
     // a crash leaves it armed, so the connector cancels our orders if we do not come back in time.
