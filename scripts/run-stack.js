@@ -27,6 +27,10 @@ const env = { ...process.env };
 if (!env.EXCHANGE) env.EXCHANGE = 'sim';
 if (!env.SIM_SPEED) env.SIM_SPEED = '60';
 if (env.SIM_DATA && !env.SIM_START) env.SIM_START = 'on_subscribe';
+// lockstep: the market maker acknowledges every market instant with a Heartbeat; the connector's
+// per-client request limit (default 200/s) would cap a file replay at 200 instants per second
+if (env.SIM_DATA && !env.RATE_LIMIT_RPS) env.RATE_LIMIT_RPS = '5000';
+if (env.SIM_DATA && !env.RATE_LIMIT_BURST) env.RATE_LIMIT_BURST = '10000';
 
 const grpcPort = Number(env.PORT || 50051); // the connector's gRPC port (its PORT setting)
 const grpcHost = !env.GRPC_HOST || env.GRPC_HOST === '0.0.0.0' || env.GRPC_HOST === '::' ? '127.0.0.1' : env.GRPC_HOST;

@@ -123,7 +123,8 @@ export class EngineService implements OnApplicationShutdown {
       await this.engine.start();
       await this.streamsAttached();
       await this.engine.whenIdle();
-      await this.lockstep!.join();
+      const tickers = await this.exchange.getTickers().catch(() => []);
+      await this.lockstep!.join(tickers.find((t) => t.symbol === this.config.grid.symbol)?.timestampMs ?? 1);
     }
     if (this.config.dead_man.enabled) {
       this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.dead_man.interval_ms);

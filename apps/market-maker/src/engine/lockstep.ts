@@ -1,5 +1,5 @@
 import type { Candle, ExchangeVenue, OrderEvent, PriceTick, Scheduler, StreamObserver, TimerHandle, Unsubscribe } from '@mm/domain';
-import { systemScheduler } from '@mm/domain';
+import { isVenueError, systemScheduler } from '@mm/domain';
 
 /**
  * The engine's clock during a lockstep sim replay (README "Live replay start and lockstep").
@@ -119,7 +119,8 @@ export interface LockstepAckerDeps {
  * — it has planned on the latest tick and booked every order answer — and no event arrived meanwhile,
  * `processed_market_time_ms = seenMs` goes out. Coalesced: at most one acknowledgement in flight; events
  * during it lead to one more afterwards. Never blocks the engine (it only waits for it). A failed send
- * is retried after `retryMs`, since a waiting sim sends nothing that would trigger one.
+ * is retried after `retryMs` (20 ms after RESOURCE_EXHAUSTED from the connector's rate limit), since a
+ * waiting sim sends nothing that would trigger one.
  */
 export class LockstepAcker {
   /** Largest market time received (Unix ms); 0 before any. */
@@ -135,13 +136,20 @@ export class LockstepAcker {
   constructor(private readonly deps: LockstepAckerDeps) {}
 
   /**
-   * Joins the replay: the first acknowledgement (`processed_market_time_ms = 1`) makes this client a
-   * lockstep client (and, with its streams attached, a trading client: the replay starts or resumes).
+   * Joins the replay: the first acknowledgement makes this client a lockstep client (and, with its
+   * streams attached, a trading client: the replay starts or resumes). `marketMs` is the venue's market
+   * time when the engine read its starting state (everything before it counts as processed: a replay
+   * that already ran is not held for instants emitted before our streams were attached); 1 if unknown.
    * @throws whatever the send throws.
    */
-  async join(): Promise<void> {
-    await this.deps.send(1);
+  async join(marketMs = 1): Promise<void> {
+    const ms = Math.max(1, marketMs, this.seenMs);
+    await this.deps.send(ms);
     this.sent++;
+    if (ms > this.ackedMs) this.ackedMs = ms;
+    if (ms > this.seenMs) this.seenMs = ms;
+    this.deps.clock.onMarketTime(ms);
+    this.deps.clock.hold();
   }
 
   /** A market event with this timestamp reached the engine (0: an event without a time; still settles). */
@@ -180,7 +188,7 @@ export class LockstepAcker {
           this.retry = setTimeout(() => {
             this.retry = undefined;
             this.kick();
-          }, this.deps.retryMs ?? 500);
+          }, isVenueError(e, 'RESOURCE_EXHAUSTED') ? 20 : (this.deps.retryMs ?? 500));
         return;
       }
     }
