@@ -122,12 +122,17 @@ async function overGrpc(): Promise<{ requests: string[]; fills: number; acks: nu
     const last = (await remote.getHistoricalKlines(SYMBOL, '1m', 1)).at(-1)!;
     clock.activate(last.openTimeMs + 60_000);
     let fatal: Error | undefined;
-    const eng = buildGridEngine(
-      { venue: tapMarketEvents(recording(remote, requests), (ms) => acker.onEvent(ms)), store: new InMemoryStateStore(SYMBOL, () => clock.now()), scheduler: clock, onFatal: (e) => (fatal = e) },
-      settings,
-    );
+    const venue = tapMarketEvents(recording(remote, requests), (ms) => acker.onEvent(ms), { barrier: () => remote.getLatestPrice(SYMBOL).then(() => undefined) });
+    // as EngineService in lockstep: the latency breaker input off
+    const lockstepSettings = { ...settings, risk: { ...settings.risk, breaker: { ...settings.risk.breaker, maxLatencyP99Ms: 0 } } };
+    const eng = buildGridEngine({ venue, store: new InMemoryStateStore(SYMBOL, () => clock.now()), scheduler: clock, onFatal: (e) => (fatal = e) }, lockstepSettings);
     engine = eng;
-    const acker: LockstepAcker = new LockstepAcker({ clock, whenIdle: () => eng.whenIdle(), send: (ms) => remote.heartbeat('parity-mm', SYMBOL, 0, ms).then(() => undefined) });
+    const acker: LockstepAcker = new LockstepAcker({
+      clock,
+      whenIdle: () => eng.whenIdle(),
+      blocked: () => venue.pendingTicks() > 0,
+      send: (ms) => remote.heartbeat('parity-mm', SYMBOL, 0, ms).then(() => undefined),
+    });
     await eng.start();
     await waitFor('streams attached', () => Object.values(streams).length > 0 && Object.values(streams).every((s) => s === 'subscribed'), 10_000, 10);
     await eng.whenIdle();

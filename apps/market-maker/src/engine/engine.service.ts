@@ -7,7 +7,7 @@ import { GridStore } from '../persistence/grid.store';
 import { MmMetrics } from '../http/mm.metrics';
 import { AlertService, alertConfigFromEnv } from '../alerts';
 import { buildEngineFromConfig } from './engine.factory';
-import { LockstepAcker, ReplayClock, tapMarketEvents } from './lockstep';
+import { LockstepAcker, ReplayClock, type TapOptions, tapMarketEvents } from './lockstep';
 import type { GridEngine } from '@mm/trading';
 
 /**
@@ -18,7 +18,11 @@ import type { GridEngine } from '@mm/trading';
 export class EngineService implements OnApplicationShutdown {
   private readonly log = new Logger('EngineService');
   readonly exchange: RemoteExchange;
-  readonly engine: GridEngine;
+  /** The engine (rebuilt once before it starts when lockstep turns on; see `setUpLockstep`). */
+  engine: GridEngine;
+  private readonly buildEngine: (config: MmConfig) => GridEngine;
+  private readonly tapOptions: TapOptions = {};
+  private readonly venue: ReturnType<typeof tapMarketEvents>;
   readonly alerts: AlertService;
   connectorState: 'connecting' | 'connected' | 'unreachable' = 'connecting';
   readonly streams: Record<string, string> = {};
@@ -53,8 +57,9 @@ export class EngineService implements OnApplicationShutdown {
         if (state === 'reconnecting') this.log.warn(`${stream} stream reconnecting: ${detail ?? ''}`);
       },
     });
-    const venue = tapMarketEvents(this.exchange, (ms) => this.lockstep?.onEvent(ms));
-    this.engine = buildEngineFromConfig(venue, new GridStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err), process.env, this.clock);
+    this.venue = tapMarketEvents(this.exchange, (ms) => this.lockstep?.onEvent(ms), this.tapOptions);
+    this.buildEngine = (cfg) => buildEngineFromConfig(this.venue, new GridStore(dataSource, g.symbol), cfg, metrics, this.alerts, (err) => this.die(err), process.env, this.clock);
+    this.engine = this.buildEngine(config);
   }
 
   /** Dead-man timeout sent with every heartbeat (0 = disarmed when the switch is off). */
@@ -71,11 +76,16 @@ export class EngineService implements OnApplicationShutdown {
     const mode = this.config.engine.lockstep;
     if (mode === 'off' || (mode === 'auto' && this.exchange.name !== 'sim')) return false;
     const symbol = this.config.grid.symbol;
+    // Venue latency to a local sim is no market condition, and on the replay clock a call that spans
+    // a market-time step would read as seconds: the latency breaker input is off in lockstep.
+    this.engine = this.buildEngine({ ...this.config, risk: { ...this.config.risk, breaker: { ...this.config.risk.breaker, max_latency_p99_ms: 0 } } });
+    this.tapOptions.barrier = () => this.exchange.getLatestPrice(symbol).then(() => undefined);
     const last = (await this.exchange.getHistoricalKlines(symbol, '1m', 1).catch(() => [])).at(-1);
     this.clock.activate(last ? last.openTimeMs + 60_000 : Date.now());
     this.lockstep = new LockstepAcker({
       clock: this.clock,
       whenIdle: () => this.engine.whenIdle(),
+      blocked: () => this.venue.pendingTicks() > 0,
       send: async (ms) => {
         const r = await this.exchange.heartbeat(this.config.instance_id, symbol, this.heartbeatTimeoutMs, ms);
         if (this.config.dead_man.enabled) this.deadMan = { armed: true, deadlineMs: r.deadlineMs, venueEnforced: r.venueEnforced };

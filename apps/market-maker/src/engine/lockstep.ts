@@ -74,12 +74,32 @@ export function orderEventTimeMs(e: OrderEvent): number {
   return e.lastTrade?.timestampMs || e.order.updateTimeMs || 0;
 }
 
+/** Options of {@link tapMarketEvents}. */
+export interface TapOptions {
+  /**
+   * Lockstep: awaited before a price tick is handed to the engine. Messages of one market instant
+   * travel on separate gRPC streams (orders, price, klines) and grpc-js does not keep their order
+   * across streams: a fill written before the price may be read after it. A unary round trip (any
+   * cheap call) is answered after everything the connector wrote before it, so order events and
+   * candles of the instant reach the engine before its price tick, as in process.
+   */
+  barrier?: () => Promise<void>;
+}
+
 /**
  * The venue as the engine sees it, with a tap on the market-data streams: after the engine's own
  * observer has taken a price tick or order event (and queued its work), `onEvent(marketMs)` is called
- * with the event's market timestamp. Every other call goes straight to `venue`.
+ * with the event's market timestamp. With `opts.barrier`, price ticks are delivered in arrival order
+ * after the barrier. `pending()` tells whether a tick is held at the barrier. Every other call goes
+ * straight to `venue`.
  */
-export function tapMarketEvents<V extends ExchangeVenue>(venue: V, onEvent: (marketMs: number) => void): ExchangeVenue {
+export function tapMarketEvents<V extends ExchangeVenue>(
+  venue: V,
+  onEvent: (marketMs: number) => void,
+  opts: TapOptions = {},
+): ExchangeVenue & { pendingTicks(): number } {
+  let held = 0;
+  let chain: Promise<void> = Promise.resolve();
   const tap = <T>(observer: StreamObserver<T>, timeOf: (v: T) => number): StreamObserver<T> => ({
     ...observer,
     next: (v: T) => {
@@ -87,17 +107,35 @@ export function tapMarketEvents<V extends ExchangeVenue>(venue: V, onEvent: (mar
       onEvent(timeOf(v));
     },
   });
+  const tapPrice = (observer: StreamObserver<PriceTick>): StreamObserver<PriceTick> => {
+    const barrier = opts.barrier;
+    if (!barrier) return tap(observer, (t) => t.timestampMs);
+    return {
+      ...observer,
+      next: (t: PriceTick) => {
+        held++;
+        chain = chain
+          .then(() => barrier().catch(() => undefined))
+          .then(() => new Promise<void>((r) => setImmediate(r)))
+          .then(() => {
+            held--;
+            observer.next(t);
+            onEvent(t.timestampMs);
+          });
+      },
+    };
+  };
   return new Proxy(venue, {
     get(target, prop, receiver) {
-      if (prop === 'watchPrice')
-        return (symbol: string, o: StreamObserver<PriceTick>): Unsubscribe => target.watchPrice(symbol, tap(o, (t) => t.timestampMs));
+      if (prop === 'pendingTicks') return () => held;
+      if (prop === 'watchPrice') return (symbol: string, o: StreamObserver<PriceTick>): Unsubscribe => target.watchPrice(symbol, tapPrice(o));
       if (prop === 'watchOrders') return (o: StreamObserver<OrderEvent>): Unsubscribe => target.watchOrders(tap(o, orderEventTimeMs));
       if (prop === 'watchKlines')
         return (symbol: string, interval: string, o: StreamObserver<Candle>): Unsubscribe => target.watchKlines(symbol, interval, tap(o, () => 0));
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
-  }) as ExchangeVenue;
+  }) as unknown as ExchangeVenue & { pendingTicks(): number };
 }
 
 /** What {@link LockstepAcker} needs. */
@@ -107,6 +145,8 @@ export interface LockstepAckerDeps {
   /** Sends `HeartbeatRequest.processed_market_time_ms = marketMs` (with the usual `timeout_ms`). */
   send(marketMs: number): Promise<void>;
   clock: ReplayClock;
+  /** True while work for a received event is not yet handed to the engine (a price tick at the barrier): no acknowledgement then. */
+  blocked?: () => boolean;
   /** Wall ms between retries of a failed acknowledgement (default 500). */
   retryMs?: number;
   onError?: (err: Error) => void;
@@ -177,6 +217,8 @@ export class LockstepAcker {
       await new Promise<void>((r) => setImmediate(r));
       await this.deps.whenIdle();
       if (this.seenMs !== target) continue;
+      // a tick still at the barrier: its delivery calls onEvent again
+      if (this.deps.blocked?.()) return;
       try {
         await this.deps.send(target);
         this.sent++;
