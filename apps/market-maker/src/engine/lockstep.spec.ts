@@ -65,6 +65,31 @@ describe('tapMarketEvents', () => {
   });
 });
 
+describe('tapMarketEvents with a barrier (lockstep)', () => {
+  it('holds each price tick until the barrier answered: order events read meanwhile reach the engine first', async () => {
+    let priceObs: StreamObserver<PriceTick> | undefined;
+    let orderObs: StreamObserver<OrderEvent> | undefined;
+    const venue = {
+      watchPrice: (_s: string, o: StreamObserver<PriceTick>) => ((priceObs = o), () => undefined),
+      watchOrders: (o: StreamObserver<OrderEvent>) => ((orderObs = o), () => undefined),
+    } as unknown as ExchangeVenue;
+    const seq: string[] = [];
+    let answer: () => void = () => undefined;
+    const tapped = tapMarketEvents(venue, (ms) => seq.push(`tap ${ms}`), { barrier: () => new Promise<void>((r) => (answer = r)) });
+    tapped.watchPrice('BTCUSDT', { next: (t) => seq.push(`engine tick ${t.timestampMs}`) });
+    tapped.watchOrders({ next: () => seq.push('engine fill') });
+    priceObs!.next({ symbol: 'BTCUSDT', price: new Dec(1), timestampMs: 1000 });
+    await new Promise((r) => setImmediate(r));
+    expect(tapped.pendingTicks()).toBe(1);
+    // the fill of the same instant, written before the price by the connector, read after it
+    orderObs!.next({ order: { updateTimeMs: 1000 } as never });
+    answer();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(seq).toEqual(['engine fill', 'tap 1000', 'engine tick 1000', 'tap 1000']);
+    expect(tapped.pendingTicks()).toBe(0);
+  });
+});
+
 describe('LockstepAcker', () => {
   /** An engine whose idleness the test controls. */
   function engine() {
@@ -130,6 +155,21 @@ describe('LockstepAcker', () => {
     e.done();
     for (let i = 0; i < 4; i++) await tick();
     expect(sent).toEqual([2000]);
+  });
+
+  it('sends nothing while a tick is held at the barrier (blocked)', async () => {
+    const sent: number[] = [];
+    let blocked = true;
+    const clock = new ReplayClock(fakeWall());
+    clock.activate(1);
+    const a = new LockstepAcker({ clock, whenIdle: async () => undefined, blocked: () => blocked, send: async (ms) => void sent.push(ms) });
+    a.onEvent(1000); // an order event of the instant whose tick waits at the barrier
+    for (let i = 0; i < 4; i++) await tick();
+    expect(sent).toEqual([]);
+    blocked = false;
+    a.onEvent(1000); // the tick is delivered
+    for (let i = 0; i < 4; i++) await tick();
+    expect(sent).toEqual([1000]);
   });
 
   it('retries a failed acknowledgement (the sim waits and sends nothing that would trigger one)', async () => {
