@@ -9,7 +9,8 @@
  * on its own, the others are stopped and this script exits 1.
  *
  * Environment is passed through; defaults only when unset: EXCHANGE=sim, SIM_SPEED=60,
- * SIM_START=on_subscribe with SIM_DATA (a file replay waits for the market maker) and
+ * SIM_START=on_subscribe with SIM_DATA (a file replay waits for the market maker), MM_LOCKSTEP=on and
+ * RATE_LIMIT_RPS=5000 / RATE_LIMIT_BURST=10000 with SIM_DATA (unless SIM_LOCKSTEP=false), and
  * EXCHANGE_GRPC_ADDRESS=<connector host>:<PORT or 50051>.
  * No dependencies: plain Node.
  */
@@ -29,6 +30,8 @@ if (!env.SIM_SPEED) env.SIM_SPEED = '60';
 if (env.SIM_DATA && !env.SIM_START) env.SIM_START = 'on_subscribe';
 // lockstep: the market maker acknowledges every market instant with a Heartbeat; the connector's
 // per-client request limit (default 200/s) would cap a file replay at 200 instants per second
+const lockstep = env.SIM_DATA && !/^(false|0|no|off)$/i.test(env.SIM_LOCKSTEP ?? '');
+if (lockstep && !env.MM_LOCKSTEP) env.MM_LOCKSTEP = 'on';
 if (env.SIM_DATA && !env.RATE_LIMIT_RPS) env.RATE_LIMIT_RPS = '5000';
 if (env.SIM_DATA && !env.RATE_LIMIT_BURST) env.RATE_LIMIT_BURST = '10000';
 

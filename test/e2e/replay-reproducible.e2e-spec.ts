@@ -76,6 +76,7 @@ async function replay(speed: number, tag: string): Promise<RunResult> {
       EXCHANGE_GRPC_ADDRESS: `127.0.0.1:${grpcPort}`,
       SQLITE_PATH: sqlite,
       CONFIG_FILE: path.join(__dirname, '..', '..', 'config', 'market-maker.yaml'),
+      MM_LOCKSTEP: 'on', // as `npm start` sets for SIM_DATA replays
     },
     runDir,
     `mm-${tag}`,

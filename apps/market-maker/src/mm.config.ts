@@ -153,8 +153,9 @@ export const mmConfigSchema = z.object({
       /**
        * Lockstep with a sim file replay (README "Live replay start and lockstep"): acknowledge processed
        * market time and run the engine on market time. `auto`: when the connector's venue is the sim.
+       * Default off; `npm start` turns it on for `SIM_DATA` replays (unless `SIM_LOCKSTEP=false`).
        */
-      lockstep: z.enum(['auto', 'on', 'off']).default('auto'),
+      lockstep: z.enum(['auto', 'on', 'off']).default('off'),
     })
     .default({}),
 });
