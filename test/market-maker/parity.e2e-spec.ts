@@ -122,7 +122,10 @@ async function overGrpc(): Promise<{ requests: string[]; fills: number; acks: nu
     const last = (await remote.getHistoricalKlines(SYMBOL, '1m', 1)).at(-1)!;
     clock.activate(last.openTimeMs + 60_000);
     let fatal: Error | undefined;
-    const venue = tapMarketEvents(recording(remote, requests), (ms) => acker.onEvent(ms), { barrier: () => remote.getLatestPrice(SYMBOL).then(() => undefined) });
+    const venue = tapMarketEvents(recording(remote, requests), (ms) => acker.onEvent(ms), {
+      barrier: () => remote.getLatestPrice(SYMBOL).then(() => undefined),
+      beforeEvent: (ms) => acker.beforeEvent(ms),
+    });
     // as EngineService in lockstep: the latency breaker input off
     const lockstepSettings = { ...settings, risk: { ...settings.risk, breaker: { ...settings.risk.breaker, maxLatencyP99Ms: 0 } } };
     const eng = buildGridEngine({ venue, store: new InMemoryStateStore(SYMBOL, () => clock.now()), scheduler: clock, onFatal: (e) => (fatal = e) }, lockstepSettings);

@@ -80,6 +80,7 @@ export class EngineService implements OnApplicationShutdown {
     // a market-time step would read as seconds: the latency breaker input is off in lockstep.
     this.engine = this.buildEngine({ ...this.config, risk: { ...this.config.risk, breaker: { ...this.config.risk.breaker, max_latency_p99_ms: 0 } } });
     this.tapOptions.barrier = () => this.exchange.getLatestPrice(symbol).then(() => undefined);
+    this.tapOptions.beforeEvent = (ms) => this.lockstep?.beforeEvent(ms);
     const last = (await this.exchange.getHistoricalKlines(symbol, '1m', 1).catch(() => [])).at(-1);
     this.clock.activate(last ? last.openTimeMs + 60_000 : Date.now());
     this.lockstep = new LockstepAcker({

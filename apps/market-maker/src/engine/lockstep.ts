@@ -76,6 +76,8 @@ export function orderEventTimeMs(e: OrderEvent): number {
 
 /** Options of {@link tapMarketEvents}. */
 export interface TapOptions {
+  /** Called with an event's market time (Unix ms) just before the engine's observer gets it (the replay clock moves first). */
+  beforeEvent?: (marketMs: number) => void;
   /**
    * Lockstep: awaited before a price tick is handed to the engine. Messages of one market instant
    * travel on separate gRPC streams (orders, price, klines) and grpc-js does not keep their order
@@ -100,11 +102,14 @@ export function tapMarketEvents<V extends ExchangeVenue>(
 ): ExchangeVenue & { pendingTicks(): number } {
   let held = 0;
   let chain: Promise<void> = Promise.resolve();
+  const before = (ms: number) => opts.beforeEvent?.(ms);
   const tap = <T>(observer: StreamObserver<T>, timeOf: (v: T) => number): StreamObserver<T> => ({
     ...observer,
     next: (v: T) => {
+      const ms = timeOf(v);
+      before(ms);
       observer.next(v);
-      onEvent(timeOf(v));
+      onEvent(ms);
     },
   });
   const tapPrice = (observer: StreamObserver<PriceTick>): StreamObserver<PriceTick> => {
@@ -119,6 +124,7 @@ export function tapMarketEvents<V extends ExchangeVenue>(
           .then(() => new Promise<void>((r) => setImmediate(r)))
           .then(() => {
             held--;
+            before(t.timestampMs);
             observer.next(t);
             onEvent(t.timestampMs);
           });
@@ -192,10 +198,21 @@ export class LockstepAcker {
     this.deps.clock.hold();
   }
 
+  /**
+   * An event with this market time is about to reach the engine: a new market time moves the clock
+   * (before the engine reads it, so a tick is stamped with its own time). An event of an instant already
+   * seen (a late order answer) leaves the clock alone.
+   */
+  beforeEvent(marketMs: number): void {
+    if (marketMs > this.seenMs) {
+      this.seenMs = marketMs;
+      this.deps.clock.onMarketTime(marketMs);
+    }
+  }
+
   /** A market event with this timestamp reached the engine (0: an event without a time; still settles). */
   onEvent(marketMs: number): void {
-    if (marketMs > this.seenMs) this.seenMs = marketMs;
-    if (marketMs > 0) this.deps.clock.onMarketTime(marketMs);
+    this.beforeEvent(marketMs);
     this.kick();
   }
 
