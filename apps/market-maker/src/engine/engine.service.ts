@@ -125,7 +125,10 @@ export class EngineService implements OnApplicationShutdown {
     }
     const lockstep = await this.setUpLockstep();
     if (!lockstep) {
-      if (this.config.dead_man.enabled) await this.heartbeat();
+      if (this.config.dead_man.enabled) {
+        await this.heartbeat();
+        this.startHeartbeats();
+      }
       await this.engine.start();
     } else {
       // The replay starts with its first trading client (an armed switch or an acknowledgement, plus an
@@ -136,11 +139,13 @@ export class EngineService implements OnApplicationShutdown {
       await this.engine.whenIdle();
       const tickers = await this.exchange.getTickers().catch(() => []);
       await this.lockstep!.join(tickers.find((t) => t.symbol === this.config.grid.symbol)?.timestampMs ?? 1);
+      if (this.config.dead_man.enabled) this.startHeartbeats();
     }
-    if (this.config.dead_man.enabled) {
-      this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.dead_man.interval_ms);
-      this.heartbeatTimer.unref();
-    }
+  }
+
+  private startHeartbeats(): void {
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.dead_man.interval_ms);
+    this.heartbeatTimer.unref();
   }
 
   private async heartbeat(): Promise<void> {
