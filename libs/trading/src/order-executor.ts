@@ -50,20 +50,9 @@ export class OrderExecutor {
     return this.run('CancelOrder', () => this.venue.cancelOrder(symbol, orderId));
   }
 
-  /** Tail of the FIFO of requests waiting for a token. */
-  private turn: Promise<void> = Promise.resolve();
-
-  /**
-   * Waits for a rate-limit token (never drops the request). First come, first served: requests get
-   * tokens, and so reach the venue, in the order they were made, however the waits' timers interleave
-   * (the same order on market time in a backtest and on the wall clock live).
-   */
-  private acquire(): Promise<void> {
-    const mine = this.turn.then(async () => {
-      while (!this.bucket.take(this.now())) await sleepOn(this.scheduler, Math.max(1, this.bucket.msUntilAvailable(this.now())));
-    });
-    this.turn = mine.catch(() => undefined);
-    return mine;
+  /** Waits for a rate-limit token (never drops the request). */
+  private async acquire(): Promise<void> {
+    while (!this.bucket.take(this.now())) await sleepOn(this.scheduler, Math.max(1, this.bucket.msUntilAvailable(this.now())));
   }
 
   private async run<T>(op: string, call: () => Promise<T>): Promise<T> {
