@@ -28,7 +28,6 @@ interface RunResult {
   wallMs: number;
   fills: string[];
   intents: string[];
-  acks: number;
   connectorLog: string;
   mmLog: string;
 }
@@ -108,7 +107,7 @@ async function replay(speed: number, tag: string): Promise<RunResult> {
     (i) => `${i.client_order_id} ${i.side} ${i.quantity}@${i.price} ro=${i.reduce_only} po=${i.post_only}`,
   );
   db.close();
-  return { speed, wallMs, fills, intents, acks: 0, connectorLog: conn.output(), mmLog: mm.output() };
+  return { speed, wallMs, fills, intents, connectorLog: conn.output(), mmLog: mm.output() };
 }
 
 describe('reproducible live replay through the built apps (issue 8 acceptance 6)', () => {
