@@ -13,7 +13,8 @@
  * GRPC_HOST=MM_HOST=LIVE_HOST=127.0.0.1 (every app on loopback; a non-loopback address needs
  * authentication, README "Hardening"), EXCHANGE_GRPC_ADDRESS=<connector host>:<PORT or 50051>, and
  * for the sim SIM_STATE_FILE=data/sim-state.json (the sim account survives restarts like the market
- * maker's data/market-maker.sqlite does; `npm run reset` clears both; SIM_STATE_FILE= (empty) turns it off).
+ * maker's data/market-maker.sqlite does; `npm run reset` clears both; SIM_STATE_FILE= (empty) turns it off),
+ * MM_LOCKSTEP=on and RATE_LIMIT_RPS=5000 / RATE_LIMIT_BURST=10000 with SIM_DATA (unless SIM_LOCKSTEP=false).
  * No dependencies: plain Node.
  */
 const { spawn } = require('node:child_process');
@@ -36,6 +37,12 @@ if (env.EXCHANGE === 'sim' && env.SIM_STATE_FILE === undefined) {
   fs.mkdirSync(path.join(ROOT, 'data'), { recursive: true });
 }
 if (env.SIM_STATE_FILE === '') delete env.SIM_STATE_FILE;
+// lockstep: the market maker acknowledges every market instant with a Heartbeat; the connector's
+// per-client request limit (default 200/s) would cap a file replay at 200 instants per second
+const lockstep = env.SIM_DATA && !/^(false|0|no|off)$/i.test(env.SIM_LOCKSTEP ?? '');
+if (lockstep && !env.MM_LOCKSTEP) env.MM_LOCKSTEP = 'on';
+if (env.SIM_DATA && !env.RATE_LIMIT_RPS) env.RATE_LIMIT_RPS = '5000';
+if (env.SIM_DATA && !env.RATE_LIMIT_BURST) env.RATE_LIMIT_BURST = '10000';
 
 const grpcPort = Number(env.PORT || 50051); // the connector's gRPC port (its PORT setting)
 const grpcHost = !env.GRPC_HOST || env.GRPC_HOST === '0.0.0.0' || env.GRPC_HOST === '::' ? '127.0.0.1' : env.GRPC_HOST;

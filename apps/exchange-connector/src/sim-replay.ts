@@ -86,11 +86,24 @@ export class SimReplayControl implements LockstepGate {
     if (processedMs > c.ackedMs) {
       c.ackedMs = processedMs;
       c.movedAt = now;
+      this.wakeSoon();
       if (c.stalled) {
         c.stalled = false;
         this.log.log(`lockstep client ${clientId} caught up (market time ${iso(processedMs)}); waiting for it again`);
       }
     }
+  }
+
+  private wakePending = false;
+
+  /** Steps the replay right after the heartbeat is answered instead of at the sim's next timer wake (coalesced). */
+  private wakeSoon(): void {
+    if (this.wakePending || !this.settings.lockstep) return;
+    this.wakePending = true;
+    setImmediate(() => {
+      this.wakePending = false;
+      this.sim.wakeNow();
+    });
   }
 
   running(): boolean {

@@ -203,6 +203,12 @@ export const mmConfigSchema = z.object({
       client_id_secret_file: z.string().default(''),
       /** Storage check (SQLite file identity, probe write) period, ms; 0 = off. */
       storage_check_interval_ms: z.coerce.number().int().min(0).max(600_000).default(1000),
+      /**
+       * Lockstep with a sim file replay (README "Live replay start and lockstep"): acknowledge processed
+       * market time and run the engine on market time. `auto`: when the connector's venue is the sim.
+       * Default off; `npm start` turns it on for `SIM_DATA` replays (unless `SIM_LOCKSTEP=false`).
+       */
+      lockstep: z.enum(['auto', 'on', 'off']).default('off'),
     })
     .default({}),
 });
@@ -246,6 +252,7 @@ export const MM_ENV = [
   ['MM_CLIENT_ID_SECRET_FILE', 'engine.client_id_secret_file'],
   ['MM_STORAGE_CHECK_INTERVAL_MS', 'engine.storage_check_interval_ms'],
   ['MM_MAX_CONSECUTIVE_REJECTIONS', 'risk.max_consecutive_rejections'],
+  ['MM_LOCKSTEP', 'engine.lockstep'],
 ] as const;
 
 /**

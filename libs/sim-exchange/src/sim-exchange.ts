@@ -530,6 +530,15 @@ export class SimExchange implements ExchangeVenue {
     this.lockstep = gate;
   }
 
+  /**
+   * Runs one timer wake now instead of at the next 15 ms tick (no-op unless timer mode is running).
+   * A lockstep gate calls it when an acknowledgement arrives, so a strict lockstep replay advances
+   * at the clients' pace rather than one market instant per wake.
+   */
+  wakeNow(): void {
+    if (this.timer && !this.processing) this.wake();
+  }
+
   /** Market time (Unix ms) of the last instant emitted by `stepNext()` (gated timer mode steps with it); −∞ before any. */
   get lastEmittedInstantMs(): number {
     return this.lastEmittedMs;

@@ -9,6 +9,7 @@ import { FillLogStore } from '../telemetry/fill-log.store';
 import { MmMetrics } from '../http/mm.metrics';
 import { AlertService, alertConfigFromEnv } from '../alerts';
 import { buildEngineFromConfig } from './engine.factory';
+import { LockstepAcker, ReplayClock, type TapOptions, tapMarketEvents } from './lockstep';
 import type { GridEngine } from '@mm/trading';
 
 /**
@@ -19,12 +20,21 @@ import type { GridEngine } from '@mm/trading';
 export class EngineService implements OnApplicationShutdown {
   private readonly log = new Logger('EngineService');
   readonly exchange: RemoteExchange;
-  readonly engine: GridEngine;
+  /** The engine (rebuilt once before it starts when lockstep turns on; see `setUpLockstep`). */
+  engine: GridEngine;
+  private readonly buildEngine: (config: MmConfig) => GridEngine;
+  private readonly tapOptions: TapOptions = {};
+  private readonly venue: ReturnType<typeof tapMarketEvents>;
   readonly alerts: AlertService;
   connectorState: 'connecting' | 'connected' | 'unreachable' = 'connecting';
   readonly streams: Record<string, string> = {};
   deadMan: { armed: boolean; deadlineMs: number; venueEnforced: boolean; lastError?: string } = { armed: false, deadlineMs: 0, venueEnforced: false };
   private heartbeatTimer?: NodeJS.Timeout;
+  /** The engine's clock: the wall clock, or market time in lockstep with a sim replay. */
+  readonly clock = new ReplayClock();
+  /** Lockstep acknowledgements (set when lockstep is on). */
+  lockstep?: LockstepAcker;
+  private lastAckError = 0;
 
   get deadManEnabled(): boolean {
     return this.config.dead_man.enabled;
@@ -58,7 +68,59 @@ export class EngineService implements OnApplicationShutdown {
         this.alerts.notify({ kind: 'feed_undecodable', level: 'CRITICAL', title: `Undecodable ${stream} message`, message: detail, dedupeKey: `undecodable-${stream}` });
       },
     });
-    this.engine = buildEngineFromConfig(this.exchange, new FillLogStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err));
+    this.venue = tapMarketEvents(this.exchange, (ms) => this.lockstep?.onEvent(ms), this.tapOptions);
+    this.buildEngine = (cfg) => buildEngineFromConfig(this.venue, new FillLogStore(dataSource, g.symbol), cfg, metrics, this.alerts, (err) => this.die(err), process.env, this.clock);
+    this.engine = this.buildEngine(config);
+  }
+
+  /** Dead-man timeout sent with every heartbeat (0 = disarmed when the switch is off). */
+  private get heartbeatTimeoutMs(): number {
+    return this.config.dead_man.enabled ? this.config.dead_man.timeout_ms : 0;
+  }
+
+  /**
+   * Lockstep with a sim file replay: `engine.lockstep` on, or `auto` and the connector's venue is the
+   * sim. Then the engine runs on market time ({@link ReplayClock}, starting at the end of the replay's
+   * kline history) and acknowledges processed market time ({@link LockstepAcker}).
+   */
+  private async setUpLockstep(): Promise<boolean> {
+    const mode = this.config.engine.lockstep;
+    if (mode === 'off' || (mode === 'auto' && this.exchange.name !== 'sim')) return false;
+    const symbol = this.config.grid.symbol;
+    // Venue latency to a local sim is no market condition, and on the replay clock a call that spans
+    // a market-time step would read as seconds: the latency breaker input is off in lockstep.
+    this.engine = this.buildEngine({ ...this.config, risk: { ...this.config.risk, breaker: { ...this.config.risk.breaker, max_latency_p99_ms: 0 } } });
+    this.tapOptions.barrier = () => this.exchange.getLatestPrice(symbol).then(() => undefined);
+    this.tapOptions.beforeEvent = (ms) => this.lockstep?.beforeEvent(ms);
+    const last = (await this.exchange.getHistoricalKlines(symbol, '1m', 1).catch(() => [])).at(-1);
+    this.clock.activate(last ? last.openTimeMs + 60_000 : Date.now());
+    this.lockstep = new LockstepAcker({
+      clock: this.clock,
+      whenIdle: () => this.engine.whenIdle(),
+      blocked: () => this.venue.pendingTicks() > 0,
+      send: async (ms) => {
+        const r = await this.exchange.heartbeat(this.config.instance_id, symbol, this.heartbeatTimeoutMs, ms);
+        if (this.config.dead_man.enabled) this.deadMan = { armed: true, deadlineMs: r.deadlineMs, venueEnforced: r.venueEnforced };
+      },
+      onError: (e) => {
+        if (Date.now() - this.lastAckError < 10_000) return;
+        this.lastAckError = Date.now();
+        this.log.warn(`lockstep acknowledgement failed (retrying): ${e.message}`);
+      },
+    });
+    this.log.log(`lockstep with the sim replay: engine on market time from ${new Date(this.clock.now()).toISOString()}, acknowledging processed market time`);
+    return true;
+  }
+
+  /** Waits (≤ 10 s) until every stream the engine opened is attached on the connector. */
+  private async streamsAttached(): Promise<void> {
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      const states = Object.values(this.streams);
+      if (states.length > 0 && states.every((s) => s === 'subscribed')) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.log.warn('lockstep: not every stream attached after 10 s; joining the replay anyway');
   }
 
   /** Connects (with backoff; fails fast after the configured attempts), arms the dead-man's switch, starts the engine. */
@@ -72,12 +134,29 @@ export class EngineService implements OnApplicationShutdown {
       this.alerts.notify({ kind: 'venue_disconnected', level: 'CRITICAL', title: 'Exchange connector unreachable', message: (e as Error).message });
       throw e;
     }
-    if (this.config.dead_man.enabled) {
-      await this.heartbeat();
-      this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.dead_man.interval_ms);
-      this.heartbeatTimer.unref();
+    const lockstep = await this.setUpLockstep();
+    if (!lockstep) {
+      if (this.config.dead_man.enabled) {
+        await this.heartbeat();
+        this.startHeartbeats();
+      }
+      await this.engine.start();
+    } else {
+      // The replay starts with its first trading client (an armed switch or an acknowledgement, plus an
+      // orders stream). Start the engine first and join only when its price and order streams are
+      // attached, so the first market instant reaches it (market time stands still until then).
+      await this.engine.start();
+      await this.streamsAttached();
+      await this.engine.whenIdle();
+      const tickers = await this.exchange.getTickers().catch(() => []);
+      await this.lockstep!.join(tickers.find((t) => t.symbol === this.config.grid.symbol)?.timestampMs ?? 1);
+      if (this.config.dead_man.enabled) this.startHeartbeats();
     }
-    await this.engine.start();
+  }
+
+  private startHeartbeats(): void {
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.dead_man.interval_ms);
+    this.heartbeatTimer.unref();
   }
 
   private async heartbeat(): Promise<void> {
@@ -103,6 +182,7 @@ export class EngineService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.lockstep?.stop();
     const policy = this.shutdownPolicy;
     await this.engine.stop(policy === 'cancel');
     const { instance_id: id, grid, dead_man: dm } = this.config;

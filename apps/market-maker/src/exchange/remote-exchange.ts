@@ -265,10 +265,17 @@ export class RemoteExchange implements ExchangeVenue {
   /**
    * Dead-man's switch heartbeat: the connector cancels every `symbol` order unless another heartbeat
    * arrives within `timeoutMs` (0 disarms). Returns the deadline (Unix ms) and whether the venue itself
-   * enforces it.
+   * enforces it. `processedMarketTimeMs` > 0 is a lockstep acknowledgement for a sim file replay
+   * (`HeartbeatRequest.processed_market_time_ms`: every market event up to that Unix ms is processed);
+   * 0 (default) acknowledges nothing.
    */
-  async heartbeat(clientId: string, symbol: string, timeoutMs: number): Promise<{ deadlineMs: number; venueEnforced: boolean }> {
-    const r = await this.unary<pb.HeartbeatResponse>('Heartbeat', { clientId, symbol, timeoutMs: String(timeoutMs) });
+  async heartbeat(clientId: string, symbol: string, timeoutMs: number, processedMarketTimeMs = 0): Promise<{ deadlineMs: number; venueEnforced: boolean }> {
+    const r = await this.unary<pb.HeartbeatResponse>('Heartbeat', {
+      clientId,
+      symbol,
+      timeoutMs: String(timeoutMs),
+      ...(processedMarketTimeMs > 0 ? { processedMarketTimeMs: String(processedMarketTimeMs) } : {}),
+    });
     return { deadlineMs: Number(r.deadlineMs), venueEnforced: r.venueEnforced };
   }
 
