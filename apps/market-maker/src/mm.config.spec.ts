@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { engineSettingsFromConfig } from './engine/engine.factory';
 import { loadMmConfig } from './mm.config';
 
 const REPO_CONFIG = path.resolve(__dirname, '../../../config/market-maker.yaml');
@@ -22,5 +23,25 @@ describe('market maker config is strict', () => {
     expect(() => loadMmConfig({ CONFIG_FILE: REPO_CONFIG, MM_PROT: '1' })).toThrow(/MM_PROT: unknown environment variable \(did you mean `MM_PORT`\?\)/);
     const ok = { CONFIG_FILE: REPO_CONFIG, MM_PORT: '1', MM_HOST: 'x', MM_CRASH_POINT: 'none', MM_CRASH_PROBABILITY: '0', MM_SUMMARY_INTERVAL_MS: '0', MM_TOKEN: 't' };
     expect(loadMmConfig(ok).http.port).toBe(1);
+  });
+
+  it('risk condition recovery and crash-guard hysteresis keys: defaults, mapping into the engine settings, bad values named', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmcfg-'));
+    const write = (risk: string) => {
+      const file = path.join(dir, `mm-${Math.random().toString(36).slice(2)}.yaml`);
+      fs.writeFileSync(file, `${fs.readFileSync(REPO_CONFIG, 'utf8')}\nrisk:\n${risk}`);
+      return file;
+    };
+    const def = engineSettingsFromConfig(loadMmConfig({ CONFIG_FILE: REPO_CONFIG }));
+    expect(def.risk.breaker.conditionRecoveryMs).toBe(60_000);
+    expect(def.risk.monitor).toMatchObject({ minTriggeredMs: 600_000, maxCandleGapMs: 300_000, clearVolumeMultiplier: undefined });
+    expect(fs.readFileSync(REPO_CONFIG, 'utf8')).not.toMatch(/^risk:/m); // so the block below can be appended
+    const custom = engineSettingsFromConfig(
+      loadMmConfig({ CONFIG_FILE: write('  breaker:\n    condition_recovery_ms: 120000\n  monitor:\n    clear_volume_multiplier: "1.5"\n    min_triggered_ms: 0\n    max_candle_gap_ms: 120000\n') }),
+    );
+    expect(custom.risk.breaker.conditionRecoveryMs).toBe(120_000);
+    expect(custom.risk.monitor!.clearVolumeMultiplier!.toString()).toBe('1.5');
+    expect(custom.risk.monitor).toMatchObject({ minTriggeredMs: 0, maxCandleGapMs: 120_000 });
+    expect(() => loadMmConfig({ CONFIG_FILE: write('  breaker:\n    condition_recovery_ms: -1\n') })).toThrow(/risk\.breaker\.condition_recovery_ms/);
   });
 });

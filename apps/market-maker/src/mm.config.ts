@@ -99,6 +99,8 @@ export const mmConfigSchema = z.object({
           /** OPEN → HALF_OPEN after this, ms; 0 = manual reset only. */
           cooldown_ms: z.coerce.number().int().min(0).default(0),
           half_open_probe_ms: z.coerce.number().int().min(0).default(60_000),
+          /** A trip by a self-clearing condition (stale price, order stream down, latency, reconciliation) closes after the condition has been healthy this long, ms; 0 = off. */
+          condition_recovery_ms: z.coerce.number().int().min(0).default(60_000),
         })
         .default({}),
       exposure: z
@@ -120,6 +122,12 @@ export const mmConfigSchema = z.object({
           volume_multiplier: decimalString({ gt: 0 }).default('3'),
           policy: z.enum(['any', 'all']).default('all'),
           recovery_threshold: z.coerce.number().int().min(1).default(1),
+          /** A flagged symbol un-flags once volume ≤ average × this (≤ volume_multiplier); default volume_multiplier × 2/3. */
+          clear_volume_multiplier: decimalString({ gt: 0 }).optional(),
+          /** Once triggered, the guard clears only after this much candle time without a crash candle, ms. */
+          min_triggered_ms: z.coerce.number().int().min(0).default(600_000),
+          /** More than this between traded (volume > 0) candles is a feed gap: the guard's history restarts, ms. */
+          max_candle_gap_ms: z.coerce.number().int().min(1).default(300_000),
         })
         .default({}),
       cleaner: z

@@ -397,3 +397,92 @@ describe('CircuitBreaker — config validation', () => {
     expect(() => new CircuitBreaker(cfg(over))).toThrow(re);
   });
 });
+
+describe('CircuitBreaker — conditions close by themselves, losses hold', () => {
+  it('stale_price with cooldownMs 0 closes once the price has been fresh for conditionRecoveryMs (old behaviour: never)', () => {
+    const b = new CircuitBreaker(cfg({ maxPriceAgeMs: 5_000, cooldownMs: 0, conditionRecoveryMs: 60_000 }));
+    const ev = events(b);
+    b.checkFeeds(6_000, 0, 10_000);
+    expect([b.state, b.reason]).toEqual(['OPEN', 'stale_price']);
+    // Still stale for a while: no healthy time accrues.
+    for (let t = 11_000; t <= 100_000; t += 1_000) {
+      b.checkFeeds(t - 4_000, 0, t);
+      b.tick(t);
+    }
+    expect(b.state).toBe('OPEN');
+    // Fresh from 101 s; a stale blip at 130 s restarts the healthy time.
+    b.checkFeeds(100, 0, 101_000);
+    b.tick(101_000);
+    b.checkFeeds(5_001, 0, 130_000);
+    b.checkFeeds(100, 0, 131_000);
+    b.tick(190_999);
+    expect(b.state).toBe('OPEN');
+    expect(b.tick(191_000)).toBe(true);
+    expect(b.state).toBe('CLOSED');
+    expect(ev.map((e) => `${e.from}>${e.to}@${e.atMs}`)).toEqual(['CLOSED>OPEN@10000', 'OPEN>CLOSED@191000']);
+    expect(ev[1].detail).toMatch(/stale_price healthy since 131000 .*condition recovery 60000 ms/);
+  });
+
+  it('every condition seen failing must be healthy: stale_orders while OPEN for stale_price delays the close', () => {
+    const b = new CircuitBreaker(cfg({ maxPriceAgeMs: 5_000, maxOrderStreamAgeMs: 5_000, cooldownMs: 0, conditionRecoveryMs: 10_000 }));
+    b.checkFeeds(6_000, 6_000, 0);
+    b.checkFeeds(0, 20_000, 1_000);
+    b.tick(20_000);
+    expect(b.state).toBe('OPEN');
+    b.checkFeeds(0, 0, 25_000);
+    b.tick(34_999);
+    expect(b.state).toBe('OPEN');
+    b.tick(35_000);
+    expect(b.state).toBe('CLOSED');
+  });
+
+  it('latency closes once the window p99 is back under the limit; reconciliation once the reconciler reports agreement', () => {
+    const l = new CircuitBreaker(cfg({ maxLatencyP99Ms: 100, latencyWindowMs: 10_000, minLatencySamples: 1, cooldownMs: 0, conditionRecoveryMs: 5_000 }));
+    l.recordLatency(500, 0);
+    expect(l.reason).toBe('latency');
+    l.tick(9_000);
+    expect(l.state).toBe('OPEN'); // the 500 ms sample is still in the window
+    l.tick(10_001); // evicted: healthy from here
+    l.tick(15_000);
+    expect(l.state).toBe('OPEN');
+    l.tick(15_001);
+    expect(l.state).toBe('CLOSED');
+
+    const r = new CircuitBreaker(cfg({ cooldownMs: 0, conditionRecoveryMs: 5_000 }));
+    r.tripReconciliation('venue 0 vs local 0.018', 0);
+    r.tick(100_000);
+    expect(r.state).toBe('OPEN'); // nobody said it is resolved
+    r.conditionHealthy('reconciliation', 100_000);
+    r.tick(105_000);
+    expect(r.state).toBe('CLOSED');
+  });
+
+  it.each([
+    ['consecutive losses', (b: CircuitBreaker, t: number) => b.recordRoundTrip(dec('-1'), t)],
+    ['drawdown', (b: CircuitBreaker, t: number) => (b.recordEquity(dec('100'), t), b.recordEquity(dec('80'), t))],
+    ['manual', (b: CircuitBreaker, t: number) => b.trip('manual', 'operator', t)],
+  ])('%s: stays OPEN however long the feeds are healthy, also when it arrives on top of a stale-feed trip', (_n, lose) => {
+    for (const onTop of [false, true]) {
+      const b = new CircuitBreaker(cfg({ maxConsecutiveLosses: 1, maxDrawdownAbs: dec('10'), maxPriceAgeMs: 5_000, cooldownMs: 0, conditionRecoveryMs: 1_000 }));
+      if (onTop) b.checkFeeds(6_000, 0, 0);
+      lose(b, 1);
+      expect(b.state).toBe('OPEN');
+      for (let t = 2; t < 1e6; t += 10_000) {
+        b.checkFeeds(0, 0, t);
+        b.tick(t);
+      }
+      expect(b.state).toBe('OPEN');
+      b.reset(2e6);
+      expect(b.state).toBe('CLOSED');
+    }
+  });
+
+  it('conditionRecoveryMs 0 turns the auto-close off; a negative value is rejected naming the key', () => {
+    const b = new CircuitBreaker(cfg({ maxPriceAgeMs: 5_000, cooldownMs: 0, conditionRecoveryMs: 0 }));
+    b.checkFeeds(6_000, 0, 0);
+    b.checkFeeds(0, 0, 1);
+    b.tick(1e9);
+    expect(b.state).toBe('OPEN');
+    expect(() => new CircuitBreaker(cfg({ conditionRecoveryMs: -1 }))).toThrow(/breaker\.condition_recovery_ms/);
+  });
+});

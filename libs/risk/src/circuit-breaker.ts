@@ -25,6 +25,17 @@ export type TripReason =
 export const HOLD_REASONS: readonly TripReason[] = ['manual', 'foreign_order', 'rejection_loop', 'storage_fault'];
 
 /**
+ * Trip reasons that describe a condition which clears by itself (a feed comes back, latency falls,
+ * a divergence is resolved). A breaker opened only by these closes on its own once every one of
+ * them has been observed healthy for `conditionRecoveryMs`. Every other reason (losses, drawdown,
+ * manual, or any reason added later) holds the breaker until cooldown or reset.
+ */
+export const CONDITION_TRIP_REASONS: readonly TripReason[] = ['stale_price', 'stale_orders', 'latency', 'reconciliation'];
+
+/** Default of {@link BreakerConfig.conditionRecoveryMs}: 60 s. */
+export const DEFAULT_CONDITION_RECOVERY_MS = 60_000;
+
+/**
  * Circuit-breaker limits. Every limit is off at 0. Times in ms, money in quote units (USDT).
  * Config keys (named in validation errors) are `breaker.<snake_case of the field>`.
  */
@@ -51,6 +62,13 @@ export interface BreakerConfig {
   cooldownMs: number;
   /** HALF_OPEN → CLOSED after this long without a trip, ms (`breaker.half_open_probe_ms`); 0 = close on the same tick. */
   halfOpenProbeMs: number;
+  /**
+   * A breaker opened only by self-clearing conditions ({@link CONDITION_TRIP_REASONS}) closes once each
+   * of them has been healthy for this long, ms (`breaker.condition_recovery_ms`), independent of
+   * `cooldownMs`; 0 = off (such trips then wait for cooldown or reset like losses). Default
+   * {@link DEFAULT_CONDITION_RECOVERY_MS}.
+   */
+  conditionRecoveryMs?: number;
 }
 
 /** A state transition, emitted for every one (upstream bug 12: auto-reset never updated the metric). */
@@ -105,6 +123,16 @@ interface EquitySample {
  * OPEN → HALF_OPEN after `cooldownMs` (if > 0, not held): the loss counter and both windows are
  * cleared so the probe is judged on fresh data, not on the history that tripped it.
  * HALF_OPEN → CLOSED after `halfOpenProbeMs` without a trip. Every transition is emitted.
+ *
+ * Conditions vs losses: while OPEN the breaker remembers every condition reason
+ * ({@link CONDITION_TRIP_REASONS}) seen failing and when each was last seen healthy — price age
+ * ≤ limit and order stream down ≤ limit (both at {@link checkFeeds}), p99 of the latency window ≤ limit
+ * or the window emptied (at {@link tick}), {@link conditionHealthy}('reconciliation') from the
+ * reconciler. A failing observation restarts that condition's healthy time. When every remembered
+ * condition has been healthy for ≥ `conditionRecoveryMs` (> 0), {@link tick} closes the breaker
+ * (OPEN → CLOSED, emitted with the detail). A loss, drawdown or manual trip — first or while OPEN for
+ * a condition — turns the breaker into a held one: no condition auto-close; a loss/drawdown trip
+ * arriving while OPEN restarts the cooldown from its own time and is appended to the detail.
  */
 export class CircuitBreaker {
   private readonly cfg: BreakerConfig;
@@ -114,6 +142,10 @@ export class CircuitBreaker {
   private trippedAt: number | null = null;
   private halfOpenSince: number | null = null;
   private manualHold = false;
+  /** Condition reasons seen failing while OPEN → time since which each has been healthy (null: failing). */
+  private readonly conditions = new Map<TripReason, number | null>();
+  /** OPEN only for condition reasons (auto-close allowed). */
+  private conditionOnly = false;
   private losses = 0;
   private lastNow = -Infinity;
   /** Monotonic max-deque of equity samples (values strictly decreasing from head). */
@@ -216,11 +248,27 @@ export class CircuitBreaker {
   checkFeeds(priceAgeMs: number, orderStreamDownMs: number, nowMs: number): void {
     const now = this.clock(nowMs);
     const { maxPriceAgeMs, maxOrderStreamAgeMs } = this.cfg;
+    // Price first: when both are stale the price keeps the first reason.
     if (maxPriceAgeMs > 0 && priceAgeMs > maxPriceAgeMs) {
       this.open('stale_price', `last price is ${priceAgeMs} ms old (limit ${maxPriceAgeMs} ms)`, now);
-    } else if (maxOrderStreamAgeMs > 0 && orderStreamDownMs > maxOrderStreamAgeMs) {
-      this.open('stale_orders', `order stream down for ${orderStreamDownMs} ms (limit ${maxOrderStreamAgeMs} ms)`, now);
+    } else {
+      this.conditionHealthy('stale_price', now);
     }
+    if (maxOrderStreamAgeMs > 0 && orderStreamDownMs > maxOrderStreamAgeMs) {
+      this.open('stale_orders', `order stream down for ${orderStreamDownMs} ms (limit ${maxOrderStreamAgeMs} ms)`, now);
+    } else {
+      this.conditionHealthy('stale_orders', now);
+    }
+  }
+
+  /**
+   * Reports that a self-clearing condition (`stale_price`, `stale_orders`, `latency`, `reconciliation`)
+   * is healthy now, e.g. the reconciler found venue and local positions in agreement. Starts (or keeps)
+   * its healthy time if the breaker remembers it failing; otherwise does nothing.
+   */
+  conditionHealthy(reason: TripReason, nowMs: number): void {
+    const now = this.clock(nowMs);
+    if (this.conditions.has(reason) && this.conditions.get(reason) === null) this.conditions.set(reason, now);
   }
 
   /** Trips on a reconciliation divergence the reconciler could not correct (upstream §3.3: ≥ 5 %). */
@@ -256,6 +304,19 @@ export class CircuitBreaker {
     const now = this.clock(nowMs);
     this.evict(now);
     const before = this.st;
+    if (this.conditions.has('latency') && this.conditions.get('latency') === null && !(this.latencyP99() > this.cfg.maxLatencyP99Ms)) {
+      this.conditions.set('latency', now);
+    }
+    const recovery = this.cfg.conditionRecoveryMs ?? DEFAULT_CONDITION_RECOVERY_MS;
+    if (this.st === 'OPEN' && this.conditionOnly && !this.manualHold && recovery > 0 && this.conditions.size > 0) {
+      const since = [...this.conditions.values()];
+      if (since.every((t) => t !== null && now - t >= recovery)) {
+        const names = [...this.conditions.keys()].join(', ');
+        const latest = Math.max(...(since as number[]));
+        this.transition('CLOSED', null, `${names} healthy since ${latest} (${now - latest} ms ≥ condition recovery ${recovery} ms); was: ${this.text}`, now);
+        return true;
+      }
+    }
     if (this.st === 'OPEN' && !this.manualHold && this.cfg.cooldownMs > 0 && now - this.trippedAt! >= this.cfg.cooldownMs) {
       this.clearCounters();
       this.halfOpenSince = now;
@@ -276,16 +337,42 @@ export class CircuitBreaker {
   }
 
   private open(reason: TripReason, detail: string, now: number): void {
-    if (this.st === 'OPEN') return; // keep the first reason
+    const condition = CONDITION_TRIP_REASONS.includes(reason);
+    if (condition) this.conditions.set(reason, null);
+    if (this.st === 'OPEN') {
+      // Keep the first reason; a loss/manual trip on top of a condition trip makes it a held one.
+      if (!condition && this.conditionOnly) {
+        this.conditionOnly = false;
+        if (reason !== 'manual') {
+          this.trippedAt = now;
+          this.text += `; then ${reason}: ${detail}`;
+        }
+      }
+      return;
+    }
     this.trippedAt = now;
     this.halfOpenSince = null;
+    this.conditions.clear();
+    if (condition) this.conditions.set(reason, null);
+    this.conditionOnly = condition;
     this.transition('OPEN', reason, detail, now);
+  }
+
+  /** Nearest-rank p99 of the latency window, ms; -Infinity when empty. */
+  private latencyP99(): number {
+    if (this.latency.length === 0) return -Infinity;
+    const sorted = this.latency.map((s) => s.v).sort((a, b) => a - b);
+    return sorted[Math.ceil(0.99 * sorted.length) - 1]!;
   }
 
   private transition(to: BreakerState, reason: TripReason | null, detail: string, now: number): void {
     const from = this.st;
     if (from === to) return;
     this.st = to;
+    if (to !== 'OPEN') {
+      this.conditions.clear();
+      this.conditionOnly = false;
+    }
     if (to === 'CLOSED') {
       this.why = null;
       this.text = '';
@@ -345,6 +432,7 @@ export function validateBreakerConfig(cfg: BreakerConfig): void {
   nonNeg(cfg.maxOrderStreamAgeMs, 'max_order_stream_age_ms');
   nonNeg(cfg.cooldownMs, 'cooldown_ms');
   nonNeg(cfg.halfOpenProbeMs, 'half_open_probe_ms');
+  if (cfg.conditionRecoveryMs !== undefined) nonNeg(cfg.conditionRecoveryMs, 'condition_recovery_ms');
   if (!Number.isInteger(cfg.minLatencySamples) || cfg.minLatencySamples < 1) {
     throw new Error(`breaker.min_latency_samples must be an integer ≥ 1, got ${cfg.minLatencySamples}`);
   }

@@ -4,14 +4,11 @@ import { averageTrueRange, trueRange } from './atr';
 import { type RiskMonitorConfig, type RiskMonitorEvent, RiskMonitor } from './risk-monitor';
 
 const MIN = 60_000;
-const cfg = (over: Partial<RiskMonitorConfig> = {}): RiskMonitorConfig => ({
-  symbols: ['BTCUSDT'],
-  averageWindow: 3,
-  volumeMultiplier: dec('2'),
-  policy: 'all',
-  recoveryThreshold: 1,
-  ...over,
-});
+/** The per-candle rule without hysteresis (clear at the trigger threshold, no hold) unless overridden. */
+const cfg = (over: Partial<RiskMonitorConfig> = {}): RiskMonitorConfig => {
+  const base = { symbols: ['BTCUSDT'], averageWindow: 3, volumeMultiplier: dec('2'), policy: 'all' as const, recoveryThreshold: 1, ...over };
+  return { clearVolumeMultiplier: base.volumeMultiplier, minTriggeredMs: 0, ...base };
+};
 
 /** Candle i of a symbol: open = close, high = close + 1, low = close − 1 unless given. */
 const candle = (symbol: string, i: number, close: string, volume: string, closed = true, hl?: [string, string]): Candle => ({
@@ -142,7 +139,7 @@ describe('RiskMonitor — global policy and recovery', () => {
     expect(m.triggered).toBe(true);
     calm(m, 'ETHUSDT', 4); // 2 un-flagged
     expect(m.triggered).toBe(false);
-    expect(ev[1]).toEqual({ triggered: false, symbols: ['SOLUSDT'], detail: 'crash guard cleared (2/3 un-flagged, threshold 2)' });
+    expect(ev[1]).toEqual({ triggered: false, symbols: ['SOLUSDT'], detail: 'crash guard cleared (2/3 un-flagged, threshold 2; no crash candle for ≥ 0 ms)' });
   });
 
   it('any: one flagged symbol triggers; it clears only once none is flagged', () => {
@@ -284,7 +281,8 @@ describe('RiskMonitor — real data (Binance USD-M BTCUSDT 1m, first 2000 candle
   });
 
   it('flags exactly the candles an independent fixed-point computation flags, and ATR matches', () => {
-    const m = new RiskMonitor({ symbols: ['BTCUSDT'], averageWindow: W, volumeMultiplier: dec('3'), policy: 'all', recoveryThreshold: 1 });
+    // The raw per-candle rule: clear threshold = trigger threshold, no hold.
+    const m = new RiskMonitor({ symbols: ['BTCUSDT'], averageWindow: W, volumeMultiplier: dec('3'), policy: 'all', recoveryThreshold: 1, clearVolumeMultiplier: dec('3'), minTriggeredMs: 0 });
     const flaggedByMonitor: number[] = [];
     const flaggedByHand: number[] = [];
     const atrMismatches: string[] = [];
@@ -340,5 +338,93 @@ describe('RiskMonitor — real data (Binance USD-M BTCUSDT 1m, first 2000 candle
       s += max(hi - lo, abs(hi - pc), abs(lo - pc));
     }
     expect(m.atr('BTCUSDT')!.toString()).toBe(toDecString(s, 20n));
+  });
+
+  it('hysteresis on real data: the default hold and clear threshold cut trigger/clear churn, every trigger still fires', () => {
+    const count = (extra: Partial<RiskMonitorConfig>) => {
+      const m = new RiskMonitor({ symbols: ['BTCUSDT'], averageWindow: W, volumeMultiplier: dec('3'), policy: 'all', recoveryThreshold: 1, ...extra });
+      const ev: RiskMonitorEvent[] = [];
+      m.onChange((e) => ev.push(e));
+      for (const r of rows) m.onCandle({ symbol: 'BTCUSDT', openTimeMs: r.t, open: dec(r.o), high: dec(r.h), low: dec(r.l), close: dec(r.c), volume: dec(r.v), closed: true });
+      return ev.filter((e) => e.triggered).length;
+    };
+    const raw = count({ clearVolumeMultiplier: dec('3'), minTriggeredMs: 0 });
+    const held = count({}); // defaults: clear at 2×, 10 min without a crash candle
+    // 65 crash candles (see above) in 2000 minutes; without hysteresis most of them are separate triggers.
+    expect(raw).toBeGreaterThan(30);
+    expect(held).toBeGreaterThan(0);
+    // Measured: 48 triggers raw, 33 with the defaults, 19 with a 30 min hold.
+    expect(held).toBeLessThan(raw * 0.75);
+    expect(count({ minTriggeredMs: 1_800_000 })).toBeLessThan(held);
+  });
+});
+
+describe('RiskMonitor — dead minutes, feed gaps and hysteresis', () => {
+  const traded = (m: RiskMonitor, from: number, n: number, close = '100', vol = '10') => {
+    for (let i = from; i < from + n; i++) m.onCandle(candle('BTCUSDT', i, close, vol));
+  };
+
+  it('zero-volume candles are ignored: 72 dead minutes do not make the next candle a spike (old rule: average 0 → triggered)', () => {
+    const m = new RiskMonitor(cfg({ averageWindow: 20, volumeMultiplier: dec('3') }));
+    traded(m, 0, 30);
+    traded(m, 30, 72, '100', '0'); // outage filled with flat zero-volume candles
+    m.onCandle(candle('BTCUSDT', 102, '99', '12')); // normal volume, close below average
+    expect(m.symbolTriggered('BTCUSDT')).toBe(false);
+    expect(m.triggered).toBe(false);
+  });
+
+  it('a gap longer than maxCandleGapMs (dead or missing minutes) drops the history: the first candle after it is not judged', () => {
+    const m = new RiskMonitor(cfg({ averageWindow: 3, volumeMultiplier: dec('2'), maxCandleGapMs: 5 * MIN }));
+    traded(m, 0, 10);
+    traded(m, 10, 45, '100', '0'); // dead
+    // minutes 55..99 missing; catch-up candle with 10× volume and a lower close
+    m.onCandle(candle('BTCUSDT', 100, '95', '100'));
+    expect(m.symbolTriggered('BTCUSDT')).toBe(false);
+    // After averageWindow fresh candles the guard judges again.
+    traded(m, 101, 3, '95', '10');
+    m.onCandle(candle('BTCUSDT', 104, '90', '100'));
+    expect(m.symbolTriggered('BTCUSDT')).toBe(true);
+    // A short gap (≤ max) keeps the history: 4 missing minutes, then a spike still flags.
+    const k = new RiskMonitor(cfg({ averageWindow: 3, volumeMultiplier: dec('2'), maxCandleGapMs: 5 * MIN }));
+    traded(k, 0, 3);
+    k.onCandle(candle('BTCUSDT', 7, '90', '100'));
+    expect(k.symbolTriggered('BTCUSDT')).toBe(true);
+  });
+
+  it('hold: once triggered it clears only after minTriggeredMs of candles without a crash candle; a crash during the hold extends it', () => {
+    const m = new RiskMonitor(cfg({ averageWindow: 3, volumeMultiplier: dec('2'), clearVolumeMultiplier: dec('2'), minTriggeredMs: 10 * MIN, maxCandleGapMs: 60 * MIN }));
+    const ev: RiskMonitorEvent[] = [];
+    m.onChange((e) => ev.push(e));
+    traded(m, 0, 3);
+    m.onCandle(candle('BTCUSDT', 3, '90', '100')); // crash at minute 3
+    expect(m.triggered).toBe(true);
+    m.onCandle(candle('BTCUSDT', 4, '100', '10')); // calm, but inside the hold (old rule: cleared here)
+    expect(m.triggered).toBe(true);
+    traded(m, 5, 4, '100', '1000'); // heavy volume but closes above the average: not a crash
+    traded(m, 9, 4); // minutes 9..12 calm
+    expect(m.triggered).toBe(true); // 12 − 3 = 9 min < 10
+    m.onCandle(candle('BTCUSDT', 13, '100', '10'));
+    expect(m.triggered).toBe(false);
+    expect(ev.map((e) => e.triggered)).toEqual([true, false]);
+  });
+
+  it('clear threshold below the trigger: still-heavy selling keeps the symbol flagged', () => {
+    const m = new RiskMonitor(cfg({ averageWindow: 3, volumeMultiplier: dec('3'), clearVolumeMultiplier: dec('1.5'), minTriggeredMs: 0 }));
+    traded(m, 0, 3);
+    m.onCandle(candle('BTCUSDT', 3, '90', '40')); // avg 10: 40 > 30, crash
+    expect(m.triggered).toBe(true);
+    m.onCandle(candle('BTCUSDT', 4, '85', '30')); // avg vol 20, close avg 96.7: 30 ≤ 60 (no new trigger) but 30 > 20 × 1.5? no, 30 = 30 → clears
+    expect(m.triggered).toBe(false);
+    const k = new RiskMonitor(cfg({ averageWindow: 3, volumeMultiplier: dec('3'), clearVolumeMultiplier: dec('1.5'), minTriggeredMs: 0 }));
+    traded(k, 0, 3);
+    k.onCandle(candle('BTCUSDT', 3, '90', '40'));
+    k.onCandle(candle('BTCUSDT', 4, '85', '31')); // 31 > 30 and close below average: stays flagged (old rule: cleared)
+    expect(k.triggered).toBe(true);
+  });
+
+  it('rejects a clear threshold above the trigger and negative times, naming the key', () => {
+    expect(() => new RiskMonitor(cfg({ volumeMultiplier: dec('2'), clearVolumeMultiplier: dec('2.1') }))).toThrow(/risk\.clear_volume_multiplier/);
+    expect(() => new RiskMonitor(cfg({ minTriggeredMs: -1 }))).toThrow(/risk\.min_triggered_ms/);
+    expect(() => new RiskMonitor(cfg({ maxCandleGapMs: 0 }))).toThrow(/risk\.max_candle_gap_ms/);
   });
 });

@@ -19,7 +19,27 @@ export interface RiskMonitorConfig {
    * `symbols.length` are clamped to it, so the guard can always recover (upstream bug 14).
    */
   recoveryThreshold: number;
+  /**
+   * A flagged symbol stays flagged while its candle volume > average × this (and close < average close)
+   * (`risk.clear_volume_multiplier`), in (0, volumeMultiplier]; default volumeMultiplier × 2/3.
+   */
+  clearVolumeMultiplier?: Dec;
+  /**
+   * Once triggered, the guard clears only after this much candle time without a crash candle, ms
+   * (`risk.min_triggered_ms`), ≥ 0; default {@link DEFAULT_MIN_TRIGGERED_MS}.
+   */
+  minTriggeredMs?: number;
+  /**
+   * More than this between two traded (volume > 0) candles of a symbol, ms (`risk.max_candle_gap_ms`),
+   * > 0, is a feed gap: the history before it is dropped; default {@link DEFAULT_MAX_CANDLE_GAP_MS}.
+   */
+  maxCandleGapMs?: number;
 }
+
+/** Default of {@link RiskMonitorConfig.minTriggeredMs}: 10 min. */
+export const DEFAULT_MIN_TRIGGERED_MS = 600_000;
+/** Default of {@link RiskMonitorConfig.maxCandleGapMs}: 5 min. */
+export const DEFAULT_MAX_CANDLE_GAP_MS = 300_000;
 
 /** Global trigger transition event. `symbols` are the flagged symbols at the time (sorted). */
 export interface RiskMonitorEvent {
@@ -35,6 +55,8 @@ interface SymbolState {
   forming: Candle | null;
   flagged: boolean;
   lastDetail: string;
+  /** openTimeMs of the newest closed candle that met the trigger rule; -Infinity if none. */
+  lastCrashMs: number;
 }
 
 /**
@@ -45,14 +67,22 @@ interface SymbolState {
  * with `last` the newest closed candle and `prev` the `averageWindow` closed candles before it,
  * the symbol is flagged iff `last.volume > avg(prev.volume) × volumeMultiplier` AND
  * `last.close < avg(prev.close)`. Fewer than `averageWindow + 1` closed candles → not flagged.
- * The flag holds until the symbol's next closed candle.
+ * A flagged symbol stays flagged while its newest closed candle has volume > avg × `clearVolumeMultiplier`
+ * AND close < avg close (clear threshold below the trigger: a half-calm minute does not un-flag it).
+ *
+ * Gaps and dead minutes (the 2023-03-24 outage: 72 zero-volume candles made the average 0, so the
+ * first real candle "spiked"): a closed candle with volume 0 is ignored — not stored, not averaged,
+ * never flags. When the next traded candle is more than `maxCandleGapMs` after the previous traded
+ * one (missing minutes and zero-volume minutes alike), the history before the gap is dropped, so the
+ * post-gap candle is judged only once `averageWindow` fresh traded candles precede it.
  *
  * Global: not triggered → triggered when `any`: ≥ 1 symbol flagged / `all`: every symbol flagged.
  * Triggered → cleared when that condition no longer holds AND the number of un-flagged symbols is
- * ≥ min(recoveryThreshold, symbols.length).
+ * ≥ min(recoveryThreshold, symbols.length) AND at least `minTriggeredMs` of candle time has passed
+ * since the last crash candle of any symbol (so one trigger cancels the buy window once, not every
+ * minute of a volatile hour; a crash candle while triggered extends the hold).
  *
  * Memory per symbol is bounded: `averageWindow + 1` closed candles plus one forming candle.
- * Candles are assumed consecutive as received (gaps are not filled).
  */
 export class RiskMonitor {
   private readonly cfg: RiskMonitorConfig;
@@ -75,9 +105,17 @@ export class RiskMonitor {
     if (!Number.isInteger(cfg.recoveryThreshold) || cfg.recoveryThreshold < 1) {
       throw new Error(`risk.recovery_threshold must be an integer ≥ 1, got ${cfg.recoveryThreshold}`);
     }
-    this.cfg = { ...cfg, symbols: [...cfg.symbols] };
+    const clear = cfg.clearVolumeMultiplier ?? cfg.volumeMultiplier.mul(2).div(3);
+    if (!Dec.isDecimal(clear) || !clear.isFinite() || !clear.gt(0) || clear.gt(cfg.volumeMultiplier)) {
+      throw new Error(`risk.clear_volume_multiplier must be > 0 and ≤ risk.volume_multiplier (${cfg.volumeMultiplier}), got ${String(clear)}`);
+    }
+    const minTriggeredMs = cfg.minTriggeredMs ?? DEFAULT_MIN_TRIGGERED_MS;
+    if (!Number.isFinite(minTriggeredMs) || minTriggeredMs < 0) throw new Error(`risk.min_triggered_ms must be a finite number ≥ 0, got ${minTriggeredMs}`);
+    const maxCandleGapMs = cfg.maxCandleGapMs ?? DEFAULT_MAX_CANDLE_GAP_MS;
+    if (!Number.isFinite(maxCandleGapMs) || maxCandleGapMs <= 0) throw new Error(`risk.max_candle_gap_ms must be a finite number > 0, got ${maxCandleGapMs}`);
+    this.cfg = { ...cfg, symbols: [...cfg.symbols], clearVolumeMultiplier: clear, minTriggeredMs, maxCandleGapMs };
     this.recoveryThreshold = Math.min(cfg.recoveryThreshold, cfg.symbols.length);
-    for (const s of cfg.symbols) this.bySymbol.set(s, { closed: [], forming: null, flagged: false, lastDetail: 'not enough closed candles' });
+    for (const s of cfg.symbols) this.bySymbol.set(s, { closed: [], forming: null, flagged: false, lastDetail: 'not enough closed candles', lastCrashMs: -Infinity });
   }
 
   /**
@@ -93,6 +131,11 @@ export class RiskMonitor {
       if (lastClosed && c.openTimeMs <= lastClosed.openTimeMs) return;
       if (!st.forming || c.openTimeMs >= st.forming.openTimeMs) st.forming = c;
       return;
+    }
+    if (c.volume.lte(0)) return; // a dead minute: no trade, nothing to average or judge
+    if (lastClosed && c.openTimeMs - lastClosed.openTimeMs > this.cfg.maxCandleGapMs!) {
+      st.closed = []; // feed gap: the market before it says nothing about the candles after it
+      st.forming = null;
     }
     // Closed candle: replace by openTimeMs, or insert in time order.
     const idx = st.closed.findIndex((x) => x.openTimeMs === c.openTimeMs);
@@ -110,7 +153,7 @@ export class RiskMonitor {
     const keep = this.cfg.averageWindow + 1;
     if (st.closed.length > keep) st.closed.splice(0, st.closed.length - keep);
     this.evaluateSymbol(st);
-    this.evaluateGlobal();
+    this.evaluateGlobal(c.openTimeMs);
   }
 
   /** True while the global crash guard is triggered: the engine must not open new positions. */
@@ -156,26 +199,31 @@ export class RiskMonitor {
     const avgVol = sum(prev.map((c) => c.volume)).div(w);
     const avgClose = sum(prev.map((c) => c.close)).div(w);
     const volLimit = avgVol.mul(this.cfg.volumeMultiplier);
-    st.flagged = last.volume.gt(volLimit) && last.close.lt(avgClose);
+    const crash = last.volume.gt(volLimit) && last.close.lt(avgClose);
+    if (crash) st.lastCrashMs = Math.max(st.lastCrashMs, last.openTimeMs);
+    st.flagged = crash || (st.flagged && last.volume.gt(avgVol.mul(this.cfg.clearVolumeMultiplier!)) && last.close.lt(avgClose));
     st.lastDetail =
       `${last.symbol}@${last.openTimeMs}: volume ${last.volume} vs ${volLimit} (avg ${avgVol} × ${this.cfg.volumeMultiplier}), ` +
       `close ${last.close} vs avg ${avgClose}`;
   }
 
-  private evaluateGlobal(): void {
+  private evaluateGlobal(candleMs: number): void {
     const flagged = this.cfg.symbols.filter((s) => this.bySymbol.get(s)!.flagged).sort();
     const total = this.cfg.symbols.length;
     const condition = this.cfg.policy === 'any' ? flagged.length >= 1 : flagged.length === total;
     const unflagged = total - flagged.length;
     let next = this.isTriggered;
     if (!this.isTriggered && condition) next = true;
-    else if (this.isTriggered && !condition && unflagged >= this.recoveryThreshold) next = false;
+    else if (this.isTriggered && !condition && unflagged >= this.recoveryThreshold) {
+      const lastCrash = Math.max(...this.cfg.symbols.map((s) => this.bySymbol.get(s)!.lastCrashMs));
+      if (candleMs - lastCrash >= this.cfg.minTriggeredMs!) next = false;
+    }
     if (next === this.isTriggered) return;
     this.isTriggered = next;
     const detail = next
       ? `crash guard triggered (policy ${this.cfg.policy}, ${flagged.length}/${total} flagged): ` +
         flagged.map((s) => this.bySymbol.get(s)!.lastDetail).join('; ')
-      : `crash guard cleared (${unflagged}/${total} un-flagged, threshold ${this.recoveryThreshold})`;
+      : `crash guard cleared (${unflagged}/${total} un-flagged, threshold ${this.recoveryThreshold}; no crash candle for ≥ ${this.cfg.minTriggeredMs} ms)`;
     const e: RiskMonitorEvent = { triggered: next, symbols: flagged, detail };
     emitAll(this.listeners, e);
   }

@@ -205,6 +205,7 @@ export class Reconciler {
     this.metrics.divergence(this.symbol, diff);
     if (diff.isZero()) {
       this.pendingDivergence = null;
+      this.risk.breaker.conditionHealthy('reconciliation', this.now());
       return;
     }
     if (this.pendingDivergence !== diff.toString()) {
@@ -218,6 +219,7 @@ export class Reconciler {
     this.alerts.notify({ kind: 'reconciliation_divergence', level: 'WARNING', title: 'Position divergence', message: detail, dedupeKey: `divergence:${diff}` });
     if (pct.lt(this.opts.reconcileTolerancePct)) {
       await this.correctInventory(diff);
+      this.risk.breaker.conditionHealthy('reconciliation', this.now());
       result.action = 'corrected';
       this.log.warn(`corrected inventory: ${detail}`);
     } else {

@@ -75,8 +75,8 @@ export class RiskController {
       this.alerts.notify({ kind: 'breaker_tripped', level: 'CRITICAL', title: `Circuit breaker tripped: ${e.reason}`, message: e.detail, fields: { symbol }, dedupeKey: `breaker:${e.reason}` });
       this.reaction = this.cfg.keepExitsOnTrip ? 'cancel_opening' : 'cancel_all';
     } else {
-      this.log.warn(`circuit breaker ${e.from} → ${e.to}`);
-      if (e.to === 'CLOSED') this.alerts.notify({ kind: 'breaker_reset', level: 'INFO', title: 'Circuit breaker closed', message: `${e.from} → CLOSED`, fields: { symbol } });
+      this.log.warn(`circuit breaker ${e.from} → ${e.to}: ${e.detail}`);
+      if (e.to === 'CLOSED') this.alerts.notify({ kind: 'breaker_reset', level: 'INFO', title: 'Circuit breaker closed', message: `${e.from} → CLOSED: ${e.detail}`, fields: { symbol } });
     }
   }
 

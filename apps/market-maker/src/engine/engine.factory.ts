@@ -60,9 +60,12 @@ export function engineSettingsFromConfig(config: MmConfig): GridEngineSettings {
         maxOrderStreamAgeMs: b.max_order_stream_down_ms,
         cooldownMs: b.cooldown_ms,
         halfOpenProbeMs: b.half_open_probe_ms,
+        conditionRecoveryMs: b.condition_recovery_ms,
       },
       monitor: m.enabled
-        ? { symbols: m.symbols, averageWindow: m.average_window, volumeMultiplier: new Dec(m.volume_multiplier), policy: m.policy, recoveryThreshold: m.recovery_threshold }
+        ? { symbols: m.symbols, averageWindow: m.average_window, volumeMultiplier: new Dec(m.volume_multiplier), policy: m.policy, recoveryThreshold: m.recovery_threshold,
+            clearVolumeMultiplier: m.clear_volume_multiplier === undefined ? undefined : new Dec(m.clear_volume_multiplier),
+            minTriggeredMs: m.min_triggered_ms, maxCandleGapMs: m.max_candle_gap_ms }
         : null,
       exposure: {
         maxPositionNotional: new Dec(r.exposure.max_position_notional),
