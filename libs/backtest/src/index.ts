@@ -6,3 +6,5 @@ export type { BacktestFill, BacktestResult, BreakerInterval, EquitySample, Price
 export { DAY_MS, PERIODS_PER_YEAR, breakerTime, dailyCloses, dailyReturns, drawdown, sharpe, sortino, tripNet, type Drawdown } from './stats';
 export { buildReport, formatDuration, renderReportJson, renderSummaryTable, summaryRows, type BacktestReport } from './report';
 export { COLORS, MAX_BARS, MAX_LINE_BUCKETS, MAX_MARKERS, downsampleBars, downsampleLine, renderReportHtml } from './html';
+export { LotBook } from './lots';
+export { BacktestError, runBacktest, type BacktestOptions, type BacktestProgress, type BacktestRun } from './runner';
