@@ -122,18 +122,32 @@ export function rank(results: ComboResult[], o: Objective, maxDrawdownPct?: Dec)
   return rows;
 }
 
-/** Reads the journal (JSON Lines of ComboResult); a torn last line (interrupted write) is ignored. */
+/**
+ * Reads the journal (JSON Lines of ComboResult). A torn line (an interrupted write) is dropped and the
+ * file rewritten with the whole lines only, so that the next append starts on a line of its own.
+ */
 export function readJournal(file: string): Map<string, ComboResult> {
   const out = new Map<string, ComboResult>();
   if (!fs.existsSync(file)) return out;
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+  const text = fs.readFileSync(file, 'utf8');
+  const good: string[] = [];
+  let torn = false;
+  for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     try {
       const r = JSON.parse(line) as ComboResult;
-      if (r && typeof r.key === 'string' && r.summary) out.set(r.key, r);
+      if (r && typeof r.key === 'string' && r.summary) {
+        out.set(r.key, r);
+        good.push(line);
+      } else torn = true;
     } catch {
-      // torn line from an interrupted run: that combination runs again
+      torn = true; // that combination runs again
     }
+  }
+  if (torn || (text.length > 0 && !text.endsWith('\n'))) {
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, good.map((l) => `${l}\n`).join(''));
+    fs.renameSync(tmp, file);
   }
   return out;
 }
