@@ -72,7 +72,7 @@ export const backtestBench: Bench = {
   title: 'npm run backtest: 50-day BTCUSDT file and a synthetic year (engine on market time over the in-process sim)',
   async run(ctx) {
     const smoke = ctx.scale.name === 'smoke';
-    const cap = smoke ? 120 : 600;
+    const cap = smoke ? 120 : 300;
     const rows: Row[] = [];
     const targets: Target[] = [];
     const notes: string[] = [];
