@@ -58,7 +58,7 @@ export interface BacktestOptions {
   /** Echoed into the report. */
   config?: Record<string, unknown>;
   source?: Record<string, string>;
-  /** Called about every `progressEvery` market instants (default 200 000) and at the end. */
+  /** Called about every `progressEvery` market instants (default 20 000) and at the end. */
   onProgress?: (p: BacktestProgress) => void;
   progressEvery?: number;
 }
@@ -311,7 +311,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestRun> {
   let fedAtMs = -Infinity;
   let n = 0;
   let nextSample = Math.floor(startMs / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
-  const every = opts.progressEvery ?? 200_000;
+  const every = opts.progressEvery ?? 20_000;
   let nextProgress = every;
   const progress = () => opts.onProgress?.({ marketTimeMs: scheduler.now(), startMs, endMs, events: n, fills: fills.length });
   for (;;) {
