@@ -1,6 +1,8 @@
 /**
- * Backtest reporting: pure functions from a backtest result (fills, round trips, equity samples,
- * breaker intervals, candles) to `report.json`, a self-contained `report.html` and a terminal table.
+ * Backtesting: `runBacktest` (the unchanged `@mm/trading` engine against the in-process sim on market
+ * time, with round trips per grid slot from `LotBook`), and reporting: pure functions from a backtest
+ * result (fills, round trips, equity samples, breaker intervals, candles) to `report.json`, a
+ * self-contained `report.html` and a terminal table.
  */
 export type { BacktestFill, BacktestResult, BreakerInterval, EquitySample, PriceBar, RoundTrip } from './types';
 export { DAY_MS, PERIODS_PER_YEAR, breakerTime, dailyCloses, dailyReturns, drawdown, sharpe, sortino, tripNet, type Drawdown } from './stats';
