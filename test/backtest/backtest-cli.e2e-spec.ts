@@ -88,7 +88,7 @@ describe('npm run backtest on the 50-day BTCUSDT USD-M file with funding (accept
     for (const f of ['report.json', 'report.html', 'fills.csv', 'round-trips.csv']) expect(fs.statSync(path.join(outA, f)).size).toBeGreaterThan(100);
     const rep = JSON.parse(fs.readFileSync(path.join(outA, 'report.json'), 'utf8'));
     // the whole file: from the first candle after the 100 history candles to the close of the last one
-    const rows = fs.readFileSync(DATA, 'utf8').trim().split('\n');
+    const rows = fs.readFileSync(DATA, 'utf8').trim().split(/\r?\n/);
     const first = Number(rows[0].split(',')[0]) || Number(rows[1].split(',')[0]);
     expect(rep.period.fromMs).toBe(first + 100 * 60_000);
     expect(rep.period.toMs).toBe(Number(rows[rows.length - 1].split(',')[0]) + 60_000);
@@ -129,7 +129,7 @@ describe('npm run backtest on the 50-day BTCUSDT USD-M file with funding (accept
         cash = cash.plus(n);
       }
     }
-    const rows = fs.readFileSync(DATA, 'utf8').trim().split('\n');
+    const rows = fs.readFileSync(DATA, 'utf8').trim().split(/\r?\n/);
     const lastClose = D(rows[rows.length - 1].split(',')[4]);
     expect(D(m.realizedPnl).plus(m.unrealizedPnl).eq(cash.plus(pos.mul(lastClose)))).toBe(true);
     // funding: Σ −position × price × rate at each funding time inside the replay (price = that minute's open)
@@ -137,12 +137,13 @@ describe('npm run backtest on the 50-day BTCUSDT USD-M file with funding (accept
     const rep = JSON.parse(fs.readFileSync(path.join(outA, 'report.json'), 'utf8'));
     let expected = new Dec(0);
     for (const line of fs.readFileSync(FUNDING, 'utf8').trim().split('\n').slice(1)) {
-      const [ts, rate] = line.split(',');
+      const [ts, rate] = line.trim().split(','); // the file has CRLF line ends
       const t = Number(ts);
       if (!(t > rep.period.fromMs && t < rep.period.toMs)) continue;
       let p = new Dec(0);
       for (const f of fills) if (Number(f.time_ms) <= t) p = f.side === 'BUY' ? p.plus(f.qty) : p.minus(f.qty);
-      expected = expected.plus(p.mul(opens.get(t)!).mul(rate).neg());
+      // funding times carry a few ms (00:00:00.002): the price then is that minute's first path point, its open
+      expected = expected.plus(p.mul(opens.get(Math.floor(t / 60_000) * 60_000)!).mul(rate).neg());
     }
     expect(D(m.funding).eq(expected)).toBe(true);
     expect(D(m.funding).isZero()).toBe(false);
