@@ -72,14 +72,14 @@ export const backtestBench: Bench = {
   title: 'npm run backtest: 50-day BTCUSDT file and a synthetic year (engine on market time over the in-process sim)',
   async run(ctx) {
     const smoke = ctx.scale.name === 'smoke';
-    const cap = smoke ? 120 : 300;
+    const cap = smoke ? 60 : 300;
     const rows: Row[] = [];
     const targets: Target[] = [];
     const notes: string[] = [];
 
     const args50 = ['--data', BTC, '--funding', BTC_FUNDING, '--out', path.join(ctx.workDir, 'bt-50d')];
-    if (smoke) args50.push('--to', '2025-05-05');
-    ctx.log(`backtest: 50-day BTC file${smoke ? ' (smoke: first day)' : ''}`);
+    if (smoke) args50.push('--to', '2025-05-04T19:00');
+    ctx.log(`backtest: 50-day BTC file${smoke ? ' (smoke: first 2 hours)' : ''}`);
     const a = await runCli(CLI, args50, cap);
     const pa = parseRun(a);
     if (!a.timedOut && a.code !== 0) throw new Error(`backtest CLI exited ${a.code}: ${a.stderr.slice(-500)}`);
@@ -88,7 +88,7 @@ export const backtestBench: Bench = {
     targets.push({ what: '50-day BTC file, wall time', target: '< 5 s', value: `${round(projected50, 1)} s${a.timedOut ? ' (projected)' : ''}`, pass: !smoke && !a.timedOut && a.wallS < 5 });
 
     const synth = path.join(ctx.workDir, 'synthetic-year-1m.csv');
-    const days = smoke ? 2 : 365;
+    const days = smoke ? 1 : 365;
     const n = writeSyntheticKlines(synth, days, 7);
     ctx.log(`backtest: synthetic ${days} days (${n} candles, seed 7)`);
     const b = await runCli(CLI, ['--data', synth, '--out', path.join(ctx.workDir, 'bt-year')], cap);
