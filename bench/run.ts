@@ -19,8 +19,9 @@ import { mmBench } from './benches/mm-reaction';
 import { liveBench } from './benches/live';
 import { replayBench } from './benches/replay';
 import { memoryBench } from './benches/memory';
+import { backtestBench, optimizeBench } from './benches/backtest';
 
-export const BENCHES: Bench[] = [unaryBench, throughputBench, fanoutBench, mmBench, liveBench, replayBench, memoryBench];
+export const BENCHES: Bench[] = [unaryBench, throughputBench, fanoutBench, mmBench, liveBench, replayBench, memoryBench, backtestBench, optimizeBench];
 
 function parseOnly(argv: string[]): string[] | undefined {
   const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));

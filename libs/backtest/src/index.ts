@@ -1,8 +1,12 @@
 /**
- * Backtest reporting: pure functions from a backtest result (fills, round trips, equity samples,
- * breaker intervals, candles) to `report.json`, a self-contained `report.html` and a terminal table.
+ * Backtesting: `runBacktest` (the unchanged `@mm/trading` engine against the in-process sim on market
+ * time, with round trips per grid slot from `LotBook`), and reporting: pure functions from a backtest
+ * result (fills, round trips, equity samples, breaker intervals, candles) to `report.json`, a
+ * self-contained `report.html` and a terminal table.
  */
 export type { BacktestFill, BacktestResult, BreakerInterval, EquitySample, PriceBar, RoundTrip } from './types';
 export { DAY_MS, PERIODS_PER_YEAR, breakerTime, dailyCloses, dailyReturns, drawdown, sharpe, sortino, tripNet, type Drawdown } from './stats';
 export { buildReport, formatDuration, renderReportJson, renderSummaryTable, summaryRows, type BacktestReport } from './report';
 export { COLORS, MAX_BARS, MAX_LINE_BUCKETS, MAX_MARKERS, downsampleBars, downsampleLine, renderReportHtml } from './html';
+export { LotBook } from './lots';
+export { BacktestError, runBacktest, type BacktestOptions, type BacktestProgress, type BacktestRun } from './runner';

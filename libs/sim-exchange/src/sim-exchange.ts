@@ -1090,14 +1090,30 @@ export class SimExchange implements ExchangeVenue {
     if (s.src) return this.formedCandle(s)!;
     const c = s.candles[s.cur];
     const t = s.rules.tickSize;
+    // Emitted at every flush of a replay (millions of times), read by few: high, low and volume are
+    // computed on first read from the state captured now (same values as computing them eagerly).
+    const hi = s.hi;
+    const lo = s.lo;
+    const pi = s.pi;
+    const n = s.n;
+    const dp = s.stepDp;
+    let high: Dec | undefined;
+    let low: Dec | undefined;
+    let volume: Dec | undefined;
     return {
       symbol: s.symbol,
       openTimeMs: c.openTimeMs,
       open: c.open,
-      high: t.mul(s.hi),
-      low: t.mul(s.lo),
+      get high() {
+        return (high ??= t.mul(hi));
+      },
+      get low() {
+        return (low ??= t.mul(lo));
+      },
       close: this.price(s),
-      volume: s.pi >= s.n ? c.volume : c.volume.mul(s.pi).div(s.n).toDecimalPlaces(s.stepDp, Dec.ROUND_DOWN),
+      get volume() {
+        return (volume ??= pi >= n ? c.volume : c.volume.mul(pi).div(n).toDecimalPlaces(dp, Dec.ROUND_DOWN));
+      },
       closed: false,
     };
   }
