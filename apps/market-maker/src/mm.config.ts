@@ -22,6 +22,8 @@ export const mmConfigSchema = z.object({
       /** postgres://… to use PostgreSQL; empty for the SQLite file. */
       url: z.string().default(''),
       sqlite_path: z.string().min(1).default('data/market-maker.sqlite'),
+      /** SQLite `synchronous` of the intent journal: NORMAL (survives kill -9; the last commits can be lost on power loss) or FULL (fsync per commit). */
+      sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('NORMAL'),
     })
     .default({}),
   http: z
@@ -162,6 +164,7 @@ export const MM_ENV = [
   ['CONNECT_ATTEMPTS', 'exchange.connect_attempts'],
   ['DATABASE_URL', 'database.url'],
   ['SQLITE_PATH', 'database.sqlite_path'],
+  ['SQLITE_SYNCHRONOUS', 'database.sqlite_synchronous'],
   ['MM_PORT', 'http.port'],
   ['MM_HOST', 'http.host'],
   ['SYMBOL', 'grid.symbol'],

@@ -4,6 +4,7 @@ import { assertPrefix } from '@mm/grid';
 import { MM_CONFIG, type MmConfig } from '../mm.config';
 import { RemoteExchange } from '../exchange/remote-exchange';
 import { GridStore } from '../persistence/grid.store';
+import { openIntentJournal } from '../persistence/intent-journal';
 import { MmMetrics } from '../http/mm.metrics';
 import { AlertService, alertConfigFromEnv } from '../alerts';
 import { buildEngineFromConfig } from './engine.factory';
@@ -18,6 +19,7 @@ export class EngineService implements OnApplicationShutdown {
   private readonly log = new Logger('EngineService');
   readonly exchange: RemoteExchange;
   readonly engine: GridEngine;
+  readonly store: GridStore;
   readonly alerts: AlertService;
   connectorState: 'connecting' | 'connected' | 'unreachable' = 'connecting';
   readonly streams: Record<string, string> = {};
@@ -47,7 +49,9 @@ export class EngineService implements OnApplicationShutdown {
         if (state === 'reconnecting') this.log.warn(`${stream} stream reconnecting: ${detail ?? ''}`);
       },
     });
-    this.engine = buildEngineFromConfig(this.exchange, new GridStore(dataSource, g.symbol), config, metrics, this.alerts, (err) => this.die(err));
+    // The hot write (intents, slots, fills) goes through a prepared-statement journal, not TypeORM.
+    this.store = new GridStore(dataSource, g.symbol, openIntentJournal(dataSource.options as { type: string }, { sqliteSynchronous: config.database.sqlite_synchronous }));
+    this.engine = buildEngineFromConfig(this.exchange, this.store, config, metrics, this.alerts, (err) => this.die(err));
   }
 
   /** Connects (with backoff; fails fast after the configured attempts), arms the dead-man's switch, starts the engine. */
@@ -66,6 +70,7 @@ export class EngineService implements OnApplicationShutdown {
       this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.dead_man.interval_ms);
       this.heartbeatTimer.unref();
     }
+    await this.store.journal?.connect();
     await this.engine.start();
   }
 
@@ -93,5 +98,6 @@ export class EngineService implements OnApplicationShutdown {
     if (this.deadMan.armed) await this.exchange.heartbeat(this.config.instance_id, this.config.grid.symbol, 0).catch(() => undefined);
     await this.alerts.close();
     await this.exchange.close();
+    await this.store.journal?.close();
   }
 }

@@ -1,4 +1,5 @@
 import { DataSource, type EntityManager, In } from 'typeorm';
+import type { IntentJournal } from './intent-journal';
 import { type EngineStateStore, type FillRow, type IntentRow, type LoadedState, OPEN_INTENT_STATUSES, type SlotRow, type StateChange, type StrategyRow, toSlotRow } from '@mm/trading';
 
 export { OPEN_INTENT_STATUSES, type LoadedState, type StateChange };
@@ -6,11 +7,14 @@ export { OPEN_INTENT_STATUSES, type LoadedState, type StateChange };
 /**
  * Durable grid state over TypeORM (SQLite or PostgreSQL). Every change is one transaction; the
  * engine treats a failed write as fatal (crash-only: a restart recovers from here and the venue).
+ * With a `journal` (the app's default, see `openIntentJournal`), `apply` — the engine's hot write —
+ * goes through it instead of a TypeORM transaction (synchronously on SQLite); reads stay on TypeORM.
  */
 export class GridStore implements EngineStateStore {
   constructor(
     readonly dataSource: DataSource,
     private readonly symbol: string,
+    readonly journal?: IntentJournal,
   ) {}
 
   async load(): Promise<LoadedState> {
@@ -37,7 +41,13 @@ export class GridStore implements EngineStateStore {
     return this.dataSource.manager.findOne<IntentRow>('order_intent', { where: { clientOrderId } });
   }
 
-  async apply(change: StateChange): Promise<void> {
+  apply(change: StateChange): void | Promise<void> {
+    if (this.journal) return this.journal.apply(change, this.symbol);
+    return this.applyTypeorm(change);
+  }
+
+  /** The same change as one TypeORM transaction (no journal: tests, `:memory:` databases). */
+  async applyTypeorm(change: StateChange): Promise<void> {
     await this.dataSource.transaction(async (m: EntityManager) => {
       const now = new Date();
       if (change.intents?.length) await m.insert('order_intent', change.intents);
