@@ -218,8 +218,9 @@ export class SqliteIntentJournal implements IntentJournal {
 
 /**
  * Journal on a dedicated PostgreSQL connection (node-postgres client, not TypeORM's pool) with
- * named prepared statements: `BEGIN`, one statement per table (rows passed as arrays through
- * `unnest`, so N slots are one round trip), `COMMIT`. PostgreSQL's `synchronous_commit` (default
+ * named prepared statements: a whole change is ONE statement (one round trip; each table write a
+ * data-modifying CTE, rows passed as arrays through `unnest`), falling back to `BEGIN`, one
+ * statement per table, `COMMIT` when a change touches a row twice. PostgreSQL's `synchronous_commit` (default
  * on) makes the COMMIT durable on disk before `apply` resolves.
  */
 export class PgIntentJournal implements IntentJournal {
@@ -227,6 +228,7 @@ export class PgIntentJournal implements IntentJournal {
   private connected?: Promise<void>;
   private broken?: Error;
   private readonly updateNames = new Map<string, { name: string; text: string }>();
+  private readonly shapes = new Map<string, { name?: string; text: string }>();
 
   constructor(url: string) {
     this.client = new PgClient({ connectionString: url });
@@ -270,58 +272,63 @@ export class PgIntentJournal implements IntentJournal {
   async apply(change: StateChange, symbol: string): Promise<void> {
     if (this.broken) throw this.broken;
     await this.connect();
+    if (needsSequentialStatements(change)) return this.applyInTransaction(change, symbol);
+    const now = new Date();
+    const st = this.statementFor(change);
+    const values: unknown[] = [];
+    if (change.intents?.length) values.push(...intentArrays(change.intents));
+    for (const u of change.intentUpdates ?? []) {
+      for (const k of patchColumns(u.patch)) values.push(pgValue(u.patch[k]));
+      values.push(now, u.clientOrderId);
+    }
+    if (change.fills?.length) values.push(...fillArrays(change.fills));
+    if (change.slots?.length) values.push(...slotArrays(change.slots, symbol, now));
+    const g = change.strategy;
+    if (g) values.push(g.symbol, g.anchorPrice.toString(), g.realizedPnl.toString(), g.feesPaid.toString(), now);
+    await this.client.query({ name: st.name, text: st.text, values });
+  }
+
+  /**
+   * One statement for the whole change: each table write is a data-modifying CTE, so the change is
+   * atomic without BEGIN/COMMIT round trips (PostgreSQL runs a single statement in its own
+   * transaction). Named (server-side prepared) per shape of change: which tables, which intent
+   * columns an update sets.
+   */
+  private statementFor(change: StateChange): { name?: string; text: string } {
+    const sigs = (change.intentUpdates ?? []).map((u) => patchColumns(u.patch));
+    const key = `${change.intents?.length ? 'i' : ''}${change.fills?.length ? 'f' : ''}${change.slots?.length ? 's' : ''}${change.strategy ? 'g' : ''}|${sigs.map((k) => k.join(',')).join(';')}`;
+    let st = this.shapes.get(key);
+    if (st) return st;
+    let n = 0;
+    const p = () => `$${++n}`;
+    const ctes: string[] = [];
+    if (change.intents?.length) ctes.push(`i AS (INSERT INTO "order_intent" (${quoted(INTENT_COLS)}) SELECT * FROM unnest(${INTENT_TYPES.map((t) => `${p()}::${t}[]`).join(', ')}))`);
+    sigs.forEach((keys, u) => {
+      const set = keys.map((k) => `"${INTENT_COLUMNS[k]}" = ${p()}`);
+      set.push(`"updated_at" = ${p()}`);
+      ctes.push(`u${u} AS (UPDATE "order_intent" SET ${set.join(', ')} WHERE "client_order_id" = ${p()})`);
+    });
+    if (change.fills?.length) ctes.push(`f AS (INSERT INTO "fill" (${quoted(FILL_COLS)}) SELECT * FROM unnest(${FILL_TYPES.map((t) => `${p()}::${t}[]`).join(', ')}))`);
+    if (change.slots?.length)
+      ctes.push(`s AS (INSERT INTO "grid_slot" (${quoted(SLOT_COLS)}) SELECT * FROM unnest(${SLOT_TYPES.map((t) => `${p()}::${t}[]`).join(', ')}) ON CONFLICT ("id") DO UPDATE SET ${excludedSet(SLOT_COLS, 'id')})`);
+    if (change.strategy) ctes.push(`g AS (INSERT INTO "strategy_state" (${quoted(STRATEGY_COLS)}) VALUES (${STRATEGY_COLS.map(() => p()).join(', ')}) ON CONFLICT ("symbol") DO UPDATE SET ${excludedSet(STRATEGY_COLS, 'symbol')})`);
+    const text = ctes.length ? `WITH ${ctes.join(', ')} SELECT 1` : 'SELECT 1';
+    // a bounded number of server-side prepared statements; rare shapes beyond it go unnamed
+    st = this.shapes.size < 256 ? { name: `mm_journal_${this.shapes.size}`, text } : { text };
+    if (st.name) this.shapes.set(key, st);
+    return st;
+  }
+
+  /** BEGIN, one statement per table, COMMIT: for changes one statement cannot express (see needsSequentialStatements). */
+  private async applyInTransaction(change: StateChange, symbol: string): Promise<void> {
     const c = this.client;
     const now = new Date();
     await c.query('BEGIN');
     try {
-      if (change.intents?.length) {
-        const rows = change.intents;
-        await c.query({
-          ...PgIntentJournal.INTENT,
-          values: INTENT_COLS.map((_, col) => rows.map((i) => pgIntentValue(i, col))),
-        });
-      }
+      if (change.intents?.length) await c.query({ ...PgIntentJournal.INTENT, values: intentArrays(change.intents) });
       for (const u of change.intentUpdates ?? []) await this.update(u.clientOrderId, u.patch, now);
-      if (change.fills?.length) {
-        const f = change.fills;
-        await c.query({
-          ...PgIntentJournal.FILL,
-          values: [
-            f.map((x) => x.tradeId),
-            f.map((x) => x.clientOrderId),
-            f.map((x) => x.orderId),
-            f.map((x) => x.symbol),
-            f.map((x) => x.slotId),
-            f.map((x) => x.side),
-            f.map((x) => x.price.toString()),
-            f.map((x) => x.quantity.toString()),
-            f.map((x) => x.fee.toString()),
-            f.map((x) => x.feeAsset),
-            f.map((x) => x.realizedPnl.toString()),
-            f.map((x) => x.tradeTimeMs),
-            f.map((x) => x.createdAt),
-          ],
-        });
-      }
-      if (change.slots?.length) {
-        const rows = change.slots.map((s) => toSlotRow(symbol, s, now));
-        await c.query({
-          ...PgIntentJournal.SLOT,
-          values: [
-            rows.map((r) => r.id),
-            rows.map((r) => r.symbol),
-            rows.map((r) => r.level.toString()),
-            rows.map((r) => r.positionQty.toString()),
-            rows.map((r) => r.positionCost.toString()),
-            rows.map((r) => r.entryFees.toString()),
-            rows.map((r) => r.status),
-            rows.map((r) => r.generation),
-            rows.map((r) => r.clientOrderId),
-            rows.map((r) => r.postOnlyRejects),
-            rows.map((r) => r.updatedAt),
-          ],
-        });
-      }
+      if (change.fills?.length) await c.query({ ...PgIntentJournal.FILL, values: fillArrays(change.fills) });
+      if (change.slots?.length) await c.query({ ...PgIntentJournal.SLOT, values: slotArrays(change.slots, symbol, now) });
       const st = change.strategy;
       if (st) await c.query({ ...PgIntentJournal.STRATEGY, values: [st.symbol, st.anchorPrice.toString(), st.realizedPnl.toString(), st.feesPaid.toString(), now] });
       await c.query('COMMIT');
@@ -349,6 +356,81 @@ export class PgIntentJournal implements IntentJournal {
   async close(): Promise<void> {
     if (this.connected) await this.client.end().catch(() => undefined);
   }
+}
+
+const INTENT_TYPES = ['varchar', 'varchar', 'varchar', 'varchar', 'numeric', 'numeric', 'boolean', 'boolean', 'varchar', 'varchar', 'numeric', 'varchar', 'timestamptz', 'timestamptz'];
+const FILL_TYPES = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'numeric', 'numeric', 'numeric', 'varchar', 'numeric', 'bigint', 'timestamptz'];
+const SLOT_TYPES = ['varchar', 'varchar', 'numeric', 'numeric', 'numeric', 'numeric', 'varchar', 'integer', 'varchar', 'integer', 'timestamptz'];
+const quoted = (cols: string[]) => cols.map((c) => `"${c}"`).join(', ');
+const excludedSet = (cols: string[], key: string) =>
+  cols
+    .filter((c) => c !== key)
+    .map((c) => `"${c}" = excluded."${c}"`)
+    .join(', ');
+
+/**
+ * Data-modifying CTEs of one statement all see the snapshot from before it, and a row must not be
+ * modified twice in one statement: an update of an intent inserted in the same change, two updates
+ * of one intent, or one slot twice need sequential statements.
+ */
+function needsSequentialStatements(change: StateChange): boolean {
+  const ups = change.intentUpdates;
+  if (ups?.length) {
+    const seen = new Set<string>();
+    for (const i of change.intents ?? []) seen.add(i.clientOrderId);
+    for (const u of ups) {
+      if (seen.has(u.clientOrderId)) return true;
+      seen.add(u.clientOrderId);
+    }
+  }
+  const slots = change.slots;
+  if (slots && slots.length > 1) {
+    const keys = new Set<string>();
+    for (const s of slots) {
+      if (keys.has(s.key)) return true;
+      keys.add(s.key);
+    }
+  }
+  return false;
+}
+
+function intentArrays(rows: IntentRow[]): unknown[][] {
+  return INTENT_COLS.map((_, col) => rows.map((i) => pgIntentValue(i, col)));
+}
+
+function fillArrays(f: NonNullable<StateChange['fills']>): unknown[][] {
+  return [
+    f.map((x) => x.tradeId),
+    f.map((x) => x.clientOrderId),
+    f.map((x) => x.orderId),
+    f.map((x) => x.symbol),
+    f.map((x) => x.slotId),
+    f.map((x) => x.side),
+    f.map((x) => x.price.toString()),
+    f.map((x) => x.quantity.toString()),
+    f.map((x) => x.fee.toString()),
+    f.map((x) => x.feeAsset),
+    f.map((x) => x.realizedPnl.toString()),
+    f.map((x) => x.tradeTimeMs),
+    f.map((x) => x.createdAt),
+  ];
+}
+
+function slotArrays(slots: NonNullable<StateChange['slots']>, symbol: string, now: Date): unknown[][] {
+  const rows = slots.map((s) => toSlotRow(symbol, s, now));
+  return [
+    rows.map((r) => r.id),
+    rows.map((r) => r.symbol),
+    rows.map((r) => r.level.toString()),
+    rows.map((r) => r.positionQty.toString()),
+    rows.map((r) => r.positionCost.toString()),
+    rows.map((r) => r.entryFees.toString()),
+    rows.map((r) => r.status),
+    rows.map((r) => r.generation),
+    rows.map((r) => r.clientOrderId),
+    rows.map((r) => r.postOnlyRejects),
+    rows.map((r) => r.updatedAt),
+  ];
 }
 
 function pgValue(v: unknown): unknown {
