@@ -19,8 +19,9 @@ import { mmBench } from './benches/mm-reaction';
 import { liveBench } from './benches/live';
 import { replayBench } from './benches/replay';
 import { memoryBench } from './benches/memory';
+import { sustainedBench } from './benches/sustained';
 
-export const BENCHES: Bench[] = [unaryBench, throughputBench, fanoutBench, mmBench, liveBench, replayBench, memoryBench];
+export const BENCHES: Bench[] = [unaryBench, throughputBench, fanoutBench, mmBench, liveBench, replayBench, memoryBench, sustainedBench];
 
 function parseOnly(argv: string[]): string[] | undefined {
   const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));

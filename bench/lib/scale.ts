@@ -10,6 +10,7 @@ export interface Scale {
   live: { clients: number[]; rate: number; seconds: number };
   replay: { candles: number | undefined; engineCandles: number | undefined };
   memory: { cycles: number; loadSeconds: number; loadRate: number; loadSubscribers: number };
+  sustained: { rate: number; seconds: number };
 }
 
 export function getScale(name = process.env.BENCH_SCALE ?? 'full'): Scale {
@@ -23,6 +24,7 @@ export function getScale(name = process.env.BENCH_SCALE ?? 'full'): Scale {
       live: { clients: [20], rate: 10, seconds: 1 },
       replay: { candles: 400, engineCandles: 200 },
       memory: { cycles: 30, loadSeconds: 0.5, loadRate: 1000, loadSubscribers: 4 },
+      sustained: { rate: 200, seconds: 2 },
     };
   }
   if (name !== 'full') throw new Error(`BENCH_SCALE must be smoke or full, got "${name}"`);
@@ -35,5 +37,6 @@ export function getScale(name = process.env.BENCH_SCALE ?? 'full'): Scale {
     live: { clients: [100, 1000, 2000], rate: 10, seconds: 10 },
     replay: { candles: undefined, engineCandles: undefined },
     memory: { cycles: 1000, loadSeconds: 5, loadRate: 10_000, loadSubscribers: 10 },
+    sustained: { rate: 1000, seconds: 60 },
   };
 }

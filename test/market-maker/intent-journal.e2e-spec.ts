@@ -88,7 +88,7 @@ function changes(prefix: string): StateChange[] {
 /** Everything the engine can read back, with volatile updatedAt stamps dropped. */
 async function snapshot(store: GridStore, ids: string[]) {
   const loaded = await store.load();
-  const strip = <T extends { updatedAt?: Date }>(r: T) => ({ ...r, updatedAt: undefined });
+  const strip = <T extends object>(r: T): T => ({ ...r, updatedAt: undefined });
   const intents = await Promise.all(ids.map(async (id) => strip((await store.intent(id))!)));
   const fills = await store.dataSource.manager.find('fill', { order: { tradeId: 'ASC' } });
   return {
