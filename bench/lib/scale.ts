@@ -17,6 +17,7 @@ export interface Scale {
   replay: { candles: number | undefined; engineCandles: number | undefined };
   memory: { cycles: number; loadSeconds: number; loadRate: number; loadSubscribers: number };
   sustained: { rate: number; seconds: number };
+  soak: { speed: number; maxCandles?: number; clients: number; warmupSec: number; sampleSec: number; maxSec: number; idleSec: number };
 }
 
 export function getScale(name = process.env.BENCH_SCALE ?? 'full'): Scale {
@@ -31,6 +32,7 @@ export function getScale(name = process.env.BENCH_SCALE ?? 'full'): Scale {
       replay: { candles: 400, engineCandles: 200 },
       memory: { cycles: 30, loadSeconds: 0.5, loadRate: 1000, loadSubscribers: 4 },
       sustained: { rate: 200, seconds: 2 },
+      soak: { speed: 6000, maxCandles: 600, clients: 10, warmupSec: 2, sampleSec: 2, maxSec: 60, idleSec: 3 },
     };
   }
   if (name !== 'full') throw new Error(`BENCH_SCALE must be smoke or full, got "${name}"`);
@@ -44,5 +46,7 @@ export function getScale(name = process.env.BENCH_SCALE ?? 'full'): Scale {
     replay: { candles: undefined, engineCandles: undefined },
     memory: { cycles: 1000, loadSeconds: 5, loadRate: 10_000, loadSubscribers: 10 },
     sustained: { rate: 1000, seconds: 60 },
+    // 73,139 candles ≈ 4.39 M market s; at 20,000× ≈ 220 s of replay
+    soak: { speed: Number(process.env.BENCH_SOAK_SPEED ?? 20_000), clients: 100, warmupSec: 30, sampleSec: 10, maxSec: 1800, idleSec: 20 },
   };
 }
