@@ -78,6 +78,10 @@ export function callOf(ctx: { getArgByIndex(i: number): unknown }): RpcCall | un
  */
 @Injectable()
 export class RpcObserver {
+  // prom-client children per label set: `inc({method, code})` hashes the label object on every call
+  private readonly counters = new Map<string, { inc(): void }>();
+  private readonly timers = new Map<string, { observe(v: number): void }>();
+
   constructor(
     private readonly logger: PinoLogger,
     private readonly metrics: ConnectorMetrics,
@@ -93,9 +97,17 @@ export class RpcObserver {
     const seconds = Number(process.hrtime.bigint() - s.start) / 1e9;
     const codeName = status[code] ?? String(code);
     if (!s.stream) {
-      this.metrics.requests.inc({ method: s.method, code: codeName });
-      this.metrics.duration.observe({ method: s.method }, seconds);
+      const key = `${s.method} ${codeName}`;
+      let c = this.counters.get(key);
+      if (!c) this.counters.set(key, (c = this.metrics.requests.labels({ method: s.method, code: codeName })));
+      c.inc();
+      let h = this.timers.get(s.method);
+      if (!h) this.timers.set(s.method, (h = this.metrics.duration.labels({ method: s.method })));
+      h.observe(seconds);
     }
+    const ok = code === status.OK || code === status.CANCELLED;
+    // the line object is built only when its level is on (LOG_LEVEL=warn: no per-call object for OK calls)
+    if (ok && !this.logger.logger.isLevelEnabled('info')) return;
     const line = {
       method: s.method,
       code: codeName,
@@ -107,7 +119,7 @@ export class RpcObserver {
       // The message of a failure: our own text (field problems, venue rejections), never metadata.
       error: code === status.OK ? undefined : details?.slice(0, 300),
     };
-    if (code === status.OK || code === status.CANCELLED) this.logger.info(line, 'rpc');
+    if (ok) this.logger.info(line, 'rpc');
     else if (code === status.INTERNAL || code === status.UNKNOWN) this.logger.error(line, 'rpc');
     else this.logger.warn(line, 'rpc');
   }
