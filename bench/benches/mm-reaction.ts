@@ -24,10 +24,10 @@ interface Variant {
 }
 
 /** Runs the engine over 1 s ticks until `decisions` ticks traded (or `maxTicks`). */
-async function runVariant(ctx: BenchContext, label: string, opts: { databaseUrl?: string; journal: boolean; withPlan?: boolean }): Promise<Variant> {
+async function runVariant(ctx: BenchContext, label: string, opts: { databaseUrl?: string; journal: boolean; withPlan?: boolean; pgSynchronousCommit?: 'on' | 'off' }): Promise<Variant> {
   const sc = ctx.scale.mm;
   const candles = btcCandles().slice(0, 100 + Math.ceil(sc.maxTicks / 60) + 2);
-  const h = await createHarness(ctx.workDir, { candles, params: PARAMS, databaseUrl: opts.databaseUrl, journal: opts.journal });
+  const h = await createHarness(ctx.workDir, { candles, params: PARAMS, databaseUrl: opts.databaseUrl, journal: opts.journal, pgSynchronousCommit: opts.pgSynchronousCommit });
   try {
     const t0 = nowNs();
     for (let i = 0; i < sc.maxTicks && h.decision.n < sc.decisions && !h.sim.status().finished; i++) {
@@ -81,11 +81,20 @@ export const mmBench: Bench = {
     const legacy = await runVariant(ctx, 'SQLite, TypeORM transaction', { journal: false });
     const db = await tempPgDatabase('mm');
     let pg: Variant | undefined;
+    let pgAsync: Variant | undefined;
     if (db) {
       try {
         pg = await runVariant(ctx, 'PostgreSQL, intent journal', { databaseUrl: db.url, journal: true });
       } finally {
         await db.drop();
+      }
+      const db2 = await tempPgDatabase('mm_async');
+      if (db2) {
+        try {
+          pgAsync = await runVariant(ctx, 'PostgreSQL, intent journal, synchronous_commit=off', { databaseUrl: db2.url, journal: true, pgSynchronousCommit: 'off' });
+        } finally {
+          await db2.drop();
+        }
       }
     } else notes.push('PostgreSQL unreachable at BENCH_PG_URL: PostgreSQL rows skipped');
 
@@ -101,6 +110,7 @@ export const mmBench: Bench = {
     };
     add(sqlite, 'SQLite');
     if (pg) add(pg, 'PostgreSQL');
+    if (pgAsync) add(pgAsync, 'PostgreSQL');
     add(legacy, 'SQLite');
     rows.push(row('planGrid alone (pure decision)', planSide, undefined, 'calls/s', { actionsPerCall: round(sqlite.actions! / sc.planCalls, 2) }));
     const minN = sc.decisions;
@@ -119,6 +129,16 @@ export const mmBench: Bench = {
             pass: pg.dec.p99 < 3 && pg.dec.n >= minN,
           }
         : { what: 'decision latency p99, PostgreSQL', target: '< 3 ms', value: 'not run (PostgreSQL unreachable)', pass: false },
+      ...(pgAsync
+        ? [
+            {
+              what: 'decision latency p99, PostgreSQL with synchronous_commit=off on the journal connection (opt-in, informational)',
+              target: '—',
+              value: `${round(pgAsync.dec.p99)} ms (p50 ${round(pgAsync.dec.p50)}; n=${pgAsync.dec.n})`,
+              pass: true,
+            },
+          ]
+        : []),
       {
         what: 'decision latency p99, SQLite through TypeORM transactions (previous path, informational)',
         target: '—',
@@ -128,7 +148,7 @@ export const mmBench: Bench = {
       { what: 'planGrid p99 (pure decision)', target: '< 1 ms (informational)', value: `${round(planS.p99)} ms`, pass: planS.p99 < 1 },
     ];
     return {
-      method: `In-process: GridEngine (dist) with a SimExchange in manual mode (BTCUSDT 1m CSV, 1 s path points) as its ExchangeVenue and the app's store (GridStore: TypeORM with the app's migrations for reads, the intent journal for the hot write — better-sqlite3 prepared statements, synchronous, WAL, synchronous=NORMAL on SQLite (the default; kill -9 safe, not power-loss safe); a dedicated node-postgres connection with named prepared statements on PostgreSQL, a fresh database per run), grid as config/market-maker.yaml except a 50 USDT interval (more ticks trade); risk gates fed by wall-clock feeds off and the order-rate throttle lifted. The venue port is wrapped: hrtime when a price tick is handed to the engine, when the first placeOrder/cancelOrder of that tick leaves it (decision latency includes planGrid, the durable intent commit and the engine queue), when a fill event arrives and when the transaction booking it commits. Each variant runs 1 s ticks (advance, then drain the engine queue) until ${minN} ticks traded (max ${sc.maxTicks} ticks). Variants in order: SQLite + journal, SQLite + TypeORM transactions (the previous hot path, for a same-run ratio), PostgreSQL + journal. Baseline for the decision rows: planGrid alone on the engine's final slots at nearby prices.`,
+      method: `In-process: GridEngine (dist) with a SimExchange in manual mode (BTCUSDT 1m CSV, 1 s path points) as its ExchangeVenue and the app's store (GridStore: TypeORM with the app's migrations for reads, the intent journal for the hot write — better-sqlite3 prepared statements, synchronous, WAL, synchronous=NORMAL on SQLite (the default; kill -9 safe, not power-loss safe); a dedicated node-postgres connection with named prepared statements on PostgreSQL, a fresh database per run), grid as config/market-maker.yaml except a 50 USDT interval (more ticks trade); risk gates fed by wall-clock feeds off and the order-rate throttle lifted. The venue port is wrapped: hrtime when a price tick is handed to the engine, when the first placeOrder/cancelOrder of that tick leaves it (decision latency includes planGrid, the durable intent commit and the engine queue), when a fill event arrives and when the transaction booking it commits. Each variant runs 1 s ticks (advance, then drain the engine queue) until ${minN} ticks traded (max ${sc.maxTicks} ticks). Variants in order: SQLite + journal, SQLite + TypeORM transactions (the previous hot path, for a same-run ratio), PostgreSQL + journal (synchronous_commit on, the default), PostgreSQL + journal with synchronous_commit=off on its connection (opt-in PG_SYNCHRONOUS_COMMIT=off). Baseline for the decision rows: planGrid alone on the engine's final slots at nearby prices.`,
       rows,
       targets,
       notes,

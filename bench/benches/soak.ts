@@ -99,6 +99,7 @@ export const soakBench: Bench = {
       const heapWarm = Object.fromEntries(await Promise.all(apps.map(async ([a, p]) => [a, (await memOf(p, true)).heapUsed] as const)));
       let last = Date.now();
       let finished = false;
+      let lastVenueTs: string | undefined;
       let checks = 0;
       let priceBehind = 0;
       while (!finished && Date.now() - t0 < sc.maxSec * 1000) {
@@ -113,7 +114,10 @@ export const soakBench: Bench = {
           checks++;
           if (venuePrice !== mmPrice) priceBehind++;
         }
-        finished = Boolean(s?.components?.priceFeed?.stale) && samples.length > 3;
+        // replay over: the venue's latest price time stopped moving (or the market maker calls its feed stale)
+        const ts = p?.timestamp ? `${p.timestamp.seconds}.${p.timestamp.nanos}` : undefined;
+        finished = samples.length > 3 && ((ts !== undefined && ts === lastVenueTs) || Boolean(s?.components?.priceFeed?.stale));
+        lastVenueTs = ts;
       }
       const runSec = (Date.now() - t0) / 1000;
       const heapEnd = Object.fromEntries(await Promise.all(apps.map(async ([a, p]) => [a, (await memOf(p, true)).heapUsed] as const)));
@@ -153,7 +157,7 @@ export const soakBench: Bench = {
         },
       ];
       return {
-        method: `Three apps from dist as processes (with bench/hosts/preload-ipc for heap): the connector's sim replays ${sc.maxCandles ?? 'all'} candles of ${path.basename(BTC_CSV)} at SIM_SPEED=${sc.speed} (market time × wall time); the market maker (SQLite, dead-man's switch off) trades it through gRPC; the live server is fed by the same connector and has ${sc.clients} WebSocket clients on /ws. Every ${sc.sampleSec} s: RSS and heap used (no forced GC) and CPU % (from /proc utime+stime) per app. Heap growth = heap after forced GC at the end − heap after forced GC after ${sc.warmupSec} s of warm-up. The run ends when the market maker reports its price feed stale (replay over) or after ${sc.maxSec} s; then the live server's CPU over ${sc.idleSec} s with the clients connected and no market data. Plot: ${path.relative(ROOT, htmlFile)}.`,
+        method: `Three apps from dist as processes (with bench/hosts/preload-ipc for heap): the connector's sim replays ${sc.maxCandles ?? 'all'} candles of ${path.basename(BTC_CSV)} at SIM_SPEED=${sc.speed} (market time × wall time); the market maker (SQLite, dead-man's switch off) trades it through gRPC; the live server is fed by the same connector and has ${sc.clients} WebSocket clients on /ws. Every ${sc.sampleSec} s: RSS and heap used (no forced GC) and CPU % (from /proc utime+stime) per app. Heap growth = heap after forced GC at the end − heap after forced GC after ${sc.warmupSec} s of warm-up. The run ends when the venue's latest price time stops moving between two samples or the market maker reports its price feed stale (replay over), or after ${sc.maxSec} s; then the live server's CPU over ${sc.idleSec} s with the clients connected and no market data. Plot: ${path.relative(ROOT, htmlFile)}.`,
         rows,
         targets,
         notes: [`run ${round(runSec, 0)} s, ${samples.length / apps.length} samples per app, ${wsMessages} WebSocket messages (${wsMessages - wsBefore} during idle)`, `plot ${htmlFile}`],

@@ -75,6 +75,8 @@ export async function createHarness(
     databaseUrl?: string;
     /** Hot write through the app's intent journal (default, as in the app) or TypeORM transactions (false). */
     journal?: boolean;
+    /** PostgreSQL journal: synchronous_commit of its connection (default on, as in the app). */
+    pgSynchronousCommit?: 'on' | 'off';
   },
 ): Promise<Harness> {
   Logger.overrideLogger(false);
@@ -88,7 +90,7 @@ export async function createHarness(
   const file = path.join(workDir, `mm-${process.pid}-${Date.now()}.sqlite`);
   const dataSource = new DataSource(dataSourceOptions({ sqlitePath: file, databaseUrl: opts.databaseUrl }));
   await dataSource.initialize();
-  const journal = opts.journal === false ? undefined : openIntentJournal(dataSource.options as { type: string });
+  const journal = opts.journal === false ? undefined : openIntentJournal(dataSource.options as { type: string }, { pgSynchronousCommit: opts.pgSynchronousCommit });
   await journal?.connect();
   const store = new GridStore(dataSource, 'BTCUSDT', journal);
 

@@ -24,6 +24,8 @@ export const mmConfigSchema = z.object({
       sqlite_path: z.string().min(1).default('data/market-maker.sqlite'),
       /** SQLite `synchronous` of the intent journal: NORMAL (survives kill -9; the last commits can be lost on power loss) or FULL (fsync per commit). */
       sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('NORMAL'),
+      /** PostgreSQL `synchronous_commit` of the intent journal's connection: on (durable COMMIT) or off (survives a market-maker crash, not a database crash). */
+      pg_synchronous_commit: z.enum(['on', 'off']).default('on'),
     })
     .default({}),
   http: z
@@ -165,6 +167,7 @@ export const MM_ENV = [
   ['DATABASE_URL', 'database.url'],
   ['SQLITE_PATH', 'database.sqlite_path'],
   ['SQLITE_SYNCHRONOUS', 'database.sqlite_synchronous'],
+  ['PG_SYNCHRONOUS_COMMIT', 'database.pg_synchronous_commit'],
   ['MM_PORT', 'http.port'],
   ['MM_HOST', 'http.host'],
   ['SYMBOL', 'grid.symbol'],

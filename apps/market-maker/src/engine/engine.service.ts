@@ -50,7 +50,7 @@ export class EngineService implements OnApplicationShutdown {
       },
     });
     // The hot write (intents, slots, fills) goes through a prepared-statement journal, not TypeORM.
-    this.store = new GridStore(dataSource, g.symbol, openIntentJournal(dataSource.options as { type: string }, { sqliteSynchronous: config.database.sqlite_synchronous }));
+    this.store = new GridStore(dataSource, g.symbol, openIntentJournal(dataSource.options as { type: string }, { sqliteSynchronous: config.database.sqlite_synchronous, pgSynchronousCommit: config.database.pg_synchronous_commit }));
     this.engine = buildEngineFromConfig(this.exchange, this.store, config, metrics, this.alerts, (err) => this.die(err));
   }
 

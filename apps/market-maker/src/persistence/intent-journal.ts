@@ -230,7 +230,16 @@ export class PgIntentJournal implements IntentJournal {
   private readonly updateNames = new Map<string, { name: string; text: string }>();
   private readonly shapes = new Map<string, { name?: string; text: string }>();
 
-  constructor(url: string) {
+  /**
+   * @param synchronousCommit `on` (default, the server's durable commit: COMMIT returns after the WAL
+   *   is flushed) or `off` for this connection only: COMMIT returns before the flush — a committed
+   *   intent survives a market-maker crash (the server has it) but a PostgreSQL crash or power loss
+   *   can drop the last commits (≤ 3 × wal_writer_delay, 600 ms by default). Same trade as SQLite NORMAL.
+   */
+  constructor(
+    url: string,
+    private readonly synchronousCommit: 'on' | 'off' = 'on',
+  ) {
     this.client = new PgClient({ connectionString: url });
     this.client.on('error', (e) => {
       this.broken = e;
@@ -239,7 +248,9 @@ export class PgIntentJournal implements IntentJournal {
 
   /** Opens the dedicated connection (called once before the first apply). */
   connect(): Promise<void> {
-    this.connected ??= this.client.connect().then(() => undefined);
+    this.connected ??= this.client.connect().then(async () => {
+      if (this.synchronousCommit === 'off') await this.client.query('SET synchronous_commit = off');
+    });
     return this.connected;
   }
 
@@ -465,13 +476,13 @@ function pgIntentValue(i: IntentRow, col: number): unknown {
  */
 export function openIntentJournal(
   options: { type: string; database?: unknown; url?: string },
-  opts: { sqliteSynchronous?: SqliteSync } = {},
+  opts: { sqliteSynchronous?: SqliteSync; pgSynchronousCommit?: 'on' | 'off' } = {},
 ): IntentJournal | undefined {
   if (options.type === 'better-sqlite3') {
     const file = String(options.database ?? '');
     if (!file || file === ':memory:') return undefined;
     return new SqliteIntentJournal(file, opts.sqliteSynchronous);
   }
-  if (options.type === 'postgres' && options.url) return new PgIntentJournal(options.url);
+  if (options.type === 'postgres' && options.url) return new PgIntentJournal(options.url, opts.pgSynchronousCommit);
   return undefined;
 }
