@@ -26,6 +26,8 @@ export const mmConfigSchema = z.object({
       sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('NORMAL'),
       /** PostgreSQL `synchronous_commit` of the intent journal's connection: on (durable COMMIT) or off (survives a market-maker crash, not a database crash). */
       pg_synchronous_commit: z.enum(['on', 'off']).default('on'),
+      /** Hot write through the intent journal (default) or through TypeORM transactions (false; slower, for comparison). */
+      intent_journal: boolish.default(true),
     })
     .default({}),
   http: z
@@ -168,6 +170,7 @@ export const MM_ENV = [
   ['SQLITE_PATH', 'database.sqlite_path'],
   ['SQLITE_SYNCHRONOUS', 'database.sqlite_synchronous'],
   ['PG_SYNCHRONOUS_COMMIT', 'database.pg_synchronous_commit'],
+  ['MM_INTENT_JOURNAL', 'database.intent_journal'],
   ['MM_PORT', 'http.port'],
   ['MM_HOST', 'http.host'],
   ['SYMBOL', 'grid.symbol'],

@@ -50,7 +50,10 @@ export class EngineService implements OnApplicationShutdown {
       },
     });
     // The hot write (intents, slots, fills) goes through a prepared-statement journal, not TypeORM.
-    this.store = new GridStore(dataSource, g.symbol, openIntentJournal(dataSource.options as { type: string }, { sqliteSynchronous: config.database.sqlite_synchronous, pgSynchronousCommit: config.database.pg_synchronous_commit }));
+    const journal = config.database.intent_journal
+      ? openIntentJournal(dataSource.options as { type: string }, { sqliteSynchronous: config.database.sqlite_synchronous, pgSynchronousCommit: config.database.pg_synchronous_commit })
+      : undefined;
+    this.store = new GridStore(dataSource, g.symbol, journal);
     this.engine = buildEngineFromConfig(this.exchange, this.store, config, metrics, this.alerts, (err) => this.die(err));
   }
 
