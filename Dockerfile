@@ -18,18 +18,21 @@ RUN npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 COPY . .
 # build = buf generate (ts-proto, local plugin) + tsc + tsc-alias → dist/apps/<app>/src/main.js
 RUN npm run build && npm prune --omit=dev
+# The runtime tree: exactly the list in deploy/runtime-files.json (dist, proto, config, the live
+# page, production node_modules). test/deploy/runtime-tree.e2e-spec.ts starts all three apps from
+# a tree assembled by the same script, so a file the apps read at run time cannot go missing here.
+RUN node scripts/assemble-runtime.js /runtime
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-# Owned by root and read-only for the app user; only /app/data (SQLite) is writable.
-COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY --from=build /app/proto ./proto
-COPY --from=build /app/config ./config
-RUN mkdir -p /app/data && chown 1000:1000 /app/data
+# Owned by root and read-only for the app user; only /app/data (SQLite) and /app/state (sim state) are writable.
+COPY --from=build /runtime/ ./
+RUN mkdir -p /app/data /app/state && chown 1000:1000 /app/data /app/state
 # Numeric uid (the image's "node" user) so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 50051 9090 8080 8081
+# SIGTERM: the market maker keeps its dead-man's switch armed for dead_man.shutdown_grace_ms
+# (README "Safe shutdown"); give it the time to send the last heartbeat (compose stop_grace_period).
+STOPSIGNAL SIGTERM
 CMD ["node", "dist/apps/exchange-connector/src/main.js"]

@@ -9,8 +9,11 @@
  * on its own, the others are stopped and this script exits 1.
  *
  * Environment is passed through; defaults only when unset: EXCHANGE=sim, SIM_SPEED=60,
- * SIM_START=on_subscribe with SIM_DATA (a file replay waits for the market maker) and
- * EXCHANGE_GRPC_ADDRESS=<connector host>:<PORT or 50051>.
+ * SIM_START=on_subscribe with SIM_DATA (a file replay waits for the market maker),
+ * GRPC_HOST=MM_HOST=LIVE_HOST=127.0.0.1 (every app on loopback; a non-loopback address needs
+ * authentication, README "Hardening"), EXCHANGE_GRPC_ADDRESS=<connector host>:<PORT or 50051>, and
+ * for the sim SIM_STATE_FILE=data/sim-state.json (the sim account survives restarts like the market
+ * maker's data/market-maker.sqlite does; `npm run reset` clears both; SIM_STATE_FILE= (empty) turns it off).
  * No dependencies: plain Node.
  */
 const { spawn } = require('node:child_process');
@@ -27,12 +30,20 @@ const env = { ...process.env };
 if (!env.EXCHANGE) env.EXCHANGE = 'sim';
 if (!env.SIM_SPEED) env.SIM_SPEED = '60';
 if (env.SIM_DATA && !env.SIM_START) env.SIM_START = 'on_subscribe';
+for (const k of ['GRPC_HOST', 'MM_HOST', 'LIVE_HOST']) if (!env[k]) env[k] = '127.0.0.1';
+if (env.EXCHANGE === 'sim' && env.SIM_STATE_FILE === undefined) {
+  env.SIM_STATE_FILE = 'data/sim-state.json';
+  fs.mkdirSync(path.join(ROOT, 'data'), { recursive: true });
+}
+if (env.SIM_STATE_FILE === '') delete env.SIM_STATE_FILE;
 
 const grpcPort = Number(env.PORT || 50051); // the connector's gRPC port (its PORT setting)
 const grpcHost = !env.GRPC_HOST || env.GRPC_HOST === '0.0.0.0' || env.GRPC_HOST === '::' ? '127.0.0.1' : env.GRPC_HOST;
 if (!env.EXCHANGE_GRPC_ADDRESS) env.EXCHANGE_GRPC_ADDRESS = `${grpcHost}:${grpcPort}`; // where the clients dial it
 
 const color = process.stdout.isTTY && !env.NO_COLOR;
+// The children write to our pipes, not to the terminal: tell them to pretty-print when we are on one.
+if (process.stdout.isTTY && !env.LOG_FORMAT) env.LOG_FORMAT = 'pretty';
 const paint = (code, s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
 
 const APPS = {
@@ -124,6 +135,7 @@ async function main() {
   process.on('exit', () => children.forEach((c) => c.proc.kill('SIGKILL'))); // never leave orphans
 
   log(`EXCHANGE=${env.EXCHANGE} SIM_SPEED=${env.SIM_SPEED}${env.SIM_DATA ? ` SIM_DATA=${env.SIM_DATA}` : ''}`);
+  if (env.SIM_STATE_FILE) log(`sim account kept in ${env.SIM_STATE_FILE} across runs (\`npm run reset\` starts over)`);
   start('connector');
   if (!(await waitForPort(grpcPort, grpcHost, START_TIMEOUT_MS))) {
     if (stopping) return;
@@ -140,9 +152,13 @@ async function main() {
   if (stopping) return;
   if (!up.every(Boolean)) log(`warning: market-maker (${mmPort}) or live-server (${livePort}) port not open yet`);
   log(paint(1, 'up:'));
+  const connHttp = Number(env.METRICS_PORT || 9090);
   log(`  live page          http://localhost:${livePort}`);
-  log(`  market-maker       http://localhost:${mmPort}/status`);
-  log(`  connector gRPC     ${grpcHost}:${grpcPort}   (Ctrl-C stops everything)`);
+  log(`  market-maker       http://localhost:${mmPort}/status   (also /ready, /slots, /metrics)`);
+  log(`  connector          http://localhost:${connHttp}/health   (/metrics; gRPC ${grpcHost}:${grpcPort})`);
+  log(`  operator API       ${env.OPERATOR_TOKEN || env.OPERATOR_TOKEN_FILE ? `http://localhost:${mmPort}/operator/… (bearer token)` : 'off (set OPERATOR_TOKEN)'}`);
+  log(`  dashboards         deploy/observability/ (Grafana JSON, Prometheus alert rules)`);
+  log('below: one line per fill and round trip, a summary per minute; LOG_LEVEL=debug shows every RPC. Ctrl-C stops everything.');
 }
 
 main().catch((err) => {

@@ -72,7 +72,8 @@ export async function startLive(logDir: string): Promise<LiveTarget> {
   fake.account = ACCOUNT;
   await fake.start();
   const port = await freePort();
-  const proc = startApp('live-server', { LIVE_PORT: String(port), LIVE_HOST: '127.0.0.1', EXCHANGE_GRPC_ADDRESS: fake.address }, logDir);
+  // The bench opens up to 2000 WebSockets from one IP: lift the connection caps (capacity, not the per-IP limit).
+  const proc = startApp('live-server', { LIVE_PORT: String(port), LIVE_HOST: '127.0.0.1', EXCHANGE_GRPC_ADDRESS: fake.address, LIVE_MAX_CONNECTIONS: '100000', LIVE_MAX_CONNECTIONS_PER_IP: '100000' }, logDir);
   await waitPort(port, proc);
   await waitFor('live server streams', () => (['SubscribeKlines', 'SubscribeOrders', 'SubscribeAccount', 'SubscribePositions'] as const).every((s) => fake.openStreams(s) === 1), 30_000, 50);
   // let the snapshots load

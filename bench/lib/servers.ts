@@ -24,6 +24,8 @@ export async function startConnector(logDir: string, env: Record<string, string>
       SIM_BALANCE: '1000000000',
       // measure capacity, not the per-client token bucket (200 req/s by default)
       RATE_LIMIT_RPS: '0',
+      // resting orders at 50000 with the market near 100k: a wide band keeps the check in the measured path
+      PRICE_BAND_PCT: '60',
       ...(burst ? { BENCH_BURST: '1' } : {}),
       ...env,
     },

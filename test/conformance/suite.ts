@@ -35,6 +35,13 @@ export interface ConformanceOptions {
   eventTimeoutMs?: number;
   /** Name shown in the jest output (default: the address). */
   name?: string;
+  /**
+   * Spot market (`GetType` SPOT): no positions, funding rate 0 with next_funding_time 0
+   * (REQ-FUND-004), balances in base and quote, and the fill test sells back without reduce-only.
+   */
+  spot?: boolean;
+  /** Skip the cancel-by-client-order-id checks (for connectors built before the contract gained `client_order_id` on CancelOrder). */
+  noCancelByClientOrderId?: boolean;
 }
 
 /** Symbol rules as the suite derives order sizes from them. */
@@ -239,6 +246,37 @@ export function runConformanceSuite(opts: ConformanceOptions): void {
       expect(after.orders.map((x: { orderId: string }) => x.orderId)).not.toContain(o.orderId);
     });
 
+    (opts.noCancelByClientOrderId ? it.skip : it)('cancels by client order id (CancelOrder and BatchCancelOrders client_order_ids)', async () => {
+      const a = await place(await restingBuy());
+      const b = await place(await restingBuy());
+      expect(a.orderId).toMatch(/^[1-9]\d{0,18}$/);
+      await trader.call('CancelOrder', { symbol: opts.symbol, orderId: '0', clientOrderId: a.clientOrderId });
+      expect((await trader.call('GetOrder', { symbol: opts.symbol, orderId: a.orderId })).status).toBe('ORDER_STATUS_CANCELED');
+      const again = await grpcFailure(trader.call('CancelOrder', { symbol: opts.symbol, clientOrderId: a.clientOrderId }));
+      expect(['FAILED_PRECONDITION', 'NOT_FOUND']).toContain(grpc.status[again.code]);
+      const unknown = `${run}nosuch`;
+      const res = await trader.call('BatchCancelOrders', { symbol: opts.symbol, clientOrderIds: [b.clientOrderId, unknown] });
+      expect(res.errors.map((e: { index: number; clientOrderId: string; code: number }) => [e.index, e.clientOrderId, grpc.status[e.code]])).toEqual([[1, unknown, 'NOT_FOUND']]);
+      const gotB = await trader.call('GetOrder', { symbol: opts.symbol, clientOrderId: b.clientOrderId });
+      expect([gotB.orderId, gotB.status]).toEqual([b.orderId, 'ORDER_STATUS_CANCELED']);
+      await expectInvalid(trader.call('CancelOrder', { symbol: opts.symbol, clientOrderId: 'bad id' }), ['client_order_id']);
+      await expectInvalid(trader.call('CancelOrder', { symbol: opts.symbol }), ['order_id']);
+    });
+
+    (opts.spot ? it : it.skip)('spot: no positions, zero funding, balances in base and quote', async () => {
+      expect((await trader.call('GetType')).type).toBe('EXCHANGE_TYPE_SPOT');
+      expect((await trader.call('GetPositions', { symbol: opts.symbol })).positions).toEqual([]);
+      const f = await trader.call('GetFundingRate', { symbol: opts.symbol });
+      expect(decOf(f.rate).isZero()).toBe(true);
+      expect(String(f.nextFundingTime)).toBe('0');
+      const info = await trader.call('GetSymbolInfo', { symbol: opts.symbol });
+      const quote = decOf((await trader.call('GetBalance', { asset: info.quoteAsset })).balance);
+      expect(quote.gt(0)).toBe(true);
+      const base = decOf((await trader.call('GetBalance', { asset: info.baseAsset })).balance);
+      expect(base.gte(0)).toBe(true);
+      expect((await trader.call('GetAccount')).positions ?? []).toEqual([]);
+    });
+
     it('treats a repeated client order id as the same order (idempotent placement)', async () => {
       const req = await restingBuy();
       const a = await place(req);
@@ -297,9 +335,9 @@ export function runConformanceSuite(opts: ConformanceOptions): void {
         const got = await trader.call('GetOrder', { symbol: opts.symbol, orderId: o.orderId });
         expect(got.status).toBe('ORDER_STATUS_FILLED');
         expect(decOf(got.executedQty).eq(qty)).toBe(true);
-        // Close the position again: a marketable reduce-only sell.
+        // Close the position again: a marketable reduce-only sell (spot: a plain sell of what was bought).
         const sellPrice = floorTo((await lastPrice()).mul('0.99'), rules.tick);
-        const sell = { ...buy, side: 'ORDER_SIDE_SELL', price: { value: sellPrice.toString() }, reduceOnly: true, clientOrderId: cid() };
+        const sell = { ...buy, side: 'ORDER_SIDE_SELL', price: { value: sellPrice.toString() }, reduceOnly: !opts.spot, clientOrderId: cid() };
         await place(sell);
         await feed.until(`FILLED of ${sell.clientOrderId}`, () => feed.of(sell.clientOrderId).some((u) => u.status === 'ORDER_STATUS_FILLED'), timeout);
       } finally {

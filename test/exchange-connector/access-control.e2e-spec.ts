@@ -36,7 +36,7 @@ const file = (f: string) => path.join(dir, f);
 async function startConnector(env: Record<string, string>, tag: string): Promise<{ proc: AppProcess; port: number; http: number }> {
   const port = await freePort();
   const http = await freePort();
-  const proc = startApp('exchange-connector', { PORT: String(port), GRPC_HOST: '127.0.0.1', METRICS_PORT: String(http), SIM_SPEED: '60', ...env }, dir, tag);
+  const proc = startApp('exchange-connector', { PORT: String(port), GRPC_HOST: '127.0.0.1', METRICS_PORT: String(http), SIM_SPEED: '60', LOG_LEVEL: 'debug', ...env }, dir, tag);
   await waitFor(`${tag} health`, async () => (await fetch(`http://127.0.0.1:${http}/health`)).status === 200, 30_000, 200);
   return { proc, port, http };
 }
@@ -121,10 +121,10 @@ describe('access control, TLS and rate limit', () => {
 
     // Metrics count guard rejections with their real codes.
     const metrics = await (await fetch(`http://127.0.0.1:${c.http}/metrics`)).text();
-    expect(metrics).toMatch(/grpc_requests_total\{method="GetName",code="RESOURCE_EXHAUSTED"\} [1-9]/);
-    expect(metrics).toMatch(/grpc_requests_total\{method="CancelAllOrders",code="PERMISSION_DENIED"\} 1/);
-    expect(metrics).toMatch(/grpc_requests_total\{method="GetName",code="UNAUTHENTICATED"\} 1/);
-    expect(metrics).toMatch(/grpc_request_duration_seconds_count\{method="GetName"\} \d+/);
+    expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="GetName",grpc_type="unary",grpc_code="RESOURCE_EXHAUSTED"\} [1-9]/);
+    expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="CancelAllOrders",grpc_type="unary",grpc_code="PERMISSION_DENIED"\} 1/);
+    expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="GetName",grpc_type="unary",grpc_code="UNAUTHENTICATED"\} 1/);
+    expect(metrics).toMatch(/grpc_server_handling_seconds_count\{[^}]*grpc_method="GetName"[^}]*\} \d+/);
 
     trader.close();
     monitor.close();

@@ -114,7 +114,9 @@ export class LiveClient {
 
   /** @param autoPong false = never answer pings (a dead peer). */
   constructor(url: string, autoPong = true) {
-    this.ws = new WebSocket(url, { headers: { Origin: 'http://evil.example' }, autoPong });
+    // The page's own origin: a foreign Origin is refused at the handshake (test/security/surfaces.e2e-spec.ts).
+    const u = new URL(url);
+    this.ws = new WebSocket(url, { headers: { Origin: `http://${u.host}` }, autoPong });
     this.ws.on('message', (data, isBinary) => {
       if (isBinary) throw new Error('binary frame received');
       this.messages.push(JSON.parse(data.toString()) as LiveMessage);

@@ -14,7 +14,7 @@ import { MM_CID as CID, type SeenTrade, roundTripPnl, tradeOf } from '../support
 
 jest.setTimeout(420_000);
 const D = Decimal.clone({ precision: 60 });
-const TOKEN = 'op-secret-token';
+const TOKEN = 'op-secret-token-0123';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startConnector(logDir: string, env: Record<string, string>) {
@@ -170,7 +170,7 @@ describe('dead-man switch and operator API', () => {
     await op('POST', 'resume');
     await waitFor('quoting after resume', async () => (await openCount()) >= 5, 15000, 200);
 
-    // A graceful stop disarms the switch: the orders stay for the next start.
+    // A graceful stop keeps the switch armed with the shutdown grace (60 s default): the orders stay for the next start.
     await stopApp(mm);
     const afterStop = await openCount();
     expect(afterStop).toBeGreaterThanOrEqual(5);

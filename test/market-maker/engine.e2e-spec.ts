@@ -273,7 +273,7 @@ describe('exposure limits and strategy modes', () => {
     expect(status(h).realizedPnl).toBe('0.36036');
     expect(status(h).inventory).toBe('0');
     const metrics = await h.registry.metrics();
-    expect(metrics).toMatch(/market_maker_pnl_realized_total\{symbol="BTCUSDT"\} 0\.36036/);
+    expect(metrics).toMatch(/market_maker_pnl_realized\{symbol="BTCUSDT"\} 0\.36036/);
     expect(metrics).toMatch(/market_maker_orders_filled_total\{symbol="BTCUSDT",side="SELL"\} 3/);
     await h.stop();
   });

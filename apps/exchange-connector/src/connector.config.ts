@@ -1,3 +1,4 @@
+import { registerAs } from '@nestjs/config';
 import { z } from 'zod';
 import { boolish, decimalString, loadConfig } from '@mm/platform';
 
@@ -8,11 +9,22 @@ import { boolish, decimalString, loadConfig } from '@mm/platform';
 export const connectorConfigSchema = z.object({
   /** gRPC listen port (ExchangeService + grpc.health.v1). */
   port: z.coerce.number().int().min(0).max(65535).default(50051),
-  host: z.string().min(1).default('0.0.0.0'),
+  /** Listen address of gRPC and HTTP. Loopback by default; any other address requires `auth.tokens` (README "Hardening"). */
+  host: z.string().min(1).default('127.0.0.1'),
   /** HTTP port for /health and /metrics. */
   httpPort: z.coerce.number().int().min(0).max(65535).default(9090),
   /** Which venue this connector wraps. */
-  exchange: z.enum(['sim', 'binance', 'bitget', 'gate', 'okx', 'bybit']).default('sim'),
+  exchange: z.enum(['sim', 'paper', 'binance', 'bitget', 'gate', 'okx', 'bybit']).default('sim'),
+  /**
+   * `exchange: paper`: the real venue whose public market data (ccxt, no keys) drives the paper
+   * account (README "Paper trading"). Symbols from `ccxt.symbols` (default BTCUSDT), initial wallet
+   * and leverage from `sim.balance` / `sim.leverage`, state file `simStateFile`.
+   */
+  paper: z
+    .object({
+      source: z.enum(['binance', 'bitget', 'gate', 'okx', 'bybit']).default('binance'),
+    })
+    .default({}),
   /** ccxt venues: `swap` = USDT-margined perpetual (Binance USD-M), `spot` = spot. See README "Real venues". */
   marketType: z.enum(['swap', 'spot']).default('swap'),
   /** ccxt venues: API credentials, each from a value or a file (`*File` wins; files re-read on change and SIGHUP). Never logged. */
@@ -50,14 +62,36 @@ export const connectorConfigSchema = z.object({
       preCheckClientOrderId: boolish.default(false),
       /** Use the venue's testnet/demo endpoints. */
       sandbox: boolish.default(false),
+      /**
+       * SQLite file keeping the synthetic int64 order ids of venues whose ids are not int64 (Bybit
+       * UUIDs), so CancelOrder/GetOrder by such an id work after a restart (README "Order ids").
+       * In memory when unset (open orders are still recovered from the venue after a restart).
+       */
+      orderIdMapFile: z.string().optional(),
+      /** Start even if the API key can withdraw (README "Going live": the connector refuses such keys by default). */
+      allowWithdrawKey: boolish.default(false),
     })
     .default({}),
   sim: z
     .object({
-      /** Kline CSV to replay (`open_time_ms,open,high,low,close,volume_base`); random walk when absent. */
+      /**
+       * Price data to replay: one path (for `symbol`), or `SYMBOL=path[,SYMBOL=path…]` for several
+       * symbols merged on market time (README "Several symbols, one account"); random walk when absent.
+       */
       data: z.string().optional(),
-      /** Funding CSV (`funding_time_ms,funding_rate`); zero funding when absent. */
+      /** Funding CSV (`funding_time_ms,funding_rate`): one path (for `symbol`) or `SYMBOL=path,…`; zero funding when absent. */
       funding: z.string().optional(),
+      /** Mark-price kline CSV (`open_time_ms,open,high,low,close`, e.g. 8 h): one path (for `symbol`) or `SYMBOL=path,…`; mark = last price when absent. */
+      markPrice: z.string().optional(),
+      /** Per-symbol leverage `SYMBOL=n[,SYMBOL=n…]` (1–125); others use `leverage`. */
+      symbolLeverage: z
+        .string()
+        .regex(/^\s*[A-Z0-9]{3,20}=\d{1,3}\s*(,\s*[A-Z0-9]{3,20}=\d{1,3}\s*)*$/, 'must be SYMBOL=leverage[,SYMBOL=leverage…], e.g. BTCUSDT=20,ETHUSDT=10')
+        .optional(),
+      /** Liquidate a cross account whose margin ratio reaches 100 % (README "Several symbols, one account"). */
+      liquidation: boolish.default(true),
+      /** Liquidation clearance fee, fraction of the closed notional. */
+      liquidationFee: decimalString({ gte: 0 }).default('0.0125'),
       /** Replay at most this many candles of `data` (history included); all when absent. */
       maxCandles: z.coerce.number().int().positive().optional(),
       symbol: z.string().regex(/^[A-Z0-9]{3,20}$/, 'must be an upper-case symbol like BTCUSDT').default('BTCUSDT'),
@@ -147,6 +181,44 @@ export const connectorConfigSchema = z.object({
       burst: z.coerce.number().int().min(1).default(400),
     })
     .default({}),
+  /** Server-side gRPC limits, enforced by the server interceptor before any request message is read (README "Hardening"). */
+  grpc: z
+    .object({
+      /** Largest request message of every RPC except the batch RPCs, bytes. */
+      maxMessageBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(16 * 1024),
+      /** Largest request message of BatchPlaceOrders / BatchCancelOrders, bytes. */
+      maxBatchMessageBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+      /** Concurrent server streams per client (token identity, or peer IP when open). */
+      maxStreamsPerClient: z.coerce.number().int().min(1).default(100),
+      /** Concurrent server streams over all clients. */
+      maxStreamsTotal: z.coerce.number().int().min(1).default(1000),
+      /** grpc.health.v1 Watch calls per connection / in total. */
+      maxHealthWatchesPerConnection: z.coerce.number().int().min(1).default(4),
+      maxHealthWatches: z.coerce.number().int().min(1).default(256),
+      /** On SIGTERM: wait this long for calls and streams to finish (tryShutdown), then end them (forceShutdown), ms. */
+      shutdownGraceMs: z.coerce.number().int().min(0).max(600_000).default(5000),
+    })
+    .default({}),
+  /** Order-entry checks of the connector (README "Hardening"). */
+  orderEntry: z
+    .object({
+      /**
+       * Percent-price band: a LIMIT price more than this percent above or below the last price is
+       * INVALID_ARGUMENT naming `price` (like Binance's PERCENT_PRICE filter); 0 = off.
+       */
+      priceBandPct: decimalString({ gte: 0 }).default('20'),
+    })
+    .default({}),
+  /** Dead-man's switch. */
+  deadMan: z
+    .object({
+      /**
+       * Also arm the venue's native cancel-all countdown. Off by default: it cancels every order of
+       * the symbol on the account, not only the arming client's (see README "Hardening").
+       */
+      venueNative: boolish.default(false),
+    })
+    .default({}),
   /** Sim only: JSON file the sim's account/order/replay state is saved to (debounced) and restored from at start. */
   simStateFile: z.string().optional(),
 });
@@ -159,6 +231,10 @@ export const CONNECTOR_ENV = [
   ['EXCHANGE', 'exchange'],
   ['SIM_DATA', 'sim.data'],
   ['SIM_FUNDING', 'sim.funding'],
+  ['SIM_MARK_PRICE', 'sim.markPrice'],
+  ['SIM_SYMBOL_LEVERAGE', 'sim.symbolLeverage'],
+  ['SIM_LIQUIDATION', 'sim.liquidation'],
+  ['SIM_LIQUIDATION_FEE', 'sim.liquidationFee'],
   ['SIM_MAX_CANDLES', 'sim.maxCandles'],
   ['SIM_SYMBOL', 'sim.symbol'],
   ['SIM_SPEED', 'sim.speed'],
@@ -194,6 +270,8 @@ export const CONNECTOR_ENV = [
   ['CCXT_TIMEOUT_MS', 'ccxt.timeoutMs'],
   ['CCXT_PRECHECK_CLIENT_ORDER_ID', 'ccxt.preCheckClientOrderId'],
   ['CCXT_SANDBOX', 'ccxt.sandbox'],
+  ['ORDER_ID_MAP_FILE', 'ccxt.orderIdMapFile'],
+  ['ALLOW_WITHDRAW_KEY', 'ccxt.allowWithdrawKey'],
   ['STREAM_STALE_PRICE_MS', 'streams.staleAfterMs.price'],
   ['STREAM_STALE_KLINES_MS', 'streams.staleAfterMs.klines'],
   ['STREAM_STALE_ORDERS_MS', 'streams.staleAfterMs.orders'],
@@ -210,11 +288,52 @@ export const CONNECTOR_ENV = [
   ['RATE_LIMIT_RPS', 'rateLimit.rate'],
   ['RATE_LIMIT_BURST', 'rateLimit.burst'],
   ['SIM_STATE_FILE', 'simStateFile'],
+  ['GRPC_MAX_MESSAGE_BYTES', 'grpc.maxMessageBytes'],
+  ['GRPC_MAX_BATCH_MESSAGE_BYTES', 'grpc.maxBatchMessageBytes'],
+  ['GRPC_MAX_STREAMS_PER_CLIENT', 'grpc.maxStreamsPerClient'],
+  ['GRPC_MAX_STREAMS_TOTAL', 'grpc.maxStreamsTotal'],
+  ['HEALTH_MAX_WATCHES_PER_CONNECTION', 'grpc.maxHealthWatchesPerConnection'],
+  ['HEALTH_MAX_WATCHES', 'grpc.maxHealthWatches'],
+  ['SHUTDOWN_GRACE_MS', 'grpc.shutdownGraceMs'],
+  ['PRICE_BAND_PCT', 'orderEntry.priceBandPct'],
+  ['DEAD_MAN_VENUE_NATIVE', 'deadMan.venueNative'],
+  ['PAPER_SOURCE', 'paper.source'],
 ] as const;
+
+/**
+ * `SIM_*` variables the connector accepts outside {@link CONNECTOR_ENV}. Every `SIM_*` name must be
+ * either bound in CONNECTOR_ENV or listed here, or the start fails with "unknown environment variable".
+ */
+export const CONNECTOR_EXTRA_ENV = [
+  'SIM_TEST_BURST', // test-only HTTP hooks (http/test-hooks.controller.ts)
+  'SIM_DATA_DIR', // docker-compose host folder of SIM_DATA files (interpolation variable)
+] as const;
+
+/** Env prefixes the connector owns (strictly checked). */
+export const CONNECTOR_ENV_PREFIXES = ['SIM_'] as const;
 
 export const CONNECTOR_CONFIG = Symbol('CONNECTOR_CONFIG');
 
 /** @throws ConfigError naming the bad key. */
 export function loadConnectorConfig(env: NodeJS.ProcessEnv = process.env): ConnectorConfig {
-  return loadConfig(connectorConfigSchema, { file: env.CONNECTOR_CONFIG, required: !!env.CONNECTOR_CONFIG, env: CONNECTOR_ENV, source: env });
+  return loadConfig(connectorConfigSchema, {
+    file: env.CONNECTOR_CONFIG,
+    required: !!env.CONNECTOR_CONFIG,
+    env: CONNECTOR_ENV,
+    source: env,
+    strictEnvPrefixes: CONNECTOR_ENV_PREFIXES,
+    extraEnv: CONNECTOR_EXTRA_ENV,
+  });
+}
+
+/**
+ * Typed `@nestjs/config` namespace of the connector (`ConfigModule.forRoot({ load: [connectorConfig] })`);
+ * inject with `@Inject(connectorConfig.KEY) cfg: ConfigType<typeof connectorConfig>` or the CONNECTOR_CONFIG alias.
+ */
+export const connectorConfig = registerAs('connector', (): ConnectorConfig => loadConnectorConfig());
+
+/** `ConfigModule.forRoot` validation: the zod schema over the YAML file + env. @throws ConfigError naming the key. */
+export function validateConnectorEnv(env: Record<string, unknown>): Record<string, unknown> {
+  loadConnectorConfig(env as NodeJS.ProcessEnv);
+  return env;
 }

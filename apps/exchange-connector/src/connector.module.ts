@@ -1,13 +1,16 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ConfigModule, type ConfigType } from '@nestjs/config';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { loggingModule } from '@mm/platform';
-import { CONNECTOR_CONFIG, type ConnectorConfig, loadConnectorConfig } from './connector.config';
+import { CONNECTOR_CONFIG, type ConnectorConfig, connectorConfig, validateConnectorEnv } from './connector.config';
 import { DeadManController, DeadManService } from './grpc/dead-man';
 import { ExchangeController } from './grpc/exchange.controller';
 import { AuthGuard, AuthService } from './grpc/auth';
 import { GrpcExceptionFilter } from './grpc/grpc-errors';
-import { RateLimitGuard } from './grpc/rate-limit';
+import { ConnectorGate } from './grpc/gate';
+import { GrpcShutdown } from './grpc/grpc-shutdown';
+import { OrderEntryChecks } from './grpc/order-entry';
 import { RpcLoggingInterceptor, RpcObserver } from './grpc/rpc-logging';
 import { StreamHub, streamHubOptions } from './grpc/stream-hub';
 import { CONNECTOR_METRIC_PROVIDERS, ConnectorMetrics } from './http/connector.metrics';
@@ -21,10 +24,14 @@ import type { ExchangeVenue } from '@mm/domain';
 import { SimExchange } from '@mm/sim-exchange';
 
 @Module({
-  imports: [loggingModule('exchange-connector'), PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, cache: true, validate: validateConnectorEnv, load: [connectorConfig] }),
+    loggingModule('exchange-connector'),
+    PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
+  ],
   controllers: [ExchangeController, DeadManController, HealthController, ...(testHooksEnabled() ? [TestHooksController] : [])],
   providers: [
-    { provide: CONNECTOR_CONFIG, useFactory: () => loadConnectorConfig() },
+    { provide: CONNECTOR_CONFIG, useFactory: (c: ConfigType<typeof connectorConfig>) => c, inject: [connectorConfig.KEY] },
     { provide: VENUE, useFactory: (c: ConnectorConfig) => createVenue(c), inject: [CONNECTOR_CONFIG] },
     {
       provide: StreamHub,
@@ -48,17 +55,24 @@ import { SimExchange } from '@mm/sim-exchange';
           : null,
       inject: [VENUE, CONNECTOR_CONFIG, StreamHub],
     },
-    ConnectorHealth,
+    {
+      provide: ConnectorHealth,
+      useFactory: (c: ConnectorConfig) => new ConnectorHealth({ maxWatchesPerConnection: c.grpc.maxHealthWatchesPerConnection, maxWatches: c.grpc.maxHealthWatches }),
+      inject: [CONNECTOR_CONFIG],
+    },
     DeadManService,
+    ConnectorGate,
+    GrpcShutdown,
+    OrderEntryChecks,
     ConnectorMetrics,
     VenueLifecycle,
     ...CONNECTOR_METRIC_PROVIDERS,
     SimStatePersistence,
-    // Access control, then the per-client rate limit (guards run in this order); see README "Access control".
+    // Token, role, rate limit and stream caps are checked by ConnectorGate (a grpc-js server
+    // interceptor, before any message is read); AuthGuard re-checks the role inside Nest.
     AuthService,
     RpcObserver,
     { provide: APP_GUARD, useClass: AuthGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
     { provide: APP_FILTER, useClass: GrpcExceptionFilter },
     // Streams only (@UseInterceptors on Subscribe*); unary calls are recorded by @ObserveUnaryCalls.
     RpcLoggingInterceptor,

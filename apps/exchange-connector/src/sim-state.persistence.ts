@@ -1,8 +1,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { ExchangeVenue } from '@mm/domain';
-import { SimExchange } from '@mm/sim-exchange';
+import type { ExchangeVenue, Unsubscribe } from '@mm/domain';
+
+/** A venue whose account state can be saved and restored: the sim and the paper venue. */
+interface PersistableVenue {
+  snapshotState(): { orders: unknown[]; marketTimeMs?: number };
+  restoreState(raw: unknown): void;
+  onStateChange(cb: () => void): Unsubscribe;
+}
+
+function isPersistable(v: unknown): v is PersistableVenue {
+  const p = v as Partial<PersistableVenue>;
+  return typeof p.snapshotState === 'function' && typeof p.restoreState === 'function' && typeof p.onStateChange === 'function';
+}
 import { CONNECTOR_CONFIG, type ConnectorConfig } from './connector.config';
 import { VENUE } from './venue/venue.provider';
 
@@ -12,7 +23,7 @@ export const SIM_STATE_DEBOUNCE_MS = 50;
 export const SIM_STATE_PERIOD_MS = 1000;
 
 /**
- * `SIM_STATE_FILE` (config `simStateFile`, sim venue only): restores the sim's account, orders,
+ * `SIM_STATE_FILE` (config `simStateFile`, sim and paper venues): restores the sim's account, orders,
  * trades, positions and replay position from that JSON file at construction (before the venue starts
  * and before any port listens), then saves it within 50 ms of every account/order change, every
  * second (replay position) and at shutdown. Writes are atomic (temp file + rename), so a SIGKILL
@@ -22,25 +33,32 @@ export const SIM_STATE_PERIOD_MS = 1000;
 export class SimStatePersistence implements OnApplicationShutdown {
   private readonly log = new Logger('SimState');
   private readonly file?: string;
-  private readonly sim?: SimExchange;
+  private readonly sim?: PersistableVenue;
   private pending?: NodeJS.Timeout;
   private periodic?: NodeJS.Timeout;
   private failedOnce = false;
+  private dataset = '';
 
   /** @throws Error when the file exists but cannot be parsed or restored (the connector must not silently start empty). */
   constructor(@Inject(VENUE) venue: ExchangeVenue, @Inject(CONNECTOR_CONFIG) config: ConnectorConfig) {
     if (!config.simStateFile) return;
-    if (!(venue instanceof SimExchange)) {
-      this.log.warn('simStateFile is set but the venue is not the simulator: ignored');
+    if (!isPersistable(venue)) {
+      this.log.warn('simStateFile is set but the venue is neither the simulator nor paper: ignored');
       return;
     }
     this.file = path.resolve(config.simStateFile);
     this.sim = venue;
+    this.dataset = simDataset(config);
     if (fs.existsSync(this.file)) {
-      const state = JSON.parse(fs.readFileSync(this.file, 'utf8')) as unknown;
+      const state = JSON.parse(fs.readFileSync(this.file, 'utf8')) as { dataset?: unknown };
+      if (typeof state?.dataset === 'string' && state.dataset !== this.dataset)
+        throw new Error(
+          `sim state file ${this.file} belongs to another sim setup (${state.dataset}), not this one (${this.dataset}): ` +
+            '`npm run reset` clears it and the market maker state, or set SIM_STATE_FILE to another file',
+        );
       venue.restoreState(state);
       const s = venue.snapshotState();
-      this.log.log(`restored sim state from ${this.file}: ${s.orders.length} orders, market time ${new Date(s.marketTimeMs).toISOString()}`);
+      this.log.log(`restored ${venue.name} state from ${this.file}: ${s.orders.length} orders${s.marketTimeMs ? `, market time ${new Date(s.marketTimeMs).toISOString()}` : ''}`);
     } else {
       this.log.log(`sim state file ${this.file} not found: starting fresh`);
     }
@@ -63,7 +81,7 @@ export class SimStatePersistence implements OnApplicationShutdown {
     if (!this.sim || !this.file) return;
     const tmp = `${this.file}.${process.pid}.tmp`;
     try {
-      fs.writeFileSync(tmp, JSON.stringify(this.sim.snapshotState()));
+      fs.writeFileSync(tmp, JSON.stringify({ ...this.sim.snapshotState(), dataset: this.dataset }));
       fs.renameSync(tmp, this.file);
       this.failedOnce = false;
     } catch (e) {
@@ -78,4 +96,14 @@ export class SimStatePersistence implements OnApplicationShutdown {
     this.pending = undefined;
     this.save();
   }
+}
+
+/**
+ * What a saved sim state belongs to: the price data setting (`SIM_DATA`), or the random walk's
+ * symbol and seed. A state saved for another setup is refused at start (its replay position and
+ * positions would be meaningless), never silently mixed in.
+ */
+export function simDataset(config: ConnectorConfig): string {
+  const s = config.sim;
+  return s.data ? `SIM_DATA=${s.data}` : `random walk ${s.symbol} seed ${s.seed}`;
 }

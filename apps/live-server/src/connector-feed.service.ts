@@ -19,7 +19,7 @@ import {
   ZERO,
   isTerminal,
 } from '@mm/domain';
-import { backoffDelay } from '@mm/platform';
+import { assertNotDevToken, backoffDelay, grpcClientCredentials, readSecret } from '@mm/platform';
 import { LIVE_CONFIG, type LiveConfig } from './live.config';
 import { quoteAssetOf } from './messages';
 
@@ -98,9 +98,14 @@ export class ConnectorFeedService implements OnApplicationBootstrap, OnModuleDes
   private running = false;
   private lastConnected = false;
 
+  private readonly token: string;
+
+  /** @throws ConfigError for an unreadable `connector.token_file`, a dev token in production, or bad TLS files. */
   constructor(@Inject(LIVE_CONFIG) private readonly cfg: LiveConfig) {
+    this.token = readSecret(cfg.connector.token, cfg.connector.token_file, 'connector.token_file');
+    assertNotDevToken(this.token, 'connector.token');
     const Ctor = exchangeClientConstructor();
-    this.client = new Ctor(cfg.connector.address, grpc.credentials.createInsecure(), {
+    this.client = new Ctor(cfg.connector.address, grpcClientCredentials(cfg.connector.tls, 'connector.tls').credentials, {
       'grpc.initial_reconnect_backoff_ms': cfg.backoff.initial_ms,
       'grpc.max_reconnect_backoff_ms': cfg.backoff.max_ms,
       'grpc.keepalive_time_ms': 300_000, // ≥ the 5 min servers tolerate by default (no too_many_pings GOAWAY)
@@ -221,7 +226,7 @@ export class ConnectorFeedService implements OnApplicationBootstrap, OnModuleDes
 
   private metadata(): grpc.Metadata {
     const md = new grpc.Metadata({ waitForReady: true });
-    if (this.cfg.connector.token) md.set('authorization', `Bearer ${this.cfg.connector.token}`);
+    if (this.token) md.set('authorization', `Bearer ${this.token}`);
     return md;
   }
 

@@ -5,12 +5,15 @@ describe('live config', () => {
   it('has the documented defaults', () => {
     expect(loadLiveConfig([], {})).toEqual({
       port: 8081,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
+      viewer_token: '',
+      allowed_origins: [],
+      allowed_hosts: [],
       symbol: 'BTCUSDT',
       history_limit: 100,
-      connector: { address: 'localhost:50051', token: '' },
+      connector: { address: '127.0.0.1:50051', token: '', tls: {} },
       backoff: { initial_ms: 500, max_ms: 10_000 },
-      ws: { max_buffered_bytes: 1_048_576, ping_interval_ms: 30_000, max_messages_per_sec: 20 },
+      ws: { max_buffered_bytes: 1_048_576, ping_interval_ms: 30_000, max_messages_per_sec: 20, max_connections: 200, max_connections_per_ip: 20 },
     });
   });
 

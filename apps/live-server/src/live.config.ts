@@ -6,7 +6,10 @@ import { z } from 'zod';
  *
  * ```yaml
  * port: 8081              # HTTP + WebSocket port (0 = any free port)
- * host: 0.0.0.0
+ * host: 127.0.0.1        # any non-loopback address requires viewer_token
+ * viewer_token: ""        # ≥ 16 chars; required for / and /ws when set (README "Hardening")
+ * allowed_origins: []     # extra Origins allowed on /ws (same-origin is always allowed)
+ * allowed_hosts: []       # Host header values accepted; empty = loopback names when bound to loopback
  * symbol: BTCUSDT
  * history_limit: 100      # 1m candles kept and sent as `history`
  * connector:
@@ -22,7 +25,20 @@ import { z } from 'zod';
 export const liveConfigSchema = z
   .object({
     port: z.coerce.number().int().min(0).max(65535).default(8081),
-    host: z.string().min(1).default('0.0.0.0'),
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Viewer token for `/`, `/app.js` and `/ws` (query `?token=`, cookie `live_token`, or `Authorization: Bearer`); empty = open (loopback only). */
+    viewer_token: z.string().default(''),
+    viewer_token_file: z.string().optional(),
+    /** Origins (`scheme://host[:port]`) allowed to open `/ws` besides the page's own origin. */
+    allowed_origins: z
+      .union([z.array(z.string()), z.string()])
+      .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((x) => x.trim().toLowerCase().replace(/\/+$/, '')).filter(Boolean))
+      .default([]),
+    /** Accepted `Host` header names (DNS-rebinding guard); empty = `localhost`/loopback IPs when bound to loopback, any otherwise; `*` = any. */
+    allowed_hosts: z
+      .union([z.array(z.string()), z.string()])
+      .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((x) => x.trim().toLowerCase()).filter(Boolean))
+      .default([]),
     symbol: z
       .string()
       .trim()
@@ -31,8 +47,14 @@ export const liveConfigSchema = z
     history_limit: z.coerce.number().int().min(1).max(1000).default(100),
     connector: z
       .object({
-        address: z.string().trim().min(1).default('localhost:50051'),
+        address: z.string().trim().min(1).default('127.0.0.1:50051'),
         token: z.string().default(''),
+        token_file: z.string().optional(),
+        /** TLS towards the connector (PEM files): `ca` enables TLS, `cert` + `key` add a client certificate (mTLS). */
+        tls: z
+          .object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),
@@ -48,6 +70,9 @@ export const liveConfigSchema = z
         max_buffered_bytes: z.coerce.number().int().positive().default(1024 * 1024),
         ping_interval_ms: z.coerce.number().int().min(100).default(30_000),
         max_messages_per_sec: z.coerce.number().int().positive().default(20),
+        /** Open WebSocket connections in total / per client IP; more are refused at the handshake (HTTP 503 / 429). */
+        max_connections: z.coerce.number().int().positive().default(200),
+        max_connections_per_ip: z.coerce.number().int().positive().default(20),
       })
       .strict()
       .default({}),
@@ -56,6 +81,9 @@ export const liveConfigSchema = z
 
 /** Validated live-server configuration (see {@link liveConfigSchema}). */
 export type LiveConfig = z.infer<typeof liveConfigSchema>;
+
+/** Typed `@nestjs/config` namespace key of the live server (`ConfigService.get<LiveConfig>('live')`). */
+export const LIVE_CONFIG_NAMESPACE = 'live';
 
 /** DI token of the {@link LiveConfig}. */
 export const LIVE_CONFIG = Symbol('LIVE_CONFIG');
@@ -66,9 +94,32 @@ const ENV_BINDINGS: readonly EnvBinding[] = [
   ['LIVE_SYMBOL', 'symbol'],
   ['EXCHANGE_GRPC_ADDRESS', 'connector.address'],
   ['CONNECTOR_TOKEN', 'connector.token'],
+  ['CONNECTOR_TOKEN_FILE', 'connector.token_file'],
+  ['CONNECTOR_TLS_CA_FILE', 'connector.tls.ca'],
+  ['CONNECTOR_TLS_CERT_FILE', 'connector.tls.cert'],
+  ['CONNECTOR_TLS_KEY_FILE', 'connector.tls.key'],
+  ['LIVE_VIEWER_TOKEN', 'viewer_token'],
+  ['LIVE_VIEWER_TOKEN_FILE', 'viewer_token_file'],
+  ['LIVE_ALLOWED_ORIGINS', 'allowed_origins'],
+  ['LIVE_ALLOWED_HOSTS', 'allowed_hosts'],
+  ['LIVE_MAX_CONNECTIONS', 'ws.max_connections'],
+  ['LIVE_MAX_CONNECTIONS_PER_IP', 'ws.max_connections_per_ip'],
   // command-line flags win over env; they are injected into the source under these names
   ['--port', 'port'],
 ];
+
+/**
+ * `LIVE_*` variables the live server reads outside its env bindings. Every `LIVE_*` name must be
+ * either bound above or listed here, or the start fails with "unknown environment variable".
+ */
+export const LIVE_EXTRA_ENV = [
+  'LIVE_CONFIG', // YAML file (read below)
+  'LIVE_PUBLIC_DIR', // page folder (live.controller.ts)
+  'LIVE_TOKEN', // docker-compose interpolation variable (the live server's connector token)
+] as const;
+
+/** Env prefixes the live server owns (strictly checked). */
+export const LIVE_ENV_PREFIXES = ['LIVE_'] as const;
 
 function flag(argv: readonly string[], name: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {
@@ -91,5 +142,7 @@ export function loadLiveConfig(argv: readonly string[] = process.argv.slice(2), 
     required: file !== undefined,
     env: ENV_BINDINGS,
     source: port === undefined ? env : { ...env, '--port': port },
+    strictEnvPrefixes: LIVE_ENV_PREFIXES,
+    extraEnv: LIVE_EXTRA_ENV,
   });
 }

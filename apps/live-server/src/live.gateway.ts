@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket, type WebSocketServer as WsServer } from 'ws';
 import { ConnectorFeedService, type FeedEvent } from './connector-feed.service';
 import { LIVE_CONFIG, type LiveConfig } from './live.config';
+import { LiveAccess } from './access';
 import {
   type LiveMessage,
   snapshotMessages,
@@ -29,7 +30,10 @@ interface ClientState {
 }
 
 /**
- * Read-only WebSocket feed at `/ws` on the HTTP port (any Origin accepted).
+ * Read-only WebSocket feed at `/ws` on the HTTP port. The handshake is refused (before any data is
+ * sent) for an unknown Host (421), a foreign Origin (403), a missing/wrong viewer token when one is
+ * set (401/403), more than `ws.max_connections_per_ip` connections from one IP (429) or
+ * `ws.max_connections` in total (503) — see {@link LiveAccess}.
  *
  * New connection → snapshot (`history`, `account`, `orders` array, `position` if known); then every
  * feed change is broadcast as one text frame `{type, data}` (see messages.ts), serialized once per
@@ -44,10 +48,15 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
   private readonly state = new WeakMap<WebSocket, ClientState>();
   private pingTimer?: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
+  private readonly perIp = new Map<string, number>();
+  private connections = 0;
+  /** Handshakes refused, by HTTP status. */
+  readonly refused: Record<number, number> = {};
 
   constructor(
     private readonly feed: ConnectorFeedService,
     @Inject(LIVE_CONFIG) private readonly cfg: LiveConfig,
+    private readonly access: LiveAccess,
   ) {
     this.unsubscribe = feed.onEvent((e) => this.onFeedEvent(e));
   }
@@ -59,8 +68,38 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
 
   afterInit(server: WsServer): void {
     this.server = server;
+    // ws reads options.verifyClient at each handshake (handleUpgrade); the WsAdapter builds the server.
+    (server as unknown as { options: Record<string, unknown> }).options.verifyClient = (
+      info: { req: IncomingMessage },
+      cb: (ok: boolean, code?: number, message?: string) => void,
+    ) => {
+      const refusal = this.admit(info.req);
+      if (refusal) {
+        this.refused[refusal.status] = (this.refused[refusal.status] ?? 0) + 1;
+        cb(false, refusal.status, refusal.reason);
+      } else cb(true);
+    };
     this.pingTimer = setInterval(() => this.pingAll(), this.cfg.ws.ping_interval_ms);
     this.pingTimer.unref();
+  }
+
+  /** Access and connection caps of one handshake; counts the connection when admitted (released when its socket closes). */
+  private admit(req: IncomingMessage): { status: number; reason: string } | undefined {
+    const refusal = this.access.check(req, true);
+    if (refusal) return refusal;
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const n = this.perIp.get(ip) ?? 0;
+    if (n >= this.cfg.ws.max_connections_per_ip) return { status: 429, reason: `at most ${this.cfg.ws.max_connections_per_ip} connections per client` };
+    if (this.connections >= this.cfg.ws.max_connections) return { status: 503, reason: `at most ${this.cfg.ws.max_connections} connections` };
+    this.perIp.set(ip, n + 1);
+    this.connections++;
+    req.socket.once('close', () => {
+      this.connections--;
+      const left = (this.perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, left);
+    });
+    return undefined;
   }
 
   handleConnection(client: WebSocket, req?: IncomingMessage): void {

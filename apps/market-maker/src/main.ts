@@ -2,12 +2,16 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError } from '@mm/platform';
-import { MM_CONFIG, type MmConfig } from './mm.config';
+import { MM_CONFIG, type MmConfig, loadMmConfig } from './mm.config';
 import { EngineService } from './engine/engine.service';
+import { MmAccess } from './http/access';
 
 /** Market maker: HTTP /health /status /metrics on MM_PORT (8080); trades through the connector. */
 async function bootstrap(): Promise<void> {
-  // Imported lazily so a config error is reported before Nest starts.
+  // Validated first (ConfigModule validates again) and the module imported lazily, so a config error
+  // is one clear line before Nest starts.
+  // Token files, minimum lengths, dev tokens in production, non-loopback without a read token: same.
+  new MmAccess(loadMmConfig());
   const { AppModule } = await import('./app.module');
   const app = await NestFactory.create(AppModule, { bufferLogs: true });
   app.useLogger(app.get(Logger));

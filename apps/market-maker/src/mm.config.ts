@@ -1,5 +1,6 @@
+import { registerAs } from '@nestjs/config';
 import { z } from 'zod';
-import { boolish, decimalString, loadConfig } from '@mm/platform';
+import { boolish, decimalString, loadConfig, withFileSecrets } from '@mm/platform';
 
 /**
  * Market maker settings (snake_case, as in the upstream YAML). Sources, lowest precedence first:
@@ -11,8 +12,18 @@ export const mmConfigSchema = z.object({
   instance_id: z.string().regex(/^[a-z][a-z0-9]{1,7}$/, 'must be 2–8 lower-case alphanumerics starting with a letter').default('mm1'),
   exchange: z
     .object({
-      address: z.string().min(3).default('localhost:50051'),
+      address: z.string().min(3).default('127.0.0.1:50051'),
       token: z.string().default(''),
+      /** File holding the connector token (wins over `token`; trimmed). */
+      token_file: z.string().optional(),
+      /** TLS towards the connector: CA of its certificate (enables TLS); client cert + key for mutual TLS (PEM files). */
+      tls: z
+        .object({
+          ca: z.string().optional(),
+          cert: z.string().optional(),
+          key: z.string().optional(),
+        })
+        .default({}),
       connect_attempts: z.coerce.number().int().min(1).max(100).default(10),
       request_timeout_ms: z.coerce.number().int().min(100).max(120000).default(5000),
     })
@@ -28,12 +39,20 @@ export const mmConfigSchema = z.object({
       pg_synchronous_commit: z.enum(['on', 'off']).default('on'),
       /** Hot write through the intent journal (default) or through TypeORM transactions (false; slower, for comparison). */
       intent_journal: boolish.default(true),
+      /** PostgreSQL: statement_timeout and client query timeout of every query, ms (a hung query fails instead of blocking). */
+      statement_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(5000),
     })
     .default({}),
   http: z
     .object({
       port: z.coerce.number().int().min(0).max(65535).default(8080),
-      host: z.string().default('0.0.0.0'),
+      /** Listen address; loopback by default. Any other address requires `http.read_token` (README "Hardening"). */
+      host: z.string().default('127.0.0.1'),
+      /** Bearer token for /status, /slots, /intents and /metrics (≥ 16 characters); empty = open (loopback only). */
+      read_token: z.string().default(''),
+      read_token_file: z.string().optional(),
+      /** Serve /metrics without the read token (for a Prometheus scraper inside the cluster). */
+      metrics_open: boolish.default(false),
     })
     .default({}),
   grid: z
@@ -136,12 +155,32 @@ export const mmConfigSchema = z.object({
       /** The connector cancels our orders when no heartbeat arrives for this long, ms. */
       timeout_ms: z.coerce.number().int().min(1000).max(600_000).default(15_000),
       interval_ms: z.coerce.number().int().min(100).default(3000),
+      /**
+       * What SIGTERM/SIGINT does with the switch (README "Safe shutdown"):
+       * keep_armed — send a last heartbeat with timeout `shutdown_grace_ms` and do not disarm: a
+       *   rollout's new pod re-arms it and keeps the orders; if none comes back the connector cancels them;
+       * cancel — cancel the symbol's orders, then disarm (also chosen by `engine.cancel_on_exit: true`);
+       * disarm — leave the orders unprotected (the old behaviour; not recommended).
+       */
+      on_shutdown: z.enum(['keep_armed', 'cancel', 'disarm']).default('keep_armed'),
+      /** Grace of the last heartbeat on shutdown, ms (how long a replacement has to take over). */
+      shutdown_grace_ms: z.coerce.number().int().min(1000).max(600_000).default(60_000),
+    })
+    .default({}),
+  log: z
+    .object({
+      /** One summary line (PnL, inventory, open orders, breaker) every this many ms; 0 = off. */
+      summary_interval_ms: z.coerce.number().int().min(0).default(60_000),
     })
     .default({}),
   operator: z
     .object({
-      /** Bearer token for /operator/*; empty disables the operator API. */
+      /** Bearer token for /operator/* (≥ 16 characters); empty disables the operator API. */
       token: z.string().default(''),
+      /** File holding the operator token (wins over `token`; trimmed). */
+      token_file: z.string().optional(),
+      /** Failed operator/read token attempts allowed per client IP per minute; more answer 429. */
+      max_failures_per_min: z.coerce.number().int().min(1).default(10),
     })
     .default({}),
   engine: z
@@ -184,14 +223,65 @@ export const MM_ENV = [
   ['DEAD_MAN_ENABLED', 'dead_man.enabled'],
   ['DEAD_MAN_TIMEOUT_MS', 'dead_man.timeout_ms'],
   ['DEAD_MAN_INTERVAL_MS', 'dead_man.interval_ms'],
+  ['DEAD_MAN_ON_SHUTDOWN', 'dead_man.on_shutdown'],
+  ['DEAD_MAN_SHUTDOWN_GRACE_MS', 'dead_man.shutdown_grace_ms'],
+  ['MM_SUMMARY_INTERVAL_MS', 'log.summary_interval_ms'],
   ['RECONCILE_INTERVAL_MS', 'engine.reconcile_interval_ms'],
   ['REQUEST_TIMEOUT_MS', 'exchange.request_timeout_ms'],
+  ['CONNECTOR_TOKEN_FILE', 'exchange.token_file'],
+  ['CONNECTOR_TLS_CA_FILE', 'exchange.tls.ca'],
+  ['CONNECTOR_TLS_CERT_FILE', 'exchange.tls.cert'],
+  ['CONNECTOR_TLS_KEY_FILE', 'exchange.tls.key'],
+  ['OPERATOR_TOKEN_FILE', 'operator.token_file'],
+  ['MM_READ_TOKEN', 'http.read_token'],
+  ['MM_READ_TOKEN_FILE', 'http.read_token_file'],
+  ['MM_METRICS_OPEN', 'http.metrics_open'],
+  ['DATABASE_STATEMENT_TIMEOUT_MS', 'database.statement_timeout_ms'],
 ] as const;
+
+/**
+ * `MM_*` variables the market maker reads outside {@link MM_ENV}. Every `MM_*` name must be either
+ * bound in MM_ENV or listed here, or the start fails with "unknown environment variable".
+ */
+export const MM_EXTRA_ENV = [
+  'MM_CRASH_POINT', // test-only fault injection (engine.factory.ts)
+  'MM_CRASH_PROBABILITY',
+  'MM_TOKEN', // docker-compose interpolation variable (the market maker's connector token)
+] as const;
+
+/**
+ * Env-only secrets that may also come from a file (`DATABASE_URL_FILE=/run/secrets/database-url`).
+ * Tokens (`OPERATOR_TOKEN_FILE`, `CONNECTOR_TOKEN_FILE`, `MM_READ_TOKEN_FILE`) are config keys
+ * (`operator.token_file`, …) read by MmAccess with the same `readSecret`.
+ */
+export const MM_SECRET_ENV = ['DATABASE_URL'] as const;
+
+/** Alert secrets that may come from a file (`ALERT_TELEGRAM_BOT_TOKEN_FILE`, `ALERT_SLACK_WEBHOOK_URL_FILE`). */
+export const ALERT_SECRET_ENV = ['ALERT_TELEGRAM_BOT_TOKEN', 'ALERT_SLACK_WEBHOOK_URL'] as const;
+
+/** Env prefixes the market maker owns (strictly checked). */
+export const MM_ENV_PREFIXES = ['MM_'] as const;
 
 export const MM_CONFIG = Symbol('MM_CONFIG');
 
 /** @throws ConfigError naming the bad key. */
-export function loadMmConfig(env: NodeJS.ProcessEnv = process.env): MmConfig {
+export function loadMmConfig(source: NodeJS.ProcessEnv = process.env): MmConfig {
+  const env = withFileSecrets(source, MM_SECRET_ENV);
   const file = env.CONFIG_FILE ?? 'config/market-maker.yaml';
-  return loadConfig(mmConfigSchema, { file, required: !!env.CONFIG_FILE, env: MM_ENV, source: env });
+  return loadConfig(mmConfigSchema, { file, required: !!env.CONFIG_FILE, env: MM_ENV, source: env, strictEnvPrefixes: MM_ENV_PREFIXES, extraEnv: MM_EXTRA_ENV });
+}
+
+/**
+ * The market maker's typed config namespace for `@nestjs/config` (`ConfigModule.forRoot({ load: [mmConfig] })`).
+ * Inject with `@Inject(mmConfig.KEY) cfg: ConfigType<typeof mmConfig>`, or the MM_CONFIG alias.
+ */
+export const mmConfig = registerAs('mm', (): MmConfig => loadMmConfig());
+
+/**
+ * `ConfigModule.forRoot` validation: the zod schema over YAML + env (same as {@link loadMmConfig}).
+ * @throws ConfigError naming the bad key; Nest does not start.
+ */
+export function validateMmEnv(env: Record<string, unknown>): Record<string, unknown> {
+  loadMmConfig(env as NodeJS.ProcessEnv);
+  return env;
 }

@@ -58,6 +58,35 @@ export function fromDec(w: Decimal | undefined | null, field: string, required =
   return d;
 }
 
+/** Plain decimal notation accepted on order entry: optional minus, digits, optional fraction. */
+const STRICT_DECIMAL_RE = /^-?\d+(\.\d+)?$/;
+/** Most integer digits of an order price or quantity (1e30 is beyond any venue's range). */
+export const MAX_ORDER_INTEGER_DIGITS = 30;
+/** Most fraction digits of an order price or quantity (venues quote at most 18). */
+export const MAX_ORDER_FRACTION_DIGITS = 18;
+
+/**
+ * Strict decimal for order entry: plain notation only (no whitespace, no exponent, no `+`, no
+ * leading/trailing point), at most {@link MAX_ORDER_INTEGER_DIGITS} integer and
+ * {@link MAX_ORDER_FRACTION_DIGITS} fraction digits. Digits beyond the venue's tick or step are
+ * checked by the connector against the symbol rules.
+ * @throws VenueError INVALID_ARGUMENT naming `field`.
+ */
+export function fromDecStrict(w: Decimal | undefined | null, field: string, required = true): Dec | undefined {
+  const v = typeof w?.value === 'string' ? w.value : '';
+  if (v === '') {
+    if (required) throw invalidArgument(field, 'is required');
+    return undefined;
+  }
+  const shown = JSON.stringify(v.slice(0, 40));
+  if (v.length > MAX_DECIMAL_LENGTH) throw invalidArgument(field, `is too long (${v.length} characters, at most ${MAX_DECIMAL_LENGTH})`);
+  if (!STRICT_DECIMAL_RE.test(v)) throw invalidArgument(field, `must be a plain decimal like 123.45 (no spaces, exponent or sign prefix), got ${shown}`);
+  const [int, frac = ''] = v.replace(/^-/, '').split('.');
+  if (int.replace(/^0+(?=\d)/, '').length > MAX_ORDER_INTEGER_DIGITS) throw invalidArgument(field, `is out of range: more than ${MAX_ORDER_INTEGER_DIGITS} integer digits`);
+  if (frac.length > MAX_ORDER_FRACTION_DIGITS) throw invalidArgument(field, `has more than ${MAX_ORDER_FRACTION_DIGITS} decimal places`);
+  return dec(v);
+}
+
 /** Decimal from the wire, or undefined when absent/empty. Invalid text still throws. */
 export function fromDecOpt(w: Decimal | undefined | null, field: string): Dec | undefined {
   return w?.value ? fromDec(w, field) : undefined;
@@ -269,9 +298,9 @@ export function orderRequestFromWire(r: pb.PlaceOrderRequest, prefix = ''): Orde
   if (!r.symbol) throw invalidArgument(`${prefix}symbol`, 'is required');
   if (!SYMBOL_RE.test(r.symbol)) throw invalidArgument(`${prefix}symbol`, `invalid symbol "${r.symbol.slice(0, 40)}"`);
   const type = typeFromWire(r.type, `${prefix}type`);
-  const quantity = fromDec(r.quantity, `${prefix}quantity`);
+  const quantity = fromDecStrict(r.quantity, `${prefix}quantity`) as Dec;
   if (!quantity.gt(0)) throw invalidArgument(`${prefix}quantity`, 'must be > 0');
-  const price = type === 'LIMIT' ? fromDec(r.price, `${prefix}price`) : fromDecOpt(r.price, `${prefix}price`);
+  const price = fromDecStrict(r.price, `${prefix}price`, type === 'LIMIT');
   if (price !== undefined && !price.gt(0)) throw invalidArgument(`${prefix}price`, 'must be > 0');
   if (r.clientOrderId && !/^[A-Za-z0-9_.:\-]{1,36}$/.test(r.clientOrderId)) {
     throw invalidArgument(`${prefix}client_order_id`, 'must be 1–36 characters of [A-Za-z0-9_.:-]');
@@ -361,7 +390,7 @@ export function accountToWire(a: AccountSnapshot): pb.Account {
     healthScore: undefined,
     marginMode: pb.MarginMode.MARGIN_MODE_REGULAR,
     adjustedEquity: toDec(a.totalMarginBalance),
-    totalMaintenanceMargin: undefined,
+    totalMaintenanceMargin: a.totalMaintenanceMargin ? toDec(a.totalMaintenanceMargin) : undefined,
   };
 }
 export function accountFromWire(a: pb.Account, asset = 'USDT'): AccountSnapshot {
@@ -373,6 +402,7 @@ export function accountFromWire(a: pb.Account, asset = 'USDT'): AccountSnapshot 
     positions: (a.positions ?? []).map(positionFromWire),
     leverage: a.accountLeverage,
     realizedPnl: ZERO,
+    ...(a.totalMaintenanceMargin ? { totalMaintenanceMargin: fromDec(a.totalMaintenanceMargin, 'total_maintenance_margin', false) } : {}),
   };
 }
 

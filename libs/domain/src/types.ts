@@ -123,6 +123,10 @@ export interface Position {
   leverage: number;
   marginType: 'cross' | 'isolated';
   liquidationPrice: Dec;
+  /** Initial margin at mark (|size| × mark / leverage, USDT), when the venue reports it. */
+  initialMargin?: Dec;
+  /** Maintenance margin at mark (USDT; tiered, see the venue), when the venue reports it. */
+  maintenanceMargin?: Dec;
 }
 
 /** Account totals in the quote/settlement asset (USDT for USD-M). */
@@ -135,6 +139,14 @@ export interface AccountSnapshot {
   leverage: number;
   /** Cumulative venue-reported realized PnL since start (excludes fees). */
   realizedPnl: Dec;
+  /** Σ maintenance margin of all positions (USDT), when the venue reports it (wire: `total_maintenance_margin`). */
+  totalMaintenanceMargin?: Dec;
+  /** Σ initial margin of all positions at mark (USDT), when the venue reports it. */
+  totalInitialMargin?: Dec;
+  /** totalMaintenanceMargin ÷ totalMarginBalance (fraction; ≥ 1 = liquidation), when the venue reports it. */
+  marginRatio?: Dec;
+  /** Cumulative funding received (+) / paid (−) since start (USDT), when the venue reports it. */
+  fundingPnl?: Dec;
 }
 
 /** Funding rate of a perpetual. Times are Unix ms. */

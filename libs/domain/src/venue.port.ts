@@ -53,6 +53,13 @@ export interface ExchangeVenue {
   placeOrder(req: OrderRequest): Promise<Order>;
   /** Cancels an open order and returns its final state. @throws NOT_FOUND, FAILED_PRECONDITION (not open) */
   cancelOrder(symbol: string, orderId: string): Promise<Order>;
+  /**
+   * Cancels an open order by the client order id it was placed with and returns its final state.
+   * Works on every venue, including those whose native ids are not int64 (Bybit); the grid should
+   * prefer it to `cancelOrder` when it knows the client order id.
+   * @throws NOT_FOUND (no order with that client order id), FAILED_PRECONDITION (not open)
+   */
+  cancelOrderByClientOrderId(symbol: string, clientOrderId: string): Promise<Order>;
   /** Cancels every open order of a symbol; returns the cancelled orders. */
   cancelAllOrders(symbol: string): Promise<Order[]>;
   /** @throws VenueError NOT_FOUND when no such order exists. */

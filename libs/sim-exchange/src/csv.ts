@@ -94,8 +94,8 @@ function isHeader(fields: string[]): boolean {
  * number of fields as the header (or as the first row when there is no header). Blank lines are skipped.
  * @throws MarketDataError for an empty or header-only file, missing columns, or a row of the wrong width.
  */
-function table(path: string, format: DataFormat, lines = readLines(path)): Table {
-  const names = DATA_FORMAT_COLUMNS[format];
+function table(path: string, format: DataFormat | 'markprice', lines = readLines(path)): Table {
+  const names = format === 'markprice' ? MARK_PRICE_COLUMNS : DATA_FORMAT_COLUMNS[format];
   let first = lines.findIndex((l) => l.trim() !== '');
   if (first < 0) throw new MarketDataError(path, 1, `file is empty (expected ${format} rows: ${names.join(',')})`);
   const head = lines[first].split(',').map((s) => s.trim());
@@ -239,6 +239,39 @@ export function loadFundingCsv(path: string): FundingPoint[] {
     out.push({ fundingTimeMs: t, rate: decimal(path, no, 'funding_rate', f[col.funding_rate], 'any') });
   }
   return out;
+}
+
+/** Columns of a mark-price kline file (Binance `markPriceKlines`, e.g. 8 h): no volume. */
+export const MARK_PRICE_COLUMNS: readonly string[] = ['open_time_ms', 'open', 'high', 'low', 'close'];
+
+/** A mark price (quote units) at `timeMs` (Unix ms). */
+export interface MarkPricePoint {
+  timeMs: number;
+  price: Dec;
+}
+
+/**
+ * Loads a mark-price kline file `open_time_ms,open,high,low,close` (e.g. Binance USD-M
+ * `/fapi/v1/markPriceKlines`, 8 h interval) into mark samples: each row gives its `close` at the
+ * row's close time (open time + the interval, inferred from the first two rows, default 8 h) and its
+ * `open` at its open time unless an earlier row's close already sits there. Rows ascend strictly by open time.
+ * @throws MarketDataError naming the file, the 1-based line and the problem.
+ */
+export function loadMarkPriceCsv(path: string): MarkPricePoint[] {
+  const { col, rows } = table(path, 'markprice');
+  const prev = { t: 0, no: 0 };
+  const parsed: { t: number; open: Dec; close: Dec }[] = [];
+  for (const { no, fields: f } of rows) {
+    const t = timeMs(path, no, 'open_time_ms', f[col.open_time_ms]);
+    ordered(path, no, 'open_time_ms', t, prev, true);
+    parsed.push({ t, open: decimal(path, no, 'open', f[col.open], 'positive'), close: decimal(path, no, 'close', f[col.close], 'positive') });
+  }
+  if (parsed.length === 0) throw new MarketDataError(path, 1, 'no mark-price rows');
+  const interval = parsed.length > 1 ? parsed[1].t - parsed[0].t : 8 * 3_600_000;
+  const byTime = new Map<number, Dec>();
+  for (const r of parsed) if (!byTime.has(r.t)) byTime.set(r.t, r.open);
+  for (const r of parsed) byTime.set(r.t + interval, r.close);
+  return [...byTime.entries()].sort((a, b) => a[0] - b[0]).map(([timeMs, price]) => ({ timeMs, price }));
 }
 
 /**

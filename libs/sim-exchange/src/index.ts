@@ -10,7 +10,21 @@ export {
   type CandleSource,
   type KlineFillModel,
   type LockstepGate,
+  type SimLiquidation,
 } from './sim-exchange';
+export {
+  type MarginTier,
+  type CrossLiquidationInput,
+  BINANCE_BTCUSDT_TIERS,
+  BINANCE_ETHUSDT_TIERS,
+  DEFAULT_MARGIN_TIERS,
+  marginTiersFor,
+  tierFor,
+  maintenanceMargin,
+  crossLiquidationPrice,
+} from './margin';
+/** The sim's USDT cross-margin account (also used by the connector's paper venue). */
+export { Account, type PositionState, USDT_DP, type AccountMargin, type PositionMargin, type SymbolMargin } from './account';
 export {
   type MarketEvent,
   type MarketEventSource,
@@ -25,6 +39,9 @@ export { candlePath, defaultSymbolRules, mulberry32 } from './market-data';
 export {
   loadKlineCsv,
   loadFundingCsv,
+  loadMarkPriceCsv,
+  MARK_PRICE_COLUMNS,
+  type MarkPricePoint,
   loadTradesCsv,
   loadBookTickerCsv,
   detectDataFormat,
@@ -37,4 +54,13 @@ export {
 } from './csv';
 export { type SimState, type SimOrderState, parseSimState } from './snapshot';
 export { openRecording, type RecordingLine, type RecordingOptions } from './recording';
-export { loadSimData, type SimData, type SimDataSpec } from './load';
+export {
+  loadSimData,
+  loadSimDataSet,
+  parseSymbolFiles,
+  SymbolFileListError,
+  type SimData,
+  type SimDataSpec,
+  type SimDataSetSpec,
+  type SimSymbolData,
+} from './load';

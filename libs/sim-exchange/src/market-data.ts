@@ -4,20 +4,40 @@ import { Dec, type Candle, type SymbolRules } from '@mm/domain';
 export const MINUTE_MS = 60_000;
 
 /**
- * Trading rules the simulator uses when a symbol config gives none. Values are Binance USD-M
- * (`/fapi/v1/exchangeInfo`) PRICE_FILTER / LOT_SIZE / MIN_NOTIONAL filters:
+ * Trading rules the simulator uses when a symbol config gives none. BTCUSDT and ETHUSDT get Binance
+ * USD-M's (`/fapi/v1/exchangeInfo`) PRICE_FILTER / LOT_SIZE / MIN_NOTIONAL filters:
  * - BTCUSDT: tickSize 0.1, stepSize 0.001, minQty 0.001, minNotional 100 USDT
  * - ETHUSDT: tickSize 0.01, stepSize 0.001, minQty 0.001, minNotional 20 USDT
- * - any other symbol: tickSize 0.0001, stepSize 0.1, minQty 0.1, minNotional 5 USDT
- * The base asset is the symbol without its `USDT` suffix; the quote asset is always USDT.
+ *
+ * Any other symbol, given a reference price P (quote units, e.g. the first replayed open), gets
+ * rules scaled to its price level (our rule, close to Binance's for SOL/BNB-like prices):
+ * - tickSize = 10^(⌊log10 P⌋ − 4)  → P spans 10 000–99 999 ticks (1–10 ticks per basis point)
+ * - stepSize = minQty = 10^⌊log10(10 / P)⌋  → one step is worth 1–10 USDT at P
+ * - minNotional = max(5 USDT, ⌈minQty × P⌉) (5 USDT is Binance's floor on most USD-M perpetuals)
+ *
+ * Without a reference price other symbols keep the fixed defaults tickSize 0.0001, stepSize 0.1,
+ * minQty 0.1, minNotional 5 USDT. The base asset is the symbol without its `USDT` suffix; the quote
+ * asset is always USDT.
+ * @throws Error for a reference price that is not finite and > 0.
  */
-export function defaultSymbolRules(symbol: string): SymbolRules {
-  const [tick, step, minQty, minNotional] =
-    symbol === 'BTCUSDT'
-      ? ['0.1', '0.001', '0.001', '100']
-      : symbol === 'ETHUSDT'
-        ? ['0.01', '0.001', '0.001', '20']
-        : ['0.0001', '0.1', '0.1', '5'];
+export function defaultSymbolRules(symbol: string, refPrice?: Dec): SymbolRules {
+  let tick: string | Dec, step: string | Dec, minQty: string | Dec, minNotional: string | Dec;
+  if (symbol === 'BTCUSDT') [tick, step, minQty, minNotional] = ['0.1', '0.001', '0.001', '100'];
+  else if (symbol === 'ETHUSDT') [tick, step, minQty, minNotional] = ['0.01', '0.001', '0.001', '20'];
+  else if (refPrice !== undefined) {
+    if (!refPrice.isFinite() || !refPrice.gt(0)) throw new Error(`defaultSymbolRules: ${symbol} reference price must be > 0, got ${String(refPrice)}`);
+    const ten = new Dec(10);
+    tick = ten.pow(Math.floor(Math.log10(refPrice.toNumber())) - 4);
+    step = ten.pow(Math.floor(Math.log10(10 / refPrice.toNumber())));
+    // correct float log10 at exact powers of ten
+    while (tick.mul(100000).lte(refPrice)) tick = tick.mul(10);
+    while (tick.mul(10000).gt(refPrice)) tick = tick.div(10);
+    while (step.mul(refPrice).gt(10)) step = step.div(10);
+    while (step.mul(10).mul(refPrice).lte(10)) step = step.mul(10);
+    minQty = step;
+    const floor = step.mul(refPrice).ceil();
+    minNotional = floor.gt(5) ? floor : new Dec(5);
+  } else [tick, step, minQty, minNotional] = ['0.0001', '0.1', '0.1', '5'];
   const tickSize = new Dec(tick);
   const stepSize = new Dec(step);
   return {
@@ -28,8 +48,8 @@ export function defaultSymbolRules(symbol: string): SymbolRules {
     stepSize,
     minQty: new Dec(minQty),
     minNotional: new Dec(minNotional),
-    pricePrecision: tickSize.decimalPlaces(),
-    quantityPrecision: stepSize.decimalPlaces(),
+    pricePrecision: Math.max(0, tickSize.decimalPlaces()),
+    quantityPrecision: Math.max(0, stepSize.decimalPlaces()),
   };
 }
 

@@ -25,8 +25,9 @@ import {
   type TimeInForce,
   type Unsubscribe,
 } from '@mm/domain';
-import { Account } from './account';
-import { loadKlineCsv, type FundingPoint } from './csv';
+import { Account, USDT_DP } from './account';
+import { loadKlineCsv, type FundingPoint, type MarkPricePoint } from './csv';
+import type { MarginTier } from './margin';
 import type { MarketEvent, MarketEventSource } from './events';
 import { MINUTE_MS, RandomWalk, hashString, pathTicks, toTicks } from './market-data';
 import { OrderBook, type Resting } from './order-book';
@@ -50,6 +51,39 @@ export interface SimSymbolConfig {
    * funding; see {@link MarketEvent} and the class doc). Excludes `candles` and `fundingRates`.
    */
   events?: MarketEventSource;
+  /** Leverage of this symbol (1–125); default `SimExchangeOptions.leverage`. */
+  leverage?: number;
+  /** Maintenance-margin brackets; default `marginTiersFor(symbol)` (Binance's for BTCUSDT/ETHUSDT). */
+  marginTiers?: readonly MarginTier[];
+  /**
+   * Mark-price samples (e.g. `loadMarkPriceCsv`). Funding settles at the sample nearest to the
+   * funding time (within ±60 s); otherwise, and for margin, the mark is the symbol's last price.
+   */
+  markPrices?: MarkPricePoint[];
+}
+
+/** A forced close by the sim's liquidation engine (see `SimExchange` class doc, "Liquidation"). */
+export interface SimLiquidation {
+  /** Market time (Unix ms). */
+  timeMs: number;
+  symbol: string;
+  /** Order (client id `autoclose-…`) that closed the position. */
+  orderId: string;
+  clientOrderId: string;
+  /** Side of the closing order. */
+  side: 'BUY' | 'SELL';
+  /** Closed size (base units). */
+  quantity: Dec;
+  /** Close price: the mark price (quote units). */
+  price: Dec;
+  /** Liquidation clearance fee charged (USDT). */
+  fee: Dec;
+  realizedPnl: Dec;
+  /** Account state that triggered it (USDT, full precision): margin balance, Σ maintenance margin. */
+  marginBalance: Dec;
+  maintenanceMargin: Dec;
+  /** Loss beyond the wallet the insurance fund took (USDT, ≥ 0; booked once, on the last close). */
+  insuranceFundCover: Dec;
 }
 
 /**
@@ -91,6 +125,11 @@ export interface SimExchangeOptions {
   fillModel?: KlineFillModel;
   /** `conservative` fill model: share (0, 1] of each candle's base volume resting orders may fill, default 0.1. */
   volumeShare?: number;
+  /**
+   * Liquidation clearance fee rate (fraction of the closed notional), default 0.0125 (1.25 %,
+   * Binance's rate for most USDⓈ-M perpetuals). Negative: liquidation off (margin then only checked at order entry).
+   */
+  liquidationFeeRate?: Dec;
 }
 
 /**
@@ -170,6 +209,14 @@ interface Sym {
   /** Event mode: the forming 1-minute candle (ticks) or, with provided klines, the latest forming kline. */
   form?: { openTimeMs: number; o: number; h: number; l: number; c: number; volume: Dec };
   formKline?: Candle;
+  /** Mark-price samples, ascending time (Unix ms) and price (quote units). */
+  markTimes: number[];
+  markVals: Dec[];
+  /** Float mirrors of the position (liquidation pre-check): size (base), entry (quote). */
+  posNum: number;
+  entryNum: number;
+  /** Float maintenance brackets: [cap, mmr, cum]. */
+  tiersNum: [number, number, number][];
   priceSubs: Set<Sub<PriceTick>>;
   klineSubs: Set<Sub<Candle>>;
   fundingSubs: Set<Sub<FundingRate>>;
@@ -185,6 +232,14 @@ const WAKE_MS = 15;
 const MAX_WAKE_WALL_MS = 250;
 /** Random-walk candles kept in memory before the oldest half is dropped. */
 const WALK_KEEP = 10_000;
+
+/** Largest distance (ms) between a funding time and the mark-price sample used for it. */
+const MARK_MATCH_MS = 60_000;
+
+function sortedMarks(m: readonly MarkPricePoint[] | undefined): { markTimes: number[]; markVals: Dec[] } {
+  const list = [...(m ?? [])].sort((a, b) => a.timeMs - b.timeMs);
+  return { markTimes: list.map((x) => x.timeMs), markVals: list.map((x) => x.price) };
+}
 
 function sign(d: Dec): number {
   return d.isZero() ? 0 : d.isNegative() ? -1 : 1;
@@ -232,9 +287,30 @@ function snap(o: Order): Order {
  * **Units.** Prices and fees in quote units (USDT), quantities in base units, times in Unix ms,
  * fee/funding rates as fractions (0.0002 = 0.02 %).
  *
- * **Margin.** See `Account`: available = wallet + uPnL − |size|·mark/leverage − open-order
- * notional/leverage. A resting non-reduce-only order needs price × qty / leverage; an immediate
- * fill needs the growth of |position| × p / leverage; reduce-only orders need none.
+ * **Margin** (one USDT cross-margin account over all symbols; see `Account` and `margin.ts`):
+ * available = wallet + Σ uPnL − Σ |size|·mark/leverage(symbol) − Σ open-order notional/leverage(symbol).
+ * A resting non-reduce-only order needs price × qty / leverage; an immediate fill needs the growth
+ * of |position| × p / leverage; reduce-only orders need none. Maintenance margin is tiered per
+ * symbol (Binance's brackets for BTCUSDT/ETHUSDT); positions report a cross-margin liquidation price.
+ *
+ * **Mark price.** A symbol's mark price is its last price. Funding settles at the mark of the
+ * funding time: the `markPrices` sample nearest to it within ±60 s (e.g. from 8 h mark-price
+ * klines: the close at each 8 h boundary; Binance funding times carry a few ms of jitter), else the
+ * last price. Unrealized PnL, margins and liquidation use the last price as mark (8 h samples say
+ * nothing about the path between them). Funding amount = −size × mark × rate (USDT; booked to the wallet, then an account
+ * and a position event; the funding stream carries the settled rate).
+ *
+ * **Liquidation** (cross margin, see `Account` for margin and liquidation price). After every
+ * price move of a symbol with a position and after every funding payment the sim checks the
+ * margin ratio = Σ maintenance margin ÷ margin balance; at ≥ 100 % (margin balance ≤ maintenance
+ * margin) it liquidates the whole account, as Binance's liquidation engine does for a cross
+ * account: (1) every open order of the account is cancelled (CANCELED events); (2) every position
+ * is closed in full by a reduce-only MARKET order with client order id `autoclose-<marketTimeMs>-<symbol>`
+ * (Binance names its liquidation orders `autoclose-…`) filled at the mark price as taker, with the
+ * liquidation clearance fee `liquidationFeeRate` × notional instead of the taker fee, capped at what
+ * is left of the wallet; (3) a wallet still negative is set to 0 (the insurance fund takes the
+ * loss). Order, position and account events are emitted as for any fill; `liquidations()` reports them. Simplification: Binance liquidates large positions tier by
+ * tier and at the bankruptcy price; the sim closes everything at once at the mark.
  *
  * **Streams** call observers synchronously; a throwing observer is isolated. Prices and forming
  * candles are coalesced to the latest per symbol per timer wake (or per `tickIntervalMs` chunk
@@ -260,6 +336,11 @@ export class SimExchange implements ExchangeVenue {
   private readonly conservative: boolean;
   private readonly volumeShare: number;
   private lockstep?: LockstepGate;
+  private readonly liquidationFee: Dec;
+  private readonly liquidationOn: boolean;
+  private readonly liqLog: SimLiquidation[] = [];
+  private walletNum = 0;
+  private openPositions = 0;
   private lastEmittedMs = -Infinity;
 
   private nowMs: number;
@@ -308,6 +389,9 @@ export class SimExchange implements ExchangeVenue {
     if (!(leverage > 0)) throw new Error(`SimExchange: leverage must be > 0, got ${leverage}`);
     if (!Number.isInteger(history) || history < 0) throw new Error(`SimExchange: historyCandles must be an integer ≥ 0`);
     this.account = new Account(opts.initialBalance ?? new Dec(10000), leverage);
+    this.walletNum = this.account.wallet.toNumber();
+    this.liquidationFee = opts.liquidationFeeRate ?? new Dec('0.0125');
+    this.liquidationOn = !this.liquidationFee.isNegative();
 
     const seen = new Set<string>();
     const loaded = opts.symbols.map((cfg) => {
@@ -315,6 +399,9 @@ export class SimExchange implements ExchangeVenue {
       if (seen.has(symbol)) throw new Error(`SimExchange: duplicate symbol ${symbol}`);
       if (!cfg.rules.tickSize.gt(0) || !cfg.rules.stepSize.gt(0)) throw new Error(`SimExchange: ${symbol} tick/step must be > 0`);
       seen.add(symbol);
+      if (cfg.leverage !== undefined && !(Number.isInteger(cfg.leverage) && cfg.leverage >= 1 && cfg.leverage <= 125))
+        throw new Error(`SimExchange: ${symbol} leverage must be an integer in 1..125, got ${cfg.leverage}`);
+      this.account.configureSymbol(symbol, { leverage: cfg.leverage, tiers: cfg.marginTiers, tickSize: cfg.rules.tickSize });
       let candles: Candle[] | undefined;
       if (cfg.events !== undefined) {
         if (cfg.candles !== undefined || cfg.fundingRates !== undefined)
@@ -402,6 +489,10 @@ export class SimExchange implements ExchangeVenue {
         ask: NaN,
         replayed: 0,
         dirty: false,
+        ...sortedMarks(cfg.markPrices),
+        posNum: 0,
+        entryNum: 0,
+        tiersNum: this.account.margin(symbol).tiers.map((t) => [t.cap.toNumber(), t.mmr.toNumber(), t.cum.toNumber()]),
         priceSubs: new Set(),
         klineSubs: new Set(),
         fundingSubs: new Set(),
@@ -500,6 +591,12 @@ export class SimExchange implements ExchangeVenue {
       this.wallAnchor = wall;
       this.marketAnchor = cap;
     }
+    if (!g.lockstep || g.ackedMs() === Infinity) {
+      // nobody to wait for: coalesced stepping as in ungated timer mode (one price/kline per wake,
+      // not one per market instant, which would flood subscribers at high SIM_SPEED)
+      this.step(target);
+      return;
+    }
     for (let n = 0; n < 10_000 && !this.finished; n++) {
       const next = this.nextEventTimeMs();
       if (next > target) {
@@ -597,6 +694,7 @@ export class SimExchange implements ExchangeVenue {
       account: {
         wallet: this.account.wallet.toString(),
         realizedPnl: this.account.realizedPnl.toString(),
+        fundingPnl: this.account.fundingPnl.toString(),
         positions: this.symList.map((s) => {
           const p = this.account.position(s.symbol);
           return { symbol: s.symbol, size: p.size.toString(), entry: p.entry.toString() };
@@ -625,11 +723,13 @@ export class SimExchange implements ExchangeVenue {
     this.nextClientSeq = Math.max(this.nextClientSeq, state.nextClientSeq);
     this.account.wallet = new Dec(state.account.wallet);
     this.account.realizedPnl = new Dec(state.account.realizedPnl);
+    if (state.account.fundingPnl !== undefined) this.account.fundingPnl = new Dec(state.account.fundingPnl);
     for (const p of state.account.positions) {
       const pos = this.account.position(p.symbol);
       pos.size = new Dec(p.size);
       pos.entry = new Dec(p.entry);
     }
+    for (const s of this.symList) this.refreshFast(s);
     for (const so of state.orders) {
       const o = orderFromState(so);
       this.orders.push(o);
@@ -723,6 +823,7 @@ export class SimExchange implements ExchangeVenue {
       while (t <= b.bestBuy) this.fillResting(s, b.popBestBuy().order);
       while (t >= b.bestSell) this.fillResting(s, b.popBestSell().order);
     }
+    if (this.openPositions > 0 && s.posNum !== 0) this.checkLiquidation();
   }
 
   /**
@@ -782,6 +883,11 @@ export class SimExchange implements ExchangeVenue {
   }
 
   private applyEvent(s: Sym, e: MarketEvent): void {
+    this.applyEventInner(s, e);
+    if (this.openPositions > 0 && s.posNum !== 0) this.checkLiquidation();
+  }
+
+  private applyEventInner(s: Sym, e: MarketEvent): void {
     const tn = s.tickNum;
     switch (e.kind) {
       case 'trade': {
@@ -919,10 +1025,8 @@ export class SimExchange implements ExchangeVenue {
       s.fundNext = Infinity;
       s.next = s.feedNext;
       if (!this.account.position(s.symbol).size.isZero()) {
-        this.account.applyFunding(s.symbol, this.price(s), s.rate);
-        for (const cb of this.stateCbs) this.safe(cb);
-        this.emitPosition(s);
-        this.emitAccount();
+        this.account.applyFunding(s.symbol, this.markAt(s, this.nowMs), s.rate);
+        this.afterFunding(s);
       }
       return;
     }
@@ -931,10 +1035,8 @@ export class SimExchange implements ExchangeVenue {
     s.next = s.feedNext < s.fundNext ? s.feedNext : s.fundNext;
     s.rate = f.rate;
     if (!this.account.position(s.symbol).size.isZero()) {
-      this.account.applyFunding(s.symbol, this.price(s), f.rate);
-      for (const cb of this.stateCbs) this.safe(cb);
-      this.emitPosition(s);
-      this.emitAccount();
+      this.account.applyFunding(s.symbol, this.markAt(s, f.fundingTimeMs), f.rate);
+      this.afterFunding(s);
     }
     if (s.fundingSubs.size) {
       this.emit(s.fundingSubs, {
@@ -998,6 +1100,143 @@ export class SimExchange implements ExchangeVenue {
   private nextFundingTime(s: Sym): number {
     if (s.fundNext !== Infinity) return s.fundNext;
     return (Math.floor(this.nowMs / FUNDING_PERIOD_MS) + 1) * FUNDING_PERIOD_MS;
+  }
+
+  // ───────────────────────────── margin, mark, liquidation ─────────────────────────────
+
+  /** Refreshes the float mirrors of `s`'s position and of the wallet (after a fill, funding or restore). */
+  private refreshFast(s: Sym): void {
+    const p = this.account.position(s.symbol);
+    const was = s.posNum !== 0;
+    s.posNum = p.size.toNumber();
+    s.entryNum = p.entry.toNumber();
+    const is = s.posNum !== 0;
+    if (was !== is) this.openPositions += is ? 1 : -1;
+    this.walletNum = this.account.wallet.toNumber();
+  }
+
+  private afterFunding(s: Sym): void {
+    this.refreshFast(s);
+    for (const cb of this.stateCbs) this.safe(cb);
+    this.emitPosition(s);
+    this.emitAccount();
+    if (this.openPositions > 0) this.checkLiquidation();
+  }
+
+  /**
+   * Mark price at `timeMs`: the mark-price sample nearest to it within ±{@link MARK_MATCH_MS}
+   * (Binance funding times carry a few ms of jitter, e.g. …00001), else the last price.
+   */
+  private markAt(s: Sym, timeMs: number): Dec {
+    const ts = s.markTimes;
+    if (!ts.length) return this.price(s);
+    let lo = 0;
+    let hi = ts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ts[mid] < timeMs) lo = mid + 1;
+      else hi = mid;
+    }
+    let best = lo;
+    if (lo > 0 && Math.abs(ts[lo - 1] - timeMs) <= Math.abs(ts[lo] - timeMs)) best = lo - 1;
+    return Math.abs(ts[best] - timeMs) <= MARK_MATCH_MS ? s.markVals[best] : this.price(s);
+  }
+
+  /**
+   * Liquidation trigger: margin ratio (Σ maintenance margin ÷ margin balance) ≥ 100 %. A float
+   * pre-check keeps the hot path cheap; only a margin ratio above 90 % by floats is checked in decimals.
+   */
+  private checkLiquidation(): void {
+    if (!this.liquidationOn) return;
+    let mb = this.walletNum;
+    let mm = 0;
+    for (const s of this.symList) {
+      if (s.posNum === 0) continue;
+      const mark = s.last * s.tickNum;
+      mb += (mark - s.entryNum) * s.posNum;
+      const notional = Math.abs(s.posNum) * mark;
+      let t = s.tiersNum[s.tiersNum.length - 1];
+      for (const x of s.tiersNum)
+        if (notional <= x[0]) {
+          t = x;
+          break;
+        }
+      mm += notional * t[1] - t[2];
+    }
+    if (mb > 0 && mm < 0.9 * mb) return;
+    const st = this.marginState();
+    if (st.maintenanceMargin.isZero() || st.marginBalance.gt(st.maintenanceMargin)) return;
+    this.liquidate(st.marginBalance, st.maintenanceMargin);
+  }
+
+  /**
+   * Liquidates the account (see the class doc): cancels every open order, closes every position at
+   * its mark with an `autoclose-` MARKET order, charges the clearance fee (capped at what is left of
+   * the wallet) and lets the insurance fund take a negative remainder.
+   */
+  private liquidate(marginBalance: Dec, maintenance: Dec): void {
+    for (const s of this.symList) for (const o of s.book.orders()) this.cancel(s, o.orderId);
+    const closed: SimLiquidation[] = [];
+    for (const s of this.symList) {
+      const size = this.account.position(s.symbol).size;
+      if (size.isZero()) continue;
+      const mark = this.price(s);
+      const qty = size.abs();
+      const entry = this.account.position(s.symbol).entry;
+      const realized = mark.minus(entry).mul(size);
+      const left = this.account.wallet.plus(realized);
+      let fee = mark.mul(qty).mul(this.liquidationFee);
+      if (fee.gt(left)) fee = left.gt(0) ? left : ZERO;
+      const now = this.nowMs;
+      const side = size.isPositive() ? 'SELL' : 'BUY';
+      let cid = `autoclose-${now}-${s.symbol}`;
+      while (this.byClientId.has(cid)) cid += 'x';
+      const o: Order = {
+        orderId: String(this.nextOrderId++),
+        clientOrderId: cid,
+        symbol: s.symbol,
+        side,
+        type: 'MARKET',
+        timeInForce: 'IOC',
+        price: ZERO,
+        quantity: qty,
+        executedQty: ZERO,
+        avgPrice: ZERO,
+        status: 'NEW',
+        reduceOnly: true,
+        postOnly: false,
+        createdAtMs: now,
+        updateTimeMs: now,
+        trades: [],
+      };
+      this.orders.push(o);
+      this.byId.set(o.orderId, o);
+      this.byClientId.set(cid, o);
+      this.emitOrder(o);
+      this.execute(s, o, mark, qty, false, fee);
+      closed.push({
+        timeMs: now,
+        symbol: s.symbol,
+        orderId: o.orderId,
+        clientOrderId: cid,
+        side,
+        quantity: qty,
+        price: mark,
+        fee,
+        realizedPnl: realized,
+        marginBalance,
+        maintenanceMargin: maintenance,
+        insuranceFundCover: ZERO,
+      });
+    }
+    if (this.account.wallet.isNegative() && closed.length) {
+      closed[closed.length - 1].insuranceFundCover = this.account.wallet.neg();
+      this.account.wallet = ZERO;
+      this.walletNum = 0;
+      for (const cb of this.stateCbs) this.safe(cb);
+      this.emitAccount();
+    }
+    this.liqLog.push(...closed);
   }
 
   // ───────────────────────────── orders ─────────────────────────────
@@ -1076,14 +1315,20 @@ export class SimExchange implements ExchangeVenue {
       (dir === 1 ? ticks >= (Number.isNaN(s.ask) ? s.last : s.ask) : ticks <= (Number.isNaN(s.bid) ? s.last : s.bid));
     if (crosses && postOnly) throw invalidArgument('post_only', 'order would immediately match and take', 'POST_ONLY_WOULD_TAKE');
     if (!reduceOnly) {
-      const lev = this.account.leverage;
+      const lev = this.account.leverageOf(s.symbol);
       let need: Dec;
       if (crosses) {
         const growth = pos.plus(dir === 1 ? q : q.neg()).abs().minus(pos.abs());
         need = growth.gt(0) ? growth.mul(mark).div(lev) : ZERO;
       } else need = notional.div(lev);
       if (need.gt(0)) {
-        const avail = this.snapshot().availableBalance;
+        const avail = this.account
+          .available(
+            this.symList.map((x) => x.symbol),
+            (sym) => this.price(this.syms.get(sym)!),
+            (sym) => this.syms.get(sym)!.book.openNotional,
+          )
+          .toDecimalPlaces(USDT_DP);
         if (need.gt(avail))
           throw failedPrecondition(
             `insufficient margin: order needs ${need} USDT initial margin, available ${avail} USDT`,
@@ -1134,7 +1379,7 @@ export class SimExchange implements ExchangeVenue {
   }
 
   /** Executes `qty` of `o` at `price`; clips/expires reduce-only orders against the position. */
-  private execute(s: Sym, o: Order, price: Dec, qty: Dec, maker: boolean): void {
+  private execute(s: Sym, o: Order, price: Dec, qty: Dec, maker: boolean, feeOverride?: Dec): void {
     let clipped = false;
     if (o.reduceOnly) {
       const pos = this.account.position(s.symbol).size;
@@ -1145,8 +1390,9 @@ export class SimExchange implements ExchangeVenue {
       }
     }
     const now = this.nowMs;
-    const fee = price.mul(qty).mul(maker ? this.makerFee : this.takerFee);
+    const fee = feeOverride ?? price.mul(qty).mul(maker ? this.makerFee : this.takerFee);
     const realizedPnl = this.account.applyFill(s.symbol, o.side, qty, price, fee);
+    this.refreshFast(s);
     const trade: Fill = {
       tradeId: String(this.nextTradeId++),
       orderId: o.orderId,
@@ -1188,6 +1434,18 @@ export class SimExchange implements ExchangeVenue {
   cancelOrder(symbol: string, orderId: string): Promise<Order> {
     try {
       return Promise.resolve(this.cancel(this.sym(symbol), orderId));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Cancels an open order by client order id. @throws NOT_FOUND, FAILED_PRECONDITION (ORDER_NOT_OPEN) */
+  cancelOrderByClientOrderId(symbol: string, clientOrderId: string): Promise<Order> {
+    try {
+      const s = this.sym(symbol);
+      const o = this.byClientId.get(clientOrderId);
+      if (!o || o.symbol !== s.symbol) throw notFound(`order with clientOrderId ${clientOrderId} not found on ${s.symbol}`);
+      return Promise.resolve(this.cancel(s, o.orderId));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1236,13 +1494,23 @@ export class SimExchange implements ExchangeVenue {
   // ───────────────────────────── account & market data ─────────────────────────────
 
   private snapshot(): AccountSnapshot {
-    let open = ZERO;
-    for (const s of this.symList) if (!s.book.openNotional.isZero()) open = open.plus(s.book.openNotional);
     return this.account.snapshot(
       this.symList.map((s) => s.symbol),
       (sym) => this.price(this.syms.get(sym)!),
-      open,
+      (sym) => this.syms.get(sym)!.book.openNotional,
     );
+  }
+
+  private marginState() {
+    return this.account.marginState(
+      this.symList.map((s) => s.symbol),
+      (sym) => this.price(this.syms.get(sym)!),
+    );
+  }
+
+  /** Every forced close so far, oldest first (see the class doc, "Liquidation"). */
+  liquidations(): SimLiquidation[] {
+    return this.liqLog.slice();
   }
 
   /** USDT account: wallet, margin balance, available balance, positions of every symbol (flat ones too). */
@@ -1250,16 +1518,21 @@ export class SimExchange implements ExchangeVenue {
     return this.query(() => this.snapshot());
   }
 
-  /** Positions (one per symbol, size 0 when flat); `liquidationPrice` is 0 (no liquidation model). */
+  /**
+   * Positions (one per symbol, size 0 when flat) at mark, with initial/maintenance margin and the
+   * cross-margin liquidation price (0 = none; see `Account`).
+   */
   getPositions(symbol?: string): Promise<Position[]> {
-    return this.query(() =>
-      (symbol ? [this.sym(symbol)] : this.symList).map((s) => this.account.toPosition(s.symbol, this.price(s))),
-    );
+    return this.query(() => {
+      const list = symbol ? [this.sym(symbol)] : this.symList;
+      const st = this.marginState();
+      return list.map((s) => this.account.toPosition(s.symbol, st));
+    });
   }
 
-  /** Wallet balance: the USDT wallet, 0 for any other asset. */
+  /** Wallet balance: the USDT wallet (8 dp, see `USDT_DP`), 0 for any other asset. */
   getBalance(asset: string): Promise<Dec> {
-    return Promise.resolve(asset === 'USDT' ? this.account.wallet : ZERO);
+    return Promise.resolve(asset === 'USDT' ? this.account.wallet.toDecimalPlaces(USDT_DP) : ZERO);
   }
 
   getSymbols(): Promise<string[]> {
@@ -1435,7 +1708,7 @@ export class SimExchange implements ExchangeVenue {
 
   private emitPosition(s: Sym): void {
     if (!s.positionSubs.size && !this.allPositionSubs.size) return;
-    const p = this.account.toPosition(s.symbol, this.price(s));
+    const p = this.account.toPosition(s.symbol, this.marginState());
     this.emit(s.positionSubs, p);
     this.emit(this.allPositionSubs, p);
   }

@@ -17,6 +17,8 @@ export interface SimState {
   account: {
     wallet: string;
     realizedPnl: string;
+    /** Cumulative funding received (+) / paid (−), USDT; absent in states saved before it existed. */
+    fundingPnl?: string;
     /** One-way positions: signed size (base units) and entry price (quote units). */
     positions: { symbol: string; size: string; entry: string }[];
   };
@@ -156,6 +158,7 @@ export function parseSimState(raw: unknown): SimState {
   const acc = obj(root.account, 'account');
   decimal(acc.wallet, 'account.wallet');
   decimal(acc.realizedPnl, 'account.realizedPnl');
+  if (acc.fundingPnl !== undefined) decimal(acc.fundingPnl, 'account.fundingPnl');
   if (!Array.isArray(acc.positions)) fail('account.positions', 'must be an array');
   (acc.positions as unknown[]).forEach((p, i) => {
     const o = obj(p, `account.positions[${i}]`);

@@ -103,6 +103,24 @@ export function binanceDialect(opts: { symbols?: string[]; price?: string } = {}
       switch (p) {
         case 'GET /fapi/v1/exchangeInfo':
           return { body: { ...info, symbols: info.symbols.filter((m) => wanted.has(String(m.symbol)) || m.symbol === 'ETHUSDT') } };
+        case 'GET /sapi/v1/account/apiRestrictions':
+          return {
+            body: {
+              ipRestrict: false,
+              createTime: 1698645219000,
+              enableReading: true,
+              enableWithdrawals: e.keyPermissions.withdraw,
+              enableInternalTransfer: false,
+              enableMargin: false,
+              enableFutures: e.keyPermissions.trade,
+              permitsUniversalTransfer: false,
+              enableVanillaOptions: false,
+              enableFixApiTrade: false,
+              enableFixReadOnly: false,
+              enableSpotAndMarginTrading: e.keyPermissions.trade,
+              enablePortfolioMarginTrading: false,
+            },
+          };
         case 'GET /fapi/v1/time':
           return { body: { serverTime: e.now() } };
         case 'POST /fapi/v1/listenKey':
@@ -331,7 +349,18 @@ export function binanceDialect(opts: { symbols?: string[]; price?: string } = {}
           }
         }
       };
-      e.listenUntilClose(sock.ws, { ticker: onTicker });
+      const onPublicTrade = (t: { inst: FInstrument; id: number; price: Decimal; qty: Decimal; side: string; time: number }) => {
+        const subs = (sock.state.subs as Set<string> | undefined) ?? new Set();
+        const lower = t.inst.id.toLowerCase();
+        // USD-M `<symbol>@trade` (https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams)
+        if (subs.has(`${lower}@trade`)) sock.send({ stream: `${lower}@trade`, data: { e: 'trade', E: t.time, T: t.time, s: t.inst.id, t: t.id, p: s(t.price), q: s(t.qty), X: 'MARKET', m: t.side === 'sell' } });
+      };
+      const onBook = (i: FInstrument) => {
+        const subs = (sock.state.subs as Set<string> | undefined) ?? new Set();
+        const lower = i.id.toLowerCase();
+        if (subs.has(`${lower}@bookTicker`)) sock.send({ stream: `${lower}@bookTicker`, data: { e: 'bookTicker', u: e.now(), E: e.now(), T: e.now(), s: i.id, b: s(i.price.minus(i.tick)), B: '3.5', a: s(i.price.plus(i.tick)), A: '2.1' } });
+      };
+      e.listenUntilClose(sock.ws, { ticker: (i: FInstrument) => (onTicker(i), onBook(i)), publicTrade: onPublicTrade });
     },
     onMessage(sock: FakeSocket, msg: unknown) {
       const m = msg as { method?: string; params?: string[]; id?: number };

@@ -2,7 +2,7 @@
  * Bybit v5 dialect (REST `/v5/*`, WebSocket `/v5/public/linear` and `/v5/private`), shapes per
  * https://bybit-exchange.github.io/docs/v5/intro and ccxt's bybit.js. Markets: the recorded
  * `/v2/public/symbols` list (2021; v2 is retired) reshaped into v5 `instruments-info`.
- * Order ids are numeric here (real Bybit ids are UUIDs; see COVERAGE.md).
+ * Order ids are UUIDs like real Bybit linear order ids (the connector maps them to synthetic int64 ids).
  */
 import Decimal from 'decimal.js';
 import { FakeError, type FInstrument, type FOrder, type FTrade } from './engine';
@@ -121,12 +121,29 @@ function execJson(t: FTrade, o?: FOrder) {
   };
 }
 
+/** A v5 spot `instruments-info` entry for the same pair as a linear one (lot sizes in base, amounts in quote). */
+function bybitV5Spot(m: ReturnType<typeof bybitV5Instrument>) {
+  return {
+    symbol: m.symbol,
+    baseCoin: m.baseCoin,
+    quoteCoin: m.quoteCoin,
+    innovation: '0',
+    status: 'Trading',
+    marginTrading: 'none',
+    stTag: '0',
+    lotSizeFilter: { basePrecision: '0.000001', quotePrecision: '0.00000001', minOrderQty: '0.000048', maxOrderQty: '71.73956243', minOrderAmt: '1', maxOrderAmt: '2000000' },
+    priceFilter: { tickSize: m.priceFilter.tickSize },
+    riskParameters: { priceLimitRatioX: '0.01', priceLimitRatioY: '0.02' },
+  };
+}
+
 export function bybitDialect(opts: { price?: string } = {}): FakeDialect {
   const v2 = (recorded('cryptofeed_BYBIT_0.json.gz')[0].body as { result: Record<string, any>[] }).result;
   const wanted = new Set(['BTCUSDT']);
   const linear = v2.filter((m) => m.quote_currency === 'USDT' && (wanted.has(m.name) || m.name === 'ETHUSDT')).map(bybitV5Instrument);
   return {
     venue: 'bybit',
+    orderIds: 'uuid',
     instruments(): FInstrument[] {
       return linear
         .filter((m) => wanted.has(m.symbol))
@@ -153,13 +170,77 @@ export function bybitDialect(opts: { price?: string } = {}): FakeDialect {
     rest(req: FakeRequest, ctx: FakeContext) {
       const e = ctx.engine;
       const q = (k: string) => req.query.get(k) ?? (req.body[k] as string | undefined) ?? undefined;
-      const list = (l: unknown[]) => ok({ category: 'linear', list: l, nextPageCursor: '' });
+      const category = ctx.marketType === 'spot' ? 'spot' : 'linear';
+      const list = (l: unknown[]) => ok({ category, list: l, nextPageCursor: '' });
       switch (`${req.method} ${req.path}`) {
         case 'GET /v5/market/instruments-info':
-          return q('category') === 'linear' ? ok({ category: 'linear', list: linear, nextPageCursor: '' }) : ok({ category: q('category'), list: [], nextPageCursor: '' });
+          if (q('category') === 'linear') return ok({ category: 'linear', list: linear, nextPageCursor: '' });
+          if (q('category') === 'spot') return ok({ category: 'spot', list: linear.map(bybitV5Spot), nextPageCursor: '' });
+          return ok({ category: q('category'), list: [], nextPageCursor: '' });
         case 'GET /v5/market/time':
           return ok({ timeSecond: String(Math.floor(e.now() / 1000)), timeNano: `${e.now()}000000` });
+        case 'GET /v5/user/query-api':
+          return ok({
+            id: '13770661',
+            note: 'fake',
+            apiKey: ctx.apiKey,
+            readOnly: e.keyPermissions.trade ? 0 : 1,
+            secret: '',
+            permissions: {
+              ContractTrade: e.keyPermissions.trade ? ['Order', 'Position'] : [],
+              Spot: e.keyPermissions.trade ? ['SpotTrade'] : [],
+              Wallet: e.keyPermissions.withdraw ? ['AccountTransfer', 'SubMemberTransfer', 'Withdraw'] : ['AccountTransfer'],
+              Options: [],
+              Derivatives: [],
+              CopyTrading: [],
+              BlockTrade: [],
+              Exchange: [],
+              NFT: [],
+              Affiliate: [],
+            },
+            ips: ['*'],
+            type: 1,
+            deadlineDay: 83,
+            expiredAt: '2026-12-31T00:00:00Z',
+            createdAt: '2025-01-01T00:00:00Z',
+            unified: 0,
+            uta: 1,
+            userID: 24617703,
+            inviterID: 0,
+            vipLevel: 'No VIP',
+            mktMakerLevel: '0',
+            affiliateID: 0,
+            rsaPublicKey: '',
+            isMaster: true,
+            parentUid: '0',
+            kycLevel: 'LEVEL_DEFAULT',
+            kycRegion: '',
+          });
         case 'GET /v5/account/wallet-balance':
+          if (e.spot) {
+            const assets = new Set([e.walletAsset, ...[...e.instruments.values()].map((i) => i.base)]);
+            const coins = [...assets].map((a) => ({
+              coin: a,
+              equity: s(e.spotBalance(a)),
+              usdValue: '0',
+              walletBalance: s(e.spotBalance(a)),
+              free: '',
+              locked: s(e.spotBalance(a).minus(e.spotFree(a))),
+              availableToWithdraw: s(e.spotFree(a)),
+              availableToBorrow: '',
+              borrowAmount: '0',
+              accruedInterest: '0',
+              totalOrderIM: '0',
+              totalPositionIM: '0',
+              totalPositionMM: '0',
+              unrealisedPnl: '0',
+              cumRealisedPnl: '0',
+              bonus: '0',
+              marginCollateral: true,
+              collateralSwitch: true,
+            }));
+            return ok({ list: [{ accountType: 'UNIFIED', accountIMRate: '0', accountMMRate: '0', totalEquity: s(e.spotBalance(e.walletAsset)), totalWalletBalance: s(e.spotBalance(e.walletAsset)), totalMarginBalance: s(e.spotBalance(e.walletAsset)), totalAvailableBalance: s(e.spotFree(e.walletAsset)), totalPerpUPL: '0', totalInitialMargin: '0', totalMaintenanceMargin: '0', coin: coins }] });
+          }
           return ok({
             list: [
               {
@@ -308,8 +389,9 @@ export function bybitDialect(opts: { price?: string } = {}): FakeDialect {
       };
       const onOrder = (o: FOrder, t?: FTrade) => {
         if (!sock.state.authed) return;
-        if (subs.has('order')) sock.send({ id: `o${o.id}${o.updatedAt}`, topic: 'order', creationTime: e.now(), data: [{ category: 'linear', ...orderJson(o) }] });
-        if (t && subs.has('execution')) sock.send({ id: `e${t.id}`, topic: 'execution', creationTime: e.now(), data: [{ category: 'linear', ...execJson(t, o) }] });
+        const category = ctx.marketType === 'spot' ? 'spot' : 'linear';
+        if (subs.has('order')) sock.send({ id: `o${o.id}${o.updatedAt}`, topic: 'order', creationTime: e.now(), data: [{ category, ...orderJson(o) }] });
+        if (t && subs.has('execution')) sock.send({ id: `e${t.id}`, topic: 'execution', creationTime: e.now(), data: [{ category, ...execJson(t, o) }] });
       };
       e.listenUntilClose(sock.ws, { ticker: onTicker, order: onOrder });
     },

@@ -6,6 +6,7 @@
  * Units: prices in quote, quantities in the venue's amount unit (contracts for OKX/Gate swaps,
  * base for the rest — the dialect converts), times Unix ms. Decimal math via decimal.js.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import Decimal from 'decimal.js';
 
@@ -88,6 +89,16 @@ export class FakeEngine extends EventEmitter {
   fundingRate = new Decimal('0.0001');
   makerFee = new Decimal('0.0002');
   takerFee = new Decimal('0.0005');
+  /** What the fake reports about the API key's permissions (each dialect in its venue's shape). */
+  keyPermissions = { trade: true, withdraw: false };
+  /**
+   * Spot mode: no positions and no leverage; a fill moves the base and quote balances (`spot`
+   * map, quote starts at `wallet`, fees in quote) and orders need the free balance of what they sell.
+   */
+  spot = false;
+  readonly spotBalances = new Map<string, Decimal>();
+  /** Order id format: `numeric` (sequence) or `uuid` (real Bybit linear order ids are UUIDs). */
+  orderIds: 'numeric' | 'uuid' = 'numeric';
 
   constructor(instruments: FInstrument[]) {
     super();
@@ -111,7 +122,7 @@ export class FakeEngine extends EventEmitter {
   }
 
   /** Forwards engine events to a WebSocket's handlers until that socket closes. */
-  listenUntilClose(ws: { on(event: 'close', cb: () => void): unknown }, handlers: Partial<Record<'ticker' | 'order', (...args: any[]) => void>>): void {
+  listenUntilClose(ws: { on(event: 'close', cb: () => void): unknown }, handlers: Partial<Record<'ticker' | 'order' | 'publicTrade', (...args: any[]) => void>>): void {
     for (const [event, fn] of Object.entries(handlers)) this.on(event, fn);
     ws.on('close', () => {
       for (const [event, fn] of Object.entries(handlers)) this.off(event, fn);
@@ -126,6 +137,7 @@ export class FakeEngine extends EventEmitter {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.countdown) clearTimeout(this.countdown);
   }
 
   tick(): void {
@@ -136,6 +148,20 @@ export class FakeEngine extends EventEmitter {
       this.match(i);
       this.emit('ticker', i);
     }
+  }
+
+  private publicTradeSeq = 9_000_000;
+
+  /**
+   * Tests: a public trade of `qty` (base units) at `price` printed on the venue (someone else's
+   * trade): moves the price, emits `publicTrade` (public trade streams) and `ticker`. Does not
+   * touch this fake's own account (a paper venue matches against the trade itself).
+   */
+  printTrade(instId: string, price: Decimal.Value, qty: Decimal.Value, side: FSide = 'buy'): void {
+    const i = this.inst(instId);
+    i.price = new Decimal(price);
+    this.emit('publicTrade', { inst: i, id: this.publicTradeSeq++, price: new Decimal(price), qty: new Decimal(qty), side, time: this.now() });
+    this.emit('ticker', i);
   }
 
   /** Sets the price (tests) and matches resting orders. */
@@ -166,10 +192,12 @@ export class FakeEngine extends EventEmitter {
     const crosses = p.type === 'market' || (p.side === 'buy' ? limit.gte(inst.price) : limit.lte(inst.price));
     if (crosses && tif === 'GTX') throw new FakeError('post_only', 'post-only order would take');
     const notional = limit.mul(p.qty).mul(inst.contractSize);
-    if (!p.reduceOnly && notional.div(this.leverage).gt(this.available())) throw new FakeError('insufficient', 'insufficient margin');
+    if (this.spot) {
+      if (p.side === 'buy' ? notional.gt(this.spotFree(inst.quote)) : p.qty.gt(this.spotFree(inst.base))) throw new FakeError('insufficient', `insufficient ${p.side === 'buy' ? inst.quote : inst.base} balance`);
+    } else if (!p.reduceOnly && notional.div(this.leverage).gt(this.available())) throw new FakeError('insufficient', 'insufficient margin');
     const now = this.now();
     const o: FOrder = {
-      id: String(this.seq++),
+      id: this.orderIds === 'uuid' ? (this.seq++, randomUUID()) : String(this.seq++),
       clientId: p.clientId || `fake${this.seq}`,
       instId: p.instId,
       side: p.side,
@@ -201,6 +229,45 @@ export class FakeEngine extends EventEmitter {
 
   open(instId?: string): FOrder[] {
     return [...this.orders.values()].filter((o) => (o.status === 'new' || o.status === 'partially_filled') && (!instId || o.instId === instId));
+  }
+
+  /** Spot: total balance of an asset (quote starts at `wallet`). */
+  spotBalance(asset: string): Decimal {
+    return this.spotBalances.get(asset) ?? (asset === this.walletAsset ? this.wallet : new Decimal(0));
+  }
+
+  /** Spot: balance minus what open orders reserve (buys: quote notional; sells: base quantity). */
+  spotFree(asset: string): Decimal {
+    let used = new Decimal(0);
+    for (const o of this.open()) {
+      const i = this.inst(o.instId);
+      const left = o.qty.minus(o.filled);
+      if (o.side === 'buy' && i.quote === asset) used = used.plus(left.mul(o.type === 'limit' ? o.price : i.price));
+      if (o.side === 'sell' && i.base === asset) used = used.plus(left);
+    }
+    return this.spotBalance(asset).minus(used);
+  }
+
+  private countdown?: ReturnType<typeof setTimeout>;
+  /** How often the venue-side countdown cancel-all fired. */
+  countdownFired = 0;
+
+  /**
+   * Venue-native countdown cancel-all (OKX `cancel-all-after`, Binance `countdownCancelAll`): unless
+   * re-armed within `ms`, every open order is cancelled by the venue itself; 0 disarms.
+   * @returns the trigger time (Unix ms, 0 when disarmed).
+   */
+  armCountdown(ms: number): number {
+    if (this.countdown) clearTimeout(this.countdown);
+    this.countdown = undefined;
+    if (ms <= 0) return 0;
+    this.countdown = setTimeout(() => {
+      this.countdown = undefined;
+      this.countdownFired++;
+      for (const o of this.open()) this.finish(o, 'canceled');
+    }, ms);
+    this.countdown.unref?.();
+    return this.now() + ms;
   }
 
   position(instId: string): FPosition {
@@ -244,6 +311,7 @@ export class FakeEngine extends EventEmitter {
   private fill(o: FOrder, price: Decimal, qty: Decimal, maker: boolean): void {
     if (o.status !== 'new' && o.status !== 'partially_filled') return;
     const i = this.inst(o.instId);
+    if (this.spot) return this.spotFill(o, i, price, qty, maker);
     const p = this.position(o.instId);
     const signed = o.side === 'buy' ? qty : qty.neg();
     let realized = new Decimal(0);
@@ -273,6 +341,22 @@ export class FakeEngine extends EventEmitter {
       realizedPnl: realized,
       time: now,
     };
+    this.trades.push(t);
+    o.avg = o.filled.isZero() ? price : o.avg.mul(o.filled).plus(price.mul(qty)).div(o.filled.plus(qty));
+    o.filled = o.filled.plus(qty);
+    o.status = o.filled.gte(o.qty) ? 'filled' : 'partially_filled';
+    o.updatedAt = now;
+    this.emit('trade', t);
+    this.emit('order', o, t);
+  }
+
+  private spotFill(o: FOrder, i: FInstrument, price: Decimal, qty: Decimal, maker: boolean): void {
+    const fee = price.mul(qty).mul(maker ? this.makerFee : this.takerFee);
+    const signed = o.side === 'buy' ? qty : qty.neg();
+    this.spotBalances.set(i.base, this.spotBalance(i.base).plus(signed));
+    this.spotBalances.set(i.quote, this.spotBalance(i.quote).minus(price.mul(signed)).minus(fee));
+    const now = this.now();
+    const t: FTrade = { id: String(this.tradeSeq++), orderId: o.id, clientId: o.clientId, instId: o.instId, side: o.side, price, qty, fee, feeAsset: i.quote, maker, realizedPnl: new Decimal(0), time: now };
     this.trades.push(t);
     o.avg = o.filled.isZero() ? price : o.avg.mul(o.filled).plus(price.mul(qty)).div(o.filled.plus(qty));
     o.filled = o.filled.plus(qty);

@@ -5,9 +5,12 @@
  */
 import { type AppProcess, freePort, startApp, waitFor } from '@mm/testing';
 import { binanceDialect } from './binance';
+import { binanceSpotDialect } from './binance-spot';
 import { bitgetDialect } from './bitget';
+import { bitgetSpotDialect } from './bitget-spot';
 import { bybitDialect } from './bybit';
 import { gateDialect } from './gate';
+import { gateSpotDialect } from './gate-spot';
 import { okxDialect } from './okx';
 import { type FakeDialect, type FakeVenue, startFakeVenue } from './server';
 
@@ -23,6 +26,13 @@ export const DIALECTS: Partial<Record<CcxtVenueName, () => FakeDialect>> = {
   bitget: () => bitgetDialect(),
 };
 
+/** Venues whose spot dialect is a separate fake (Bybit and OKX serve spot from the same dialect). */
+export const SPOT_DIALECTS: Partial<Record<CcxtVenueName, () => FakeDialect>> = {
+  binance: () => binanceSpotDialect(),
+  gate: () => gateSpotDialect(),
+  bitget: () => bitgetSpotDialect(),
+};
+
 export interface CcxtConnector {
   fake: FakeVenue;
   conn: AppProcess;
@@ -34,10 +44,17 @@ export interface CcxtConnector {
  * Starts a fake `venue` and a connector process (dist build) with EXCHANGE=<venue> pointed at it
  * through CCXT_URL_OVERRIDE; resolves once /health answers 200 (credentials validated).
  */
-export async function startCcxtConnector(venue: CcxtVenueName, logDir: string, env: Record<string, string> = {}, apiKey = 'fake-api-key'): Promise<CcxtConnector> {
-  const dialect = DIALECTS[venue];
+export async function startCcxtConnector(
+  venue: CcxtVenueName,
+  logDir: string,
+  env: Record<string, string> = {},
+  apiKey = 'fake-api-key',
+  /** Reuse a running fake (e.g. to restart the connector against the same venue state). */
+  existing?: FakeVenue,
+): Promise<CcxtConnector> {
+  const dialect = (env.MARKET_TYPE === 'spot' ? SPOT_DIALECTS[venue] : undefined) ?? DIALECTS[venue];
   if (!dialect) throw new Error(`no fake venue for ${venue}`);
-  const fake = await startFakeVenue(dialect(), { apiKey });
+  const fake = existing ?? (await startFakeVenue(dialect(), { apiKey, marketType: env.MARKET_TYPE === 'spot' ? 'spot' : 'swap' }));
   const port = await freePort();
   const metricsPort = await freePort();
   const conn = startApp(
@@ -72,7 +89,7 @@ export async function startCcxtConnector(venue: CcxtVenueName, logDir: string, e
     );
   } catch (e) {
     conn.child.kill('SIGKILL');
-    await fake.close();
+    if (!existing) await fake.close();
     throw e;
   }
   return { fake, conn, address: `127.0.0.1:${port}`, metricsPort };

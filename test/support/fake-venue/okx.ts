@@ -13,10 +13,12 @@ const ok = (data: unknown[]) => ({ body: { code: '0', msg: '', data } });
 const fail = (code: string, msg: string, status = 200) => ({ status, body: { code, msg, data: [] } });
 const sfail = (sCode: string, sMsg: string) => ({ body: { code: '1', msg: 'Operation failed.', data: [{ ordId: '', clOrdId: '', sCode, sMsg }] } });
 
+const instTypeOf = (instId: string) => (instId.endsWith('-SWAP') ? 'SWAP' : 'SPOT');
+
 function orderJson(o: FOrder, t?: FTrade) {
   const ordType = o.type === 'market' ? 'market' : o.tif === 'GTX' ? 'post_only' : o.tif === 'IOC' ? 'ioc' : o.tif === 'FOK' ? 'fok' : 'limit';
   return {
-    instType: 'SWAP',
+    instType: instTypeOf(o.instId),
     instId: o.instId,
     ccy: '',
     ordId: o.id,
@@ -27,8 +29,8 @@ function orderJson(o: FOrder, t?: FTrade) {
     pnl: '0',
     ordType,
     side: o.side,
-    posSide: 'net',
-    tdMode: 'cross',
+    posSide: instTypeOf(o.instId) === 'SPOT' ? '' : 'net',
+    tdMode: instTypeOf(o.instId) === 'SPOT' ? 'cash' : 'cross',
     accFillSz: s(o.filled),
     fillPx: t ? s(t.price) : '',
     tradeId: t ? t.id : '',
@@ -53,7 +55,7 @@ function orderJson(o: FOrder, t?: FTrade) {
 
 function fillJson(t: FTrade) {
   return {
-    instType: 'SWAP',
+    instType: instTypeOf(t.instId),
     instId: t.instId,
     tradeId: t.id,
     ordId: t.orderId,
@@ -75,10 +77,15 @@ function fillJson(t: FTrade) {
 export function okxDialect(opts: { price?: string } = {}): FakeDialect {
   const all = recorded('cryptofeed_OKX_0.json.gz');
   const swap = all.find((r) => r.url.includes('instType=SWAP'))!.body as { code: string; data: Record<string, string>[] };
+  const spot = all.find((r) => r.url.includes('instType=SPOT'))!.body as { code: string; data: Record<string, string>[] };
   const wanted = new Set(['BTC-USDT-SWAP']);
   return {
     venue: 'okx',
-    instruments(): FInstrument[] {
+    instruments(marketType): FInstrument[] {
+      if (marketType === 'spot')
+        return spot.data
+          .filter((m) => m.instId === 'BTC-USDT')
+          .map((m) => ({ id: m.instId, base: m.baseCcy, quote: m.quoteCcy, contractSize: new Decimal(1), tick: new Decimal(m.tickSz), price: new Decimal(opts.price ?? '30000') }));
       return swap.data
         .filter((m) => wanted.has(m.instId))
         .map((m) => ({ id: m.instId, base: m.ctValCcy, quote: m.settleCcy, contractSize: new Decimal(m.ctVal), tick: new Decimal(m.tickSz), price: new Decimal(opts.price ?? '30000') }));
@@ -106,13 +113,51 @@ export function okxDialect(opts: { price?: string } = {}): FakeDialect {
     rest(req: FakeRequest, ctx: FakeContext) {
       const e = ctx.engine;
       const q = (k: string) => req.query.get(k) ?? (req.body[k] as string | undefined) ?? undefined;
-      const inst = () => e.inst(q('instId') ?? 'BTC-USDT-SWAP');
+      const inst = () => e.inst(q('instId') ?? (e.spot ? 'BTC-USDT' : 'BTC-USDT-SWAP'));
       switch (`${req.method} ${req.path}`) {
         case 'GET /api/v5/public/instruments':
+          if (q('instType') === 'SPOT') return { body: { ...spot, data: spot.data.filter((m) => m.instId === 'BTC-USDT' || m.instId === 'ETH-USDT') } };
           return { body: { ...swap, data: swap.data.filter((m) => wanted.has(m.instId) || m.instId === 'ETH-USDT-SWAP') } };
         case 'GET /api/v5/public/time':
           return ok([{ ts: String(e.now()) }]);
+        case 'POST /api/v5/trade/cancel-all-after': {
+          // https://www.okx.com/docs-v5/en/#order-book-trading-trade-post-cancel-all-after: timeOut 0 or 10..120 s.
+          const secs = Number(q('timeOut'));
+          if (!Number.isInteger(secs) || (secs !== 0 && (secs < 10 || secs > 120))) return { body: { code: '51000', msg: 'Parameter timeOut error', data: [] } };
+          const trigger = e.armCountdown(secs * 1000);
+          return ok([{ triggerTime: String(Math.floor(trigger / 1000)), tag: '', ts: String(Math.floor(e.now() / 1000)) }]);
+        }
+        case 'GET /api/v5/account/config':
+          return ok([
+            {
+              uid: '44705892343619584',
+              mainUid: '44705892343619584',
+              acctLv: '2',
+              posMode: 'net_mode',
+              autoLoan: false,
+              greeksType: 'PA',
+              level: 'Lv1',
+              levelTmp: '',
+              ctIsoMode: 'automatic',
+              mgnIsoMode: 'automatic',
+              spotOffsetType: '',
+              roleType: '0',
+              traderInsts: [],
+              spotRoleType: '0',
+              spotTraderInsts: [],
+              opAuth: '0',
+              kycLv: '3',
+              label: 'fake',
+              ip: '',
+              perm: ['read_only', ...(e.keyPermissions.trade ? ['trade'] : []), ...(e.keyPermissions.withdraw ? ['withdraw'] : [])].join(','),
+            },
+          ]);
         case 'GET /api/v5/account/balance':
+          if (e.spot) {
+            const assets = new Set([e.walletAsset, ...[...e.instruments.values()].map((i) => i.base)]);
+            const details = [...assets].map((a) => ({ ccy: a, eq: s(e.spotBalance(a)), cashBal: s(e.spotBalance(a)), availBal: s(e.spotFree(a)), availEq: s(e.spotFree(a)), frozenBal: s(e.spotBalance(a).minus(e.spotFree(a))), upl: '0', uTime: String(e.now()) }));
+            return ok([{ uTime: String(e.now()), totalEq: s(e.spotBalance(e.walletAsset)), details }]);
+          }
           return ok([
             {
               uTime: String(e.now()),
@@ -195,6 +240,8 @@ export function okxDialect(opts: { price?: string } = {}): FakeDialect {
           const q = (k: string) => b[k];
           const ordType = String(q('ordType'));
           const type = ordType === 'market' ? 'market' : 'limit';
+          // Real OKX: spot in a non-margin account trades with tdMode=cash; swaps with cross/isolated.
+          if (e.spot ? q('tdMode') !== 'cash' : !['cross', 'isolated'].includes(String(q('tdMode')))) return sfail('51000', 'Parameter tdMode error');
           const o = e.place({
             instId: q('instId')!,
             side: q('side') as 'buy' | 'sell',
@@ -269,7 +316,7 @@ export function okxDialect(opts: { price?: string } = {}): FakeDialect {
 
 function tickerJson(i: FInstrument, now: number) {
   return {
-    instType: 'SWAP',
+    instType: instTypeOf(i.id),
     instId: i.id,
     last: s(i.price),
     lastSz: '1',

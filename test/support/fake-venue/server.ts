@@ -15,6 +15,8 @@ import * as path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { FakeEngine, type FInstrument } from './engine';
 
+const ctx0Spot = (t: 'swap' | 'spot' | undefined) => t === 'spot';
+
 export const FIXTURES = path.resolve(__dirname, '../../../../shared/fixtures');
 
 /** Reads a recorded REST file (`[{url, recorded_at, body}]`). */
@@ -50,8 +52,10 @@ export interface FakeSocket {
 
 export interface FakeDialect {
   venue: string;
-  /** Instruments the engine trades (from the recorded market list). */
-  instruments(): FInstrument[];
+  /** Order id format the venue issues (default numeric; Bybit: UUIDs like the real venue). */
+  orderIds?: 'numeric' | 'uuid';
+  /** Instruments the engine trades (from the recorded market list) for the market type. */
+  instruments(marketType: 'swap' | 'spot'): FInstrument[];
   /** Handles a REST call; `undefined` = 404. May throw `FakeError` (mapped by `error`). */
   rest(req: FakeRequest, ctx: FakeContext): FakeResponse | undefined | Promise<FakeResponse | undefined>;
   /** Maps an engine error to the venue's error response. */
@@ -80,12 +84,16 @@ export interface FakeVenue {
   resumeWs(): void;
   /** Closes every WebSocket connection (clients must reconnect). */
   dropConnections(): void;
+  /** Stream names WebSocket clients are subscribed to (dialects keeping `state.subs`). */
+  subscriptions(): string[];
   close(): Promise<void>;
 }
 
 /** Starts a fake venue for `dialect` on a free port of 127.0.0.1. */
 export async function startFakeVenue(dialect: FakeDialect, opts: { apiKey: string; marketType?: 'swap' | 'spot'; tickMs?: number }): Promise<FakeVenue> {
-  const engine = new FakeEngine(dialect.instruments());
+  const engine = new FakeEngine(dialect.instruments(opts.marketType ?? 'swap'));
+  if (dialect.orderIds) engine.orderIds = dialect.orderIds;
+  engine.spot = ctx0Spot(opts.marketType);
   const sockets = new Set<FakeSocket>();
   const ctx: FakeContext = { engine, apiKey: opts.apiKey, sockets, marketType: opts.marketType ?? 'swap' };
   const requests: string[] = [];
@@ -169,6 +177,7 @@ export async function startFakeVenue(dialect: FakeDialect, opts: { apiKey: strin
     resumeWs: () => {
       paused = false;
     },
+    subscriptions: () => [...sockets].flatMap((s) => [...((s.state.subs as Set<string> | undefined) ?? [])]),
     dropConnections: () => {
       for (const s of sockets) s.ws.terminate();
     },

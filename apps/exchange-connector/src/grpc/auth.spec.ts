@@ -82,14 +82,19 @@ describe('AuthService', () => {
     }
   });
 
-  it('runs open without tokens (identity by peer address), but refuses that in production', () => {
+  it('runs open without tokens (identity by peer IP, not by connection), but refuses that in production and off loopback', () => {
     process.env.NODE_ENV = 'development';
     const open = new AuthService(config({}));
     expect(open.open).toBe(true);
-    expect(open.identify(call(undefined, 'ipv4:10.1.2.3:4567'))).toEqual({ id: 'anonymous', role: 'open', bucket: 'peer:ipv4:10.1.2.3:4567' });
+    expect(open.identify(call(undefined, 'ipv4:10.1.2.3:4567'))).toEqual({ id: 'anonymous', role: 'open', bucket: 'peer:10.1.2.3' });
+    expect(open.identify(call(undefined, '10.1.2.3:9999')).bucket).toBe('peer:10.1.2.3');
+    expect(open.identify(call(undefined, 'ipv6:[::1]:4567')).bucket).toBe('peer:::1');
+    expect(() => new AuthService(connectorConfigSchema.parse({ host: '0.0.0.0' }))).toThrow(/config error: host: listening on 0\.0\.0\.0 \(not loopback\) requires authentication/);
+    expect(new AuthService(connectorConfigSchema.parse({ host: '0.0.0.0', auth: { tokens: `trader:${T1}` } })).open).toBe(false);
     process.env.NODE_ENV = 'production';
     expect(() => new AuthService(config({}))).toThrow(/config error: auth\.tokens: no connector tokens configured; refusing/);
     expect(new AuthService(config({ tokens: `trader:${T1}` })).open).toBe(false);
+    expect(() => new AuthService(config({ tokens: 'trader:mm:dev-market-maker-token' }))).toThrow(/development token/);
   });
 
   it('classifies RPCs: monitors get queries and streams only, unknown RPCs fail closed', () => {

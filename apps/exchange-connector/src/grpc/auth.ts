@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
-import { status } from '@grpc/grpc-js';
-import { ConfigError } from '@mm/platform';
+import { type Metadata, status } from '@grpc/grpc-js';
+import { ConfigError, DEV_TOKENS, assertExposureAllowed } from '@mm/platform';
 import { CONNECTOR_CONFIG, type ConnectorConfig } from '../connector.config';
 import { GrpcStatusException } from './grpc-errors';
 import { type RpcCall, callOf, rpcState } from './rpc-logging';
@@ -95,7 +95,7 @@ export interface ClientIdentity {
   id: string;
   /** `open` when no tokens are configured (every RPC allowed). */
   role: Role | 'open';
-  /** Rate-limit bucket key: the client id, or the peer address (`ip:port`) when open. */
+  /** Rate-limit and stream-cap key: the client id, or the peer IP address when open. */
   bucket: string;
 }
 
@@ -112,6 +112,10 @@ export class AuthService {
   /** @throws ConfigError `auth.tokens` when no tokens are configured and `NODE_ENV=production`. */
   constructor(@Inject(CONNECTOR_CONFIG) config: ConnectorConfig) {
     this.tokens = loadTokens(config.auth);
+    assertExposureAllowed(config.host, this.tokens.length > 0, 'host', 'auth.tokens (CONNECTOR_TOKENS) or auth.tokensFile (CONNECTOR_TOKENS_FILE)');
+    if (process.env.NODE_ENV === 'production' && DEV_TOKENS.some((d) => this.match(d))) {
+      throw new ConfigError('auth.tokens', 'contains a documented development token; refused with NODE_ENV=production');
+    }
     if (this.tokens.length === 0) {
       if (process.env.NODE_ENV === 'production') {
         throw new ConfigError('auth.tokens', 'no connector tokens configured; refusing to run without access control in production (set CONNECTOR_TOKENS or CONNECTOR_TOKENS_FILE)');
@@ -146,24 +150,38 @@ export class AuthService {
   identify(call: RpcCall): ClientIdentity {
     const cached = identities.get(call);
     if (cached) return cached;
-    let id: ClientIdentity;
-    if (this.open) {
-      // Per connection (peer ip:port): local apps sharing one host keep separate budgets.
-      id = { id: 'anonymous', role: 'open', bucket: `peer:${rpcState(call).peer}` };
-    } else {
-      const values = call.metadata?.get('authorization') ?? [];
-      if (values.length !== 1) throw new GrpcStatusException(status.UNAUTHENTICATED, values.length ? 'authorization: send exactly one bearer token' : 'authorization: bearer token required');
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(values[0].toString());
-      if (!m) throw new GrpcStatusException(status.UNAUTHENTICATED, 'authorization: expected "Bearer <token>"');
-      const entry = this.match(m[1]);
-      if (!entry) throw new GrpcStatusException(status.UNAUTHENTICATED, 'authorization: unknown token');
-      const name = `${entry.role}/${entry.name}`;
-      id = { id: name, role: entry.role, bucket: `client:${name}` };
-    }
+    const id = this.identifyMetadata(call.metadata, rpcState(call).peer);
     identities.set(call, id);
     rpcState(call).client = id.id;
     return id;
   }
+
+  /**
+   * Identifies a caller from its request metadata alone (used by the server interceptor before any
+   * request message is read). In open mode the rate-limit bucket is the peer's IP address (not
+   * ip:port), so opening more connections does not multiply the budget.
+   * @throws GrpcStatusException UNAUTHENTICATED for a missing, malformed or unknown token.
+   */
+  identifyMetadata(metadata: Metadata | undefined, peer: string): ClientIdentity {
+    if (this.open) return { id: 'anonymous', role: 'open', bucket: `peer:${peerHost(peer)}` };
+    const values = metadata?.get('authorization') ?? [];
+    if (values.length !== 1) throw new GrpcStatusException(status.UNAUTHENTICATED, values.length ? 'authorization: send exactly one bearer token' : 'authorization: bearer token required');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(values[0].toString());
+    if (!m) throw new GrpcStatusException(status.UNAUTHENTICATED, 'authorization: expected "Bearer <token>"');
+    const entry = this.match(m[1]);
+    if (!entry) throw new GrpcStatusException(status.UNAUTHENTICATED, 'authorization: unknown token');
+    const name = `${entry.role}/${entry.name}`;
+    return { id: name, role: entry.role, bucket: `client:${name}` };
+  }
+}
+
+/** Host part of a grpc-js peer string (`1.2.3.4:5678`, `[::1]:5678`, `ipv6:[::1]:5678`). */
+export function peerHost(peer: string): string {
+  const p = peer.replace(/^ipv[46]:/, '');
+  const v6 = /^\[([^\]]+)\]/.exec(p);
+  if (v6) return v6[1];
+  const i = p.lastIndexOf(':');
+  return i > 0 && p.indexOf(':') === i ? p.slice(0, i) : p;
 }
 
 const identities = new WeakMap<object, ClientIdentity>();

@@ -21,6 +21,7 @@ import {
 import { GrpcMethod } from '@nestjs/microservices';
 import { VENUE } from '../venue/venue.provider';
 import { StreamHub, topicSource } from './stream-hub';
+import { OrderEntryChecks } from './order-entry';
 
 type Call = ServerWritableStream<unknown, object>;
 const SERVICE = 'ExchangeService';
@@ -31,6 +32,11 @@ function requireSymbol(symbol: string, field = 'symbol'): string {
   if (!symbol) throw invalidArgument(field, 'is required');
   if (!/^[A-Za-z0-9._/:-]{2,40}$/.test(symbol)) throw invalidArgument(field, `invalid symbol "${symbol.slice(0, 40)}"`);
   return symbol;
+}
+
+function clientOrderIdOf(raw: string, field = 'client_order_id'): string {
+  if (!/^[A-Za-z0-9_.:\-]{1,64}$/.test(raw)) throw invalidArgument(field, 'must be 1–64 characters of [A-Za-z0-9_.:-]');
+  return raw;
 }
 
 function orderIdOf(raw: string, field = 'order_id'): string {
@@ -52,7 +58,14 @@ export class ExchangeController {
     @Inject(VENUE) private readonly venue: ExchangeVenue,
     private readonly hub: StreamHub,
     readonly rpcObserver: RpcObserver,
+    private readonly entry: OrderEntryChecks,
   ) {}
+
+  private async checked(req: pb.PlaceOrderRequest, prefix = '') {
+    const r = orderRequestFromWire(req, prefix);
+    await this.entry.check(r);
+    return r;
+  }
 
   @GrpcMethod(SERVICE, 'GetName')
   getName(): pb.GetNameResponse {
@@ -69,7 +82,7 @@ export class ExchangeController {
 
   @GrpcMethod(SERVICE, 'PlaceOrder')
   async placeOrder(req: pb.PlaceOrderRequest): Promise<pb.Order> {
-    return orderToWire(await this.venue.placeOrder(orderRequestFromWire(req)));
+    return orderToWire(await this.venue.placeOrder(await this.checked(req)));
   }
 
   /** Places each order independently; per-order failures are reported in `errors`, not as a status. */
@@ -82,7 +95,7 @@ export class ExchangeController {
     const errors: pb.BatchOrderError[] = [];
     for (let i = 0; i < orders.length; i++) {
       try {
-        placed.push(orderToWire(await this.venue.placeOrder(orderRequestFromWire(orders[i], `orders[${i}].`))));
+        placed.push(orderToWire(await this.venue.placeOrder(await this.checked(orders[i], `orders[${i}].`))));
       } catch (e) {
         const g = toGrpcError(e);
         errors.push({ index: i, clientOrderId: orders[i].clientOrderId ?? '', errorMessage: g.details, code: g.code });
@@ -91,9 +104,12 @@ export class ExchangeController {
     return { orders: placed, allSuccess: errors.length === 0, errors };
   }
 
+  /** Cancels by `order_id`, or by `client_order_id` when `order_id` is 0/absent. */
   @GrpcMethod(SERVICE, 'CancelOrder')
   async cancelOrder(req: pb.CancelOrderRequest): Promise<pb.CancelOrderResponse> {
-    await this.venue.cancelOrder(requireSymbol(req.symbol), orderIdOf(req.orderId));
+    const symbol = requireSymbol(req.symbol);
+    if ((!req.orderId || req.orderId === '0') && req.clientOrderId) await this.venue.cancelOrderByClientOrderId(symbol, clientOrderIdOf(req.clientOrderId));
+    else await this.venue.cancelOrder(symbol, orderIdOf(req.orderId));
     return {};
   }
 
@@ -101,9 +117,11 @@ export class ExchangeController {
   async batchCancelOrders(req: pb.BatchCancelOrdersRequest): Promise<pb.BatchCancelOrdersResponse> {
     const symbol = requireSymbol(req.symbol);
     const ids = req.orderIds ?? [];
-    if (ids.length === 0) throw invalidArgument('order_ids', 'must not be empty');
-    if (ids.length > MAX_BATCH) throw invalidArgument('order_ids', `at most ${MAX_BATCH} ids per batch`);
+    const cids = req.clientOrderIds ?? [];
+    if (ids.length + cids.length === 0) throw invalidArgument('order_ids', 'must not be empty (or give client_order_ids)');
+    if (ids.length + cids.length > MAX_BATCH) throw invalidArgument('order_ids', `at most ${MAX_BATCH} ids per batch (order_ids + client_order_ids)`);
     ids.forEach((id, i) => orderIdOf(id, `order_ids[${i}]`));
+    cids.forEach((id, i) => clientOrderIdOf(id, `client_order_ids[${i}]`));
     const errors: pb.BatchOrderError[] = [];
     for (let i = 0; i < ids.length; i++) {
       try {
@@ -111,6 +129,15 @@ export class ExchangeController {
       } catch (e) {
         const g = toGrpcError(e);
         errors.push({ index: i, clientOrderId: '', errorMessage: g.details, code: g.code });
+      }
+    }
+    // Client order ids continue the index after order_ids.
+    for (let i = 0; i < cids.length; i++) {
+      try {
+        await this.venue.cancelOrderByClientOrderId(symbol, cids[i]);
+      } catch (e) {
+        const g = toGrpcError(e);
+        errors.push({ index: ids.length + i, clientOrderId: cids[i], errorMessage: g.details, code: g.code });
       }
     }
     return { errors };
@@ -128,10 +155,7 @@ export class ExchangeController {
     const symbol = requireSymbol(req.symbol);
     let ref: OrderRef;
     if (req.orderId && req.orderId !== '0') ref = { orderId: orderIdOf(req.orderId) };
-    else if (req.clientOrderId) {
-      if (!/^[A-Za-z0-9_.:\-]{1,64}$/.test(req.clientOrderId)) throw invalidArgument('client_order_id', 'must be 1–64 characters of [A-Za-z0-9_.:-]');
-      ref = { clientOrderId: req.clientOrderId };
-    }
+    else if (req.clientOrderId) ref = { clientOrderId: clientOrderIdOf(req.clientOrderId) };
     else throw invalidArgument('order_id', 'order_id or client_order_id is required');
     return orderToWire(await this.venue.getOrder(symbol, ref));
   }

@@ -45,7 +45,9 @@ export function streamHubOptions(c: ConnectorConfig): StreamHubOptions {
   const sim = c.exchange === 'sim';
   const defaults: Record<string, number> = sim
     ? {}
-    : { price: 30_000, klines: 120_000, orders: 0, account: 3 * c.ccxt.accountPollMs, positions: 3 * c.ccxt.accountPollMs, funding: 3 * c.ccxt.fundingPollMs };
+    : c.exchange === 'paper' // account, positions and orders are local (event-driven); market data is the venue's
+      ? { price: 30_000, klines: 120_000, orders: 0, account: 0, positions: 0, funding: 3 * c.ccxt.fundingPollMs }
+      : { price: 30_000, klines: 120_000, orders: 0, account: 3 * c.ccxt.accountPollMs, positions: 3 * c.ccxt.accountPollMs, funding: 3 * c.ccxt.fundingPollMs };
   const set = c.streams.staleAfterMs as Partial<Record<string, number>>;
   const staleAfterMs: Record<string, number> = {};
   for (const k of STREAM_KINDS) staleAfterMs[k] = set[k] ?? defaults[k] ?? 0;

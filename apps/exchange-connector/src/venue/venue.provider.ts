@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { dec, type ExchangeVenue } from '@mm/domain';
-import { type SimData, SimExchange, defaultSymbolRules, loadFundingCsv, loadSimData } from '@mm/sim-exchange';
+import { ConfigError } from '@mm/platform';
+import { SimExchange, SymbolFileListError, type SimSymbolData, loadSimDataSet } from '@mm/sim-exchange';
 import { CONNECTOR_CONFIG, type ConnectorConfig } from '../connector.config';
 import type { SimReplayControl } from '../sim-replay';
 import type { CcxtVenueId } from './ccxt/ccxt-venue';
@@ -10,7 +11,7 @@ export const VENUE = Symbol('VENUE');
 /** DI token of the sim's {@link SimReplayControl} (null unless the venue is a sim file replay). */
 export const SIM_REPLAY = Symbol('SIM_REPLAY');
 
-let preloaded: { key: string; data: SimData } | undefined;
+let preloaded: { key: string; symbols: SimSymbolData[] } | undefined;
 
 /**
  * Loads and validates the sim's `SIM_DATA` / `SIM_FUNDING` files (kept for `createVenue`, so they
@@ -21,10 +22,36 @@ let preloaded: { key: string; data: SimData } | undefined;
 export function preloadSimMarketData(config: ConnectorConfig): void {
   if (config.exchange !== 'sim') return;
   const s = config.sim;
-  const key = JSON.stringify([s.data, s.funding, s.dataFormat, s.symbol, s.maxCandles]);
+  const key = JSON.stringify([s.data, s.funding, s.markPrice, s.dataFormat, s.symbol, s.maxCandles]);
   if (preloaded?.key === key) return;
-  if (s.data) preloaded = { key, data: loadSimData({ symbol: s.symbol, data: s.data, format: s.dataFormat, funding: s.funding, maxCandles: s.maxCandles }) };
-  else preloaded = { key, data: { format: 'klines', fundingRates: s.funding ? loadFundingCsv(s.funding) : undefined } };
+  try {
+    preloaded = {
+      key,
+      symbols: loadSimDataSet({ data: s.data, funding: s.funding, markPrice: s.markPrice, defaultSymbol: s.symbol, format: s.dataFormat, maxCandles: s.maxCandles }),
+    };
+  } catch (e) {
+    if (e instanceof SymbolFileListError) throw new ConfigError(`sim.${{ SIM_DATA: 'data', SIM_FUNDING: 'funding', SIM_MARK_PRICE: 'markPrice' }[e.setting] ?? e.setting} (${e.setting})`, e.message.slice(e.setting.length + 2));
+    throw e;
+  }
+}
+
+/** Symbols the sim serves (after `preloadSimMarketData`): the `SIM_DATA` symbols, else `SIM_SYMBOL`. */
+export function simSymbols(config: ConnectorConfig): string[] {
+  preloadSimMarketData(config);
+  return preloaded ? preloaded.symbols.map((x) => x.symbol) : [config.sim.symbol];
+}
+
+/** `SIM_SYMBOL_LEVERAGE` as a map. */
+function symbolLeverage(v: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const item of (v ?? '').split(',')) {
+    const [k, n] = item.split('=').map((x) => x.trim());
+    if (!k) continue;
+    const lev = Number(n);
+    if (!(Number.isInteger(lev) && lev >= 1 && lev <= 125)) throw new ConfigError('sim.symbolLeverage (SIM_SYMBOL_LEVERAGE)', `${k}: leverage must be 1..125, got ${n}`);
+    out.set(k, lev);
+  }
+  return out;
 }
 
 /**
@@ -42,20 +69,26 @@ export function createVenue(config: ConnectorConfig): ExchangeVenue | Promise<Ex
     case 'okx':
     case 'bybit':
       return createCcxt(config);
+    case 'paper':
+      return createPaper(config);
     case 'sim': {
       const s = config.sim;
       preloadSimMarketData(config);
-      const d = preloaded!.data;
+      const lev = symbolLeverage(s.symbolLeverage);
+      for (const k of lev.keys())
+        if (!preloaded!.symbols.some((x) => x.symbol === k))
+          throw new ConfigError('sim.symbolLeverage (SIM_SYMBOL_LEVERAGE)', `${k} is not a sim symbol (${preloaded!.symbols.map((x) => x.symbol).join(', ')})`);
       return new SimExchange({
         name: 'sim',
-        symbols: [
-          {
-            rules: defaultSymbolRules(s.symbol),
-            candles: d.candles,
-            events: d.events,
-            fundingRates: d.fundingRates,
-          },
-        ],
+        symbols: preloaded!.symbols.map(({ symbol, rules, data: d }) => ({
+          rules,
+          candles: d.candles,
+          events: d.events,
+          fundingRates: d.fundingRates,
+          markPrices: d.markPrices,
+          leverage: lev.get(symbol),
+        })),
+        liquidationFeeRate: s.liquidation ? dec(s.liquidationFee) : dec(-1),
         fillModel: s.fillModel,
         volumeShare: s.volumeShare,
         speed: s.speed,
@@ -88,8 +121,49 @@ async function createCcxt(config: ConnectorConfig): Promise<ExchangeVenue> {
     timeoutMs: c.timeoutMs,
     preCheckClientOrderId: c.preCheckClientOrderId,
     sandbox: c.sandbox,
+    orderIdMapFile: c.orderIdMapFile,
+    allowWithdrawKey: c.allowWithdrawKey,
   });
   venue.onClose(stop);
+  return venue;
+}
+
+async function createPaper(config: ConnectorConfig): Promise<ExchangeVenue> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createCcxtExchange } = require('./ccxt/ccxt-factory') as typeof import('./ccxt/ccxt-factory');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { PaperVenue } = require('./paper/paper-venue') as typeof import('./paper/paper-venue');
+  const c = config.ccxt;
+  const source = config.paper.source;
+  const ex = await createCcxtExchange({
+    venue: source,
+    marketType: 'swap',
+    credentials: {},
+    publicOnly: true,
+    urlOverride: c.urlOverride,
+    accountPollMs: c.accountPollMs,
+    fundingPollMs: c.fundingPollMs,
+    ordersPollMs: 0,
+    defaultLeverage: c.defaultLeverage,
+    timeoutMs: c.timeoutMs,
+    sandbox: c.sandbox,
+  });
+  const venue = new PaperVenue({
+    source,
+    exchange: ex,
+    symbols: c.symbols.length ? c.symbols : ['BTCUSDT'],
+    initialBalance: dec(config.sim.balance),
+    leverage: config.sim.leverage,
+    fundingPollMs: c.fundingPollMs,
+  });
+  try {
+    await venue.start();
+  } catch (e) {
+    await venue.close().catch(() => undefined);
+    const err = new Error(`paper (${source} public data) failed to start: ${(e as Error).message}`);
+    err.name = 'VenueStartError';
+    throw err;
+  }
   return venue;
 }
 
@@ -114,9 +188,10 @@ export class VenueLifecycle implements OnApplicationShutdown {
       });
       sim.start();
       const how = s.data
-        ? `replaying ${s.data} (${preloaded?.data.events ? 'tick-level trade-through' : s.fillModel} fills${!preloaded?.data.events && s.fillModel === 'conservative' ? `, volume share ${s.volumeShare}` : ''}, start ${s.start}, lockstep ${s.lockstep ? 'on' : 'off'})`
+        ? `replaying ${s.data} (${preloaded?.symbols.some((x) => x.data.events) ? 'tick-level trade-through' : s.fillModel} fills${!preloaded?.symbols.some((x) => x.data.events) && s.fillModel === 'conservative' ? `, volume share ${s.volumeShare}` : ''}, start ${s.start}, lockstep ${s.lockstep ? 'on' : 'off'})`
         : `random walk seed ${s.seed}`;
-      this.log.log(`sim venue ${s.symbol}: ${how} at ${s.speed}x`);
+      const syms = preloaded?.symbols.map((x) => `${x.symbol} (tick ${x.rules.tickSize}, step ${x.rules.stepSize}, min notional ${x.rules.minNotional})`).join(', ') ?? s.symbol;
+      this.log.log(`sim venue ${syms}: ${how} at ${s.speed}x; cross margin, liquidation ${s.liquidation ? `on (fee ${s.liquidationFee})` : 'off'}`);
     }
   }
 

@@ -13,7 +13,8 @@ export type AlertKind =
   | 'venue_disconnected'
   | 'venue_reconnected'
   | 'risk_triggered'
-  | 'reconciliation_divergence';
+  | 'reconciliation_divergence'
+  | 'feed_undecodable';
 
 /** One alert as raised by the trading code. */
 export interface AlertEvent {

@@ -1,10 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { assertPrefix } from '@mm/grid';
-import { MM_CONFIG, type MmConfig } from '../mm.config';
+import { grpcClientCredentials, withFileSecrets } from '@mm/platform';
+import { ALERT_SECRET_ENV, MM_CONFIG, type MmConfig } from '../mm.config';
+import { MmAccess } from '../http/access';
 import { RemoteExchange } from '../exchange/remote-exchange';
-import { GridStore } from '../persistence/grid.store';
+import type { GridStore } from '../persistence/grid.store';
 import { openIntentJournal } from '../persistence/intent-journal';
+import { FillLogStore } from '../telemetry/fill-log.store';
 import { MmMetrics } from '../http/mm.metrics';
 import { AlertService, alertConfigFromEnv } from '../alerts';
 import { buildEngineFromConfig } from './engine.factory';
@@ -34,13 +37,15 @@ export class EngineService implements OnApplicationShutdown {
     @Inject(MM_CONFIG) private readonly config: MmConfig,
     dataSource: DataSource,
     metrics: MmMetrics,
+    access: MmAccess,
   ) {
     const g = config.grid;
     assertPrefix(config.instance_id);
-    this.alerts = new AlertService({ ...alertConfigFromEnv(process.env), instance: `${config.instance_id}/${g.symbol}` });
+    this.alerts = new AlertService({ ...alertConfigFromEnv(withFileSecrets(process.env, ALERT_SECRET_ENV)), instance: `${config.instance_id}/${g.symbol}` });
     this.exchange = new RemoteExchange({
       address: config.exchange.address,
-      token: config.exchange.token || undefined,
+      token: access.connectorToken || undefined,
+      credentials: grpcClientCredentials(config.exchange.tls, 'exchange.tls').credentials,
       connectAttempts: config.exchange.connect_attempts,
       requestTimeoutMs: config.exchange.request_timeout_ms,
       onStreamState: (stream, state, detail) => {
@@ -48,12 +53,19 @@ export class EngineService implements OnApplicationShutdown {
         this.engine?.streamState(stream, state);
         if (state === 'reconnecting') this.log.warn(`${stream} stream reconnecting: ${detail ?? ''}`);
       },
+      // an undecodable price is never dropped silently: counted, alerted, and the stream reports
+      // 'reconnecting' (feed unhealthy for the engine) until a message decodes again
+      onUndecodable: (stream, detail) => {
+        metrics.undecodable.inc({ stream });
+        this.log.error(`${stream} stream: ${detail}`);
+        this.alerts.notify({ kind: 'feed_undecodable', level: 'CRITICAL', title: `Undecodable ${stream} message`, message: detail, dedupeKey: `undecodable-${stream}` });
+      },
     });
     // The hot write (intents, slots, fills) goes through a prepared-statement journal, not TypeORM.
     const journal = config.database.intent_journal
-      ? openIntentJournal(dataSource.options as { type: string }, { sqliteSynchronous: config.database.sqlite_synchronous, pgSynchronousCommit: config.database.pg_synchronous_commit })
+      ? openIntentJournal(dataSource.options as { type: string }, { sqliteSynchronous: config.database.sqlite_synchronous, pgSynchronousCommit: config.database.pg_synchronous_commit, statementTimeoutMs: config.database.statement_timeout_ms })
       : undefined;
-    this.store = new GridStore(dataSource, g.symbol, journal);
+    this.store = new FillLogStore(dataSource, g.symbol, journal);
     this.engine = buildEngineFromConfig(this.exchange, this.store, config, metrics, this.alerts, (err) => this.die(err));
   }
 
@@ -93,12 +105,27 @@ export class EngineService implements OnApplicationShutdown {
     void this.alerts.flush(2000).finally(() => process.exit(1));
   }
 
+  /** Shutdown policy: `dead_man.on_shutdown` (README "Safe shutdown"). */
+  get shutdownPolicy(): 'keep_armed' | 'cancel' | 'disarm' {
+    return this.config.engine.cancel_on_exit ? 'cancel' : this.config.dead_man.on_shutdown;
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    await this.engine.stop(this.config.engine.cancel_on_exit);
-    // A deliberate stop disarms the switch (orders stay for the next start unless cancel_on_exit);
-    // a crash leaves it armed, so the connector cancels our orders if we do not come back in time.
-    if (this.deadMan.armed) await this.exchange.heartbeat(this.config.instance_id, this.config.grid.symbol, 0).catch(() => undefined);
+    const policy = this.shutdownPolicy;
+    await this.engine.stop(policy === 'cancel');
+    const { instance_id: id, grid, dead_man: dm } = this.config;
+    if (this.deadMan.armed && policy === 'keep_armed') {
+      // Last heartbeat with the grace as timeout, never disarm: a replacement re-arms it and keeps the
+      // orders; if none arrives in time the connector (or the venue's native countdown) cancels them.
+      await this.exchange
+        .heartbeat(id, grid.symbol, dm.shutdown_grace_ms)
+        .then((r) => this.log.log(`shutdown: orders kept, dead-man's switch stays armed until ${new Date(r.deadlineMs).toISOString()} (grace ${dm.shutdown_grace_ms} ms)`))
+        .catch((e: Error) => this.log.warn(`shutdown: last heartbeat failed (${e.message}); the switch fires at its previous deadline`));
+    } else if (this.deadMan.armed) {
+      await this.exchange.heartbeat(id, grid.symbol, 0).catch(() => undefined);
+      this.log.log(policy === 'cancel' ? "shutdown: orders cancelled, dead-man's switch disarmed" : "shutdown: dead-man's switch disarmed, orders left unprotected");
+    }
     await this.alerts.close();
     await this.exchange.close();
     await this.store.journal?.close();

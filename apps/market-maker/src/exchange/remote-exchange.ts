@@ -40,6 +40,8 @@ export interface RemoteExchangeOptions {
   address: string;
   /** Bearer token sent as `authorization` metadata (empty: none). */
   token?: string;
+  /** Channel credentials (TLS / mTLS, see `grpcClientCredentials`); plaintext when absent. */
+  credentials?: grpc.ChannelCredentials;
   /** Connection attempts at startup before giving up (backoff 1 s, 2 s, 4 s … ≤ 30 s). */
   connectAttempts: number;
   /** Deadline of each unary call, ms. */
@@ -79,7 +81,7 @@ export class RemoteExchange implements ExchangeVenue {
 
   constructor(private readonly opts: RemoteExchangeOptions) {
     const Ctor = exchangeClientConstructor();
-    this.client = new Ctor(opts.address, grpc.credentials.createInsecure(), {
+    this.client = new Ctor(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 15000,
       'grpc.keepalive_timeout_ms': 5000,
       'grpc.keepalive_permit_without_calls': 1,
@@ -110,6 +112,11 @@ export class RemoteExchange implements ExchangeVenue {
       }
     }
     throw new Error(`cannot reach exchange connector at ${this.opts.address} after ${this.opts.connectAttempts} attempts: ${last}`);
+  }
+
+  /** The gRPC channel's connectivity state right now (`READY`, `CONNECTING`, `TRANSIENT_FAILURE`, `IDLE`, `SHUTDOWN`). */
+  linkState(): string {
+    return grpc.connectivityState[this.client.getChannel().getConnectivityState(false)] ?? 'UNKNOWN';
   }
 
   private metadata(): grpc.Metadata {
@@ -207,6 +214,11 @@ export class RemoteExchange implements ExchangeVenue {
   async cancelOrder(symbol: string, orderId: string): Promise<Order> {
     await this.unary('CancelOrder', { symbol, orderId });
     return this.getOrder(symbol, { orderId });
+  }
+  /** CancelOrder with `client_order_id` (order_id 0); the final state is looked up afterwards by the same client order id. */
+  async cancelOrderByClientOrderId(symbol: string, clientOrderId: string): Promise<Order> {
+    await this.unary('CancelOrder', { symbol, orderId: '0', clientOrderId });
+    return this.getOrder(symbol, { clientOrderId });
   }
   async cancelAllOrders(symbol: string): Promise<Order[]> {
     const open = await this.getOpenOrders(symbol);

@@ -1,82 +1,115 @@
-import { Injectable } from '@nestjs/common';
-import { InjectMetric, makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry, register as defaultRegistry } from 'prom-client';
 import type { Dec } from '@mm/domain';
 
-/**
- * Market maker metrics (names from the upstream telemetry, now actually written). Labels: symbol,
- * side, reason, operation only. Gauges of money are floats for Prometheus; the exact values are in
- * `/status` and the database.
- */
-export const MM_METRIC_PROVIDERS = [
-  makeCounterProvider({ name: 'market_maker_orders_placed_total', help: 'Orders accepted by the venue', labelNames: ['symbol', 'side'] }),
-  makeCounterProvider({ name: 'market_maker_orders_filled_total', help: 'Fills booked', labelNames: ['symbol', 'side'] }),
-  makeCounterProvider({ name: 'market_maker_volume_total', help: 'Filled base quantity', labelNames: ['symbol', 'side'] }),
-  makeCounterProvider({ name: 'market_maker_orders_rejected_total', help: 'Orders the venue rejected', labelNames: ['symbol', 'reason'] }),
-  makeGaugeProvider({ name: 'market_maker_pnl_realized_total', help: 'Realized PnL of closed round trips net of fees, quote', labelNames: ['symbol'] }),
-  makeGaugeProvider({ name: 'market_maker_position_size', help: 'Inventory held by the grid, base units', labelNames: ['symbol'] }),
-  makeGaugeProvider({ name: 'market_maker_orders_active', help: 'Slots with a pending or live order', labelNames: ['symbol'] }),
-  makeGaugeProvider({ name: 'market_maker_feed_age_seconds', help: 'Age of the last price tick, seconds', labelNames: ['symbol'] }),
-  makeGaugeProvider({ name: 'market_maker_pnl_unrealized', help: 'Unrealized PnL of the grid inventory at the last price, quote', labelNames: ['symbol'] }),
-  makeGaugeProvider({ name: 'market_maker_circuit_breaker_open', help: '1 open, 0.5 half-open, 0 closed', labelNames: ['symbol'] }),
-  makeCounterProvider({ name: 'market_maker_circuit_breaker_trips_total', help: 'Breaker trips by reason', labelNames: ['symbol', 'reason'] }),
-  makeGaugeProvider({ name: 'market_maker_risk_triggered', help: '1 while the crash guard is triggered', labelNames: ['symbol'] }),
-  makeCounterProvider({ name: 'market_maker_orders_blocked_total', help: 'Orders not sent because of an exposure limit', labelNames: ['symbol', 'reason'] }),
-  makeGaugeProvider({ name: 'market_maker_reconciliation_divergence', help: 'Venue position − local inventory at the last reconciliation, base units', labelNames: ['symbol'] }),
-  makeHistogramProvider({
-    name: 'market_maker_latency_exchange_ms',
-    help: 'Exchange round-trip time per order, ms',
-    labelNames: ['operation'],
-    buckets: [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000],
-  }),
-];
+/** Histogram buckets for venue round trips, seconds: sub-ms (sim) up to past the 10 s venue timeouts. */
+export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-@Injectable()
+/** A histogram fed in milliseconds that records seconds (the engine measures with `Date.now()` ms). */
+export interface MsObserver {
+  /** @param ms elapsed time in milliseconds; stored as `ms / 1000` seconds. */
+  observe(labels: Record<string, string>, ms: number): void;
+}
+
+/**
+ * Market maker metrics, Prometheus conventions: base units in the name (`_seconds`, `_base`,
+ * quote = USDT in the help), `_total` only on counters, `_info` for build information. Labels:
+ * symbol, side, reason, operation, outcome, state only (bounded). Gauges of money are floats for
+ * Prometheus; the exact decimal values are in `/status` and the database.
+ *
+ * The table in README "Metrics" lists every series; a new metric goes here AND there (and, if it
+ * belongs on the dashboard, into deploy/observability/grafana/opensqt-dashboard.json).
+ *
+ * The engine writes through the fields below (names kept stable for libs/trading); the app layer
+ * (`MmTelemetryService`) writes equity, breaker state, dead-man state and alert delivery.
+ */
 export class MmMetrics {
-  constructor(
-    @InjectMetric('market_maker_orders_placed_total') readonly ordersPlaced: Counter<string>,
-    @InjectMetric('market_maker_orders_filled_total') readonly ordersFilled: Counter<string>,
-    @InjectMetric('market_maker_volume_total') readonly volume: Counter<string>,
-    @InjectMetric('market_maker_orders_rejected_total') readonly rejected: Counter<string>,
-    @InjectMetric('market_maker_pnl_realized_total') readonly pnlRealized: Gauge<string>,
-    @InjectMetric('market_maker_position_size') readonly positionSize: Gauge<string>,
-    @InjectMetric('market_maker_orders_active') readonly ordersActive: Gauge<string>,
-    @InjectMetric('market_maker_feed_age_seconds') readonly feedAge: Gauge<string>,
-    @InjectMetric('market_maker_latency_exchange_ms') readonly exchangeLatency: Histogram<string>,
-    @InjectMetric('market_maker_pnl_unrealized') readonly pnlUnrealized: Gauge<string>,
-    @InjectMetric('market_maker_circuit_breaker_open') readonly breakerOpen: Gauge<string>,
-    @InjectMetric('market_maker_circuit_breaker_trips_total') readonly breakerTrips: Counter<string>,
-    @InjectMetric('market_maker_risk_triggered') readonly riskTriggered: Gauge<string>,
-    @InjectMetric('market_maker_orders_blocked_total') readonly ordersBlocked: Counter<string>,
-    @InjectMetric('market_maker_reconciliation_divergence') readonly divergence: Gauge<string>,
-  ) {}
+  readonly ordersPlaced: Counter<string>;
+  readonly ordersFilled: Counter<string>;
+  readonly volume: Counter<string>;
+  readonly rejected: Counter<string>;
+  readonly pnlRealized: Gauge<string>;
+  readonly positionSize: Gauge<string>;
+  readonly ordersActive: Gauge<string>;
+  readonly feedAge: Gauge<string>;
+  /** Observed in ms by the engine, exported as `market_maker_exchange_latency_seconds`. */
+  readonly exchangeLatency: MsObserver;
+  readonly exchangeLatencySeconds: Histogram<string>;
+  readonly pnlUnrealized: Gauge<string>;
+  readonly breakerOpen: Gauge<string>;
+  readonly breakerTrips: Counter<string>;
+  readonly riskTriggered: Gauge<string>;
+  readonly ordersBlocked: Counter<string>;
+  readonly divergence: Gauge<string>;
+  // Written by the app layer (MmTelemetryService):
+  readonly equity: Gauge<string>;
+  readonly breakerState: Gauge<string>;
+  readonly deadManArmed: Gauge<string>;
+  readonly deadManRemaining: Gauge<string>;
+  readonly alerts: Counter<string>;
+  readonly buildInfo: Gauge<string>;
+  readonly undecodable: Counter<string>;
+
+  /** @param registers where the series are registered (none: detached, for benchmarks). */
+  constructor(registers: Registry[] = [defaultRegistry]) {
+    const c = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers });
+    const g = (name: string, help: string, labelNames: string[]) => new Gauge({ name, help, labelNames, registers });
+    this.ordersPlaced = c('market_maker_orders_placed_total', 'Orders accepted by the venue', ['symbol', 'side']);
+    this.ordersFilled = c('market_maker_orders_filled_total', 'Fills booked', ['symbol', 'side']);
+    this.volume = c('market_maker_volume_total', 'Filled quantity, base units', ['symbol', 'side']);
+    this.rejected = c('market_maker_orders_rejected_total', 'Orders the venue rejected', ['symbol', 'reason']);
+    this.pnlRealized = g('market_maker_pnl_realized', 'Realized PnL of closed round trips net of fees, quote units (USDT)', ['symbol']);
+    this.positionSize = g('market_maker_position_size', 'Inventory held by the grid, base units', ['symbol']);
+    this.ordersActive = g('market_maker_orders_active', 'Slots with a pending or live order', ['symbol']);
+    this.feedAge = g('market_maker_feed_age_seconds', 'Age of the last price tick, seconds', ['symbol']);
+    this.exchangeLatencySeconds = new Histogram({
+      name: 'market_maker_exchange_latency_seconds',
+      help: 'Exchange round-trip time per order through the connector, seconds',
+      labelNames: ['operation'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
+    const h = this.exchangeLatencySeconds;
+    this.exchangeLatency = { observe: (labels, ms) => h.observe(labels, ms / 1000) };
+    this.pnlUnrealized = g('market_maker_pnl_unrealized', 'Unrealized PnL of the grid inventory at the last price, quote units (USDT)', ['symbol']);
+    this.breakerOpen = g('market_maker_circuit_breaker_open', 'Circuit breaker: 1 open, 0.5 half-open, 0 closed', ['symbol']);
+    this.breakerTrips = c('market_maker_circuit_breaker_trips_total', 'Breaker trips by reason', ['symbol', 'reason']);
+    this.riskTriggered = g('market_maker_risk_triggered', '1 while the crash guard is triggered', ['symbol']);
+    this.ordersBlocked = c('market_maker_orders_blocked_total', 'Orders not sent because of an exposure limit', ['symbol', 'reason']);
+    this.divergence = g('market_maker_reconciliation_divergence', 'Venue position minus local inventory at the last reconciliation, base units', ['symbol']);
+    this.equity = g('market_maker_equity', 'Strategy equity: realized + unrealized PnL since the grid started, quote units (USDT)', ['symbol']);
+    this.breakerState = g('market_maker_circuit_breaker_state', '1 for the current breaker state and trip reason (reason "none" when closed)', ['symbol', 'state', 'reason']);
+    this.deadManArmed = g('market_maker_dead_man_armed', "1 while the connector's dead-man's switch is armed for this instance", ['symbol']);
+    this.deadManRemaining = g('market_maker_dead_man_remaining_seconds', "Time left until the dead-man's switch fires without a heartbeat, seconds", ['symbol']);
+    this.alerts = c('market_maker_alerts_total', 'Alert deliveries by outcome (sent, failed, dropped, deduped, rate_limited)', ['outcome']);
+    this.undecodable = c('market_maker_undecodable_messages_total', 'Stream messages from the connector that failed to decode (never delivered to the engine)', ['stream']);
+    this.buildInfo = g('market_maker_build_info', 'Build information; value is always 1', ['version', 'node_version']);
+    for (const outcome of ['sent', 'failed', 'dropped', 'deduped', 'rate_limited']) this.alerts.inc({ outcome }, 0);
+  }
 
   /** Metrics outside Nest (benchmarks, tests): the same set, registered in `registry` or in none. */
   static standalone(registry?: Registry): MmMetrics {
-    const registers = registry ? [registry] : [];
-    const c = (name: string, labelNames: string[]) => new Counter({ name, help: name, labelNames, registers });
-    const g = (name: string, labelNames: string[]) => new Gauge({ name, help: name, labelNames, registers });
-    return new MmMetrics(
-      c('market_maker_orders_placed_total', ['symbol', 'side']),
-      c('market_maker_orders_filled_total', ['symbol', 'side']),
-      c('market_maker_volume_total', ['symbol', 'side']),
-      c('market_maker_orders_rejected_total', ['symbol', 'reason']),
-      g('market_maker_pnl_realized_total', ['symbol']),
-      g('market_maker_position_size', ['symbol']),
-      g('market_maker_orders_active', ['symbol']),
-      g('market_maker_feed_age_seconds', ['symbol']),
-      new Histogram({ name: 'market_maker_latency_exchange_ms', help: 'ms', labelNames: ['operation'], registers }),
-      g('market_maker_pnl_unrealized', ['symbol']),
-      g('market_maker_circuit_breaker_open', ['symbol']),
-      c('market_maker_circuit_breaker_trips_total', ['symbol', 'reason']),
-      g('market_maker_risk_triggered', ['symbol']),
-      c('market_maker_orders_blocked_total', ['symbol', 'reason']),
-      g('market_maker_reconciliation_divergence', ['symbol']),
-    );
+    return new MmMetrics(registry ? [registry] : []);
   }
 
   onFill(symbol: string, side: string, qty: Dec): void {
     this.ordersFilled.inc({ symbol, side });
     this.volume.inc({ symbol, side }, qty.toNumber());
+  }
+
+  /** Zero series for a symbol so every dashboard query has data before the first event. */
+  initSymbol(symbol: string, version: string): void {
+    for (const side of ['BUY', 'SELL']) {
+      this.ordersPlaced.inc({ symbol, side }, 0);
+      this.ordersFilled.inc({ symbol, side }, 0);
+      this.volume.inc({ symbol, side }, 0);
+    }
+    this.rejected.inc({ symbol, reason: 'other' }, 0);
+    this.undecodable.inc({ stream: 'price' }, 0);
+    this.ordersBlocked.inc({ symbol, reason: 'position_notional' }, 0);
+    this.breakerTrips.inc({ symbol, reason: 'manual' }, 0);
+    this.divergence.set({ symbol }, 0);
+    this.riskTriggered.set({ symbol }, 0);
+    this.breakerOpen.set({ symbol }, 0);
+    this.buildInfo.set({ version, node_version: process.version }, 1);
   }
 }

@@ -1,23 +1,21 @@
-import { timingSafeEqual } from 'node:crypto';
-import { Body, type CanActivate, Controller, type ExecutionContext, ForbiddenException, Get, HttpCode, Inject, Injectable, NotFoundException, Post, UnauthorizedException, UseGuards } from '@nestjs/common';
+import { Body, type CanActivate, Controller, type ExecutionContext, Get, HttpCode, Injectable, NotFoundException, Post, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
-import { MM_CONFIG, type MmConfig } from '../mm.config';
 import { EngineService } from '../engine/engine.service';
+import { MmAccess } from './access';
 
-/** Bearer-token check for the operator API: 404 when no token is configured, 401 without a token, 403 for a wrong one. */
+/**
+ * Bearer-token check for the operator API: 404 when no token is configured, 401 without a token,
+ * 403 for a wrong one (SHA-256 digests compared in constant time), 429 once the client IP has
+ * failed `operator.max_failures_per_min` times in a minute.
+ */
 @Injectable()
 export class OperatorGuard implements CanActivate {
-  constructor(@Inject(MM_CONFIG) private readonly config: MmConfig) {}
+  constructor(private readonly access: MmAccess) {}
 
   canActivate(ctx: ExecutionContext): boolean {
-    const expected = this.config.operator.token;
-    if (!expected) throw new NotFoundException('operator API disabled: set operator.token (OPERATOR_TOKEN)');
-    const header = ctx.switchToHttp().getRequest<Request>().headers.authorization ?? '';
-    const m = /^Bearer (.+)$/.exec(header);
-    if (!m) throw new UnauthorizedException('missing bearer token');
-    const a = Buffer.from(m[1]);
-    const b = Buffer.from(expected);
-    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new ForbiddenException('invalid operator token');
+    const digest = this.access.operator;
+    if (!digest) throw new NotFoundException('operator API disabled: set operator.token (OPERATOR_TOKEN or OPERATOR_TOKEN_FILE)');
+    this.access.verify(ctx.switchToHttp().getRequest<Request>(), digest, 'operator');
     return true;
   }
 }

@@ -11,7 +11,7 @@ export const MIGRATIONS = [InitialSchema1732200000000];
  * `sqlitePath` (WAL mode, parent directory created). Schema only through migrations (never synchronize).
  * @throws Error for an unsupported URL scheme.
  */
-export function dataSourceOptions(opts: { databaseUrl?: string; sqlitePath: string }): DataSourceOptions & { dialect: Dialect } {
+export function dataSourceOptions(opts: { databaseUrl?: string; sqlitePath: string; statementTimeoutMs?: number }): DataSourceOptions & { dialect: Dialect } {
   const url = opts.databaseUrl?.trim();
   if (url) {
     if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`database.url must be a postgres:// URL, got "${url.split(':')[0]}:…"`);
@@ -24,7 +24,12 @@ export function dataSourceOptions(opts: { databaseUrl?: string; sqlitePath: stri
       migrationsRun: true,
       synchronize: false,
       logging: false,
-      extra: { max: 5 },
+      // statement_timeout: the server cancels a statement running longer; query_timeout: the client
+      // gives up on a query (covers a hung connection). Both ms (node-postgres pool options).
+      extra: {
+        max: 5,
+        ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs, query_timeout: opts.statementTimeoutMs + 1000, connectionTimeoutMillis: opts.statementTimeoutMs } : {}),
+      },
     };
   }
   if (opts.sqlitePath !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.sqlitePath)), { recursive: true });

@@ -239,8 +239,13 @@ export class PgIntentJournal implements IntentJournal {
   constructor(
     url: string,
     private readonly synchronousCommit: 'on' | 'off' = 'on',
+    /** statement_timeout (server) and query timeout (client) of every query, ms, as on TypeORM's pool; none when unset. */
+    statementTimeoutMs?: number,
   ) {
-    this.client = new PgClient({ connectionString: url });
+    this.client = new PgClient({
+      connectionString: url,
+      ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + 1000, connectionTimeoutMillis: statementTimeoutMs } : {}),
+    });
     this.client.on('error', (e) => {
       this.broken = e;
     });
@@ -476,13 +481,13 @@ function pgIntentValue(i: IntentRow, col: number): unknown {
  */
 export function openIntentJournal(
   options: { type: string; database?: unknown; url?: string },
-  opts: { sqliteSynchronous?: SqliteSync; pgSynchronousCommit?: 'on' | 'off' } = {},
+  opts: { sqliteSynchronous?: SqliteSync; pgSynchronousCommit?: 'on' | 'off'; statementTimeoutMs?: number } = {},
 ): IntentJournal | undefined {
   if (options.type === 'better-sqlite3') {
     const file = String(options.database ?? '');
     if (!file || file === ':memory:') return undefined;
     return new SqliteIntentJournal(file, opts.sqliteSynchronous);
   }
-  if (options.type === 'postgres' && options.url) return new PgIntentJournal(options.url, opts.pgSynchronousCommit);
+  if (options.type === 'postgres' && options.url) return new PgIntentJournal(options.url, opts.pgSynchronousCommit, opts.statementTimeoutMs);
   return undefined;
 }

@@ -83,11 +83,61 @@ affinity:
 {{- .Values.connectorAuth.existingSecret | default (printf "%s-connector-auth" (include "opensqt.fullname" .)) }}
 {{- end }}
 
-{{/* CONNECTOR_TOKEN for a client app. Call with (dict "ctx" $ "key" "…"). */}}
+{{/* CONNECTOR_TOKEN_FILE for a client app (the token is mounted by "opensqt.clientTokenVolume"). */}}
 {{- define "opensqt.clientTokenEnv" -}}
-- name: CONNECTOR_TOKEN
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "opensqt.connectorAuthSecret" .ctx }}
-      key: {{ .key }}
+- name: CONNECTOR_TOKEN_FILE
+  value: /var/run/secrets/opensqt/connector/token
+{{- end }}
+
+{{/* Volume with a client's connector token. Call with (dict "ctx" $ "key" "…"). */}}
+{{- define "opensqt.clientTokenVolume" -}}
+- name: connector-token
+  secret:
+    secretName: {{ include "opensqt.connectorAuthSecret" .ctx }}
+    defaultMode: 0400
+    items:
+      - { key: {{ .key }}, path: token }
+{{- end }}
+
+{{- define "opensqt.clientTokenMount" -}}
+- name: connector-token
+  mountPath: /var/run/secrets/opensqt/connector
+  readOnly: true
+{{- end }}
+
+{{/*
+Client side of connectorTls (market maker, live server): env and volume mount / volume.
+*/}}
+{{- define "opensqt.clientTlsEnv" -}}
+{{- $t := .Values.connectorTls }}
+{{- if $t.serverSecret }}
+- name: CONNECTOR_TLS_CA_FILE
+  value: /etc/opensqt/connector-tls/ca.crt
+{{- if $t.clientSecret }}
+- name: CONNECTOR_TLS_CERT_FILE
+  value: /etc/opensqt/connector-tls/tls.crt
+- name: CONNECTOR_TLS_KEY_FILE
+  value: /etc/opensqt/connector-tls/tls.key
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "opensqt.clientTlsMount" -}}
+{{- if .Values.connectorTls.serverSecret }}
+- name: connector-tls
+  mountPath: /etc/opensqt/connector-tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "opensqt.clientTlsVolume" -}}
+{{- $t := .Values.connectorTls }}
+{{- if $t.serverSecret }}
+- name: connector-tls
+  secret:
+    secretName: {{ $t.clientSecret | default $t.serverSecret }}
+    {{- if not $t.clientSecret }}
+    items: [{ key: ca.crt, path: ca.crt }]
+    {{- end }}
+{{- end }}
 {{- end }}

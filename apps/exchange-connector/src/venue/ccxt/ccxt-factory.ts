@@ -1,6 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { type CcxtExchange, CcxtVenue, type CcxtVenueId } from './ccxt-venue';
 import { type CredentialSources, readCredentials, watchCredentials } from './credentials';
+import { OrderIdMap } from './order-id-map';
+import { PERMISSION_SOURCES, checkKeyPermissions, readKeyPermissions } from './key-permissions';
+import { parseCcxtError } from './ccxt-errors';
+
+/** A venue that could not start or refused to (bad credentials, key permissions): printed as one line. */
+export class VenueStartError extends Error {
+  override name = 'VenueStartError';
+}
 
 /** Everything needed to build one ccxt venue (from `ConnectorConfig`). */
 export interface CcxtVenueSettings {
@@ -21,6 +29,12 @@ export interface CcxtVenueSettings {
   preCheckClientOrderId?: boolean;
   /** Use the venue's testnet/demo endpoints (ccxt `setSandboxMode`). */
   sandbox?: boolean;
+  /** SQLite file of the synthetic order id map (`OrderIdMap`); in memory when absent. */
+  orderIdMapFile?: string;
+  /** Start even when the key's permissions include withdrawals. */
+  allowWithdrawKey?: boolean;
+  /** Public market data only (paper venue): no credentials are read or sent. */
+  publicOnly?: boolean;
 }
 
 /** Venues whose API keys carry a passphrase (ccxt `password`). */
@@ -67,7 +81,7 @@ export async function createCcxtExchange(s: CcxtVenueSettings): Promise<CcxtExch
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ccxt = require('ccxt') as { pro: Record<string, new (cfg: object) => CcxtExchange> };
   const { cls, options } = classAndOptions(s.venue, s.marketType);
-  const creds = readCredentials(s.credentials, s.venue, NEEDS_PASSPHRASE[s.venue]);
+  const creds = s.publicOnly ? {} as Partial<ReturnType<typeof readCredentials>> : readCredentials(s.credentials, s.venue, NEEDS_PASSPHRASE[s.venue]);
   const ex = new ccxt.pro[cls]({
     apiKey: creds.apiKey,
     secret: creds.apiSecret,
@@ -95,7 +109,9 @@ export async function createCcxtExchange(s: CcxtVenueSettings): Promise<CcxtExch
 export async function createCcxtVenue(s: CcxtVenueSettings): Promise<{ venue: CcxtVenue; stop: () => void }> {
   const log = new Logger(`ccxt:${s.venue}`);
   const ex = await createCcxtExchange(s);
+  const orderIds = new OrderIdMap(s.orderIdMapFile);
   const venue = new CcxtVenue({
+    orderIds,
     venue: s.venue,
     marketType: s.marketType,
     exchange: ex,
@@ -114,9 +130,23 @@ export async function createCcxtVenue(s: CcxtVenueSettings): Promise<{ venue: Cc
       ex.uid = String(detail?.user_id ?? '');
     }
     await venue.start();
+    // Key permissions (README "Going live"): withdrawals must be off unless explicitly allowed.
+    let perms;
+    let unreadable = false;
+    try {
+      perms = await readKeyPermissions(s.venue, ex, s.marketType);
+    } catch (e) {
+      unreadable = true;
+      log.warn(`could not read the API key's permissions (${PERMISSION_SOURCES[s.venue]}): ${parseCcxtError(e, s.venue).message}; cannot verify that withdrawals are off`);
+    }
+    if (!unreadable) {
+      const verdict = checkKeyPermissions(s.venue, perms, !!s.allowWithdrawKey);
+      log[verdict.level](verdict.message);
+    }
   } catch (e) {
     await venue.close().catch(() => undefined);
-    throw new Error(`${s.venue} (${s.marketType}) failed to start: ${(e as Error).message}`);
+    orderIds.close();
+    throw new VenueStartError(`${s.venue} (${s.marketType}) failed to start: ${(e as Error).message}`);
   }
   const stop = watchCredentials(
     s.credentials,
@@ -130,5 +160,11 @@ export async function createCcxtVenue(s: CcxtVenueSettings): Promise<{ venue: Cc
     (msg) => log.error(`credential reload failed, keeping the old ones: ${msg}`),
     (why) => log.log(`credentials reloaded (${why})`),
   );
-  return { venue, stop };
+  return {
+    venue,
+    stop: () => {
+      stop();
+      orderIds.close();
+    },
+  };
 }

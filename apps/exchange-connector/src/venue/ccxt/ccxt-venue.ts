@@ -44,6 +44,7 @@ import {
   tickerOf,
   validateOrderRequest,
 } from './ccxt-mapping';
+import { OrderIdMap } from './order-id-map';
 
 /** The five venues reached through ccxt. */
 export const CCXT_VENUES = ['binance', 'bitget', 'gate', 'okx', 'bybit'] as const;
@@ -78,6 +79,8 @@ export interface CcxtVenueOptions {
   defaultLeverage: number;
   /** Look the client order id up on the venue before every PlaceOrder (closes the Binance "duplicate id allowed after close" gap at the cost of one REST call). */
   preCheckClientOrderId?: boolean;
+  /** Venue order id ↔ wire int64 id map (synthetic ids for Bybit UUIDs); an in-memory one when absent. */
+  orderIds?: OrderIdMap;
   log?: Pick<Logger, 'log' | 'warn' | 'error'>;
   now?: () => number;
 }
@@ -98,6 +101,9 @@ interface Tracked {
   fills: Map<string, Fill>;
 }
 
+/** Finished orders kept for late duplicates and lookups; older ones are forgotten (bounded memory). */
+export const MAX_FINISHED_ORDERS_TRACKED = 5000;
+
 /**
  * `ExchangeVenue` over one ccxt (ccxt.pro) exchange instance: Binance USD-M / spot, Bitget, Gate,
  * OKX, Bybit. REST calls go through ccxt's unified methods (ccxt signs; its rate limiter is on);
@@ -117,12 +123,16 @@ export class CcxtVenue implements ExchangeVenue {
   readonly name: string;
   readonly marketType: 'futures' | 'spot';
   private readonly ex: CcxtExchange;
+  /** Venue order id ↔ domain/wire order id (int64 decimal string). Domain `orderId`s are always wire ids. */
+  private readonly ids: OrderIdMap;
   private readonly log: Pick<Logger, 'log' | 'warn' | 'error'>;
   private readonly now: () => number;
   private views = new Map<string, MarketView>();
   private byCcxt = new Map<string, MarketView>();
   private readonly tracked = new Map<string, Tracked>();
   private readonly byCid = new Map<string, string>();
+  /** Ids of tracked orders in a terminal state, oldest first (evicted past MAX_FINISHED_ORDERS_TRACKED). */
+  private readonly finished = new Set<string>();
   private readonly orderObservers = new Set<LivenessObserver<OrderEvent>>();
   private orderStop?: () => void;
   private chain: Promise<void> = Promise.resolve();
@@ -133,9 +143,10 @@ export class CcxtVenue implements ExchangeVenue {
   private readonly closeHooks: (() => void)[] = [];
 
   /**
-   * Arms the venue's own countdown cancel-all (ccxt `cancelAllOrdersAfter`: Binance
-   * `countdownCancelAll`, OKX `cancel-all-after`, Bybit DCP, Gate `countdown_cancel_all`);
-   * `timeoutMs` 0 disarms. Undefined on venues ccxt has no such call for (Bitget).
+   * Arms the venue's own countdown cancel-all (ccxt `cancelAllOrdersAfter`; in ccxt 4.5.84 only
+   * OKX `cancel-all-after` (timeOut 0 or 10..120 s) and Bybit DCP `disconnected-cancel-all`);
+   * `timeoutMs` 0 disarms. Undefined where ccxt has no unified call (Binance, Gate, Bitget): the
+   * connector's own dead-man timer is then the only mechanism.
    */
   readonly cancelAllAfter?: (symbol: string, timeoutMs: number) => Promise<void>;
 
@@ -143,6 +154,7 @@ export class CcxtVenue implements ExchangeVenue {
     this.name = opts.venue;
     this.marketType = opts.marketType === 'spot' ? 'spot' : 'futures';
     this.ex = opts.exchange;
+    this.ids = opts.orderIds ?? new OrderIdMap();
     this.log = opts.log ?? new Logger(`ccxt:${opts.venue}`);
     this.now = opts.now ?? Date.now;
     if (this.ex.has?.cancelAllOrdersAfter)
@@ -230,9 +242,27 @@ export class CcxtVenue implements ExchangeVenue {
     const view = v ?? this.viewOfCcxt(o.symbol);
     if (!view) return undefined;
     const order = orderOf(o, view);
+    order.orderId = this.ids.toWire(order.orderId);
     order.clientOrderId = this.domainCid(order.clientOrderId);
-    for (const t of order.trades) t.clientOrderId = order.clientOrderId;
+    for (const t of order.trades) {
+      t.clientOrderId = order.clientOrderId;
+      t.orderId = order.orderId;
+    }
     return order;
+  }
+
+  /**
+   * The venue's id of a domain (wire) order id. A synthetic id unknown to the map (no map file and
+   * a restart since it was issued) is recovered from the symbol's open orders.
+   * @throws VenueError NOT_FOUND ORDER_NOT_FOUND when it cannot be resolved.
+   */
+  private async venueOrderId(v: MarketView, orderId: string): Promise<string> {
+    const known = this.ids.toVenue(orderId);
+    if (known) return known;
+    await this.getOpenOrders(v.symbol).catch(() => undefined);
+    const again = this.ids.toVenue(orderId);
+    if (again) return again;
+    throw new VenueError('NOT_FOUND', `order ${orderId} not found on ${v.symbol} (unknown synthetic id)`, { reason: 'ORDER_NOT_FOUND' });
   }
 
   private async fetchByClientId(v: MarketView, cid: string): Promise<CcxtOrder> {
@@ -258,7 +288,8 @@ export class CcxtVenue implements ExchangeVenue {
   }
 
   private async fetchById(v: MarketView, id: string): Promise<CcxtOrder> {
-    return this.ex.fetchOrder(id, v.market.symbol, this.name === 'bybit' ? { acknowledged: true } : {});
+    const venueId = await this.venueOrderId(v, id);
+    return this.ex.fetchOrder(venueId, v.market.symbol, this.name === 'bybit' ? { acknowledged: true } : {});
   }
 
   // ───────────────────────────── symbols ─────────────────────────────
@@ -372,7 +403,8 @@ export class CcxtVenue implements ExchangeVenue {
     if (known && isTerminal(known.status)) throw new VenueError('FAILED_PRECONDITION', `order ${orderId} is ${known.status}`, { reason: 'ORDER_NOT_OPEN' });
     let raw: CcxtOrder | undefined;
     try {
-      raw = await this.ex.cancelOrder(orderId, v.market.symbol);
+      const venueId = await this.venueOrderId(v, orderId);
+      raw = await this.ex.cancelOrder(venueId, v.market.symbol);
     } catch (e) {
       const err = parseCcxtError(e, this.name);
       if (err.code === 'NOT_FOUND' || err.code === 'INVALID_ARGUMENT') {
@@ -395,6 +427,23 @@ export class CcxtVenue implements ExchangeVenue {
     }
     this.ingest(order);
     return order;
+  }
+
+  /**
+   * Cancels an open order by the client order id given at placement: resolves it (this process's
+   * map, else the venue's lookup by client id) and cancels it by id.
+   * @throws NOT_FOUND (no such client order id), FAILED_PRECONDITION ORDER_NOT_OPEN (already terminal).
+   */
+  async cancelOrderByClientOrderId(symbol: string, clientOrderId: string): Promise<Order> {
+    const v = this.view(symbol);
+    let orderId = this.byCid.get(clientOrderId);
+    if (!orderId) {
+      const o = await this.lookupCid(v, clientOrderId);
+      if (!o) throw new VenueError('NOT_FOUND', `order with clientOrderId ${clientOrderId} not found on ${symbol}`, { reason: 'ORDER_NOT_FOUND' });
+      if (isTerminal(o.status)) throw new VenueError('FAILED_PRECONDITION', `order ${o.orderId} (clientOrderId ${clientOrderId}) is ${o.status}`, { reason: 'ORDER_NOT_OPEN' });
+      orderId = o.orderId;
+    }
+    return this.cancelOrder(symbol, orderId);
   }
 
   /** Cancels each open order of the symbol (fetchOpenOrders + cancelOrder) and returns them. */
@@ -580,6 +629,20 @@ export class CcxtVenue implements ExchangeVenue {
       this.emitOrder({ order: { ...o, trades: [...t.fills.values()] } });
     }
     t.order = { ...o, trades: [] };
+    if (isTerminal(o.status)) this.forgetOldFinished(o.orderId);
+  }
+
+  /** Records `orderId` as finished and drops the oldest finished orders beyond the cap. */
+  private forgetOldFinished(orderId: string): void {
+    this.finished.delete(orderId);
+    this.finished.add(orderId);
+    for (const old of this.finished) {
+      if (this.finished.size <= MAX_FINISHED_ORDERS_TRACKED) break;
+      this.finished.delete(old);
+      const cid = this.tracked.get(old)?.order.clientOrderId;
+      this.tracked.delete(old);
+      if (cid && this.byCid.get(cid) === old) this.byCid.delete(cid);
+    }
   }
 
   /** The executions that raised `o` from its tracked filled quantity by `delta`: pushed trades, else `fetchMyTrades`, else one synthesized fill. */
@@ -590,9 +653,10 @@ export class CcxtVenue implements ExchangeVenue {
       const v = this.view(o.symbol);
       try {
         const raws: CcxtTrade[] = await this.ex.fetchMyTrades(v.market.symbol, Math.max(0, o.createdAtMs - 60_000));
+        const venueId = this.ids.toVenue(o.orderId) ?? o.orderId;
         const found = raws
-          .filter((r) => String(r.order) === o.orderId)
-          .map((r) => fillOf(r, v, o.clientOrderId))
+          .filter((r) => String(r.order) === venueId)
+          .map((r) => ({ ...fillOf(r, v, o.clientOrderId), orderId: o.orderId }))
           .filter((f) => !t.fills.has(f.tradeId));
         if (covered(found)) fills = found;
       } catch (e) {

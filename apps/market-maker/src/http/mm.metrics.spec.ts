@@ -1,0 +1,33 @@
+import { Registry } from 'prom-client';
+import { MmMetrics } from './mm.metrics';
+
+describe('MmMetrics', () => {
+  it('the engine observes ms; the histogram stores seconds with buckets past the 10 s venue timeout', async () => {
+    const registry = new Registry();
+    const m = MmMetrics.standalone(registry);
+    m.exchangeLatency.observe({ operation: 'PlaceOrder' }, 250);
+    m.exchangeLatency.observe({ operation: 'PlaceOrder' }, 12_000);
+    const text = await registry.metrics();
+    expect(text).toContain('market_maker_exchange_latency_seconds_sum{operation="PlaceOrder"} 12.25');
+    expect(text).toContain('market_maker_exchange_latency_seconds_bucket{le="0.25",operation="PlaceOrder"} 1');
+    expect(text).toContain('market_maker_exchange_latency_seconds_bucket{le="10",operation="PlaceOrder"} 1');
+    expect(text).toContain('market_maker_exchange_latency_seconds_bucket{le="30",operation="PlaceOrder"} 2');
+  });
+
+  it('follows Prometheus conventions: _total only on counters, _info on build info, no ms units', async () => {
+    const registry = new Registry();
+    MmMetrics.standalone(registry).initSymbol('BTCUSDT', '1.2.3');
+    const metrics = await registry.getMetricsAsJSON();
+    expect(metrics.length).toBeGreaterThanOrEqual(21);
+    for (const { name, type } of metrics) {
+      expect({ name, total: name.endsWith('_total') }).toEqual({ name, total: String(type) === 'counter' });
+      expect(name).not.toMatch(/_ms$|_ms_/);
+    }
+    const text = await registry.metrics();
+    expect(text).toMatch(/market_maker_build_info\{version="1\.2\.3",node_version="v\d+[^"]*"\} 1/);
+    expect(text).toContain('# TYPE market_maker_pnl_realized gauge');
+    // Zero series exist before the first event, so dashboards and alerts see them.
+    expect(text).toContain('market_maker_orders_filled_total{symbol="BTCUSDT",side="SELL"} 0');
+    expect(text).toContain('market_maker_alerts_total{outcome="failed"} 0');
+  });
+});
