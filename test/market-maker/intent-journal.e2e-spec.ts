@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { Client as PgClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { Dec } from '@mm/domain';
@@ -159,6 +160,27 @@ describe('intent journal on SQLite', () => {
 
   it('writes what the TypeORM path writes, atomically', async () => {
     await exercise(ds, journal);
+  });
+
+  it('waits asynchronously (never blocking the event loop) while another connection holds the write lock', async () => {
+    const other = new Database(path.join(dir, 'mm.sqlite'));
+    other.exec('BEGIN IMMEDIATE');
+    other.exec('PRAGMA user_version = 7');
+    const t0 = Date.now();
+    const r = journal.apply({ intents: [intent('busy-1')] }, 'BTCUSDT');
+    expect(Date.now() - t0).toBeLessThan(50); // did not wait synchronously
+    expect(r).toBeInstanceOf(Promise);
+    setTimeout(() => other.exec('COMMIT'), 30);
+    await r;
+    expect((await new GridStore(ds, 'BTCUSDT').intent('busy-1'))?.status).toBe('PENDING_NEW');
+    // a lock held past the retry window: rejected, nothing written
+    other.exec('BEGIN IMMEDIATE');
+    journal.busyRetryMs = 50;
+    await expect(journal.apply({ intents: [intent('busy-2')] }, 'BTCUSDT')).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    other.exec('ROLLBACK');
+    journal.busyRetryMs = 5000;
+    expect(await new GridStore(ds, 'BTCUSDT').intent('busy-2')).toBeNull();
+    other.close();
   });
 
   it('has no journal for an in-memory database (TypeORM path)', () => {

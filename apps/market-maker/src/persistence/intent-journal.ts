@@ -114,8 +114,10 @@ export class SqliteIntentJournal implements IntentJournal {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${sync === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
     this.db.pragma('wal_autocheckpoint = 20000');
-    // Another connection (TypeORM) writing at the same instant: wait for it rather than fail.
-    this.db.pragma('busy_timeout = 5000');
+    // Never wait for a lock synchronously: the other writer (TypeORM's connection: the storage probe's
+    // write check) may need this event loop to finish its transaction. SQLITE_BUSY → retried
+    // asynchronously (see apply).
+    this.db.pragma('busy_timeout = 0');
     const q = () => '?';
     this.insIntent = this.db.prepare(insertSql('order_intent', INTENT_COLS, q));
     this.insFill = this.db.prepare(insertSql('fill', FILL_COLS, q));
@@ -129,8 +131,33 @@ export class SqliteIntentJournal implements IntentJournal {
     return this.db.pragma('synchronous', { simple: true }) as number;
   }
 
-  apply(change: StateChange, symbol: string): void {
-    this.tx(change, symbol);
+  /**
+   * Synchronous when the write lock is free (always, unless another connection is writing); when
+   * it is taken (SQLITE_BUSY at BEGIN IMMEDIATE: nothing written), returns a promise that retries
+   * every millisecond for up to `busyRetryMs` and then rejects with the SQLITE_BUSY error.
+   */
+  apply(change: StateChange, symbol: string): void | Promise<void> {
+    try {
+      this.tx(change, symbol);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+      return this.retryBusy(change, symbol, Date.now() + this.busyRetryMs);
+    }
+  }
+
+  /** How long a change waits for another connection's write lock, ms. */
+  busyRetryMs = 5000;
+
+  private async retryBusy(change: StateChange, symbol: string, deadline: number): Promise<void> {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1));
+      try {
+        this.tx(change, symbol);
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+      }
+    }
   }
 
   async connect(): Promise<void> {}
