@@ -20,8 +20,10 @@ import { liveBench } from './benches/live';
 import { replayBench } from './benches/replay';
 import { memoryBench } from './benches/memory';
 import { backtestBench, optimizeBench } from './benches/backtest';
+import { sustainedBench } from './benches/sustained';
+import { soakBench } from './benches/soak';
 
-export const BENCHES: Bench[] = [unaryBench, throughputBench, fanoutBench, mmBench, liveBench, replayBench, memoryBench, backtestBench, optimizeBench];
+export const BENCHES: Bench[] = [unaryBench, throughputBench, fanoutBench, mmBench, liveBench, replayBench, memoryBench, sustainedBench, soakBench, backtestBench, optimizeBench];
 
 function parseOnly(argv: string[]): string[] | undefined {
   const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
   log(`scale ${scale.name}, logs in ${workDir}`);
   let failed = 0;
   for (const b of BENCHES) {
-    if (only && !only.includes(b.name)) continue;
+    if (only ? !only.includes(b.name) : b.optIn) continue;
     log(`── ${b.name}: ${b.title}`);
     const started = Date.now();
     let r: BenchResult;

@@ -11,5 +11,7 @@ export interface BenchContext {
 export interface Bench {
   name: string;
   title: string;
+  /** Runs only when named in --only (long runs such as the soak). */
+  optIn?: boolean;
   run(ctx: BenchContext): Promise<Omit<BenchResult, 'name' | 'title' | 'seconds'>>;
 }

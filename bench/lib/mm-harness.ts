@@ -12,6 +12,7 @@ import { mmConfigSchema } from '../../apps/market-maker/src/mm.config';
 import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
 import { GridStore, type StateChange } from '../../apps/market-maker/src/persistence/grid.store';
+import { openIntentJournal } from '../../apps/market-maker/src/persistence/intent-journal';
 import { HARNESS_CONFIG, settleEngine } from '@mm/testing';
 import { BTC_CSV } from './proc';
 import { Samples, nowNs } from './stats';
@@ -64,7 +65,20 @@ export interface Harness {
  * store: hrtime when a tick / fill reaches the engine, when an order request leaves it, and when
  * a store transaction commits. `measure` false skips the per-event bookkeeping (replay speed).
  */
-export async function createHarness(workDir: string, opts: { candles: Candle[]; measure?: boolean; params?: GridParams }): Promise<Harness> {
+export async function createHarness(
+  workDir: string,
+  opts: {
+    candles: Candle[];
+    measure?: boolean;
+    params?: GridParams;
+    /** postgres:// URL of an empty database (migrations run here); default: a fresh SQLite file in workDir. */
+    databaseUrl?: string;
+    /** Hot write through the app's intent journal (default, as in the app) or TypeORM transactions (false). */
+    journal?: boolean;
+    /** PostgreSQL journal: synchronous_commit of its connection (default on, as in the app). */
+    pgSynchronousCommit?: 'on' | 'off';
+  },
+): Promise<Harness> {
   Logger.overrideLogger(false);
   const measure = opts.measure ?? true;
   const sim = new SimExchange({
@@ -74,9 +88,11 @@ export async function createHarness(workDir: string, opts: { candles: Candle[]; 
     initialBalance: new Dec(100000),
   });
   const file = path.join(workDir, `mm-${process.pid}-${Date.now()}.sqlite`);
-  const dataSource = new DataSource(dataSourceOptions({ sqlitePath: file }));
+  const dataSource = new DataSource(dataSourceOptions({ sqlitePath: file, databaseUrl: opts.databaseUrl }));
   await dataSource.initialize();
-  const store = new GridStore(dataSource, 'BTCUSDT');
+  const journal = opts.journal === false ? undefined : openIntentJournal(dataSource.options as { type: string }, { pgSynchronousCommit: opts.pgSynchronousCommit });
+  await journal?.connect();
+  const store = new GridStore(dataSource, 'BTCUSDT', journal);
 
   const h = {
     decision: new Samples(),
@@ -152,9 +168,14 @@ export async function createHarness(workDir: string, opts: { candles: Candle[]; 
   }) as unknown as ExchangeVenue;
 
   const apply = store.apply.bind(store);
-  store.apply = async (change: StateChange) => {
+  // keeps a synchronous journal synchronous (no await added on the measured path)
+  store.apply = (change: StateChange) => {
     const t0 = nowNs();
-    await apply(change);
+    const r = apply(change);
+    if (r instanceof Promise) return r.then(() => applied(t0, change));
+    applied(t0, change);
+  };
+  const applied = (t0: number, change: StateChange) => {
     if (!measure) return;
     const t1 = nowNs();
     h.apply.add(t1 - t0);
@@ -202,6 +223,7 @@ export async function createHarness(workDir: string, opts: { candles: Candle[]; 
       }),
     async close() {
       await engine.stop(false);
+      await journal?.close();
       await dataSource.destroy();
       fs.rmSync(file, { force: true });
       fs.rmSync(`${file}-wal`, { force: true });

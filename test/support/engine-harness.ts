@@ -13,6 +13,7 @@ import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
 import { mmConfigSchema } from '../../apps/market-maker/src/mm.config';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
 import { GridStore } from '../../apps/market-maker/src/persistence/grid.store';
+import { openIntentJournal } from '../../apps/market-maker/src/persistence/intent-journal';
 
 type Raw = Record<string, unknown>;
 function merge(a: Raw, b: Raw): Raw {
@@ -74,7 +75,9 @@ export async function startEngine(opts: { rows?: [string, string, string, string
   const sink: AlertSink = { notify: (e) => alerts.push({ kind: e.kind, title: e.title }) };
   const registry = new Registry();
   let fatal: Error | undefined;
-  const engine = buildEngineFromConfig(opts.wrap ? opts.wrap(sim, ds) : sim, new GridStore(ds, 'BTCUSDT'), config, MmMetrics.standalone(registry), sink, (e) => {
+  // the app's store: TypeORM reads, the intent journal for the hot write
+  const journal = openIntentJournal(ds.options as { type: string });
+  const engine = buildEngineFromConfig(opts.wrap ? opts.wrap(sim, ds) : sim, new GridStore(ds, 'BTCUSDT', journal), config, MmMetrics.standalone(registry), sink, (e) => {
     fatal = e;
   }, {});
   await engine.start();
@@ -98,6 +101,7 @@ export async function startEngine(opts: { rows?: [string, string, string, string
     },
     async stop(cancelAll = false) {
       await engine.stop(cancelAll);
+      await journal?.close();
       await ds.destroy();
     },
   };

@@ -33,6 +33,12 @@ export const mmConfigSchema = z.object({
       /** postgres://… to use PostgreSQL; empty for the SQLite file. */
       url: z.string().default(''),
       sqlite_path: z.string().min(1).default('data/market-maker.sqlite'),
+      /** SQLite `synchronous` of the intent journal: NORMAL (survives kill -9; the last commits can be lost on power loss) or FULL (fsync per commit). */
+      sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('NORMAL'),
+      /** PostgreSQL `synchronous_commit` of the intent journal's connection: on (durable COMMIT) or off (survives a market-maker crash, not a database crash). */
+      pg_synchronous_commit: z.enum(['on', 'off']).default('on'),
+      /** Hot write through the intent journal (default) or through TypeORM transactions (false; slower, for comparison). */
+      intent_journal: boolish.default(true),
       /** PostgreSQL: statement_timeout (server) and query timeout (client, +1 s), ms. */
       statement_timeout_ms: z.coerce.number().int().min(100).max(600_000).default(10_000),
     })
@@ -229,6 +235,9 @@ export const MM_ENV = [
   ['CONNECT_ATTEMPTS', 'exchange.connect_attempts'],
   ['DATABASE_URL', 'database.url'],
   ['SQLITE_PATH', 'database.sqlite_path'],
+  ['SQLITE_SYNCHRONOUS', 'database.sqlite_synchronous'],
+  ['PG_SYNCHRONOUS_COMMIT', 'database.pg_synchronous_commit'],
+  ['MM_INTENT_JOURNAL', 'database.intent_journal'],
   ['MM_PORT', 'http.port'],
   ['MM_HOST', 'http.host'],
   ['SYMBOL', 'grid.symbol'],

@@ -95,6 +95,9 @@ export class RpcObserver {
     if (!s.stream) {
       this.metrics.observeUnary(s.method, codeName, seconds);
     }
+    const ok = code === status.OK || code === status.CANCELLED;
+    // the line object is built only when its level is on (no per-call object for OK calls unless debug)
+    if (ok && !this.logger.logger.isLevelEnabled('debug')) return;
     const line = {
       method: s.method,
       code: codeName,
@@ -107,7 +110,7 @@ export class RpcObserver {
       error: code === status.OK ? undefined : details?.slice(0, 300),
     };
     // Successful calls at debug (about 45 a minute while idle); failures stay visible at warn/error.
-    if (code === status.OK || code === status.CANCELLED) this.logger.debug(line, 'rpc');
+    if (ok) this.logger.debug(line, 'rpc');
     else if (code === status.INTERNAL || code === status.UNKNOWN) this.logger.error(line, 'rpc');
     else this.logger.warn(line, 'rpc');
   }

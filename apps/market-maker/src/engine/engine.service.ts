@@ -5,6 +5,8 @@ import { grpcClientCredentials, withFileSecrets } from '@mm/platform';
 import { ALERT_SECRET_ENV, MM_CONFIG, type MmConfig } from '../mm.config';
 import { MmAccess } from '../http/access';
 import { RemoteExchange } from '../exchange/remote-exchange';
+import type { GridStore } from '../persistence/grid.store';
+import { openIntentJournal } from '../persistence/intent-journal';
 import { FillLogStore } from '../telemetry/fill-log.store';
 import { MmMetrics } from '../http/mm.metrics';
 import { AlertService, alertConfigFromEnv } from '../alerts';
@@ -25,6 +27,7 @@ export class EngineService implements OnApplicationShutdown {
   private readonly buildEngine: (config: MmConfig) => GridEngine;
   private readonly tapOptions: TapOptions = {};
   private readonly venue: ReturnType<typeof tapMarketEvents>;
+  readonly store: GridStore;
   readonly alerts: AlertService;
   connectorState: 'connecting' | 'connected' | 'unreachable' = 'connecting';
   readonly streams: Record<string, string> = {};
@@ -69,7 +72,12 @@ export class EngineService implements OnApplicationShutdown {
       },
     });
     this.venue = tapMarketEvents(this.exchange, (ms) => this.lockstep?.onEvent(ms), this.tapOptions);
-    this.buildEngine = (cfg) => buildEngineFromConfig(this.venue, new FillLogStore(dataSource, g.symbol), cfg, metrics, this.alerts, (err) => this.die(err), process.env, this.clock);
+    // The hot write (intents, slots, fills) goes through a prepared-statement journal, not TypeORM.
+    const journal = config.database.intent_journal
+      ? openIntentJournal(dataSource.options as { type: string }, { sqliteSynchronous: config.database.sqlite_synchronous, pgSynchronousCommit: config.database.pg_synchronous_commit, statementTimeoutMs: config.database.statement_timeout_ms })
+      : undefined;
+    this.store = new FillLogStore(dataSource, g.symbol, journal);
+    this.buildEngine = (cfg) => buildEngineFromConfig(this.venue, this.store, cfg, metrics, this.alerts, (err) => this.die(err), process.env, this.clock);
     this.engine = this.buildEngine(config);
   }
 
@@ -134,6 +142,7 @@ export class EngineService implements OnApplicationShutdown {
       this.alerts.notify({ kind: 'venue_disconnected', level: 'CRITICAL', title: 'Exchange connector unreachable', message: (e as Error).message });
       throw e;
     }
+    await this.store.journal?.connect();
     const lockstep = await this.setUpLockstep();
     if (!lockstep) {
       if (this.config.dead_man.enabled) {
@@ -199,5 +208,6 @@ export class EngineService implements OnApplicationShutdown {
     }
     await this.alerts.close();
     await this.exchange.close();
+    await this.store.journal?.close();
   }
 }

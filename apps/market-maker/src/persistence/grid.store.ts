@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, type EntityManager, In } from 'typeorm';
+import type { IntentJournal } from './intent-journal';
 import { type EngineStateStore, type FillRow, type IntentRow, type LoadedState, OPEN_INTENT_STATUSES, type SlotRow, type StateChange, type StrategyRow, toSlotRow } from '@mm/trading';
 
 export { OPEN_INTENT_STATUSES, type LoadedState, type StateChange };
@@ -16,6 +17,9 @@ const PROBE_KEY = 'storage_probe';
  * device and inode at its path: a deleted or replaced file keeps "working" through the open handle
  * while nothing reaches the disk (issue 12) — and that a probe write commits (PostgreSQL: within the
  * data source's statement timeout).
+ *
+ * With a `journal` (the app's default, see `openIntentJournal`), `apply` — the engine's hot write —
+ * goes through it instead of a TypeORM transaction (synchronously on SQLite); reads stay on TypeORM.
  */
 export class GridStore implements EngineStateStore {
   /** SQLite file path and identity at open; null for PostgreSQL and `:memory:`. */
@@ -24,6 +28,7 @@ export class GridStore implements EngineStateStore {
   constructor(
     readonly dataSource: DataSource,
     private readonly symbol: string,
+    readonly journal?: IntentJournal,
   ) {
     const db = dataSource.options.type === 'better-sqlite3' ? String(dataSource.options.database) : null;
     if (db && db !== ':memory:') {
@@ -91,7 +96,13 @@ export class GridStore implements EngineStateStore {
     return this.dataSource.manager.findOne<IntentRow>('order_intent', { where: { clientOrderId } });
   }
 
-  async apply(change: StateChange): Promise<void> {
+  apply(change: StateChange): void | Promise<void> {
+    if (this.journal) return this.journal.apply(change, this.symbol);
+    return this.applyTypeorm(change);
+  }
+
+  /** The same change as one TypeORM transaction (no journal: tests, `:memory:` databases). */
+  async applyTypeorm(change: StateChange): Promise<void> {
     await this.dataSource.transaction(async (m: EntityManager) => {
       const now = new Date();
       if (change.intents?.length) await m.insert('order_intent', change.intents);

@@ -13,8 +13,14 @@ import { GridStore, type StateChange } from '../persistence/grid.store';
 export class FillLogStore extends GridStore {
   private readonly log = new Logger('Trades');
 
-  override async apply(change: StateChange): Promise<void> {
-    await super.apply(change);
+  // keeps a synchronous journal synchronous (no await on the decision path)
+  override apply(change: StateChange): void | Promise<void> {
+    const r = super.apply(change);
+    if (r instanceof Promise) return r.then(() => this.logFills(change));
+    this.logFills(change);
+  }
+
+  private logFills(change: StateChange): void {
     for (const f of change.fills ?? []) {
       this.log.log(`fill ${f.side} ${f.quantity.toString()} ${f.symbol} @ ${f.price.toString()} fee ${f.fee.toString()} ${f.feeAsset} (${f.clientOrderId})`);
       if (!f.realizedPnl.isZero()) {

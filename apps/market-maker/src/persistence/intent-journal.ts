@@ -1,0 +1,520 @@
+import Database from 'better-sqlite3';
+import { Client as PgClient } from 'pg';
+import type { Dec } from '@mm/domain';
+import { type IntentRow, type StateChange, toSlotRow } from '@mm/trading';
+
+/**
+ * The hot write of the engine (`EngineStateStore.apply`: order intents, slot updates, fills,
+ * strategy totals) without TypeORM's async transaction machinery. The schema stays owned by the
+ * TypeORM migrations (apps/market-maker/src/persistence/migrations): a journal opens only after
+ * they ran, writes the same tables and columns in the same encodings TypeORM uses (decimals as
+ * text on SQLite / numeric on PostgreSQL, SQLite datetimes as UTC `YYYY-MM-DD HH:MM:SS.mmm`,
+ * booleans 1/0 on SQLite), so TypeORM reads what a journal wrote.
+ */
+export interface IntentJournal {
+  /** Writes one change atomically (one transaction). Throws (or rejects) when nothing was written. */
+  apply(change: StateChange, symbol: string): void | Promise<void>;
+  /** Opens the connection ahead of the first apply (no-op where it is opened at construction). */
+  connect(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** SQLite `synchronous` setting of the journal connection (see SqliteIntentJournal). */
+export type SqliteSync = 'FULL' | 'NORMAL';
+
+/** snake_case column of each IntentRow field (order_intent). */
+const INTENT_COLUMNS: Record<keyof IntentRow, string> = {
+  clientOrderId: 'client_order_id',
+  symbol: 'symbol',
+  slotId: 'slot_id',
+  side: 'side',
+  price: 'price',
+  quantity: 'quantity',
+  reduceOnly: 'reduce_only',
+  postOnly: 'post_only',
+  status: 'status',
+  orderId: 'order_id',
+  executedQty: 'executed_qty',
+  error: 'error',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+};
+
+const SLOT_COLS = ['id', 'symbol', 'level', 'position_qty', 'position_cost', 'entry_fees', 'status', 'generation', 'client_order_id', 'post_only_rejects', 'updated_at'];
+const INTENT_COLS = Object.values(INTENT_COLUMNS);
+const FILL_COLS = ['trade_id', 'client_order_id', 'order_id', 'symbol', 'slot_id', 'side', 'price', 'quantity', 'fee', 'fee_asset', 'realized_pnl', 'trade_time_ms', 'created_at'];
+const STRATEGY_COLS = ['symbol', 'anchor_price', 'realized_pnl', 'fees_paid', 'updated_at'];
+
+/** TypeORM's SQLite datetime text for a Date (DateUtils.mixedDateToUtcDatetimeString): UTC, ms. */
+export function sqliteDatetime(d: Date): string {
+  const s = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ (years 0–9999)
+  return `${s.slice(0, 10)} ${s.slice(11, 23)}`;
+}
+
+/** One patch value as TypeORM would store it on SQLite. */
+function sqliteValue(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v instanceof Date) return sqliteDatetime(v);
+  if (typeof v === 'object') return (v as Dec).toString();
+  return v;
+}
+
+function upsertSql(table: string, cols: string[], key: string, ph: (i: number) => string): string {
+  const set = cols.filter((c) => c !== key).map((c) => `"${c}" = excluded."${c}"`);
+  return `INSERT INTO "${table}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map((_, i) => ph(i)).join(', ')}) ON CONFLICT ("${key}") DO UPDATE SET ${set.join(', ')}`;
+}
+function insertSql(table: string, cols: string[], ph: (i: number) => string): string {
+  return `INSERT INTO "${table}" (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map((_, i) => ph(i)).join(', ')})`;
+}
+
+/** Columns of a patch, in a stable order, and the cache key of its UPDATE statement. */
+function patchColumns(patch: Partial<IntentRow>): (keyof IntentRow)[] {
+  const keys: (keyof IntentRow)[] = [];
+  for (const k in patch) {
+    if (k === 'updatedAt' || k === 'clientOrderId') continue;
+    if (!(k in INTENT_COLUMNS)) throw new Error(`unknown intent field "${k}"`);
+    if ((patch as Record<string, unknown>)[k] !== undefined) keys.push(k as keyof IntentRow);
+  }
+  return keys;
+}
+
+/**
+ * Synchronous journal on its own better-sqlite3 connection to the app's SQLite file: prepared
+ * statements, one `BEGIN IMMEDIATE … COMMIT` per change, no promise, no await, no TypeORM.
+ *
+ * Durability: WAL with `synchronous=NORMAL` by default. A commit has written its WAL frames to the
+ * OS before `apply` returns, so a committed intent survives a process crash (kill -9, OOM kill,
+ * `process.exit`) — the 50-kill crash test (test/market-maker/crash.e2e-spec.ts) proves that part.
+ * It does NOT fsync per commit: on an OS crash or power loss the last commits (up to the previous
+ * WAL sync at a checkpoint) can vanish, and with them the record of orders already sent; after the
+ * restart the reconciler finds those orders at the venue without an intent (the dead-man's switch
+ * cancels them venue-side if armed). `FULL` (`database.sqlite_synchronous: FULL`,
+ * SQLITE_SYNCHRONOUS=FULL) fsyncs the WAL in every commit and closes that window, at the cost of one
+ * fsync on every decision (0.3–10 ms on the bench machine's virtual disk, vs ~0.03 ms for NORMAL).
+ *
+ * WAL checkpoints run inside whichever commit crosses `wal_autocheckpoint`; the threshold is high
+ * (as on TypeORM's connection) so they stay off the decision path, and the engine checkpoints
+ * passively from its reconcile timer (`GridStore.checkpoint`).
+ */
+export class SqliteIntentJournal implements IntentJournal {
+  private readonly db: Database.Database;
+  private readonly insIntent: Database.Statement;
+  private readonly insFill: Database.Statement;
+  private readonly upSlot: Database.Statement;
+  private readonly upStrategy: Database.Statement;
+  private readonly updates = new Map<string, Database.Statement>();
+  private readonly tx: (change: StateChange, symbol: string) => void;
+  // reused argument arrays (the hot path allocates no per-row arrays)
+  private readonly slotArgs: unknown[] = new Array(SLOT_COLS.length);
+  private readonly intentArgs: unknown[] = new Array(INTENT_COLS.length);
+
+  constructor(file: string, sync: SqliteSync = 'NORMAL') {
+    this.db = new Database(file, { fileMustExist: true });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${sync === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+    this.db.pragma('wal_autocheckpoint = 20000');
+    // Never wait for a lock synchronously: the other writer (TypeORM's connection: the storage probe's
+    // write check) may need this event loop to finish its transaction. SQLITE_BUSY → retried
+    // asynchronously (see apply).
+    this.db.pragma('busy_timeout = 0');
+    const q = () => '?';
+    this.insIntent = this.db.prepare(insertSql('order_intent', INTENT_COLS, q));
+    this.insFill = this.db.prepare(insertSql('fill', FILL_COLS, q));
+    this.upSlot = this.db.prepare(upsertSql('grid_slot', SLOT_COLS, 'id', q));
+    this.upStrategy = this.db.prepare(upsertSql('strategy_state', STRATEGY_COLS, 'symbol', q));
+    this.tx = this.db.transaction((change: StateChange, symbol: string) => this.write(change, symbol)).immediate;
+  }
+
+  /** The connection's `synchronous` level as SQLite reports it (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA). */
+  synchronousLevel(): number {
+    return this.db.pragma('synchronous', { simple: true }) as number;
+  }
+
+  /**
+   * Synchronous when the write lock is free (always, unless another connection is writing); when
+   * it is taken (SQLITE_BUSY at BEGIN IMMEDIATE: nothing written), returns a promise that retries
+   * every millisecond for up to `busyRetryMs` and then rejects with the SQLITE_BUSY error.
+   */
+  apply(change: StateChange, symbol: string): void | Promise<void> {
+    try {
+      this.tx(change, symbol);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+      return this.retryBusy(change, symbol, Date.now() + this.busyRetryMs);
+    }
+  }
+
+  /** How long a change waits for another connection's write lock, ms. */
+  busyRetryMs = 5000;
+
+  private async retryBusy(change: StateChange, symbol: string, deadline: number): Promise<void> {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1));
+      try {
+        this.tx(change, symbol);
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+      }
+    }
+  }
+
+  async connect(): Promise<void> {}
+
+  private write(change: StateChange, symbol: string): void {
+    const now = sqliteDatetime(new Date());
+    if (change.intents) for (const i of change.intents) this.insIntent.run(this.intentRow(i));
+    if (change.intentUpdates) for (const u of change.intentUpdates) this.update(u.clientOrderId, u.patch, now);
+    if (change.fills)
+      for (const f of change.fills)
+        this.insFill.run(
+          f.tradeId,
+          f.clientOrderId,
+          f.orderId,
+          f.symbol,
+          f.slotId,
+          f.side,
+          f.price.toString(),
+          f.quantity.toString(),
+          f.fee.toString(),
+          f.feeAsset,
+          f.realizedPnl.toString(),
+          f.tradeTimeMs,
+          sqliteDatetime(f.createdAt),
+        );
+    if (change.slots) {
+      const a = this.slotArgs;
+      for (const s of change.slots) {
+        a[0] = `${symbol}:${s.key}`;
+        a[1] = symbol;
+        a[2] = s.level.toString();
+        a[3] = s.positionQty.toString();
+        a[4] = s.positionCost.toString();
+        a[5] = s.entryFees.toString();
+        a[6] = s.status;
+        a[7] = s.generation;
+        a[8] = s.order?.clientOrderId ?? null;
+        a[9] = s.postOnlyRejects;
+        a[10] = now;
+        this.upSlot.run(a);
+      }
+    }
+    const st = change.strategy;
+    if (st) this.upStrategy.run(st.symbol, st.anchorPrice.toString(), st.realizedPnl.toString(), st.feesPaid.toString(), now);
+  }
+
+  private intentRow(i: IntentRow): unknown[] {
+    const a = this.intentArgs;
+    a[0] = i.clientOrderId;
+    a[1] = i.symbol;
+    a[2] = i.slotId;
+    a[3] = i.side;
+    a[4] = i.price.toString();
+    a[5] = i.quantity.toString();
+    a[6] = i.reduceOnly ? 1 : 0;
+    a[7] = i.postOnly ? 1 : 0;
+    a[8] = i.status;
+    a[9] = i.orderId;
+    a[10] = i.executedQty.toString();
+    a[11] = i.error;
+    a[12] = sqliteDatetime(i.createdAt);
+    a[13] = sqliteDatetime(i.updatedAt);
+    return a;
+  }
+
+  private update(clientOrderId: string, patch: Partial<IntentRow>, now: string): void {
+    const keys = patchColumns(patch);
+    const sig = keys.join(',');
+    let st = this.updates.get(sig);
+    if (!st) {
+      const set = keys.map((k) => `"${INTENT_COLUMNS[k]}" = ?`);
+      set.push('"updated_at" = ?');
+      st = this.db.prepare(`UPDATE "order_intent" SET ${set.join(', ')} WHERE "client_order_id" = ?`);
+      this.updates.set(sig, st);
+    }
+    const args: unknown[] = keys.map((k) => sqliteValue(patch[k]));
+    args.push(now, clientOrderId);
+    st.run(args);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * Journal on a dedicated PostgreSQL connection (node-postgres client, not TypeORM's pool) with
+ * named prepared statements: a whole change is ONE statement (one round trip; each table write a
+ * data-modifying CTE, rows passed as arrays through `unnest`), falling back to `BEGIN`, one
+ * statement per table, `COMMIT` when a change touches a row twice. PostgreSQL's `synchronous_commit` (default
+ * on) makes the COMMIT durable on disk before `apply` resolves.
+ */
+export class PgIntentJournal implements IntentJournal {
+  private readonly client: PgClient;
+  private connected?: Promise<void>;
+  private broken?: Error;
+  private readonly updateNames = new Map<string, { name: string; text: string }>();
+  private readonly shapes = new Map<string, { name?: string; text: string }>();
+
+  /**
+   * @param synchronousCommit `on` (default, the server's durable commit: COMMIT returns after the WAL
+   *   is flushed) or `off` for this connection only: COMMIT returns before the flush — a committed
+   *   intent survives a market-maker crash (the server has it) but a PostgreSQL crash or power loss
+   *   can drop the last commits (≤ 3 × wal_writer_delay, 600 ms by default). Same trade as SQLite NORMAL.
+   */
+  constructor(
+    url: string,
+    private readonly synchronousCommit: 'on' | 'off' = 'on',
+    /** statement_timeout (server) and query timeout (client) of every query, ms, as on TypeORM's pool; none when unset. */
+    statementTimeoutMs?: number,
+  ) {
+    this.client = new PgClient({
+      connectionString: url,
+      ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + 1000, connectionTimeoutMillis: statementTimeoutMs } : {}),
+    });
+    this.client.on('error', (e) => {
+      this.broken = e;
+    });
+  }
+
+  /** Opens the dedicated connection (called once before the first apply). */
+  connect(): Promise<void> {
+    this.connected ??= this.client.connect().then(async () => {
+      if (this.synchronousCommit === 'off') await this.client.query('SET synchronous_commit = off');
+    });
+    return this.connected;
+  }
+
+  private static readonly SLOT = {
+    name: 'mm_journal_slot_upsert',
+    text:
+      `INSERT INTO "grid_slot" (${SLOT_COLS.map((c) => `"${c}"`).join(', ')}) ` +
+      `SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::varchar[], $8::integer[], $9::varchar[], $10::integer[], $11::timestamptz[]) ` +
+      `ON CONFLICT ("id") DO UPDATE SET ${SLOT_COLS.filter((c) => c !== 'id')
+        .map((c) => `"${c}" = excluded."${c}"`)
+        .join(', ')}`,
+  };
+  private static readonly INTENT = {
+    name: 'mm_journal_intent_insert',
+    text:
+      `INSERT INTO "order_intent" (${INTENT_COLS.map((c) => `"${c}"`).join(', ')}) ` +
+      `SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::numeric[], $6::numeric[], $7::boolean[], $8::boolean[], $9::varchar[], $10::varchar[], $11::numeric[], $12::varchar[], $13::timestamptz[], $14::timestamptz[])`,
+  };
+  private static readonly FILL = {
+    name: 'mm_journal_fill_insert',
+    text:
+      `INSERT INTO "fill" (${FILL_COLS.map((c) => `"${c}"`).join(', ')}) ` +
+      `SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::numeric[], $8::numeric[], $9::numeric[], $10::varchar[], $11::numeric[], $12::bigint[], $13::timestamptz[])`,
+  };
+  private static readonly STRATEGY = {
+    name: 'mm_journal_strategy_upsert',
+    text: upsertSql('strategy_state', STRATEGY_COLS, 'symbol', (i) => `$${i + 1}`),
+  };
+
+  async apply(change: StateChange, symbol: string): Promise<void> {
+    if (this.broken) throw this.broken;
+    await this.connect();
+    if (needsSequentialStatements(change)) return this.applyInTransaction(change, symbol);
+    const now = new Date();
+    const st = this.statementFor(change);
+    const values: unknown[] = [];
+    if (change.intents?.length) values.push(...intentArrays(change.intents));
+    for (const u of change.intentUpdates ?? []) {
+      for (const k of patchColumns(u.patch)) values.push(pgValue(u.patch[k]));
+      values.push(now, u.clientOrderId);
+    }
+    if (change.fills?.length) values.push(...fillArrays(change.fills));
+    if (change.slots?.length) values.push(...slotArrays(change.slots, symbol, now));
+    const g = change.strategy;
+    if (g) values.push(g.symbol, g.anchorPrice.toString(), g.realizedPnl.toString(), g.feesPaid.toString(), now);
+    await this.client.query({ name: st.name, text: st.text, values });
+  }
+
+  /**
+   * One statement for the whole change: each table write is a data-modifying CTE, so the change is
+   * atomic without BEGIN/COMMIT round trips (PostgreSQL runs a single statement in its own
+   * transaction). Named (server-side prepared) per shape of change: which tables, which intent
+   * columns an update sets.
+   */
+  private statementFor(change: StateChange): { name?: string; text: string } {
+    const sigs = (change.intentUpdates ?? []).map((u) => patchColumns(u.patch));
+    const key = `${change.intents?.length ? 'i' : ''}${change.fills?.length ? 'f' : ''}${change.slots?.length ? 's' : ''}${change.strategy ? 'g' : ''}|${sigs.map((k) => k.join(',')).join(';')}`;
+    let st = this.shapes.get(key);
+    if (st) return st;
+    let n = 0;
+    const p = () => `$${++n}`;
+    const ctes: string[] = [];
+    if (change.intents?.length) ctes.push(`i AS (INSERT INTO "order_intent" (${quoted(INTENT_COLS)}) SELECT * FROM unnest(${INTENT_TYPES.map((t) => `${p()}::${t}[]`).join(', ')}))`);
+    sigs.forEach((keys, u) => {
+      const set = keys.map((k) => `"${INTENT_COLUMNS[k]}" = ${p()}`);
+      set.push(`"updated_at" = ${p()}`);
+      ctes.push(`u${u} AS (UPDATE "order_intent" SET ${set.join(', ')} WHERE "client_order_id" = ${p()})`);
+    });
+    if (change.fills?.length) ctes.push(`f AS (INSERT INTO "fill" (${quoted(FILL_COLS)}) SELECT * FROM unnest(${FILL_TYPES.map((t) => `${p()}::${t}[]`).join(', ')}))`);
+    if (change.slots?.length)
+      ctes.push(`s AS (INSERT INTO "grid_slot" (${quoted(SLOT_COLS)}) SELECT * FROM unnest(${SLOT_TYPES.map((t) => `${p()}::${t}[]`).join(', ')}) ON CONFLICT ("id") DO UPDATE SET ${excludedSet(SLOT_COLS, 'id')})`);
+    if (change.strategy) ctes.push(`g AS (INSERT INTO "strategy_state" (${quoted(STRATEGY_COLS)}) VALUES (${STRATEGY_COLS.map(() => p()).join(', ')}) ON CONFLICT ("symbol") DO UPDATE SET ${excludedSet(STRATEGY_COLS, 'symbol')})`);
+    const text = ctes.length ? `WITH ${ctes.join(', ')} SELECT 1` : 'SELECT 1';
+    // a bounded number of server-side prepared statements; rare shapes beyond it go unnamed
+    st = this.shapes.size < 256 ? { name: `mm_journal_${this.shapes.size}`, text } : { text };
+    if (st.name) this.shapes.set(key, st);
+    return st;
+  }
+
+  /** BEGIN, one statement per table, COMMIT: for changes one statement cannot express (see needsSequentialStatements). */
+  private async applyInTransaction(change: StateChange, symbol: string): Promise<void> {
+    const c = this.client;
+    const now = new Date();
+    await c.query('BEGIN');
+    try {
+      if (change.intents?.length) await c.query({ ...PgIntentJournal.INTENT, values: intentArrays(change.intents) });
+      for (const u of change.intentUpdates ?? []) await this.update(u.clientOrderId, u.patch, now);
+      if (change.fills?.length) await c.query({ ...PgIntentJournal.FILL, values: fillArrays(change.fills) });
+      if (change.slots?.length) await c.query({ ...PgIntentJournal.SLOT, values: slotArrays(change.slots, symbol, now) });
+      const st = change.strategy;
+      if (st) await c.query({ ...PgIntentJournal.STRATEGY, values: [st.symbol, st.anchorPrice.toString(), st.realizedPnl.toString(), st.feesPaid.toString(), now] });
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async update(clientOrderId: string, patch: Partial<IntentRow>, now: Date): Promise<void> {
+    const keys = patchColumns(patch);
+    const sig = keys.join(',');
+    let st = this.updateNames.get(sig);
+    if (!st) {
+      const set = keys.map((k, i) => `"${INTENT_COLUMNS[k]}" = $${i + 1}`);
+      set.push(`"updated_at" = $${keys.length + 1}`);
+      st = { name: `mm_journal_intent_update_${this.updateNames.size}`, text: `UPDATE "order_intent" SET ${set.join(', ')} WHERE "client_order_id" = $${keys.length + 2}` };
+      this.updateNames.set(sig, st);
+    }
+    const values: unknown[] = keys.map((k) => pgValue(patch[k]));
+    values.push(now, clientOrderId);
+    await this.client.query({ ...st, values });
+  }
+
+  async close(): Promise<void> {
+    if (this.connected) await this.client.end().catch(() => undefined);
+  }
+}
+
+const INTENT_TYPES = ['varchar', 'varchar', 'varchar', 'varchar', 'numeric', 'numeric', 'boolean', 'boolean', 'varchar', 'varchar', 'numeric', 'varchar', 'timestamptz', 'timestamptz'];
+const FILL_TYPES = ['varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'numeric', 'numeric', 'numeric', 'varchar', 'numeric', 'bigint', 'timestamptz'];
+const SLOT_TYPES = ['varchar', 'varchar', 'numeric', 'numeric', 'numeric', 'numeric', 'varchar', 'integer', 'varchar', 'integer', 'timestamptz'];
+const quoted = (cols: string[]) => cols.map((c) => `"${c}"`).join(', ');
+const excludedSet = (cols: string[], key: string) =>
+  cols
+    .filter((c) => c !== key)
+    .map((c) => `"${c}" = excluded."${c}"`)
+    .join(', ');
+
+/**
+ * Data-modifying CTEs of one statement all see the snapshot from before it, and a row must not be
+ * modified twice in one statement: an update of an intent inserted in the same change, two updates
+ * of one intent, or one slot twice need sequential statements.
+ */
+function needsSequentialStatements(change: StateChange): boolean {
+  const ups = change.intentUpdates;
+  if (ups?.length) {
+    const seen = new Set<string>();
+    for (const i of change.intents ?? []) seen.add(i.clientOrderId);
+    for (const u of ups) {
+      if (seen.has(u.clientOrderId)) return true;
+      seen.add(u.clientOrderId);
+    }
+  }
+  const slots = change.slots;
+  if (slots && slots.length > 1) {
+    const keys = new Set<string>();
+    for (const s of slots) {
+      if (keys.has(s.key)) return true;
+      keys.add(s.key);
+    }
+  }
+  return false;
+}
+
+function intentArrays(rows: IntentRow[]): unknown[][] {
+  return INTENT_COLS.map((_, col) => rows.map((i) => pgIntentValue(i, col)));
+}
+
+function fillArrays(f: NonNullable<StateChange['fills']>): unknown[][] {
+  return [
+    f.map((x) => x.tradeId),
+    f.map((x) => x.clientOrderId),
+    f.map((x) => x.orderId),
+    f.map((x) => x.symbol),
+    f.map((x) => x.slotId),
+    f.map((x) => x.side),
+    f.map((x) => x.price.toString()),
+    f.map((x) => x.quantity.toString()),
+    f.map((x) => x.fee.toString()),
+    f.map((x) => x.feeAsset),
+    f.map((x) => x.realizedPnl.toString()),
+    f.map((x) => x.tradeTimeMs),
+    f.map((x) => x.createdAt),
+  ];
+}
+
+function slotArrays(slots: NonNullable<StateChange['slots']>, symbol: string, now: Date): unknown[][] {
+  const rows = slots.map((s) => toSlotRow(symbol, s, now));
+  return [
+    rows.map((r) => r.id),
+    rows.map((r) => r.symbol),
+    rows.map((r) => r.level.toString()),
+    rows.map((r) => r.positionQty.toString()),
+    rows.map((r) => r.positionCost.toString()),
+    rows.map((r) => r.entryFees.toString()),
+    rows.map((r) => r.status),
+    rows.map((r) => r.generation),
+    rows.map((r) => r.clientOrderId),
+    rows.map((r) => r.postOnlyRejects),
+    rows.map((r) => r.updatedAt),
+  ];
+}
+
+function pgValue(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'object' && !(v instanceof Date)) return (v as Dec).toString();
+  return v;
+}
+
+function pgIntentValue(i: IntentRow, col: number): unknown {
+  switch (col) {
+    case 0: return i.clientOrderId;
+    case 1: return i.symbol;
+    case 2: return i.slotId;
+    case 3: return i.side;
+    case 4: return i.price.toString();
+    case 5: return i.quantity.toString();
+    case 6: return i.reduceOnly;
+    case 7: return i.postOnly;
+    case 8: return i.status;
+    case 9: return i.orderId;
+    case 10: return i.executedQty.toString();
+    case 11: return i.error;
+    case 12: return i.createdAt;
+    default: return i.updatedAt;
+  }
+}
+
+/**
+ * The journal for a TypeORM DataSource that is initialized (migrations ran): SQLite file →
+ * SqliteIntentJournal on a second connection to the same file; PostgreSQL → PgIntentJournal on a
+ * dedicated connection (opened by `connect()`, or by the first apply); an in-memory SQLite database → undefined (TypeORM path).
+ */
+export function openIntentJournal(
+  options: { type: string; database?: unknown; url?: string },
+  opts: { sqliteSynchronous?: SqliteSync; pgSynchronousCommit?: 'on' | 'off'; statementTimeoutMs?: number } = {},
+): IntentJournal | undefined {
+  if (options.type === 'better-sqlite3') {
+    const file = String(options.database ?? '');
+    if (!file || file === ':memory:') return undefined;
+    return new SqliteIntentJournal(file, opts.sqliteSynchronous);
+  }
+  if (options.type === 'postgres' && options.url) return new PgIntentJournal(options.url, opts.pgSynchronousCommit, opts.statementTimeoutMs);
+  return undefined;
+}
