@@ -111,9 +111,9 @@ class DriverScheduler extends VirtualScheduler {
  * lock, reconciliation period, rate limit) runs on market time, and the outcome is deterministic.
  *
  * **Accounting** (see `LotBook`): fills come from the venue's order stream; round trips per grid slot,
- * FIFO within a slot; funding from the venue's wallet changes that are not fills. Equity is sampled
+ * FIFO within a slot; funding from the sim's exact funding ledger. Equity is sampled
  * at every minute boundary and at the end: equity = starting balance + realized + unrealized − fees +
- * funding. At the end it must equal the venue's margin balance (wallet + uPnL, to 1e-20), else a
+ * funding. At the end it must equal the venue's margin balance (wallet + uPnL, to 1e-6: the venue reports 8 dp), else a
  * BacktestError is thrown (an accounting bug, never silently reported).
  * @throws BacktestError when the engine fails to start (startup safety check, bad grid) or stops.
  */
@@ -185,8 +185,6 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestRun> {
   const breakers: BreakerInterval[] = [];
   const bars: PriceBar[] = [];
   let fundingSum = ZERO;
-  let wallet = start;
-  let fillSinceAccount = false;
   let lastPrice: Dec = await sim.getLatestPrice(symbol);
 
   sim.watchOrders({
@@ -196,15 +194,12 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestRun> {
       fills.push({ timeMs: t.timestampMs, symbol: t.symbol, side: t.side, price: t.price, qty: t.quantity, fee: t.fee, liquidity: t.maker ? 'maker' : 'taker', clientOrderId: t.clientOrderId });
       const parsed = parseClientOrderId(t.clientOrderId, s.instanceId, clientIdSecret);
       book.fill(parsed ? parsed.levelTicks : `order:${t.clientOrderId}`, t.side, t.price, t.quantity, t.fee, t.timestampMs);
-      fillSinceAccount = true;
     },
   });
   sim.watchAccount({
-    next: (a) => {
-      // a wallet change without a fill is a funding settlement
-      if (!fillSinceAccount) fundingSum = fundingSum.plus(a.totalWalletBalance.minus(wallet));
-      wallet = a.totalWalletBalance;
-      fillSinceAccount = false;
+    next: () => {
+      // funding from the sim's exact ledger (the account stream's wallet is rounded to 8 dp)
+      fundingSum = sim.fundingPnl();
     },
   });
   sim.watchPrice(symbol, { next: (p) => (lastPrice = p.price) });

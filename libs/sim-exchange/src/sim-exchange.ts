@@ -692,6 +692,11 @@ export class SimExchange implements ExchangeVenue {
   }
 
   /** The account/order state and replay position, JSON-safe (see {@link SimState}). */
+  /** Exact funding booked to the wallet since the start, quote (USDT); + received, − paid. Unrounded (reports round to 8 dp). */
+  fundingPnl(): Dec {
+    return this.account.fundingPnl;
+  }
+
   snapshotState(): SimState {
     return {
       version: 1,
