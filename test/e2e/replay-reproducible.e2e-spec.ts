@@ -76,6 +76,8 @@ async function replay(speed: number, tag: string): Promise<RunResult> {
       SQLITE_PATH: sqlite,
       CONFIG_FILE: path.join(__dirname, '..', '..', 'config', 'market-maker.yaml'),
       MM_LOCKSTEP: 'on', // as `npm start` sets for SIM_DATA replays
+      // one client-order-id secret for every run: ids are compared across runs (a fresh database would generate its own)
+      MM_CLIENT_ID_SECRET: 'reproducible-replay-secret',
     },
     runDir,
     `mm-${tag}`,

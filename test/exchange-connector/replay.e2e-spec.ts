@@ -116,7 +116,8 @@ describe('RECORD_FILE: record, then replay the recording into the sim matcher (e
 
     // replay into the sim matcher: a ladder of resting orders between the first price and the extremes
     const sim = new SimExchange({ symbols: [{ rules: defaultSymbolRules('BTCUSDT'), events: openRecording(rec, { symbol: 'BTCUSDT' }) }], manual: true, initialBalance: new Dec(1_000_000) });
-    const p0 = ps[0];
+    // the ladder sits around the sim's own current price (the recording may open with a kline whose close is not the first price)
+    const p0 = await sim.getLatestPrice('BTCUSDT');
     const fills: string[] = [];
     sim.watchOrders({ next: (e) => e.lastTrade && fills.push(`${e.lastTrade.side} ${e.lastTrade.price}`) });
     const buyAt = p0.plus(lo).div(2).toDecimalPlaces(1, Dec.ROUND_DOWN);

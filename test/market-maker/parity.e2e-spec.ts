@@ -28,7 +28,8 @@ const CSV = path.join(dir, 'btc-460.csv');
 const ROWS = 460; // 100 candles of history + 6 market hours
 const TICK_MS = 15_000;
 const config = loadMmConfig({ CONFIG_FILE: path.join(__dirname, '..', '..', 'config', 'market-maker.yaml') } as NodeJS.ProcessEnv);
-const settings = engineSettingsFromConfig(config);
+// one client-order-id secret on both paths (otherwise each store generates its own and the ids' tags differ)
+const settings = { ...engineSettingsFromConfig(config), clientIdSecret: 'parity-test-client-id-secret' };
 const SYMBOL = config.grid.symbol;
 
 /** Wraps a venue: every order request (place, cancel, cancel-all) is appended to `log` before it is sent. */
