@@ -60,6 +60,9 @@ export function planGrid(
   const actions: GridAction[] = [];
   let active = 0;
   const exits: Slot[] = [];
+  // exit window bounds, computed on first use
+  let exitAbove: Dec | undefined;
+  let exitBelow: Dec | undefined;
   for (const s of slots.values()) {
     if (s.status !== 'FREE') active++;
     const o = s.order;
@@ -68,7 +71,7 @@ export function planGrid(
       if (out) actions.push({ kind: 'cancel', key: s.key, orderId: o.orderId, clientOrderId: o.clientOrderId, reason: 'out_of_window' });
     }
     if (!allowClosing || s.status !== 'FREE' || !isFilled(s) || s.positionQty.abs().lt(rules.minQty)) continue;
-    if (s.positionQty.gt(0) ? s.level.lte(P.plus(I.mul(p.sellWindow))) : s.level.gte(P.minus(I.mul(p.buyWindow)))) exits.push(s);
+    if (s.positionQty.gt(0) ? s.level.lte((exitAbove ??= P.plus(I.mul(p.sellWindow)))) : s.level.gte((exitBelow ??= P.minus(I.mul(p.buyWindow))))) exits.push(s);
   }
   exits.sort((a, b) => a.level.minus(P).abs().comparedTo(b.level.minus(P).abs()) || a.level.comparedTo(b.level));
   let budget = p.maxActiveOrders - active;
@@ -93,8 +96,10 @@ export function planGrid(
   if (!allowOpening) return actions;
   const notional = p.orderNotional.mul(sizeFactor);
   const opening: { level: Dec; side: Side }[] = [];
-  const buys = buyLevels(center, I, p.buyWindow).filter((l) => l.lt(P.minus(buffer)) && l.gt(0));
-  const sells = p.mode === 'neutral' ? sellLevels(center, I, p.sellWindow).filter((l) => l.gt(P.plus(buffer))) : [];
+  const buyBelow = P.minus(buffer);
+  const buys = windowLevels(center, I, p.buyWindow, 'buy').filter((l) => l.lt(buyBelow) && l.gt(0));
+  const sellAbove = p.mode === 'neutral' ? P.plus(buffer) : ZERO;
+  const sells = p.mode === 'neutral' ? windowLevels(center, I, p.sellWindow, 'sell').filter((l) => l.gt(sellAbove)) : [];
   for (let k = 0; k < Math.max(buys.length, sells.length); k++) {
     if (k < buys.length) opening.push({ level: buys[k], side: 'BUY' });
     if (k < sells.length) opening.push({ level: sells[k], side: 'SELL' });
@@ -110,6 +115,20 @@ export function planGrid(
     budget--;
   }
   return actions;
+}
+
+/**
+ * `buyLevels` / `sellLevels` of (centre, interval, window), remembered for the last arguments per
+ * side: the centre moves only when the price crosses into another cell, and a planning pass runs at
+ * every price. The arrays are frozen (callers filter them; Decimals are immutable).
+ */
+const levelMemo: Record<'buy' | 'sell', { center: Dec; interval: Dec; window: number; levels: readonly Dec[] } | undefined> = { buy: undefined, sell: undefined };
+function windowLevels(center: Dec, interval: Dec, window: number, side: 'buy' | 'sell'): readonly Dec[] {
+  const m = levelMemo[side];
+  if (m && m.window === window && m.center.eq(center) && m.interval.eq(interval)) return m.levels;
+  const levels = Object.freeze(side === 'buy' ? buyLevels(center, interval, window) : sellLevels(center, interval, window));
+  levelMemo[side] = { center, interval, window, levels };
+  return levels;
 }
 
 /** Σ notional (price × qty, quote) of the slots' live opening orders. */
