@@ -64,7 +64,7 @@ function caseRow(name: string, r: Run, p: ReturnType<typeof parseRun>, extra: Re
  * `npm run backtest` speed (issue 8 acceptance 2): the built CLI as a user runs it, on the 50-day
  * shared BTCUSDT file with funding, and on a synthetic year of 1-minute klines generated here with a
  * seeded script (not committed). Wall time includes loading and validating the CSV and writing the
- * reports; events/s = sim path points (60 per candle) over the CLI's own run time. A run that exceeds
+ * reports; events/s = sim path points (4 per candle at the default 15 s tick) over the CLI's own run time. A run that exceeds
  * its cap is killed and reported with its projected time.
  */
 export const backtestBench: Bench = {
@@ -100,7 +100,7 @@ export const backtestBench: Bench = {
     const eps = Math.max(pa.secs ? pa.events / pa.secs : 0, pb.secs ? pb.events / pb.secs : 0);
     targets.push({ what: 'path events/s', target: '≥ 1,000,000', value: String(Math.round(eps)), pass: eps >= 1e6 });
     notes.push(`Runs killed after ${cap} s wall are reported with the time projected from their progress.`);
-    notes.push('The engine sees a coalesced price feed (grid-cell changes, fills, 10 s heartbeat; README "Backtesting"); the sim matches every 1 s path point.');
+    notes.push('The engine sees a coalesced price feed (grid-cell changes, fills, 10 s heartbeat; README "Backtesting") and reconciles every 60 s of market time (`--reconcile-ms`); the sim matches 4 path points per candle (open, extremes, close).');
     return { method: 'built CLI (dist) as a child process; wall time from spawn to exit; events = sim path points (60 per candle)', rows, targets, notes };
   },
 };

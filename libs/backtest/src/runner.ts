@@ -55,6 +55,15 @@ export interface BacktestOptions {
   engineFeed?: 'every' | 'coalesced';
   /** Most market ms between two prices the engine sees (coalesced feed), default 10 000 (a third of the default 30 s staleness limit). */
   feedHeartbeatMs?: number;
+  /**
+   * Market ms between the engine's periodic reconciliations in the backtest, default
+   * {@link DEFAULT_BACKTEST_RECONCILE_MS} (60 000), replacing the live `engine.reconcile_interval_ms`
+   * (5 000). The venue is the in-process sim, which cannot diverge from the engine's books, so the
+   * order sweep and position check find nothing; what the longer period changes is when the order
+   * cleaner (count cap, age limit) runs: up to one interval later than live. Set it to the live
+   * value to reproduce the live cadence exactly (about 3× slower).
+   */
+  reconcileIntervalMs?: number;
   /** Echoed into the report. */
   config?: Record<string, unknown>;
   source?: Record<string, string>;
@@ -124,6 +133,8 @@ class DriverScheduler extends VirtualScheduler {
  * intermediate prices the engine reacts to (`--tick-ms 1000` for one per second, 15× slower).
  */
 export const DEFAULT_BACKTEST_TICK_MS = 15_000;
+/** Default market ms between the engine's periodic reconciliations in a backtest (see `BacktestOptions.reconcileIntervalMs`). */
+export const DEFAULT_BACKTEST_RECONCILE_MS = 60_000;
 /** Client-order-id secret of backtests that set none (ids stay deterministic across runs). */
 export const BACKTEST_CLIENT_ID_SECRET = 'opensqt-backtest-client-id';
 
@@ -172,7 +183,9 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestRun> {
   const heartbeat = opts.feedHeartbeatMs ?? 10_000;
   // a fixed client-order-id secret unless one is given: the same input gives the same ids (and report)
   const clientIdSecret = s.clientIdSecret ?? BACKTEST_CLIENT_ID_SECRET;
-  const settings: GridEngineSettings = { ...s, clientIdSecret, ...(coalesced ? { riskCheckIntervalMs: heartbeat } : {}) };
+  const reconcileIntervalMs = opts.reconcileIntervalMs ?? DEFAULT_BACKTEST_RECONCILE_MS;
+  if (!(Number.isInteger(reconcileIntervalMs) && reconcileIntervalMs >= 100)) throw new BacktestError(`reconcileIntervalMs must be an integer ≥ 100 (market ms), got ${reconcileIntervalMs}`);
+  const settings: GridEngineSettings = { ...s, clientIdSecret, reconcileIntervalMs, ...(coalesced ? { riskCheckIntervalMs: heartbeat } : {}) };
   const endMs = candles ? candles[candles.length - 1].openTimeMs + MINUTE_MS : Infinity;
 
   const scheduler = new DriverScheduler(startMs);

@@ -370,3 +370,29 @@ describe('planGrid — neutral mode, skew, risk overrides', () => {
     expect(acts.map((a) => a.kind === 'place' && a.price.toString())).toEqual(['99750', '99500']);
   });
 });
+
+describe('planGrid — remembered centre, levels and keys', () => {
+  // planGrid remembers the last centre, window levels and interval products between passes; a pass
+  // must give exactly what a fresh module (nothing remembered) gives, also at half-step ties and
+  // when the interval, anchor or windows change between passes.
+  const fresh = (): typeof planGrid => {
+    let f!: typeof planGrid;
+    jest.isolateModules(() => {
+      f = (jest.requireActual('./planner') as { planGrid: typeof planGrid }).planGrid;
+    });
+    return f;
+  };
+  it('matches a fresh planner on a walk over cells, ties and parameter changes', () => {
+    const slots = new Map([filled('99800'), locked('99500', 'BUY', '99500', '7'), locked('100100', 'BUY', '100100', '8')].map((s) => [s.key, s]));
+    const prices = ['100000', '100049.9', '100050', '100050.1', '99950', '99949.9', '100150', '100000.1', '99700', '99650', '99649.9', '100000'];
+    const cases: { price: string; over: Partial<GridParams>; anchor: string }[] = [];
+    for (const p of prices) cases.push({ price: p, over: {}, anchor: '100000' });
+    for (const p of prices) cases.push({ price: p, over: { priceInterval: dec('50') }, anchor: '100000' });
+    for (const p of prices) cases.push({ price: p, over: { buyWindow: 3, sellWindow: 2, mode: 'neutral' }, anchor: '100025' });
+    for (const p of prices) cases.push({ price: p, over: { safetyBufferRatio: dec('0.6') }, anchor: '100000' });
+    for (const c of cases) {
+      const args = [slots, dec(c.price), dec(c.anchor), params(c.over), rules] as const;
+      expect(view(planGrid(...args))).toEqual(view(fresh()(...args)));
+    }
+  });
+});

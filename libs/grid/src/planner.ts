@@ -53,13 +53,17 @@ export function planGrid(
     const inventory = opts.inventory ?? sum([...slots.values()].map((s) => s.positionQty));
     P = roundToIncrement(price.mul(new Dec(1).minus(inventory.mul(p.inventorySkewFactor))), rules.tickSize, 'nearest');
   }
-  const center = gridCenter(P, anchor, I);
-  const buffer = I.mul(p.safetyBufferRatio);
-  const cancelBelow = center.minus(I.mul(p.buyWindow + p.cancelHysteresisLevels));
-  const cancelAbove = center.plus(I.mul(p.sellWindow + p.cancelHysteresisLevels));
+  const center = centerOf(P, anchor, I);
+  const k = constantsOf(I, p);
+  const buffer = k.buffer;
+  const cancelBelow = center.minus(k.cancelBelowSpan);
+  const cancelAbove = center.plus(k.cancelAboveSpan);
   const actions: GridAction[] = [];
   let active = 0;
   const exits: Slot[] = [];
+  // exit window bounds, computed on first use
+  let exitAbove: Dec | undefined;
+  let exitBelow: Dec | undefined;
   for (const s of slots.values()) {
     if (s.status !== 'FREE') active++;
     const o = s.order;
@@ -68,7 +72,7 @@ export function planGrid(
       if (out) actions.push({ kind: 'cancel', key: s.key, orderId: o.orderId, clientOrderId: o.clientOrderId, reason: 'out_of_window' });
     }
     if (!allowClosing || s.status !== 'FREE' || !isFilled(s) || s.positionQty.abs().lt(rules.minQty)) continue;
-    if (s.positionQty.gt(0) ? s.level.lte(P.plus(I.mul(p.sellWindow))) : s.level.gte(P.minus(I.mul(p.buyWindow)))) exits.push(s);
+    if (s.positionQty.gt(0) ? s.level.lte((exitAbove ??= P.plus(I.mul(p.sellWindow)))) : s.level.gte((exitBelow ??= P.minus(I.mul(p.buyWindow))))) exits.push(s);
   }
   exits.sort((a, b) => a.level.minus(P).abs().comparedTo(b.level.minus(P).abs()) || a.level.comparedTo(b.level));
   let budget = p.maxActiveOrders - active;
@@ -93,15 +97,17 @@ export function planGrid(
   if (!allowOpening) return actions;
   const notional = p.orderNotional.mul(sizeFactor);
   const opening: { level: Dec; side: Side }[] = [];
-  const buys = buyLevels(center, I, p.buyWindow).filter((l) => l.lt(P.minus(buffer)) && l.gt(0));
-  const sells = p.mode === 'neutral' ? sellLevels(center, I, p.sellWindow).filter((l) => l.gt(P.plus(buffer))) : [];
+  const buyBelow = P.minus(buffer);
+  const buys = windowLevels(center, I, p.buyWindow, 'buy').filter((l) => l.lt(buyBelow) && l.gt(0));
+  const sellAbove = p.mode === 'neutral' ? P.plus(buffer) : ZERO;
+  const sells = p.mode === 'neutral' ? windowLevels(center, I, p.sellWindow, 'sell').filter((l) => l.gt(sellAbove)) : [];
   for (let k = 0; k < Math.max(buys.length, sells.length); k++) {
     if (k < buys.length) opening.push({ level: buys[k], side: 'BUY' });
     if (k < sells.length) opening.push({ level: sells[k], side: 'SELL' });
   }
   for (const { level, side } of opening) {
     if (budget <= 0) break;
-    const key = levelKey(level);
+    const key = keyOf(level);
     const s = slots.get(key);
     if (s && (s.status !== 'FREE' || isFilled(s))) continue;
     const qty = quantityForNotional(notional, level, rules, p.minOrderValue);
@@ -110,6 +116,64 @@ export function planGrid(
     budget--;
   }
   return actions;
+}
+
+/**
+ * `gridCenter(P, anchor, I)` with the last result remembered: while P stays strictly within half an
+ * interval of the last centre (same anchor and interval) the centre is the same, since
+ * round((P − anchor) / I) can only change at a half step (ties are left to `gridCenter`). Saves a
+ * decimal division per planning pass.
+ */
+let centerMemo: { anchor: Dec; interval: Dec; center: Dec; half: Dec } | undefined;
+function centerOf(P: Dec, anchor: Dec, I: Dec): Dec {
+  const m = centerMemo;
+  if (m && m.anchor.eq(anchor) && m.interval.eq(I) && P.minus(m.center).abs().lt(m.half)) return m.center;
+  const center = gridCenter(P, anchor, I);
+  centerMemo = { anchor, interval: I, center, half: m && m.interval.eq(I) ? m.half : I.div(2) };
+  return center;
+}
+
+/** Products of the interval a planning pass needs, remembered for the last (interval, ratio, windows). */
+let constMemo: { I: Dec; ratio: Dec; bw: number; sw: number; h: number; buffer: Dec; cancelBelowSpan: Dec; cancelAboveSpan: Dec } | undefined;
+function constantsOf(I: Dec, p: GridParams): { buffer: Dec; cancelBelowSpan: Dec; cancelAboveSpan: Dec } {
+  const m = constMemo;
+  if (m && m.bw === p.buyWindow && m.sw === p.sellWindow && m.h === p.cancelHysteresisLevels && (m.I === I || m.I.eq(I)) && (m.ratio === p.safetyBufferRatio || m.ratio.eq(p.safetyBufferRatio))) return m;
+  constMemo = {
+    I,
+    ratio: p.safetyBufferRatio,
+    bw: p.buyWindow,
+    sw: p.sellWindow,
+    h: p.cancelHysteresisLevels,
+    buffer: I.mul(p.safetyBufferRatio),
+    cancelBelowSpan: I.mul(p.buyWindow + p.cancelHysteresisLevels),
+    cancelAboveSpan: I.mul(p.sellWindow + p.cancelHysteresisLevels),
+  };
+  return constMemo;
+}
+
+/**
+ * `buyLevels` / `sellLevels` of (centre, interval, window), remembered for the last arguments per
+ * side: the centre moves only when the price crosses into another cell, and a planning pass runs at
+ * every price. The arrays are frozen (callers filter them; Decimals are immutable).
+ */
+const levelMemo: Record<'buy' | 'sell', { center: Dec; interval: Dec; window: number; levels: readonly Dec[] } | undefined> = { buy: undefined, sell: undefined };
+function windowLevels(center: Dec, interval: Dec, window: number, side: 'buy' | 'sell'): readonly Dec[] {
+  const m = levelMemo[side];
+  if (m && m.window === window && m.center.eq(center) && m.interval.eq(interval)) return m.levels;
+  const levels = Object.freeze(side === 'buy' ? buyLevels(center, interval, window) : sellLevels(center, interval, window));
+  levelMemo[side] = { center, interval, window, levels };
+  return levels;
+}
+
+/** `levelKey` per level object (the remembered window levels are the same objects pass after pass). */
+const levelKeys = new WeakMap<Dec, string>();
+function keyOf(level: Dec): string {
+  let k = levelKeys.get(level);
+  if (k === undefined) {
+    k = levelKey(level);
+    levelKeys.set(level, k);
+  }
+  return k;
 }
 
 /** Σ notional (price × qty, quote) of the slots' live opening orders. */

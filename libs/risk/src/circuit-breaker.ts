@@ -89,6 +89,8 @@ export interface BreakerChangeEvent {
  * current peak stays exact.
  */
 export const BREAKER_MAX_WINDOW_SAMPLES = 10_000;
+/** Safety factor of the relative-drawdown pre-check (see `CircuitBreaker.clearlyBelowPct`). */
+const PCT_PRECHECK_MARGIN = new Dec('0.999999');
 
 interface Sample {
   t: number;
@@ -216,13 +218,30 @@ export class CircuitBreaker {
     if (dq.length > BREAKER_MAX_WINDOW_SAMPLES) dq.splice(1, 1);
     const peak = dq[0]!.v;
     const dd = peak.minus(equity);
+    if (dd.isZero()) return; // at the window's peak: no drawdown (limits are > 0 when set)
     const { maxDrawdownAbs, maxDrawdownPct } = this.cfg;
     if (maxDrawdownAbs.gt(0) && dd.gt(maxDrawdownAbs)) {
       this.open('drawdown_abs', `drawdown ${dd} from peak ${peak} to ${equity} exceeds ${maxDrawdownAbs}`, now);
-    } else if (maxDrawdownPct.gt(0) && peak.gt(0) && dd.div(peak).gt(maxDrawdownPct)) {
+    } else if (maxDrawdownPct.gt(0) && peak.gt(0) && !this.clearlyBelowPct(dd, peak) && dd.div(peak).gt(maxDrawdownPct)) {
       this.open('drawdown_pct', `drawdown ${dd.div(peak)} (${dd} from peak ${peak}) exceeds ${maxDrawdownPct}`, now);
     }
   }
+
+  /**
+   * Fast pre-check of the relative drawdown rule without a decimal division (called at every risk
+   * check): true when dd < peak × maxDrawdownPct × (1 − 1e-6), so dd / peak (even after rounding to
+   * the decimal precision, ~1e-20 relative) cannot exceed the limit. Otherwise the exact rule decides.
+   * The bound is cached per peak sample.
+   */
+  private clearlyBelowPct(dd: Dec, peak: Dec): boolean {
+    if (this.pctPeak !== peak) {
+      this.pctPeak = peak;
+      this.pctBound = peak.mul(this.cfg.maxDrawdownPct).mul(PCT_PRECHECK_MARGIN);
+    }
+    return dd.lt(this.pctBound!);
+  }
+  private pctPeak: Dec | null = null;
+  private pctBound: Dec | null = null;
 
   /** Records one exchange round-trip latency, ms (≥ 0). */
   recordLatency(ms: number, nowMs: number): void {

@@ -54,7 +54,8 @@ interface SymbolState {
   /** The forming candle newer than the last closed one, if any. */
   forming: Candle | null;
   flagged: boolean;
-  lastDetail: string;
+  /** Why the last evaluation flagged or not; built only when read (an alert), not at every candle. */
+  lastDetail: () => string;
   /** openTimeMs of the newest closed candle that met the trigger rule; -Infinity if none. */
   lastCrashMs: number;
 }
@@ -115,7 +116,7 @@ export class RiskMonitor {
     if (!Number.isFinite(maxCandleGapMs) || maxCandleGapMs <= 0) throw new Error(`risk.max_candle_gap_ms must be a finite number > 0, got ${maxCandleGapMs}`);
     this.cfg = { ...cfg, symbols: [...cfg.symbols], clearVolumeMultiplier: clear, minTriggeredMs, maxCandleGapMs };
     this.recoveryThreshold = Math.min(cfg.recoveryThreshold, cfg.symbols.length);
-    for (const s of cfg.symbols) this.bySymbol.set(s, { closed: [], forming: null, flagged: false, lastDetail: 'not enough closed candles', lastCrashMs: -Infinity });
+    for (const s of cfg.symbols) this.bySymbol.set(s, { closed: [], forming: null, flagged: false, lastDetail: () => 'not enough closed candles', lastCrashMs: -Infinity });
   }
 
   /**
@@ -191,7 +192,8 @@ export class RiskMonitor {
     const w = this.cfg.averageWindow;
     if (st.closed.length < w + 1) {
       st.flagged = false;
-      st.lastDetail = `not enough closed candles (${st.closed.length}/${w + 1})`;
+      const n = st.closed.length;
+      st.lastDetail = () => `not enough closed candles (${n}/${w + 1})`;
       return;
     }
     const last = st.closed[st.closed.length - 1]!;
@@ -202,9 +204,9 @@ export class RiskMonitor {
     const crash = last.volume.gt(volLimit) && last.close.lt(avgClose);
     if (crash) st.lastCrashMs = Math.max(st.lastCrashMs, last.openTimeMs);
     st.flagged = crash || (st.flagged && last.volume.gt(avgVol.mul(this.cfg.clearVolumeMultiplier!)) && last.close.lt(avgClose));
-    st.lastDetail =
-      `${last.symbol}@${last.openTimeMs}: volume ${last.volume} vs ${volLimit} (avg ${avgVol} × ${this.cfg.volumeMultiplier}), ` +
-      `close ${last.close} vs avg ${avgClose}`;
+    const mult = this.cfg.volumeMultiplier;
+    const { symbol, openTimeMs, volume, close } = last;
+    st.lastDetail = () => `${symbol}@${openTimeMs}: volume ${volume} vs ${volLimit} (avg ${avgVol} × ${mult}), ` + `close ${close} vs avg ${avgClose}`;
   }
 
   private evaluateGlobal(candleMs: number): void {
@@ -222,7 +224,7 @@ export class RiskMonitor {
     this.isTriggered = next;
     const detail = next
       ? `crash guard triggered (policy ${this.cfg.policy}, ${flagged.length}/${total} flagged): ` +
-        flagged.map((s) => this.bySymbol.get(s)!.lastDetail).join('; ')
+        flagged.map((s) => this.bySymbol.get(s)!.lastDetail()).join('; ')
       : `crash guard cleared (${unflagged}/${total} un-flagged, threshold ${this.recoveryThreshold}; no crash candle for ≥ ${this.cfg.minTriggeredMs} ms)`;
     const e: RiskMonitorEvent = { triggered: next, symbols: flagged, detail };
     emitAll(this.listeners, e);

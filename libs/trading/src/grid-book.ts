@@ -10,6 +10,7 @@ import {
 import {
   INTENT_RANK,
   type IntentStatus,
+  type ParsedClientOrderId,
   type Slot,
   applyFill,
   applyOrderState,
@@ -22,6 +23,9 @@ import {
 } from '@mm/grid';
 import type { EngineMetrics, EngineStateStore } from './ports';
 import type { IntentRow, StateChange, StrategyRow } from './state';
+
+/** Most parsed client order ids a book remembers (then the memo starts over). */
+const PARSE_CACHE_MAX = 4096;
 
 /** A failed durable write: the engine stops (crash-only; a restart recovers from the store and the venue). */
 export class FatalError extends Error {
@@ -112,9 +116,21 @@ export class GridBook {
   }
 
   /** Parses and verifies one of our client order ids (`undefined` for anything else). */
-  parse(clientOrderId: string) {
-    return parseClientOrderId(clientOrderId, this.instanceId, this.secret);
+  parse(clientOrderId: string): Readonly<ParsedClientOrderId> | undefined {
+    // Memoized (the HMAC check costs more than the rest of an order event); keyed by secret too,
+    // since the engine sets it after construction. Bounded: cleared when full.
+    if (this.parsedSecret !== this.secret) {
+      this.parsed.clear();
+      this.parsedSecret = this.secret;
+    }
+    if (this.parsed.has(clientOrderId)) return this.parsed.get(clientOrderId);
+    const r = parseClientOrderId(clientOrderId, this.instanceId, this.secret);
+    if (this.parsed.size >= PARSE_CACHE_MAX) this.parsed.clear();
+    this.parsed.set(clientOrderId, r ? Object.freeze(r) : undefined);
+    return r;
   }
+  private readonly parsed = new Map<string, Readonly<ParsedClientOrderId> | undefined>();
+  private parsedSecret = '';
 
   /** Records a foreign order under one of our ids and tells the engine. */
   markForeign(order: Order, where: string, detail: string): void {

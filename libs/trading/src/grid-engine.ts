@@ -426,8 +426,10 @@ export class GridEngine {
     const interval = dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.book.rules.tickSize) : this.opts.params.priceInterval;
     const inventory = this.book.inventory();
     const planned = planGrid(this.book.slots, this.lastPrice, this.book.strategy.anchorPrice, this.opts.params, this.book.rules, { ...this.risk.planOptions(now, interval), inventory });
-    const positions = new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]);
-    const actions = this.risk.screen(planned, positions, openingOrderNotional(this.book.slots.values()));
+    if (planned.length === 0) return;
+    // Exposure screening only judges opening orders: without one, skip computing its inputs.
+    const opening = planned.some((a) => a.kind === 'place' && !a.exit);
+    const actions = opening ? this.risk.screen(planned, new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]), openingOrderNotional(this.book.slots.values())) : planned;
     if (actions.length === 0) return;
     const cancels = actions.filter((a): a is Extract<GridAction, { kind: 'cancel' }> => a.kind === 'cancel');
     const places = actions.filter((a): a is Extract<GridAction, { kind: 'place' }> => a.kind === 'place' && !this.slotBlocked(a.level, now));

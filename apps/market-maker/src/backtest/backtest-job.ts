@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type BacktestProgress, type BacktestReport, type BacktestRun, buildReport, renderReportHtml, renderReportJson, runBacktest } from '@mm/backtest';
+import { type BacktestProgress, type BacktestReport, type BacktestRun, DEFAULT_BACKTEST_RECONCILE_MS, buildReport, renderReportHtml, renderReportJson, runBacktest } from '@mm/backtest';
 import { Dec } from '@mm/domain';
 import { type KlineFillModel, type SimData, loadSimData, openRecording } from '@mm/sim-exchange';
 import { loadBacktestConfig } from './backtest-config';
@@ -22,6 +22,8 @@ export interface BacktestJob {
   volumeShare?: number;
   /** Engine price feed (see `BacktestOptions.engineFeed`), default coalesced. */
   engineFeed?: 'every' | 'coalesced';
+  /** Market ms between the engine's reconciliations (see `BacktestOptions.reconcileIntervalMs`), default 60 000. */
+  reconcileIntervalMs?: number;
   /** Starting balance (quote, decimal string), default 10000. */
   balance?: string;
 }
@@ -71,6 +73,7 @@ export async function executeJob(job: BacktestJob, onProgress?: (p: BacktestProg
   if (job.recording) source.recording = path.basename(job.recording);
   if (job.config) source.config = path.basename(job.config);
   source.engineFeed = job.engineFeed ?? 'coalesced';
+  source.reconcileIntervalMs = String(job.reconcileIntervalMs ?? DEFAULT_BACKTEST_RECONCILE_MS);
   if (job.fillModel === 'conservative') source.volumeShare = String(job.volumeShare ?? 0.1);
   const run = await runBacktest({
     settings: cfg.settings,
@@ -78,6 +81,7 @@ export async function executeJob(job: BacktestJob, onProgress?: (p: BacktestProg
     events: data.events,
     fundingRates: data.fundingRates,
     engineFeed: job.engineFeed,
+    reconcileIntervalMs: job.reconcileIntervalMs,
     fillModel: job.fillModel,
     volumeShare: job.volumeShare,
     startingBalance: new Dec(job.balance ?? '10000'),
