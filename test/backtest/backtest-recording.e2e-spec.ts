@@ -68,6 +68,6 @@ describe('backtest of a connector recording (e2e, dist)', () => {
     const fills = fs.readFileSync(path.join(out, 'fills.csv'), 'utf8').trim().split('\n').slice(1);
     expect(fills.length).toBe(rep.summary.fills);
     // every fill is one of the engine's orders (client order id mm1B…/mm1S…), at a price the recording reached
-    for (const f of fills) expect(f.split(',')[7]).toMatch(/^mm1[BS]\d+g\d+$/);
+    for (const f of fills) expect(f.split(',')[7]).toMatch(/^mm1[BS]\d+g\d+[0-9a-z]{6}$/);
   });
 });

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RUNNER = path.join(ROOT, 'dist', 'bench', 'run.js');
-const EXPECTED = ['unary', 'throughput', 'fanout', 'mm-reaction', 'live', 'replay', 'memory', 'sustained'];
+const EXPECTED = ['unary', 'throughput', 'fanout', 'mm-reaction', 'live', 'replay', 'memory', 'sustained', 'backtest', 'optimize'];
 
 jest.setTimeout(300_000);
 

@@ -18,7 +18,8 @@ describe('okx: venue-native countdown cancel-all through Heartbeat', () => {
   let c: CcxtConnector;
   let cl: ConformanceClient;
   beforeAll(async () => {
-    c = await startCcxtConnector('okx', logDir);
+    // the venue's countdown cancels every order on the account, so it is opt-in (DEAD_MAN_VENUE_NATIVE)
+    c = await startCcxtConnector('okx', logDir, { DEAD_MAN_VENUE_NATIVE: 'true' });
     cl = new ConformanceClient(c.address);
   });
   afterAll(async () => {
