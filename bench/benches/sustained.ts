@@ -24,8 +24,8 @@ export const sustainedBench: Bench = {
     try {
       await waitReady(client);
       let priceTicks = 0;
-      // 40000.0, 40000.1, …: resting BUYs far below the market (never fill), distinct prices
-      const nextPrice = () => ((400000 + priceTicks++) / 10).toFixed(1);
+      // 60000.0, 60000.1, …: resting BUYs far below the market (never fill), distinct prices, inside the connector's ±60 % price band
+      const nextPrice = () => ((600000 + priceTicks++) / 10).toFixed(1);
       for (let i = 0; i < 500; i++) await unary(client, 'PlaceOrder', placeReq(nextPrice()));
       const perSec = Array.from({ length: sc.seconds }, () => ({ s: new Samples(sc.rate * 2), errors: 0 }));
       const all = new Samples(sc.rate * sc.seconds);
@@ -78,7 +78,7 @@ export const sustainedBench: Bench = {
         row(`worst second (${worstSec + 1})`, side(summarize(perSec[worstSec].s.values(), 1e-6), stats[worstSec].n), undefined, 'orders/s'),
       ];
       return {
-        method: `The connector (dist main.js, sim venue, RATE_LIMIT_RPS=0) and one raw grpc-js client on its own HTTP/2 connection in the bench process. Open loop: order k is sent at t0 + k/${sc.rate} s (checked every ~1 ms, late orders sent at once), without waiting for earlier answers; ${sc.seconds} s, ${total} orders, after 500 sequential warm-up orders. Orders: resting LIMIT BUY 0.003 BTCUSDT at distinct ascending prices from 40000 (never fill). Per second of the schedule: orders answered OK, p50/p99 of call latency (send → answer), errors.`,
+        method: `The connector (dist main.js, sim venue, RATE_LIMIT_RPS=0) and one raw grpc-js client on its own HTTP/2 connection in the bench process. Open loop: order k is sent at t0 + k/${sc.rate} s (checked every ~1 ms, late orders sent at once), without waiting for earlier answers; ${sc.seconds} s, ${total} orders, after 500 sequential warm-up orders. Orders: resting LIMIT BUY 0.003 BTCUSDT at distinct ascending prices from 60000 (never fill; inside the ±60 % price band). Per second of the schedule: orders answered OK, p50/p99 of call latency (send → answer), errors.`,
         rows,
         targets: [
           { what: `every second ≥ ${Math.floor(sc.rate * 0.99)} orders answered`, target: `≥ ${Math.floor(sc.rate * 0.99)}`, value: `min ${minOrders}`, pass: minOrders >= Math.floor(sc.rate * 0.99) },

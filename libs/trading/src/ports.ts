@@ -39,7 +39,7 @@ export interface EngineStateStore {
   verify?(): MaybePromise<void>;
 }
 
-/** Alert kinds the engine raises. */
+/** Alert kinds the engine raises (and `feed_undecodable`, raised by the app's venue link). */
 export type AlertKind =
   | 'breaker_tripped'
   | 'breaker_reset'
@@ -49,6 +49,7 @@ export type AlertKind =
   | 'venue_reconnected'
   | 'risk_triggered'
   | 'reconciliation_divergence'
+  | 'feed_undecodable'
   | 'foreign_order'
   | 'rejection_loop'
   | 'storage_fault';

@@ -4,20 +4,9 @@ import { ALERT_LEVELS, type AlertLevel, slackPayload, telegramText } from './ale
 
 export type { AlertLevel } from './alert-format';
 
-/** What happened. Used for the default dedupe key and for filtering on the receiving side. */
-export type AlertKind =
-  | 'breaker_tripped'
-  | 'breaker_reset'
-  | 'limit_hit'
-  | 'strategy_crashed'
-  | 'venue_disconnected'
-  | 'venue_reconnected'
-  | 'risk_triggered'
-  | 'reconciliation_divergence'
-  | 'feed_undecodable'
-  | 'foreign_order'
-  | 'rejection_loop'
-  | 'storage_fault';
+/** What happened (the engine's alert kinds). Used for the default dedupe key and for filtering on the receiving side. */
+export type { AlertKind } from '@mm/trading';
+import type { AlertKind } from '@mm/trading';
 
 /** One alert as raised by the trading code. */
 export interface AlertEvent {
