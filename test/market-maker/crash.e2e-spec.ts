@@ -12,7 +12,7 @@ import { BTC_CSV, type AppProcess, freePort, httpJson, startApp, stopApp, waitFo
 import { TestExchangeClient } from '../support/exchange-client';
 import { MM_CID as CID, type SeenTrade, roundTripPnl, tradeOf } from '../support/round-trips';
 
-jest.setTimeout(420_000);
+jest.setTimeout(600_000);
 const D = Decimal.clone({ precision: 60 });
 const TOKEN = 'op-secret-token-0123';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,7 +36,9 @@ describe('market maker survives kill -9 at 50 instants and reconciles exactly', 
   });
 
   it('never places a client order id twice, knows every venue order, and its books match the venue to the last decimal', async () => {
-    const c = await startConnector(logDir, { SIM_DATA: BTC_CSV, SIM_MAX_CANDLES: '1700', SIM_SPEED: '900' });
+    // on_subscribe: market time passes only while a market maker is connected, so each life sees
+    // market activity however slowly the machine starts processes.
+    const c = await startConnector(logDir, { SIM_DATA: BTC_CSV, SIM_MAX_CANDLES: '1700', SIM_SPEED: '900', SIM_START: 'on_subscribe' });
     procs.push(c.proc);
     client = c.client;
     const trades: SeenTrade[] = [];
@@ -59,11 +61,17 @@ describe('market maker survives kill -9 at 50 instants and reconciles exactly', 
     const kills = { after_intent_commit: 0, after_venue_answer: 0, external: 0 };
     let rng = 20261121;
     const rand = () => ((rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    for (let i = 0; i < 50; i++) {
-      const point = i % 3 === 0 ? 'after_intent_commit' : i % 3 === 1 ? 'after_venue_answer' : '';
+    // 50 starts in a fixed pattern (fault point, fault point, external kill); if a fault point has
+    // not fired 5 times by then (a life can end without an order of its own), more starts with
+    // that point follow, up to 80 starts in all.
+    let starts = 0;
+    const short = () => (kills.after_intent_commit < 5 ? 'after_intent_commit' : kills.after_venue_answer < 5 ? 'after_venue_answer' : undefined);
+    while (starts < 50 || (short() && starts < 80)) {
+      const i = starts++;
+      const point = i >= 50 ? short()! : i % 3 === 0 ? 'after_intent_commit' : i % 3 === 1 ? 'after_venue_answer' : '';
       const mm = startApp('market-maker', point ? { ...mmEnv, MM_CRASH_POINT: point, MM_CRASH_PROBABILITY: '0.6' } : mmEnv, logDir, `mm-${i}`);
       procs.push(mm);
-      const died = await Promise.race([mm.exited.then(() => true), sleep(point ? 8000 : 800 + rand() * 1500).then(() => false)]);
+      const died = await Promise.race([mm.exited.then(() => true), sleep(point ? 15000 : 800 + rand() * 1500).then(() => false)]);
       if (died && point && mm.output().includes(`fault injection: SIGKILL at ${point}`)) kills[point as 'after_intent_commit' | 'after_venue_answer']++;
       else {
         mm.child.kill('SIGKILL');
@@ -73,7 +81,8 @@ describe('market maker survives kill -9 at 50 instants and reconciles exactly', 
     }
     expect(kills.after_intent_commit).toBeGreaterThanOrEqual(5);
     expect(kills.after_venue_answer).toBeGreaterThanOrEqual(5);
-    expect(kills.after_intent_commit + kills.after_venue_answer + kills.external).toBe(50);
+    expect(kills.after_intent_commit + kills.after_venue_answer + kills.external).toBe(starts);
+    expect(starts).toBeGreaterThanOrEqual(50);
 
     // Last start, no faults: run to the end of the replay and settle.
     const mm = startApp('market-maker', mmEnv, logDir, 'mm-final');

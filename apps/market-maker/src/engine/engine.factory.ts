@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { Logger } from '@nestjs/common';
 import { Dec, type ExchangeVenue, type Scheduler, dec, systemScheduler } from '@mm/domain';
 import { ConfigError, readSecret } from '@mm/platform';
@@ -117,6 +118,9 @@ export function crashHookFromEnv(env: NodeJS.ProcessEnv, log: EngineLogger): ((p
   return (p) => {
     if (p === point && Math.random() < probability) {
       log.warn(`fault injection: SIGKILL at ${p}`);
+      // The logger may write asynchronously (a transport thread, a buffered stream) and SIGKILL
+      // loses what is not yet written: the line that says why the process died goes out synchronously.
+      fs.writeSync(process.stderr.fd, `fault injection: SIGKILL at ${p}\n`);
       process.kill(process.pid, 'SIGKILL');
     }
   };
