@@ -39,10 +39,11 @@ function ramp(symbol: string, from: number, n: number, a: number, b: number): Ca
 }
 
 describe('maintenance-margin brackets', () => {
-  it('derive the maintenance amounts Binance publishes (BTCUSDT, ETHUSDT)', () => {
-    // Binance's leverage & margin table lists these maintenance amounts next to each bracket
-    expect(BINANCE_BTCUSDT_TIERS.map((t) => t.cum.toString())).toEqual(['0', '50', '2550', '122550', '1372550', '5372550', '7872550', '10872550', '30872550', '105872550']);
-    expect(BINANCE_ETHUSDT_TIERS.map((t) => t.cum.toString())).toEqual(['0', '50', '2550', '122550', '1122550', '4122550', '6122550', '9122550', '29122550', '104122550']);
+  it('derive the maintenance amounts (cum) of a recorded Binance leverageBracket response (BTCUSDT)', () => {
+    // `cum` of each bracket as GET /fapi/v1/leverageBracket returned it for BTCUSDT
+    const recordedCum = ['0', '50', '1300', '46300', '546300', '2546300', '5046300', '8046300', '28046300', '103046300'];
+    expect(BINANCE_BTCUSDT_TIERS.map((t) => t.cum.toString())).toEqual(recordedCum);
+    expect(BINANCE_ETHUSDT_TIERS.map((t) => t.cum.toString())).toEqual(recordedCum);
   });
 
   it('maintenance margin = notional × mmr − cum of the bracket, continuous at bracket edges', () => {

@@ -28,37 +28,31 @@ function tiers(rows: Row[]): MarginTier[] {
 }
 
 /**
- * BTCUSDT perpetual brackets of Binance USDⓈ-M Futures, as published on "Leverage and Margin of
- * USDⓈ-M Futures" (https://www.binance.com/en/futures/trading-rules/perpetual/leverage-margin) and
- * returned by `GET /fapi/v1/leverageBracket` (2024 schedule; Binance revises brackets from time to
- * time, so treat them as data). Notional caps in USDT; maintenance amounts follow from {@link MarginTier}.
+ * BTCUSDT perpetual brackets of Binance USDⓈ-M Futures, as returned by `GET /fapi/v1/leverageBracket`
+ * in a recorded real response (ten brackets, 125× up to 50,000 USDT notional; the response's `cum`
+ * values 0, 50, 1300, 46300, … are what {@link MarginTier}'s running formula gives for these rows).
+ * Binance revises brackets from time to time, so treat them as data, not as today's schedule.
+ * Notional caps in USDT.
  */
 export const BINANCE_BTCUSDT_TIERS: readonly MarginTier[] = tiers([
   ['0', '50000', 125, '0.004'],
-  ['50000', '500000', 100, '0.005'],
-  ['500000', '8000000', 50, '0.01'],
-  ['8000000', '50000000', 20, '0.025'],
-  ['50000000', '80000000', 10, '0.05'],
-  ['80000000', '100000000', 5, '0.1'],
+  ['50000', '250000', 100, '0.005'],
+  ['250000', '3000000', 50, '0.01'],
+  ['3000000', '20000000', 20, '0.025'],
+  ['20000000', '40000000', 10, '0.05'],
+  ['40000000', '100000000', 5, '0.1'],
   ['100000000', '120000000', 4, '0.125'],
   ['120000000', '200000000', 3, '0.15'],
   ['200000000', '300000000', 2, '0.25'],
   ['300000000', '500000000', 1, '0.5'],
 ]);
 
-/** ETHUSDT perpetual brackets of Binance USDⓈ-M Futures; same source and caveat as {@link BINANCE_BTCUSDT_TIERS}. */
-export const BINANCE_ETHUSDT_TIERS: readonly MarginTier[] = tiers([
-  ['0', '50000', 125, '0.004'],
-  ['50000', '500000', 100, '0.005'],
-  ['500000', '8000000', 50, '0.01'],
-  ['8000000', '40000000', 20, '0.025'],
-  ['40000000', '60000000', 10, '0.05'],
-  ['60000000', '80000000', 5, '0.1'],
-  ['80000000', '120000000', 4, '0.125'],
-  ['120000000', '200000000', 3, '0.15'],
-  ['200000000', '300000000', 2, '0.25'],
-  ['300000000', '500000000', 1, '0.5'],
-]);
+/**
+ * ETHUSDT: we had no recorded `leverageBracket` response for ETHUSDT, so the sim uses the BTCUSDT
+ * schedule above for it (an assumption; ETH's real brackets differ above the first tiers). The grid
+ * sizes in this project stay inside the first bracket (≤ 50,000 USDT), where both use 0.4 %.
+ */
+export const BINANCE_ETHUSDT_TIERS: readonly MarginTier[] = BINANCE_BTCUSDT_TIERS;
 
 /**
  * Brackets for any other symbol: our own conservative default, modelled on Binance's mid-cap
