@@ -7,10 +7,10 @@
 import Decimal from 'decimal.js';
 import { FakeError, type FInstrument, type FOrder, type FTrade } from './engine';
 import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded } from './server';
+import { binanceBase, tickerJson } from './binance';
 
 const s = (d: Decimal) => d.toFixed();
 const STATUS: Record<FOrder['status'], string> = { new: 'NEW', partially_filled: 'PARTIALLY_FILLED', filled: 'FILLED', canceled: 'CANCELED', expired: 'EXPIRED', rejected: 'REJECTED' };
-const err = (status: number, code: number, msg: string) => ({ status, body: { code, msg } });
 
 function orderJson(o: FOrder) {
   return {
@@ -55,29 +55,17 @@ function tradeJson(t: FTrade) {
   };
 }
 
+/** Spot 24 h ticker: the USD-M one plus the spot-only book and previous-close fields. */
 function ticker24(i: FInstrument, now: number) {
   return {
-    symbol: i.id,
-    priceChange: s(i.tick.mul(10)),
+    ...tickerJson(i, now),
     priceChangePercent: '0.01',
-    weightedAvgPrice: s(i.price),
-    prevClosePrice: s(i.price.minus(i.tick.mul(10))),
-    lastPrice: s(i.price),
     lastQty: '0.01',
+    prevClosePrice: s(i.price.minus(i.tick.mul(10))),
     bidPrice: s(i.price),
     bidQty: '1',
     askPrice: s(i.price.plus(i.tick)),
     askQty: '1',
-    openPrice: s(i.price.minus(i.tick.mul(10))),
-    highPrice: s(i.price.plus(i.tick.mul(20))),
-    lowPrice: s(i.price.minus(i.tick.mul(20))),
-    volume: '1234.567',
-    quoteVolume: s(i.price.mul('1234.567')),
-    openTime: now - 86_400_000,
-    closeTime: now,
-    firstId: 1,
-    lastId: 100,
-    count: 100,
   };
 }
 
@@ -85,34 +73,11 @@ export function binanceSpotDialect(opts: { price?: string } = {}): FakeDialect {
   const info = recorded('cryptofeed_BINANCE_0.json.gz')[0].body as { symbols: Record<string, unknown>[] };
   const wanted = new Set(['BTCUSDT']);
   return {
-    venue: 'binance',
-    instruments(): FInstrument[] {
-      return info.symbols
-        .filter((m) => wanted.has(String(m.symbol)))
-        .map((m) => {
-          const pf = (m.filters as { filterType: string; tickSize?: string }[]).find((f) => f.filterType === 'PRICE_FILTER')!;
-          return { id: String(m.symbol), base: String(m.baseAsset), quote: String(m.quoteAsset), contractSize: new Decimal(1), tick: new Decimal(pf.tickSize!), price: new Decimal(opts.price ?? '30000') };
-        });
-    },
-    apiKeyOf: (req) => (req.headers['x-mbx-apikey'] as string | undefined) ?? undefined,
-    authError: () => err(401, -2015, 'Invalid API-key, IP, or permissions for action.'),
-    error(e) {
-      if (!(e instanceof FakeError)) return err(500, -1000, e.message);
-      switch (e.kind) {
-        case 'not_found':
-          return err(400, -2013, 'Order does not exist.');
-        case 'not_open':
-          return err(400, -2011, 'Unknown order sent.');
-        case 'duplicate':
-          return err(400, -2010, 'Duplicate order sent.');
-        case 'insufficient':
-          return err(400, -2010, 'Account has insufficient balance for requested action.');
-        case 'post_only':
-          return err(400, -2010, 'Order would immediately match and take.');
-        default:
-          return err(400, -1102, e.message);
-      }
-    },
+    ...binanceBase(info, wanted, opts.price, {
+      duplicate: [-2010, 'Duplicate order sent.'],
+      insufficient: [-2010, 'Account has insufficient balance for requested action.'],
+      post_only: [-2010, 'Order would immediately match and take.'],
+    }),
     rest(req: FakeRequest, ctx: FakeContext) {
       const e = ctx.engine;
       const q = (k: string) => req.query.get(k) ?? (req.body[k] as string | undefined) ?? undefined;

@@ -5,7 +5,7 @@
  */
 import Decimal from 'decimal.js';
 import { FakeError, type FInstrument, type FOrder, type FTrade } from './engine';
-import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded } from './server';
+import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded, errorMapper } from './server';
 
 const s = (d: Decimal) => d.toFixed();
 const STATUS: Record<FOrder['status'], string> = {
@@ -64,9 +64,15 @@ function tradeJson(t: FTrade) {
 
 const err = (status: number, code: number, msg: string) => ({ status, body: { code, msg } });
 
-export function binanceDialect(opts: { symbols?: string[]; price?: string } = {}): FakeDialect {
-  const info = recorded('cryptofeed_BINANCE_FUTURES_0.json.gz')[0].body as { symbols: Record<string, unknown>[] };
-  const wanted = new Set(opts.symbols ?? ['BTCUSDT']);
+/** Binance's error code and message per fake-engine failure; spot and USD-M differ in a few. */
+export type BinanceErrors = Record<'duplicate' | 'insufficient' | 'post_only', [code: number, msg: string]>;
+
+/**
+ * What every Binance dialect shares: markets from a recorded `exchangeInfo` (`symbols` filtered to
+ * `wanted`, tick from PRICE_FILTER), the `X-MBX-APIKEY` header, and the error envelope `{code, msg}`
+ * with the codes in `errors` for the market-specific failures.
+ */
+export function binanceBase(info: { symbols: Record<string, unknown>[] }, wanted: Set<string>, price: string | undefined, errors: BinanceErrors): Pick<FakeDialect, 'venue' | 'instruments' | 'apiKeyOf' | 'authError' | 'error'> {
   return {
     venue: 'binance',
     instruments(): FInstrument[] {
@@ -74,28 +80,32 @@ export function binanceDialect(opts: { symbols?: string[]; price?: string } = {}
         .filter((m) => wanted.has(String(m.symbol)))
         .map((m) => {
           const pf = (m.filters as { filterType: string; tickSize?: string }[]).find((f) => f.filterType === 'PRICE_FILTER')!;
-          return { id: String(m.symbol), base: String(m.baseAsset), quote: String(m.quoteAsset), contractSize: new Decimal(1), tick: new Decimal(pf.tickSize!), price: new Decimal(opts.price ?? '30000') };
+          return { id: String(m.symbol), base: String(m.baseAsset), quote: String(m.quoteAsset), contractSize: new Decimal(1), tick: new Decimal(pf.tickSize!), price: new Decimal(price ?? '30000') };
         });
     },
     apiKeyOf: (req) => (req.headers['x-mbx-apikey'] as string | undefined) ?? undefined,
     authError: () => err(401, -2015, 'Invalid API-key, IP, or permissions for action.'),
-    error(e) {
-      if (!(e instanceof FakeError)) return err(500, -1000, e.message);
-      switch (e.kind) {
-        case 'not_found':
-          return err(400, -2013, 'Order does not exist.');
-        case 'not_open':
-          return err(400, -2011, 'Unknown order sent.');
-        case 'duplicate':
-          return err(400, -4116, 'ClientOrderId is duplicated.');
-        case 'insufficient':
-          return err(400, -2019, 'Margin is insufficient.');
-        case 'post_only':
-          return err(400, -5022, 'Due to the order could not be executed as maker, the Post Only order will be rejected.');
-        default:
-          return err(400, -1102, e.message);
-      }
-    },
+    error: errorMapper({
+      not_found: err(400, -2013, 'Order does not exist.'),
+      not_open: err(400, -2011, 'Unknown order sent.'),
+      duplicate: err(400, ...errors.duplicate),
+      insufficient: err(400, ...errors.insufficient),
+      post_only: err(400, ...errors.post_only),
+      other: (m) => err(400, -1102, m),
+      internal: (m) => err(500, -1000, m),
+    }),
+  };
+}
+
+export function binanceDialect(opts: { symbols?: string[]; price?: string } = {}): FakeDialect {
+  const info = recorded('cryptofeed_BINANCE_FUTURES_0.json.gz')[0].body as { symbols: Record<string, unknown>[] };
+  const wanted = new Set(opts.symbols ?? ['BTCUSDT']);
+  return {
+    ...binanceBase(info, wanted, opts.price, {
+      duplicate: [-4116, 'ClientOrderId is duplicated.'],
+      insufficient: [-2019, 'Margin is insufficient.'],
+      post_only: [-5022, 'Due to the order could not be executed as maker, the Post Only order will be rejected.'],
+    }),
     rest(req: FakeRequest, ctx: FakeContext) {
       const e = ctx.engine;
       const q = (k: string) => req.query.get(k) ?? (req.body[k] as string | undefined) ?? undefined;
@@ -377,7 +387,8 @@ export function binanceDialect(opts: { symbols?: string[]; price?: string } = {}
   };
 }
 
-function tickerJson(i: FInstrument, now: number) {
+/** USD-M 24 h ticker of a fake instrument (fixed synthetic change and volume around its price). */
+export function tickerJson(i: FInstrument, now: number) {
   return {
     symbol: i.id,
     priceChange: s(i.tick.mul(10)),

@@ -6,7 +6,7 @@
  */
 import Decimal from 'decimal.js';
 import { FakeError, type FInstrument, type FOrder, type FTrade } from './engine';
-import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded } from './server';
+import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded, errorMapper } from './server';
 
 const s = (d: Decimal) => d.toFixed();
 const STATUS: Record<FOrder['status'], string> = { new: 'live', partially_filled: 'partially_filled', filled: 'filled', canceled: 'cancelled', expired: 'cancelled', rejected: 'cancelled' };
@@ -114,22 +114,15 @@ export function bitgetSpotDialect(opts: { price?: string } = {}): FakeDialect {
     },
     apiKeyOf: (req) => req.headers['access-key'] as string | undefined,
     authError: () => fail('40006', 'Invalid ACCESS_KEY', 401),
-    error(e) {
-      if (!(e instanceof FakeError)) return fail('40000', e.message);
-      switch (e.kind) {
-        case 'not_found':
-        case 'not_open':
-          return fail('43001', 'The order does not exist');
-        case 'duplicate':
-          return fail('43118', 'Duplicate clientOid');
-        case 'insufficient':
-          return fail('43012', 'Insufficient balance');
-        case 'post_only':
-          return fail('43011', 'The parameter does not meet the specification: post only order would take');
-        default:
-          return fail('40000', e.message);
-      }
-    },
+    error: errorMapper({
+      not_found: fail('43001', 'The order does not exist'),
+      not_open: fail('43001', 'The order does not exist'),
+      duplicate: fail('43118', 'Duplicate clientOid'),
+      insufficient: fail('43012', 'Insufficient balance'),
+      post_only: fail('43011', 'The parameter does not meet the specification: post only order would take'),
+      other: (m) => fail('40000', m),
+      internal: (m) => fail('40000', m),
+    }),
     rest(req: FakeRequest, ctx: FakeContext) {
       const e = ctx.engine;
       const q = (k: string) => req.query.get(k) ?? (req.body[k] as string | undefined) ?? undefined;

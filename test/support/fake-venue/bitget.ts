@@ -6,7 +6,7 @@
  */
 import Decimal from 'decimal.js';
 import { FakeError, type FInstrument, type FOrder, type FTrade } from './engine';
-import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded } from './server';
+import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded, errorMapper } from './server';
 
 const s = (d: Decimal) => d.toFixed();
 const STATE: Record<FOrder['status'], string> = { new: 'live', partially_filled: 'partially_filled', filled: 'filled', canceled: 'canceled', expired: 'canceled', rejected: 'canceled' };
@@ -122,22 +122,15 @@ export function bitgetDialect(opts: { price?: string } = {}): FakeDialect {
     },
     apiKeyOf: (req) => req.headers['access-key'] as string | undefined,
     authError: () => fail('40006', 'Invalid ACCESS_KEY', 401),
-    error(e) {
-      if (!(e instanceof FakeError)) return fail('40000', e.message);
-      switch (e.kind) {
-        case 'not_found':
-        case 'not_open':
-          return fail('40768', 'Order does not exist');
-        case 'duplicate':
-          return fail('40757', 'Duplicate clientOid');
-        case 'insufficient':
-          return fail('40762', 'The order amount exceeds the balance');
-        case 'post_only':
-          return fail('40000', 'post only order would take');
-        default:
-          return fail('40000', e.message);
-      }
-    },
+    error: errorMapper({
+      not_found: fail('40768', 'Order does not exist'),
+      not_open: fail('40768', 'Order does not exist'),
+      duplicate: fail('40757', 'Duplicate clientOid'),
+      insufficient: fail('40762', 'The order amount exceeds the balance'),
+      post_only: fail('40000', 'post only order would take'),
+      other: (m) => fail('40000', m),
+      internal: (m) => fail('40000', m),
+    }),
     rest(req: FakeRequest, ctx: FakeContext) {
       const e = ctx.engine;
       const q = (k: string) => req.query.get(k) ?? (req.body[k] as string | undefined) ?? undefined;

@@ -6,7 +6,7 @@
  */
 import Decimal from 'decimal.js';
 import { FakeError, type FInstrument, type FOrder, type FTrade } from './engine';
-import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded } from './server';
+import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded, errorMapper } from './server';
 
 const s = (d: Decimal) => d.toFixed();
 const STATUS: Record<FOrder['status'], string> = { new: 'New', partially_filled: 'PartiallyFilled', filled: 'Filled', canceled: 'Cancelled', expired: 'Cancelled', rejected: 'Rejected' };
@@ -151,22 +151,15 @@ export function bybitDialect(opts: { price?: string } = {}): FakeDialect {
     },
     apiKeyOf: (req) => req.headers['x-bapi-api-key'] as string | undefined,
     authError: () => fail(10003, 'API key is invalid.'),
-    error(e) {
-      if (!(e instanceof FakeError)) return fail(10016, e.message);
-      switch (e.kind) {
-        case 'not_found':
-        case 'not_open':
-          return fail(110001, 'order not exists or too late to cancel');
-        case 'duplicate':
-          return fail(110072, 'OrderLinkedID is duplicate');
-        case 'insufficient':
-          return fail(110007, 'ab not enough for new order');
-        case 'post_only':
-          return fail(110094, 'post only order would take');
-        default:
-          return fail(10001, e.message);
-      }
-    },
+    error: errorMapper({
+      not_found: fail(110001, 'order not exists or too late to cancel'),
+      not_open: fail(110001, 'order not exists or too late to cancel'),
+      duplicate: fail(110072, 'OrderLinkedID is duplicate'),
+      insufficient: fail(110007, 'ab not enough for new order'),
+      post_only: fail(110094, 'post only order would take'),
+      other: (m) => fail(10001, m),
+      internal: (m) => fail(10016, m),
+    }),
     rest(req: FakeRequest, ctx: FakeContext) {
       const e = ctx.engine;
       const q = (k: string) => req.query.get(k) ?? (req.body[k] as string | undefined) ?? undefined;

@@ -5,7 +5,7 @@
  */
 import Decimal from 'decimal.js';
 import { FakeError, type FInstrument, type FOrder, type FTrade } from './engine';
-import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded } from './server';
+import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded, errorMapper } from './server';
 
 const s = (d: Decimal) => d.toFixed();
 const sec = (ms: number) => ms / 1000;
@@ -70,22 +70,15 @@ export function gateDialect(opts: { price?: string } = {}): FakeDialect {
     },
     apiKeyOf: (req) => req.headers.key as string | undefined,
     authError: () => err(401, 'INVALID_KEY', 'Invalid key provided'),
-    error(e) {
-      if (!(e instanceof FakeError)) return err(500, 'SERVER_ERROR', e.message);
-      switch (e.kind) {
-        case 'not_found':
-        case 'not_open':
-          return err(404, 'ORDER_NOT_FOUND', 'Order not found');
-        case 'duplicate':
-          return err(400, 'INVALID_PARAM_VALUE', 'duplicated text');
-        case 'insufficient':
-          return err(400, 'INSUFFICIENT_AVAILABLE', 'balance not enough');
-        case 'post_only':
-          return err(400, 'ORDER_POC_IMMEDIATE', 'order would match immediately');
-        default:
-          return err(400, 'INVALID_PARAM_VALUE', e.message);
-      }
-    },
+    error: errorMapper({
+      not_found: err(404, 'ORDER_NOT_FOUND', 'Order not found'),
+      not_open: err(404, 'ORDER_NOT_FOUND', 'Order not found'),
+      duplicate: err(400, 'INVALID_PARAM_VALUE', 'duplicated text'),
+      insufficient: err(400, 'INSUFFICIENT_AVAILABLE', 'balance not enough'),
+      post_only: err(400, 'ORDER_POC_IMMEDIATE', 'order would match immediately'),
+      other: (m) => err(400, 'INVALID_PARAM_VALUE', m),
+      internal: (m) => err(500, 'SERVER_ERROR', m),
+    }),
     rest(req: FakeRequest, ctx: FakeContext) {
       const e = ctx.engine;
       const q = (k: string) => req.query.get(k) ?? (req.body[k] as string | undefined) ?? undefined;

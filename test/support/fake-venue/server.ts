@@ -13,7 +13,7 @@ import * as zlib from 'node:zlib';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { FakeEngine, type FInstrument } from './engine';
+import { FakeEngine, FakeError, type FInstrument } from './engine';
 
 const ctx0Spot = (t: 'swap' | 'spot' | undefined) => t === 'spot';
 
@@ -48,6 +48,16 @@ export interface FakeSocket {
   reply(msg: unknown): void;
   /** Per-connection state of the dialect. */
   state: Record<string, unknown>;
+}
+
+/**
+ * Builds a dialect's `error()` from a table: the venue's answer for each `FakeError` kind (a kind
+ * not listed gets `other(message)`), and `internal(message)` for any other exception.
+ */
+export function errorMapper(
+  answers: { [K in FakeError['kind']]?: FakeResponse } & { other: (msg: string) => FakeResponse; internal: (msg: string) => FakeResponse },
+): (e: Error) => FakeResponse {
+  return (e) => (e instanceof FakeError ? (answers[e.kind] ?? answers.other(e.message)) : answers.internal(e.message));
 }
 
 export interface FakeDialect {
