@@ -99,7 +99,7 @@ beforeAll(async () => {
     symbol: 'BTCUSDT',
     connector: { address: `127.0.0.1:${port}` },
     backoff: { initial_ms: 100, max_ms: 1000 },
-    ws: { overview_interval_ms: 300 },
+    ws: { overview_interval_ms: 300, overview_refresh_ms: 500 },
   });
   app = await createLiveApp(config, { logging: false });
   await app.listen(0, '127.0.0.1');
@@ -190,6 +190,9 @@ describe('live server on a two-symbol sim account (e2e)', () => {
     const overviews = c.messages.slice(from).filter((m) => m.type === 'account_overview');
     expect(overviews.length).toBeGreaterThan(0); // prices move → the overview follows
     expect(overviews.length).toBeLessThanOrEqual(Math.ceil(span / 300) + 1); // coalesced to the interval
+    // venues push the account on fills and funding only: the re-read account keeps marks moving with the market
+    const ethMarks = new Set(overviews.map((m) => (m.data as LiveAccountOverview).positions[1].markPrice));
+    expect(ethMarks.size).toBeGreaterThanOrEqual(2);
 
     const ov = overviews[overviews.length - 1].data as LiveAccountOverview;
     const [acc, pos] = await Promise.all([venue.call('GetAccount'), venue.call('GetPositions', {})]);

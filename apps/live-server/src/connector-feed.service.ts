@@ -37,7 +37,9 @@ export type FeedEvent =
   /** A stream's snapshot was (re)loaded after (re)connecting: clients should replace that part (klines: of `symbol`; orders: of every symbol). */
   | { kind: 'resync'; part: 'klines'; symbol: string }
   | { kind: 'resync'; part: 'orders' }
-  | { kind: 'connector'; connected: boolean };
+  | { kind: 'connector'; connected: boolean }
+  /** The account was re-read by {@link ConnectorFeedService.refreshAccount} (marks, margins moved): for the overview only. */
+  | { kind: 'refreshed' };
 
 /** Everything a newly connected client of one symbol needs. Candles ascending by open time. */
 export interface FeedSnapshot {
@@ -134,6 +136,7 @@ export class ConnectorFeedService implements OnApplicationBootstrap, OnModuleDes
   private account?: AccountSnapshot;
   private running = false;
   private lastConnected = false;
+  private refreshing = false;
 
   private readonly token: string;
 
@@ -212,6 +215,35 @@ export class ConnectorFeedService implements OnApplicationBootstrap, OnModuleDes
         return { symbol, position: st.position, lastPrice: last?.close, realizedPnl: st.realizedPnl, fees: st.fees };
       }),
     };
+  }
+
+  /**
+   * Re-reads the account (`GetAccount`) once: venues push account and position updates on fills and
+   * funding only, so marks, unrealized PnL, margin ratio and liquidation prices go stale in between.
+   * Updates the stored account and positions silently (no `account`/`position` event: the default
+   * protocol's traffic is unchanged) and emits `refreshed`. No-op while disconnected or while a
+   * previous refresh is in flight. Errors are logged at debug level (the next period retries).
+   */
+  refreshAccount(): void {
+    if (!this.running || this.refreshing || !this.connected) return;
+    this.refreshing = true;
+    this.unary<pb.Account>((md, cb) => this.client.GetAccount({}, md, cb)).then(
+      (w) => {
+        this.refreshing = false;
+        if (!this.running) return;
+        const a = accountFromWire(w, quoteAssetOf(this.cfg.symbol));
+        this.account = a;
+        for (const p of a.positions) {
+          const st = this.states.get(p.symbol);
+          if (st) st.position = p;
+        }
+        this.emit({ kind: 'refreshed' });
+      },
+      (err: Error) => {
+        this.refreshing = false;
+        this.log.debug(`account refresh failed: ${err.message}`);
+      },
+    );
   }
 
   onApplicationBootstrap(): void {

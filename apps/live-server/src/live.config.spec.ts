@@ -14,7 +14,7 @@ describe('live config', () => {
       history_limit: 100,
       connector: { address: '127.0.0.1:50051', token: '', tls: {} },
       backoff: { initial_ms: 500, max_ms: 10_000 },
-      ws: { max_buffered_bytes: 1_048_576, ping_interval_ms: 30_000, max_messages_per_sec: 20, overview_interval_ms: 500, max_connections: 200, max_connections_per_ip: 20 },
+      ws: { max_buffered_bytes: 1_048_576, ping_interval_ms: 30_000, max_messages_per_sec: 20, overview_interval_ms: 500, overview_refresh_ms: 2000, max_connections: 200, max_connections_per_ip: 20 },
     });
   });
 

@@ -25,6 +25,7 @@ export const SYMBOL_RE = /^[A-Za-z0-9][A-Za-z0-9_:/.-]{1,39}$/;
  *   ping_interval_ms: 30000       # ping period; no pong by the next ping → terminated
  *   max_messages_per_sec: 20      # clients sending more are dropped (the page sends nothing)
  *   overview_interval_ms: 500     # account overview (opt-in, /ws?overview=1) sent at most this often
+ *   overview_refresh_ms: 2000     # GetAccount re-read this often while an overview client is connected (0 = never)
  * ```
  */
 export const liveConfigSchema = z
@@ -83,6 +84,15 @@ export const liveConfigSchema = z
         max_messages_per_sec: z.coerce.number().int().positive().default(20),
         /** Least time between two `account_overview` messages (they are coalesced; the last state is always sent). */
         overview_interval_ms: z.coerce.number().int().min(50).max(60_000).default(500),
+        /**
+         * Period of re-reading the account (`GetAccount`) while at least one overview client is connected:
+         * venues push account updates on fills and funding only, so marks and margins go stale in between. 0 = never.
+         */
+        overview_refresh_ms: z.coerce
+          .number()
+          .int()
+          .refine((v) => v === 0 || (v >= 500 && v <= 600_000), 'must be 0 or 500..600000')
+          .default(2000),
         /** Open WebSocket connections in total / per client IP; more are refused at the handshake (HTTP 503 / 429). */
         max_connections: z.coerce.number().int().positive().default(200),
         max_connections_per_ip: z.coerce.number().int().positive().default(20),

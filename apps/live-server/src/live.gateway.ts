@@ -65,6 +65,7 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
   /** Clients that opted into `account_overview`. */
   private readonly overviewClients = new Set<WebSocket>();
   private overviewTimer?: NodeJS.Timeout;
+  private refreshTimer?: NodeJS.Timeout;
   private overviewSentAt = 0;
   /** Handshakes refused, by HTTP status. */
   readonly refused: Record<number, number> = {};
@@ -184,18 +185,34 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
     this.unsubscribe();
     clearInterval(this.pingTimer);
     clearTimeout(this.overviewTimer);
+    clearInterval(this.refreshTimer);
   }
 
   private join(client: WebSocket, params: ClientParams): void {
     let group = this.groups.get(params.symbol);
     if (!group) this.groups.set(params.symbol, (group = new Set()));
     group.add(client);
-    if (params.overview) this.overviewClients.add(client);
+    if (params.overview) {
+      this.overviewClients.add(client);
+      this.updateRefresh();
+    }
     client.once('close', () => {
       group.delete(client);
       if (group.size === 0 && this.groups.get(params.symbol) === group) this.groups.delete(params.symbol);
-      this.overviewClients.delete(client);
+      if (this.overviewClients.delete(client)) this.updateRefresh();
     });
+  }
+
+  /** Account re-reads run only while someone watches the overview. */
+  private updateRefresh(): void {
+    const want = this.overviewClients.size > 0 && this.cfg.ws.overview_refresh_ms > 0;
+    if (want && !this.refreshTimer) {
+      this.refreshTimer = setInterval(() => this.feed.refreshAccount(), this.cfg.ws.overview_refresh_ms);
+      this.refreshTimer.unref();
+    } else if (!want && this.refreshTimer) {
+      clearInterval(this.refreshTimer);
+      this.refreshTimer = undefined;
+    }
   }
 
   private overviewMessage(): LiveMessage {
@@ -266,6 +283,9 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
         } else {
           for (const symbol of this.groups.keys()) this.broadcast({ type: 'orders', data: this.feed.snapshot(symbol).orders.map(toLiveOrder) }, symbol);
         }
+        return;
+      case 'refreshed':
+        this.scheduleOverview();
         return;
       case 'connector':
         this.broadcastAll({ type: 'connector', data: { state: e.connected ? 'connected' : 'disconnected' } });
