@@ -21,7 +21,7 @@ import { LiveGateway } from '../../apps/live-server/src/live.gateway';
 import { createLiveApp } from '../../apps/live-server/src/live.module';
 import type { LiveAccountOverview, LiveCandle } from '../../apps/live-server/src/messages';
 import { TestExchangeClient } from '../support/exchange-client';
-import { LiveClient, waitFor } from './helpers';
+import { LiveClient, type LiveHarness, startHarness, waitFor } from './helpers';
 
 jest.setTimeout(180_000);
 
@@ -331,5 +331,50 @@ describeIfChromium('live page with two symbols in headless Chromium (e2e)', () =
 
     expect(pageErrors).toEqual([]);
     expect(consoleErrors).toEqual([]);
+  });
+});
+
+describe('live server with a configured symbol list behind a viewer token (e2e, scripted connector)', () => {
+  const TOKEN = 'viewer-token-0123456789abcdef';
+  let h: LiveHarness;
+  const opened: LiveClient[] = [];
+  /** HTTP status of a `/ws` handshake (101 = accepted). */
+  const handshake = (url: string): Promise<number> =>
+    new Promise((resolve) => {
+      const ws = new WebSocket(url, { headers: { Origin: `http://${new URL(url).host}` } });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => {
+        ws.terminate();
+        resolve(101);
+      });
+      ws.on('error', () => undefined);
+    });
+
+  beforeAll(async () => {
+    h = await startHarness({ symbols: ['ETHUSDT'], viewer_token: TOKEN, ws: { max_connections_per_ip: 2 } });
+  });
+  afterAll(async () => {
+    for (const c of opened) c.close();
+    await h?.close();
+  });
+
+  it('uses the configured list (no GetSymbols), and the token and per-IP cap guard every parameter combination', async () => {
+    expect(h.feed.symbols).toEqual(['BTCUSDT', 'ETHUSDT']);
+    expect(h.fake.calls.GetSymbols).toBeUndefined();
+    expect(h.fake.subscribeRequests.find((s) => s.rpc === 'SubscribeKlines')?.request).toEqual({ symbols: ['BTCUSDT', 'ETHUSDT'], interval: '1m' });
+    expect(await handshake(`${h.wsUrl}?symbol=ETHUSDT&overview=1`)).toBe(401);
+    expect(await handshake(`${h.wsUrl}?symbol=ETHUSDT&overview=1&token=wrong-token-0123456789`)).toBe(403);
+    const c = new LiveClient(`${h.wsUrl}?symbol=ETHUSDT&overview=1&token=${TOKEN}`);
+    opened.push(c);
+    await c.opened;
+    await c.count(6);
+    expect(c.messages[0]).toEqual({ type: 'symbols', data: { symbols: ['BTCUSDT', 'ETHUSDT'], default: 'BTCUSDT', current: 'ETHUSDT' } });
+    expect((c.messages[3].data as Array<{ id: string }>).map((o) => o.id)).toEqual(['2001']); // the scripted ETH order
+    const d = new LiveClient(`${h.wsUrl}?token=${TOKEN}`);
+    opened.push(d);
+    await d.opened;
+    // two connections from this IP: a third is refused whatever it asks for
+    await waitFor(() => h.gateway.clientCount === 2, 5000, 'two clients');
+    expect(await handshake(`${h.wsUrl}?symbol=BTCUSDT&token=${TOKEN}`)).toBe(429);
   });
 });
