@@ -205,6 +205,22 @@ export class ConnectorFeedService implements OnApplicationBootstrap, OnModuleDes
     };
   }
 
+  /** Running realized-PnL and fee totals of one monitored symbol's fills. @throws Error for an unmonitored symbol. */
+  totals(symbol: string): { realizedPnl: Dec; fees: Dec } {
+    const st = this.stateOf(symbol);
+    return { realizedPnl: st.realizedPnl, fees: st.fees };
+  }
+
+  /** Open orders of one monitored symbol (a copy). @throws Error for an unmonitored symbol. */
+  openOrders(symbol: string): Order[] {
+    return [...this.stateOf(symbol).orders.values()];
+  }
+
+  /** Candles of one monitored symbol, ascending (a copy). @throws Error for an unmonitored symbol. */
+  candlesOf(symbol: string): Candle[] {
+    return [...this.stateOf(symbol).candles];
+  }
+
   /** The account and every monitored symbol's position, last price and running totals. */
   overview(): FeedOverview {
     return {

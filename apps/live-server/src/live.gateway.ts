@@ -268,8 +268,8 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
       case 'account':
         for (const symbol of e.symbol !== undefined ? [e.symbol] : [...this.groups.keys()]) {
           if (!this.clientsOf(symbol)) continue;
-          const s = this.feed.snapshot(symbol);
-          this.broadcast({ type: 'account', data: toLiveAccount(e.account, symbol, s.realizedPnl, s.fees) }, symbol);
+          const t = this.feed.totals(symbol);
+          this.broadcast({ type: 'account', data: toLiveAccount(e.account, symbol, t.realizedPnl, t.fees) }, symbol);
         }
         this.scheduleOverview();
         return;
@@ -279,9 +279,9 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
         return;
       case 'resync':
         if (e.part === 'klines') {
-          if (this.clientsOf(e.symbol)) this.broadcast({ type: 'history', data: this.feed.snapshot(e.symbol).candles.map(toLiveCandle) }, e.symbol);
+          if (this.clientsOf(e.symbol)) this.broadcast({ type: 'history', data: this.feed.candlesOf(e.symbol).map(toLiveCandle) }, e.symbol);
         } else {
-          for (const symbol of this.groups.keys()) this.broadcast({ type: 'orders', data: this.feed.snapshot(symbol).orders.map(toLiveOrder) }, symbol);
+          for (const symbol of this.groups.keys()) this.broadcast({ type: 'orders', data: this.feed.openOrders(symbol).map(toLiveOrder) }, symbol);
         }
         return;
       case 'refreshed':
