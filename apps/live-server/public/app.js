@@ -6,7 +6,10 @@
   const RED = '#ef4444';
 
   /** Test hooks: real state of the page. */
-  const hooks = (window.__live = { candles: 0, priceLines: 0, markers: 0, fills: 0, messages: {}, played: 0, ws: 'connecting', connector: 'unknown' });
+  const hooks = (window.__live = {
+    candles: 0, priceLines: 0, markers: 0, fills: 0, messages: {}, played: 0, ws: 'connecting', connector: 'unknown',
+    symbol: null, symbols: [], lastClose: null, overview: null, overviews: 0, closeReason: null,
+  });
 
   const state = {
     bars: [], // {time, open, high, low, close, volume} numbers, ascending
@@ -22,7 +25,16 @@
     audio: null,
     precision: 2,
     fitted: false,
+    symbol: null, // symbol this connection shows (from the `symbols` message)
+    defaultSymbol: null,
+    wanted: wantedFromHash(), // symbol asked for in the /ws URL (null = the server's default)
   };
+
+  /** `#symbol=ETHUSDT` in the page URL picks the symbol (bookmarkable). */
+  function wantedFromHash() {
+    const m = /(?:^#|&)symbol=([^&]+)/.exec(location.hash);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
 
   // ---------- chart ----------
   const chart = LightweightCharts.createChart($('chart'), {
@@ -148,6 +160,88 @@
       : '<div class="empty">No open orders</div>';
   }
 
+  /** Forgets everything of the previous symbol (chart, lines, markers, fills, position, counters). */
+  function resetSymbolView() {
+    for (const key of [...state.lines.keys()]) dropLine(key);
+    state.bars = [];
+    state.markers = [];
+    state.fills = [];
+    state.position = null;
+    state.buys = 0;
+    state.sells = 0;
+    state.fitted = false;
+    state.precision = 2;
+    candles.applyOptions({ priceFormat: { type: 'price', precision: 2, minMove: 0.01 } });
+    candles.setData([]);
+    volume.setData([]);
+    candles.setMarkers([]);
+    Object.assign(hooks, { candles: 0, markers: 0, fills: 0, lastClose: null });
+    for (const id of ['lastPrice', 'position', 'upnl', 'rpnl', 'fees']) { $(id).textContent = '—'; $(id).classList.remove('up', 'down'); }
+    $('totalBuys').textContent = '0';
+    $('totalSells').textContent = '0';
+    $('fillCount').textContent = '0';
+    $('fillList').innerHTML = '<div class="empty">No fills yet</div>';
+    renderOrders();
+  }
+
+  // ---------- symbols and account overview ----------
+  function renderSymbols(d) {
+    state.symbol = d.current;
+    state.defaultSymbol = d.default;
+    hooks.symbol = d.current;
+    hooks.symbols = d.symbols.slice();
+    const sel = $('symbolSelect');
+    sel.innerHTML = d.symbols.map((x) => `<option value="${esc(x)}">${esc(x)}</option>`).join('');
+    sel.value = d.current;
+    sel.hidden = d.symbols.length < 2;
+    $('symbol').hidden = !sel.hidden;
+    $('symbol').textContent = d.current;
+    document.title = `${d.current} · OpenSQT Live`;
+  }
+
+  function renderOverview(d) {
+    hooks.overview = d;
+    hooks.overviews++;
+    const a = d.asset || state.asset;
+    $('ovEquity').textContent = `${fmt(num(d.equity), 2)} ${a}`;
+    $('ovWallet').textContent = `${fmt(num(d.walletBalance), 2)} ${a}`;
+    const u = num(d.unrealizedPnL);
+    $('ovUpnl').textContent = `${signed(u)} ${a}`;
+    tone($('ovUpnl'), u);
+    $('ovAvailable').textContent = `${fmt(num(d.available), 2)} ${a}`;
+    const mr = d.marginRatio === null || d.marginRatio === undefined ? NaN : num(d.marginRatio) * 100;
+    const mrEl = $('ovMarginRatio');
+    mrEl.textContent = Number.isFinite(mr) ? `${fmt(mr, 2)} %` : '—';
+    mrEl.classList.toggle('down', mr >= 80);
+    mrEl.classList.toggle('warnText', mr >= 50 && mr < 80);
+    const rows = d.positions || [];
+    $('ovPositions').innerHTML = rows.length
+      ? rows.map((p) => {
+          const size = num(p.amount);
+          const up = num(p.unrealizedPnL);
+          const liq = num(p.liquidationPrice);
+          const dist = p.liquidationDistancePct === null ? NaN : num(p.liquidationDistancePct);
+          const dp = Math.max(2, decimalsOf(p.markPrice));
+          return `<tr data-symbol="${esc(p.symbol)}" class="${p.symbol === state.symbol ? 'current' : ''}">`
+            + `<td>${esc(p.symbol)}</td>`
+            + `<td class="${size > 0 ? 'up' : size < 0 ? 'down' : ''}">${size ? esc(signed(size, Math.max(3, decimalsOf(p.amount)))) : 'flat'}</td>`
+            + `<td>${size ? esc(fmt(num(p.entryPrice), dp)) : '—'}</td>`
+            + `<td>${num(p.markPrice) > 0 ? esc(fmt(num(p.markPrice), dp)) : '—'}</td>`
+            + `<td>${size ? esc(fmt(num(p.notional), 2)) : '—'}</td>`
+            + `<td class="${up > 0 ? 'up' : up < 0 ? 'down' : ''}">${size ? esc(signed(up)) : '—'}</td>`
+            + `<td>${liq > 0 ? esc(fmt(liq, dp)) : '—'}</td>`
+            + `<td class="${dist < 10 ? 'down' : dist < 25 ? 'warnText' : ''}">${Number.isFinite(dist) ? esc(fmt(dist, 2)) + ' %' : '—'}</td>`
+            + `<td>${esc(signed(num(p.realizedPnL)))}</td></tr>`;
+        }).join('')
+      : '<tr><td colspan="9" class="empty">No symbols</td></tr>';
+  }
+
+  $('ovPositions').addEventListener('click', (ev) => {
+    const tr = ev.target.closest('tr[data-symbol]');
+    if (tr) switchSymbol(tr.getAttribute('data-symbol'));
+  });
+  $('symbolSelect').addEventListener('change', (ev) => switchSymbol(ev.target.value));
+
   // ---------- fills ----------
   function toast(text, cls) {
     const el = document.createElement('div');
@@ -230,6 +324,7 @@
       if (state.markers.length) candles.setMarkers(state.markers);
       if (!state.fitted && state.bars.length) { chart.timeScale().fitContent(); state.fitted = true; }
       hooks.candles = state.bars.length;
+      hooks.lastClose = state.bars.length ? state.bars[state.bars.length - 1].close : null;
       renderPrice();
     },
     kline(d) {
@@ -241,6 +336,7 @@
       candles.update({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close });
       volume.update(volBar(b));
       hooks.candles = state.bars.length;
+      hooks.lastClose = b.close;
       renderPrice();
     },
     orders(data) {
@@ -269,6 +365,8 @@
     connector(d) {
       setConnector(d.state === 'connected' ? 'connected' : 'disconnected');
     },
+    symbols: renderSymbols,
+    account_overview: renderOverview,
   };
 
   function setPill(id, cls, text) {
@@ -283,12 +381,30 @@
 
   // ---------- socket ----------
   let attempt = 0;
+  let current = null; // the open (or opening) socket; messages of any other one are stale
+  let switching = false;
+
+  /** Shows `symbol` instead: drops the current socket and opens one for it (fresh snapshot). */
+  function switchSymbol(symbol) {
+    if (!symbol || symbol === state.symbol && current && current.readyState === WebSocket.OPEN) return;
+    state.wanted = symbol;
+    history.replaceState(null, '', symbol === state.defaultSymbol ? location.pathname + location.search : `#symbol=${encodeURIComponent(symbol)}`);
+    resetSymbolView();
+    switching = true;
+    if (current) current.close(1000, 'switching symbol');
+    else connect();
+  }
+
   function connect() {
-    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+    const q = new URLSearchParams({ overview: '1' });
+    if (state.wanted) q.set('symbol', state.wanted);
+    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws?' + q.toString();
     const ws = new WebSocket(url);
+    current = ws;
     hooks.ws = 'connecting';
     setPill('wsState', 'warn', attempt ? `Reconnecting (${attempt})…` : 'Connecting…');
     ws.onopen = () => {
+      if (ws !== current) return;
       attempt = 0;
       hooks.ws = 'open';
       setPill('wsState', 'ok', 'Live');
@@ -298,6 +414,7 @@
         .catch(() => undefined);
     };
     ws.onmessage = (ev) => {
+      if (ws !== current) return;
       let msg;
       try {
         msg = JSON.parse(ev.data);
@@ -314,8 +431,25 @@
         console.error(`error handling ${msg.type}`, e);
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
+      if (ws !== current) return;
+      current = null;
       hooks.ws = 'closed';
+      if (switching) {
+        switching = false;
+        connect();
+        return;
+      }
+      if (ev.code === 4404 || ev.code === 4400) {
+        // the symbol asked for is not served (e.g. an old bookmark): say so, fall back to the default
+        hooks.closeReason = ev.reason;
+        toast(ev.reason || 'unknown symbol', 'down');
+        state.wanted = null;
+        history.replaceState(null, '', location.pathname + location.search);
+        resetSymbolView();
+        connect();
+        return;
+      }
       const delay = Math.min(10_000, 500 * Math.pow(2, attempt++)) * (0.8 + Math.random() * 0.2);
       setPill('wsState', 'bad', `Offline · retry ${Math.round(delay / 100) / 10}s`);
       setTimeout(connect, delay);

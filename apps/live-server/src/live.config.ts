@@ -1,6 +1,9 @@
 import { type EnvBinding, loadConfig } from '@mm/platform';
 import { z } from 'zod';
 
+/** Spelling of a symbol (config and `/ws?symbol=`): 2–40 characters, letters/digits first, then also `_:/.-`. */
+export const SYMBOL_RE = /^[A-Za-z0-9][A-Za-z0-9_:/.-]{1,39}$/;
+
 /**
  * Live-server settings (YAML keys in snake_case, all optional):
  *
@@ -10,7 +13,8 @@ import { z } from 'zod';
  * viewer_token: ""        # ≥ 16 chars; required for / and /ws when set (README "Hardening")
  * allowed_origins: []     # extra Origins allowed on /ws (same-origin is always allowed)
  * allowed_hosts: []       # Host header values accepted; empty = loopback names when bound to loopback
- * symbol: BTCUSDT
+ * symbol: BTCUSDT         # default symbol: what /ws without ?symbol= shows (the OpenSQT page)
+ * symbols: []            # symbols offered by the page's switcher; empty = every symbol the connector serves (GetSymbols)
  * history_limit: 100      # 1m candles kept and sent as `history`
  * connector:
  *   address: localhost:50051
@@ -20,6 +24,8 @@ import { z } from 'zod';
  *   max_buffered_bytes: 1048576   # a socket with more unsent bytes is terminated
  *   ping_interval_ms: 30000       # ping period; no pong by the next ping → terminated
  *   max_messages_per_sec: 20      # clients sending more are dropped (the page sends nothing)
+ *   overview_interval_ms: 500     # account overview (opt-in, /ws?overview=1) sent at most this often
+ *   overview_refresh_ms: 2000     # GetAccount re-read this often while an overview client is connected (0 = never)
  * ```
  */
 export const liveConfigSchema = z
@@ -42,8 +48,14 @@ export const liveConfigSchema = z
     symbol: z
       .string()
       .trim()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_:/.-]{1,39}$/, 'must be a symbol like BTCUSDT')
+      .regex(SYMBOL_RE, 'must be a symbol like BTCUSDT')
       .default('BTCUSDT'),
+    /** Symbols monitored besides `symbol` (opt-in per client with `/ws?symbol=`); empty = every symbol the connector serves. At most 50. */
+    symbols: z
+      .union([z.array(z.string()), z.string()])
+      .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((x) => x.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(SYMBOL_RE, 'must be symbols like BTCUSDT,ETHUSDT')).max(50, 'at most 50 symbols'))
+      .default([]),
     history_limit: z.coerce.number().int().min(1).max(1000).default(100),
     connector: z
       .object({
@@ -70,6 +82,17 @@ export const liveConfigSchema = z
         max_buffered_bytes: z.coerce.number().int().positive().default(1024 * 1024),
         ping_interval_ms: z.coerce.number().int().min(100).default(30_000),
         max_messages_per_sec: z.coerce.number().int().positive().default(20),
+        /** Least time between two `account_overview` messages (they are coalesced; the last state is always sent). */
+        overview_interval_ms: z.coerce.number().int().min(50).max(60_000).default(500),
+        /**
+         * Period of re-reading the account (`GetAccount`) while at least one overview client is connected:
+         * venues push account updates on fills and funding only, so marks and margins go stale in between. 0 = never.
+         */
+        overview_refresh_ms: z.coerce
+          .number()
+          .int()
+          .refine((v) => v === 0 || (v >= 500 && v <= 600_000), 'must be 0 or 500..600000')
+          .default(2000),
         /** Open WebSocket connections in total / per client IP; more are refused at the handshake (HTTP 503 / 429). */
         max_connections: z.coerce.number().int().positive().default(200),
         max_connections_per_ip: z.coerce.number().int().positive().default(20),
@@ -92,6 +115,7 @@ const ENV_BINDINGS: readonly EnvBinding[] = [
   ['LIVE_PORT', 'port'],
   ['LIVE_HOST', 'host'],
   ['LIVE_SYMBOL', 'symbol'],
+  ['LIVE_SYMBOLS', 'symbols'],
   ['EXCHANGE_GRPC_ADDRESS', 'connector.address'],
   ['CONNECTOR_TOKEN', 'connector.token'],
   ['CONNECTOR_TOKEN_FILE', 'connector.token_file'],

@@ -10,9 +10,12 @@ import { WebSocket, type WebSocketServer as WsServer } from 'ws';
 import { ConnectorFeedService, type FeedEvent } from './connector-feed.service';
 import { LIVE_CONFIG, type LiveConfig } from './live.config';
 import { LiveAccess } from './access';
+import { type ClientParams, parseClientParams } from './client-params';
 import {
   type LiveMessage,
+  quoteAssetOf,
   snapshotMessages,
+  toAccountOverview,
   toLiveAccount,
   toLiveCandle,
   toLiveOrder,
@@ -29,6 +32,9 @@ interface ClientState {
   received: number;
 }
 
+/** Clients of one symbol. */
+type Group = Set<WebSocket>;
+
 /**
  * Read-only WebSocket feed at `/ws` on the HTTP port. The handshake is refused (before any data is
  * sent) for an unknown Host (421), a foreign Origin (403), a missing/wrong viewer token when one is
@@ -37,7 +43,11 @@ interface ClientState {
  *
  * New connection → snapshot (`history`, `account`, `orders` array, `position` if known); then every
  * feed change is broadcast as one text frame `{type, data}` (see messages.ts), serialized once per
- * broadcast. Client messages are ignored; a client sending more than `ws.max_messages_per_sec`
+ * broadcast. `/ws` without parameters gets exactly that for the default symbol (the OpenSQT page's
+ * protocol). Opt-in parameters (see {@link parseClientParams}): `?symbol=ETHUSDT` → the same messages
+ * for that symbol; `?overview=1` → also `symbols` (first) and `account_overview` (after the snapshot,
+ * then at most every `ws.overview_interval_ms`, coalesced). A bad parameter closes the socket right
+ * after the handshake with 4400/4404/1013 and a reason, before any data or state is allocated. Client messages are ignored; a client sending more than `ws.max_messages_per_sec`
  * frames per second is terminated, as is one whose unsent data exceeds `ws.max_buffered_bytes` or
  * that misses a pong within `ws.ping_interval_ms`. Never places or cancels orders.
  */
@@ -50,6 +60,13 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
   private readonly unsubscribe: () => void;
   private readonly perIp = new Map<string, number>();
   private connections = 0;
+  /** Clients by the symbol they watch. */
+  private readonly groups = new Map<string, Group>();
+  /** Clients that opted into `account_overview`. */
+  private readonly overviewClients = new Set<WebSocket>();
+  private overviewTimer?: NodeJS.Timeout;
+  private refreshTimer?: NodeJS.Timeout;
+  private overviewSentAt = 0;
   /** Handshakes refused, by HTTP status. */
   readonly refused: Record<number, number> = {};
 
@@ -103,6 +120,13 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
   }
 
   handleConnection(client: WebSocket, req?: IncomingMessage): void {
+    const params = parseClientParams(req?.url, this.feed);
+    if ('code' in params) {
+      this.log.warn(`closing /ws client ${req?.socket.remoteAddress ?? '?'}: ${params.reason}`);
+      client.close(params.code, params.reason);
+      setTimeout(() => client.terminate(), 1000).unref();
+      return;
+    }
     const st: ClientState = { alive: true, windowStart: Date.now(), received: 0 };
     this.state.set(client, st);
     client.on('pong', () => (st.alive = true));
@@ -119,11 +143,34 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
         setTimeout(() => client.terminate(), 1000).unref();
       }
     });
-    for (const m of snapshotMessages(this.feed.snapshot())) this.sendTo(client, JSON.stringify(m));
+    this.join(client, params);
+    if (params.overview) {
+      this.sendTo(client, JSON.stringify({ type: 'symbols', data: { symbols: [...this.feed.symbols], default: this.feed.symbol, current: params.symbol } } satisfies LiveMessage));
+    }
+    for (const m of snapshotMessages(this.feed.snapshot(params.symbol))) this.sendTo(client, JSON.stringify(m));
+    if (params.overview) this.sendTo(client, JSON.stringify(this.overviewMessage()));
   }
 
-  /** Sends one message to every open client; the JSON text is built once. */
-  broadcast(message: LiveMessage): void {
+  /** Number of clients watching `symbol`. */
+  clientsOf(symbol: string): number {
+    return this.groups.get(symbol)?.size ?? 0;
+  }
+
+  /** Number of clients that receive `account_overview`. */
+  get overviewClientCount(): number {
+    return this.overviewClients.size;
+  }
+
+  /** Sends one message to every open client of `symbol` (default: the default symbol); the JSON text is built once. */
+  broadcast(message: LiveMessage, symbol: string = this.feed.symbol): void {
+    const group = this.groups.get(symbol);
+    if (!group || group.size === 0) return;
+    const text = JSON.stringify(message);
+    for (const c of group) this.sendTo(c, text);
+  }
+
+  /** Sends one message to every open client of every symbol. */
+  broadcastAll(message: LiveMessage): void {
     if (!this.server || this.server.clients.size === 0) return;
     const text = JSON.stringify(message);
     for (const c of this.server.clients) this.sendTo(c, text);
@@ -137,6 +184,53 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
   onModuleDestroy(): void {
     this.unsubscribe();
     clearInterval(this.pingTimer);
+    clearTimeout(this.overviewTimer);
+    clearInterval(this.refreshTimer);
+  }
+
+  private join(client: WebSocket, params: ClientParams): void {
+    let group = this.groups.get(params.symbol);
+    if (!group) this.groups.set(params.symbol, (group = new Set()));
+    group.add(client);
+    if (params.overview) {
+      this.overviewClients.add(client);
+      this.updateRefresh();
+    }
+    client.once('close', () => {
+      group.delete(client);
+      if (group.size === 0 && this.groups.get(params.symbol) === group) this.groups.delete(params.symbol);
+      if (this.overviewClients.delete(client)) this.updateRefresh();
+    });
+  }
+
+  /** Account re-reads run only while someone watches the overview. */
+  private updateRefresh(): void {
+    const want = this.overviewClients.size > 0 && this.cfg.ws.overview_refresh_ms > 0;
+    if (want && !this.refreshTimer) {
+      this.refreshTimer = setInterval(() => this.feed.refreshAccount(), this.cfg.ws.overview_refresh_ms);
+      this.refreshTimer.unref();
+    } else if (!want && this.refreshTimer) {
+      clearInterval(this.refreshTimer);
+      this.refreshTimer = undefined;
+    }
+  }
+
+  private overviewMessage(): LiveMessage {
+    return { type: 'account_overview', data: toAccountOverview(this.feed.overview(), quoteAssetOf(this.feed.symbol)) };
+  }
+
+  /** Sends the overview to its clients now if the last one is older than the interval, else once when it is (coalesced). */
+  private scheduleOverview(): void {
+    if (this.overviewClients.size === 0 || this.overviewTimer) return;
+    const wait = Math.max(0, this.overviewSentAt + this.cfg.ws.overview_interval_ms - Date.now());
+    this.overviewTimer = setTimeout(() => {
+      this.overviewTimer = undefined;
+      this.overviewSentAt = Date.now();
+      if (this.overviewClients.size === 0) return;
+      const text = JSON.stringify(this.overviewMessage());
+      for (const c of this.overviewClients) this.sendTo(c, text);
+    }, wait);
+    this.overviewTimer.unref();
   }
 
   private sendTo(client: WebSocket, text: string): void {
@@ -164,24 +258,37 @@ export class LiveGateway implements OnGatewayInit<WsServer>, OnGatewayConnection
   private onFeedEvent(e: FeedEvent): void {
     switch (e.kind) {
       case 'candle':
-        if (e.latest) this.broadcast({ type: 'kline', data: toLiveCandle(e.candle) });
+        if (e.latest) this.broadcast({ type: 'kline', data: toLiveCandle(e.candle) }, e.symbol);
+        this.scheduleOverview();
         return;
       case 'order':
-        this.broadcast({ type: 'orders', data: toLiveOrder(e.event.order) });
-        if (e.event.lastTrade) this.broadcast({ type: 'trade_event', data: toLiveTrade(e.event.lastTrade) });
+        this.broadcast({ type: 'orders', data: toLiveOrder(e.event.order) }, e.symbol);
+        if (e.event.lastTrade) this.broadcast({ type: 'trade_event', data: toLiveTrade(e.event.lastTrade) }, e.symbol);
         return;
       case 'account':
-        this.broadcast({ type: 'account', data: toLiveAccount(e.account, this.feed.symbol, e.realizedPnl, e.fees) });
+        for (const symbol of e.symbol !== undefined ? [e.symbol] : [...this.groups.keys()]) {
+          if (!this.clientsOf(symbol)) continue;
+          const t = this.feed.totals(symbol);
+          this.broadcast({ type: 'account', data: toLiveAccount(e.account, symbol, t.realizedPnl, t.fees) }, symbol);
+        }
+        this.scheduleOverview();
         return;
       case 'position':
-        this.broadcast({ type: 'position', data: toLivePosition(e.position, e.realizedPnl) });
+        this.broadcast({ type: 'position', data: toLivePosition(e.position, e.realizedPnl) }, e.symbol);
+        this.scheduleOverview();
         return;
       case 'resync':
-        if (e.part === 'klines') this.broadcast({ type: 'history', data: e.snapshot.candles.map(toLiveCandle) });
-        else this.broadcast({ type: 'orders', data: e.snapshot.orders.map(toLiveOrder) });
+        if (e.part === 'klines') {
+          if (this.clientsOf(e.symbol)) this.broadcast({ type: 'history', data: this.feed.candlesOf(e.symbol).map(toLiveCandle) }, e.symbol);
+        } else {
+          for (const symbol of this.groups.keys()) this.broadcast({ type: 'orders', data: this.feed.openOrders(symbol).map(toLiveOrder) }, symbol);
+        }
+        return;
+      case 'refreshed':
+        this.scheduleOverview();
         return;
       case 'connector':
-        this.broadcast({ type: 'connector', data: { state: e.connected ? 'connected' : 'disconnected' } });
+        this.broadcastAll({ type: 'connector', data: { state: e.connected ? 'connected' : 'disconnected' } });
         return;
     }
   }

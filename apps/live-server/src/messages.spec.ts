@@ -2,6 +2,7 @@ import { type Fill, type Order, dec } from '@mm/domain';
 import {
   quoteAssetOf,
   snapshotMessages,
+  toAccountOverview,
   toLiveAccount,
   toLiveCandle,
   toLiveOrder,
@@ -88,5 +89,55 @@ describe('live messages', () => {
     const base = { symbol: 'ETHUSDT', candles: [], orders: [order], realizedPnl: dec(0), fees: dec(0) };
     expect(snapshotMessages(base).map((m) => m.type)).toEqual(['history', 'orders']);
     expect(snapshotMessages(base)[1]).toEqual({ type: 'orders', data: [toLiveOrder(order)] });
+  });
+
+  it('builds the account overview: equity, margin ratio, per-symbol notional and liquidation distance, 8-decimal money', () => {
+    const pos = (symbol: string, size: string, entry: string, mark: string, upnl: string, liq: string, leverage: number) => ({
+      symbol, size: dec(size), entryPrice: dec(entry), markPrice: dec(mark), unrealizedPnl: dec(upnl), leverage, marginType: 'cross' as const, liquidationPrice: dec(liq),
+    });
+    const account = {
+      asset: 'USDT',
+      totalWalletBalance: dec('9590.36859335999999999999999999999999999999999999999999999988'),
+      totalMarginBalance: dec('9600.12'),
+      availableBalance: dec('8000'),
+      positions: [],
+      leverage: 10,
+      realizedPnl: dec(0),
+      totalMaintenanceMargin: dec('4.8'),
+    };
+    const o = toAccountOverview(
+      {
+        account,
+        symbols: [
+          { symbol: 'BTCUSDT', position: pos('BTCUSDT', '0.013', '100000', '104000', '52', '0', 20), lastPrice: dec('104010.1'), realizedPnl: dec('1.5'), fees: dec('0.65') },
+          { symbol: 'ETHUSDT', position: pos('ETHUSDT', '-0.37', '2500', '2400', '37', '3000', 10), realizedPnl: dec('-0.25'), fees: dec('0.4625') },
+          { symbol: 'SOLUSDT', lastPrice: dec('150.12'), realizedPnl: dec(0), fees: dec(0) },
+        ],
+      },
+      'USDT',
+    );
+    expect(o).toEqual({
+      asset: 'USDT',
+      walletBalance: '9590.36859336',
+      equity: '9600.12',
+      available: '8000',
+      unrealizedPnL: '9.75140664',
+      maintenanceMargin: '4.8',
+      marginRatio: '0.0005', // 4.8 / 9600.12 = 0.000499993… → 6 decimals
+      realizedPnL: '1.25',
+      fees: '1.1125',
+      positions: [
+        { symbol: 'BTCUSDT', amount: '0.013', entryPrice: '100000', markPrice: '104000', unrealizedPnL: '52', notional: '1352', liquidationPrice: '0', liquidationDistancePct: null, leverage: 20, realizedPnL: '1.5', fees: '0.65', lastPrice: '104010.1' },
+        // |2400 − 3000| / 2400 = 25 %
+        { symbol: 'ETHUSDT', amount: '-0.37', entryPrice: '2500', markPrice: '2400', unrealizedPnL: '37', notional: '888', liquidationPrice: '3000', liquidationDistancePct: '25', leverage: 10, realizedPnL: '-0.25', fees: '0.4625', lastPrice: null },
+        // no position yet: flat, mark = last price
+        { symbol: 'SOLUSDT', amount: '0', entryPrice: '0', markPrice: '150.12', unrealizedPnL: '0', notional: '0', liquidationPrice: '0', liquidationDistancePct: null, leverage: 0, realizedPnL: '0', fees: '0', lastPrice: '150.12' },
+      ],
+    });
+    // no maintenance margin reported, or equity ≤ 0 → no margin ratio
+    expect(toAccountOverview({ account: { ...account, totalMaintenanceMargin: undefined }, symbols: [] }, 'USDT').marginRatio).toBeNull();
+    expect(toAccountOverview({ account: { ...account, totalMarginBalance: dec('-5') }, symbols: [] }, 'USDT').marginRatio).toBeNull();
+    // before the first account snapshot
+    expect(toAccountOverview({ symbols: [] }, 'USDC')).toMatchObject({ asset: 'USDC', equity: '0', marginRatio: null, positions: [] });
   });
 });

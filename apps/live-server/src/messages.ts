@@ -1,4 +1,4 @@
-import type { AccountSnapshot, Candle, Dec, Fill, Order, OrderStatus, OrderType, Position, Side } from '@mm/domain';
+import { type AccountSnapshot, type Candle, type Dec, type Fill, type Order, type OrderStatus, type OrderType, type Position, type Side, ZERO } from '@mm/domain';
 
 /**
  * The live WebSocket protocol (text frames, one `{type, data}` JSON object each), as read by the
@@ -79,6 +79,58 @@ export interface LiveConnectorState {
   state: 'connected' | 'disconnected';
 }
 
+/**
+ * Symbols of the connector account (opt-in: sent only to clients of `/ws?overview=1`). `current` is
+ * the symbol this connection shows; `default` is what `/ws` without `?symbol=` shows.
+ */
+export interface LiveSymbols {
+  symbols: string[];
+  default: string;
+  current: string;
+}
+
+/**
+ * One symbol's line of the account overview. Decimal strings: `amount` signed in base units
+ * (> 0 long), prices in quote units, money in the settlement asset rounded to 8 decimals.
+ * `notional` = |amount| × mark. `liquidationPrice` "0" = none; `liquidationDistancePct` =
+ * |mark − liquidation| ÷ mark × 100 (2 decimals), null without a position or liquidation price.
+ * `realizedPnL`/`fees` are running totals of fills seen by this process; `lastPrice` = newest candle close.
+ */
+export interface LiveOverviewPosition {
+  symbol: string;
+  amount: string;
+  entryPrice: string;
+  markPrice: string;
+  unrealizedPnL: string;
+  notional: string;
+  liquidationPrice: string;
+  liquidationDistancePct: string | null;
+  leverage: number;
+  realizedPnL: string;
+  fees: string;
+  lastPrice: string | null;
+}
+
+/**
+ * The whole cross-margin account (opt-in: `/ws?overview=1`, type `account_overview`), money in `asset`
+ * rounded to 8 decimals. `equity` = margin balance = wallet + unrealized PnL; `marginRatio` = total
+ * maintenance margin ÷ margin balance (Binance USDⓈ-M definition; fraction, 6 decimals; ≥ 1 =
+ * liquidation), null when the venue does not report maintenance margin or equity ≤ 0.
+ * `positions`: one line per monitored symbol (flat ones included), in the symbol list's order.
+ */
+export interface LiveAccountOverview {
+  asset: string;
+  walletBalance: string;
+  equity: string;
+  available: string;
+  unrealizedPnL: string;
+  maintenanceMargin: string | null;
+  marginRatio: string | null;
+  realizedPnL: string;
+  fees: string;
+  positions: LiveOverviewPosition[];
+}
+
 /** Every message the server sends. */
 export type LiveMessage =
   | { type: 'history'; data: LiveCandle[] }
@@ -87,7 +139,9 @@ export type LiveMessage =
   | { type: 'orders'; data: LiveOrder | LiveOrder[] }
   | { type: 'trade_event'; data: LiveTrade }
   | { type: 'position'; data: LivePosition }
-  | { type: 'connector'; data: LiveConnectorState };
+  | { type: 'connector'; data: LiveConnectorState }
+  | { type: 'symbols'; data: LiveSymbols }
+  | { type: 'account_overview'; data: LiveAccountOverview };
 
 /** Unix ms → Unix seconds (floor). */
 export const toSeconds = (ms: number): number => Math.floor(ms / 1000);
@@ -178,4 +232,62 @@ export function snapshotMessages(s: {
   out.push({ type: 'orders', data: s.orders.map(toLiveOrder) });
   if (s.position) out.push({ type: 'position', data: toLivePosition(s.position, s.realizedPnl) });
   return out;
+}
+
+/** Decimals of settlement-asset amounts in the overview (Binance reports USDT balances with 8). */
+const MONEY_DP = 8;
+const money = (d: Dec): string => d.toDecimalPlaces(MONEY_DP).toString();
+
+/**
+ * The account overview from the last account snapshot and each symbol's state (see
+ * {@link LiveAccountOverview} for definitions). Pure; decimal.js throughout.
+ * @param o.account undefined before the first account snapshot: balances are then "0".
+ */
+export function toAccountOverview(
+  o: { account?: AccountSnapshot; symbols: ReadonlyArray<{ symbol: string; position?: Position; lastPrice?: Dec; realizedPnl: Dec; fees: Dec }> },
+  asset: string,
+): LiveAccountOverview {
+  const a = o.account;
+  const wallet = a?.totalWalletBalance ?? ZERO;
+  const equity = a?.totalMarginBalance ?? ZERO;
+  const mm = a?.totalMaintenanceMargin;
+  let ratio: Dec | undefined = a?.marginRatio;
+  if (!ratio && mm && equity.gt(0)) ratio = mm.div(equity);
+  let realized = ZERO;
+  let fees = ZERO;
+  const positions = o.symbols.map((s): LiveOverviewPosition => {
+    realized = realized.plus(s.realizedPnl);
+    fees = fees.plus(s.fees);
+    const p = s.position;
+    const size = p?.size ?? ZERO;
+    const mark = p && p.markPrice.gt(0) ? p.markPrice : (s.lastPrice ?? ZERO);
+    const liq = p?.liquidationPrice ?? ZERO;
+    const distance = !size.isZero() && liq.gt(0) && mark.gt(0) ? mark.minus(liq).abs().div(mark).mul(100).toDecimalPlaces(2).toString() : null;
+    return {
+      symbol: s.symbol,
+      amount: size.toString(),
+      entryPrice: (p?.entryPrice ?? ZERO).toString(),
+      markPrice: mark.toString(),
+      unrealizedPnL: money(p?.unrealizedPnl ?? ZERO),
+      notional: money(size.abs().mul(mark)),
+      liquidationPrice: liq.toString(),
+      liquidationDistancePct: distance,
+      leverage: p?.leverage ?? 0,
+      realizedPnL: money(s.realizedPnl),
+      fees: money(s.fees),
+      lastPrice: s.lastPrice ? s.lastPrice.toString() : null,
+    };
+  });
+  return {
+    asset: a?.asset || asset,
+    walletBalance: money(wallet),
+    equity: money(equity),
+    available: money(a?.availableBalance ?? ZERO),
+    unrealizedPnL: money(equity.minus(wallet)),
+    maintenanceMargin: mm ? money(mm) : null,
+    marginRatio: ratio ? ratio.toDecimalPlaces(6).toString() : null,
+    realizedPnL: money(realized),
+    fees: money(fees),
+    positions,
+  };
 }
