@@ -49,7 +49,7 @@ const MARGIN: MarginGuardSettings = {
   exitSlippage: dec('0.005'),
 };
 
-function settings(margin: MarginGuardSettings | null): GridEngineSettings {
+function settings(margin: MarginGuardSettings | null, stressCheck: GridEngineSettings['stressCheck'] = null): GridEngineSettings {
   return {
     instanceId: 'mm1',
     params: {
@@ -61,7 +61,7 @@ function settings(margin: MarginGuardSettings | null): GridEngineSettings {
     cleaner: { maxOpenOrders: 100, maxOrderAgeMs: 0, cancelPartiallyFilled: false },
     // The stress-move startup check would (rightly) refuse this grid on 300 USDT; this test is about
     // what happens at runtime when such a grid runs anyway, so it is off here (see engine.safety.spec.ts).
-    stressCheck: null,
+    stressCheck,
     risk: {
       symbol: 'BTCUSDT',
       // Every other breaker off: only the margin breakers act.
@@ -156,4 +156,29 @@ describe('acceptance 5: margin breakers de-risk a leveraged grid before the sim 
     // Margin gauges were reported (fractions).
     expect(r.metrics.marginRatio).not.toBeNull();
   }, 180_000);
+});
+
+describe('startup stress check: the account must survive its buy window to risk.stress_move', () => {
+  const start = async (balance: string) => {
+    const sim = new SimExchange({ symbols: [{ rules: defaultSymbolRules('BTCUSDT') }], manual: true, historyCandles: 30, tickIntervalMs: 1000, initialBalance: dec(balance), leverage: 20, startTimeMs: T0 });
+    const scheduler = new VirtualScheduler(sim.clock.now());
+    const engine = buildGridEngine({ venue: sim, store: new InMemoryStateStore('BTCUSDT', () => scheduler.now()), scheduler }, settings(MARGIN, { move: dec('0.25'), maintenanceRate: dec('0.005') }));
+    try {
+      await engine.start();
+      return { ok: true as const, engine, sim };
+    } catch (e) {
+      return { ok: false as const, error: (e as Error).message, engine, sim };
+    } finally {
+      await engine.stop(false);
+    }
+  };
+  it('a 300 USDT account is refused with the numbers; 10 000 USDT starts', async () => {
+    const small = await start('300');
+    expect(small.ok).toBe(false);
+    expect(small.ok ? '' : small.error).toMatch(/^startup safety check failed: stress test: with equity 300, if the buy window \(grid\.buy_window 10 × grid\.order_notional 200, grid\.price_interval 200\) fills and the price falls risk\.stress_move 25 % from \d+(\.\d+)? to \d+(\.\d+)?, the loss \d+\.\d+ leaves equity -\d+\.\d+ ≤ maintenance margin/);
+    // Nothing was placed on the refused start.
+    expect(small.sim.allOrders()).toEqual([]);
+    const big = await start('10000');
+    expect(big.ok).toBe(true);
+  }, 60_000);
 });
