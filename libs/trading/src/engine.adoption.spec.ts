@@ -140,3 +140,35 @@ describe('acceptance 6: adopting a venue position at startup with an empty datab
     await engine.stop(false);
   }, 120_000);
 });
+
+describe('engine equity and PnL include funding (and every fee)', () => {
+  it('funding charged by the venue on the adopted position is in /status fundingPnl and equity; equity matches the venue margin balance', async () => {
+    // Flat at 100 000 (no fill: buys rest below, take-profits above); a funding rate of +0.1 % settles 20 minutes in.
+    const flat: Candle[] = Array.from({ length: 70 }, (_, i) => ({ symbol: 'BTCUSDT', openTimeMs: T0 + i * MIN, open: dec('100000'), high: dec('100000'), low: dec('100000'), close: dec('100000'), volume: dec('10'), closed: true }));
+    const fundingTimeMs = T0 + 50 * MIN;
+    const sim = new SimExchange({ symbols: [{ rules: defaultSymbolRules('BTCUSDT'), candles: flat, fundingRates: [{ fundingTimeMs, rate: dec('0.001') }] }], manual: true, historyCandles: 30, tickIntervalMs: 1000 });
+    await sim.placeOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: dec('0.01'), clientOrderId: 'by-hand-1' });
+    const scheduler = new VirtualScheduler(sim.clock.now());
+    const engine = buildGridEngine({ venue: sim, store: new InMemoryStateStore('BTCUSDT', () => scheduler.now()), scheduler }, settings());
+    await engine.start();
+    const settle = () => engine.whenIdle();
+    const equityAtStart = new Dec(engine.snapshot().equity!);
+    expect(engine.snapshot().fundingPnl).toBe('0');
+    for (let next = sim.nextEventTimeMs(); Number.isFinite(next); next = sim.nextEventTimeMs()) {
+      await scheduler.advanceToAsync(next, settle);
+      sim.stepNext();
+      await settle();
+    }
+    await scheduler.advanceToAsync(scheduler.now() + 61_000, settle);
+    // The long paid position notional × rate = 0.01 × 100 000 × 0.001 = 1 USDT (independently computed).
+    expect(sim.fundingPnl().toString()).toBe('-1');
+    const snap = engine.snapshot();
+    expect(snap.fundingPnl).toBe('-1');
+    expect(snap.fills).toBe(0);
+    expect(new Dec(snap.equity!).minus(equityAtStart).toString()).toBe('-1');
+    // With no trade since start, the engine's equity is the venue's margin balance (wallet + unrealized at mark).
+    const account = await sim.getAccount();
+    expect(new Dec(snap.equity!).toString()).toBe(account.totalMarginBalance.toString());
+    await engine.stop(false);
+  }, 60_000);
+});

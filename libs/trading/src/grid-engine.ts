@@ -32,6 +32,9 @@ import { type IntentRow, emptyStrategy } from './state';
 import type { OrderExecutor } from './order-executor';
 import type { RiskController } from './risk-controller';
 
+/** Account poll period for the funding figure when the margin breakers are off, ms of engine time. */
+const FUNDING_POLL_MS = 60_000;
+
 export type EngineState = 'starting' | 'recovering' | 'running' | 'stopped' | 'failed';
 
 export interface EngineOptions {
@@ -520,13 +523,14 @@ export class GridEngine {
   }
 
   /**
-   * Polls the venue account every `risk.margin.check_interval_ms` (engine time) and feeds the margin
-   * breakers and the funding figure. Returns true when a reduce limit is breached. A failed poll is
+   * Polls the venue account every `risk.margin.check_interval_ms` (engine time; every
+   * `FUNDING_POLL_MS` without margin breakers) and feeds the margin breakers and the funding figure. Returns true when a reduce limit is breached. A failed poll is
    * logged and retried at the next period (feed and stream breakers cover a lost venue).
    */
   private async checkMargin(now: number): Promise<boolean> {
     const g = this.risk.margin;
-    if (!g || now - this.marginCheckedAtMs < g.cfg.checkIntervalMs) return false;
+    // Without margin breakers the account is still read (every minute) for the funding figure.
+    if (now - this.marginCheckedAtMs < (g ? g.cfg.checkIntervalMs : FUNDING_POLL_MS)) return false;
     this.marginCheckedAtMs = now;
     let account;
     try {
