@@ -100,7 +100,8 @@ export class RiskController {
       if (this.reaction !== 'cancel_all') this.reaction = 'cancel_opening';
     } else if (v.closed) {
       this.log.warn(`margin breaker closed: healthy for ${g.cfg.recoveryMs} ms`);
-      this.metrics.breakerState(symbol, this.breaker.state, undefined);
+      // The gauge follows the circuit breaker again (an OPEN one already counted its own trip).
+      if (this.breaker.state !== 'OPEN') this.metrics.breakerState(symbol, this.breaker.state, undefined);
       this.alerts.notify({ kind: 'breaker_reset', level: 'INFO', title: 'Margin breaker closed', message: `margin ratio and liquidation distance healthy for ${g.cfg.recoveryMs} ms`, fields: { symbol } });
     }
     if (v.reduce) this.log.error(`margin: reducing ${symbol}: ${v.detail}`);
@@ -121,7 +122,8 @@ export class RiskController {
 
   private onBreaker(e: BreakerChangeEvent): void {
     const symbol = this.cfg.symbol;
-    this.metrics.breakerState(symbol, e.to, e.to === 'OPEN' ? (e.reason ?? 'unknown') : undefined);
+    // While the margin breaker is open the gauge stays OPEN (it reports its own close).
+    if (e.to === 'OPEN' || !this.margin?.open) this.metrics.breakerState(symbol, e.to, e.to === 'OPEN' ? (e.reason ?? 'unknown') : undefined);
     if (e.to === 'OPEN') {
       this.log.error(`circuit breaker OPEN (${e.reason}): ${e.detail}`);
       this.alerts.notify({ kind: 'breaker_tripped', level: 'CRITICAL', title: `Circuit breaker tripped: ${e.reason}`, message: e.detail, fields: { symbol }, dedupeKey: `breaker:${e.reason}` });
