@@ -44,4 +44,40 @@ describe('market maker config is strict', () => {
     expect(custom.risk.monitor).toMatchObject({ minTriggeredMs: 0, maxCandleGapMs: 120_000 });
     expect(() => loadMmConfig({ CONFIG_FILE: write('  breaker:\n    condition_recovery_ms: -1\n') })).toThrow(/risk\.breaker\.condition_recovery_ms/);
   });
+
+  it('margin breakers, stress test and %-of-equity exposure keys: defaults, mapping, bad values named', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmcfg-'));
+    const write = (risk: string) => {
+      const file = path.join(dir, `mm-${Math.random().toString(36).slice(2)}.yaml`);
+      fs.writeFileSync(file, `${fs.readFileSync(REPO_CONFIG, 'utf8')}\nrisk:\n${risk}`);
+      return file;
+    };
+    const def = engineSettingsFromConfig(loadMmConfig({ CONFIG_FILE: REPO_CONFIG }));
+    expect(def.stressCheck).toEqual({ move: expect.anything(), maintenanceRate: expect.anything() });
+    expect([def.stressCheck!.move.toString(), def.stressCheck!.maintenanceRate.toString()]).toEqual(['0.25', '0.005']);
+    const m = def.risk.margin!;
+    expect([m.stopOpeningMarginRatio, m.reduceMarginRatio, m.stopOpeningLiquidationDistance, m.reduceLiquidationDistance, m.reduceFraction, m.exitSlippage].map(String)).toEqual(['0.5', '0.7', '0.15', '0.08', '0.25', '0.005']);
+    expect([m.checkIntervalMs, m.recoveryMs]).toEqual([5000, 300_000]);
+    expect(def.risk.exposurePctOfEquity).toBeUndefined();
+    expect(def.risk.exposure.maxPositionNotional.toString()).toBe('5000');
+
+    const custom = engineSettingsFromConfig(
+      loadMmConfig({ CONFIG_FILE: write('  stress_move: 0\n  margin:\n    enabled: false\n  exposure:\n    max_position_notional: "300%"\n    max_total_notional: 800\n') }),
+    );
+    expect(custom.stressCheck).toBeNull();
+    expect(custom.risk.margin).toBeNull();
+    expect(custom.risk.exposure.maxPositionNotional.toString()).toBe('0');
+    expect(custom.risk.exposurePctOfEquity!.maxPositionNotional!.toString()).toBe('300');
+    expect(custom.risk.exposure.maxTotalNotional.toString()).toBe('800');
+    const env = engineSettingsFromConfig(loadMmConfig({ CONFIG_FILE: REPO_CONFIG, MM_STRESS_MOVE: '0.3', MM_MARGIN_ENABLED: 'false', MM_MAX_POSITION_NOTIONAL: '150%' }));
+    expect(env.stressCheck!.move.toString()).toBe('0.3');
+    expect(env.risk.margin).toBeNull();
+    expect(env.risk.exposurePctOfEquity!.maxPositionNotional!.toString()).toBe('150');
+
+    expect(() => loadMmConfig({ CONFIG_FILE: write('  exposure:\n    max_total_notional: "lots"\n') })).toThrow(/risk\.exposure\.max_total_notional.*percentage of equity/);
+    expect(() => loadMmConfig({ CONFIG_FILE: write('  stress_move: 1\n') })).toThrow(/risk\.stress_move/);
+    expect(() => loadMmConfig({ CONFIG_FILE: write('  margin:\n    reduce_margin_ratio: 0.4\n') })).toThrow(/risk\.margin\.reduce_margin_ratio.*stop_opening_margin_ratio 0\.5/);
+    expect(() => loadMmConfig({ CONFIG_FILE: write('  margin:\n    stop_opening_liquidation_distance: 0.05\n') })).toThrow(/risk\.margin\.reduce_liquidation_distance/);
+    expect(() => loadMmConfig({ CONFIG_FILE: write('  margin:\n    check_intervall_ms: 5\n') })).toThrow(/risk\.margin\.check_intervall_ms: unknown key/);
+  });
 });

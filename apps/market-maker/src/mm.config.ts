@@ -7,6 +7,14 @@ import { boolish, decimalString, loadConfig, withFileSecrets } from '@mm/platfor
  * the YAML file at `$CONFIG_FILE` (default `config/market-maker.yaml`, optional), then env vars
  * (`MM_ENV`). Money settings are decimal strings in quote units (USDT).
  */
+/** A fraction in (0, 1]. */
+const fraction = decimalString({ gt: 0 }).refine((v) => Number(v) <= 1, { message: 'must be ≤ 1' });
+/** An exposure limit: a decimal quote amount ≥ 0, or a percentage of equity like "300%". */
+const limitString = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v).trim())
+  .refine((v) => /^(\d+\.?\d*|\.\d+)%?$/.test(v), { message: 'must be a quote amount ≥ 0 (e.g. 5000) or a percentage of equity (e.g. 300%)' });
+
 export const mmConfigSchema = z.object({
   /** Prefix of every client order id of this strategy instance (2–8 lower-case alphanumerics). */
   instance_id: z.string().regex(/^[a-z][a-z0-9]{1,7}$/, 'must be 2–8 lower-case alphanumerics starting with a letter').default('mm1'),
@@ -109,14 +117,54 @@ export const mmConfigSchema = z.object({
           condition_recovery_ms: z.coerce.number().int().min(0).default(60_000),
         })
         .default({}),
+      /**
+       * Exposure limits: quote notional ("5000"), or a percentage of account equity ("300%": equity ×
+       * 3, re-evaluated as equity changes, so limits scale with the account; with leverage L a limit
+       * above L × 100 % can never be reached anyway).
+       */
       exposure: z
         .object({
-          /** Per symbol, |position| × mark, quote; 0 = off. */
-          max_position_notional: decimalString({ gte: 0 }).default('5000'),
-          /** Across all symbols of this process, quote; 0 = off. */
-          max_total_notional: decimalString({ gte: 0 }).default('10000'),
-          /** Σ price × qty of live opening orders per symbol, quote; 0 = off. */
-          max_open_order_notional: decimalString({ gte: 0 }).default('5000'),
+          /** Per symbol, |position| × mark, quote or % of equity; 0 = off. */
+          max_position_notional: limitString.default('5000'),
+          /** Across all symbols of this process, quote or % of equity; 0 = off. */
+          max_total_notional: limitString.default('10000'),
+          /** Σ price × qty of live opening orders per symbol, quote or % of equity; 0 = off. */
+          max_open_order_notional: limitString.default('5000'),
+        })
+        .default({}),
+      /**
+       * Startup stress test: refuse to start when the account's margin balance cannot survive the buy
+       * window filled down to a fall of this fraction (0.25 = −25 %); 0 = off. The error names the numbers.
+       */
+      stress_move: decimalString({ gte: 0 }).refine((v) => Number(v) < 1, { message: 'must be < 1' }).default('0.25'),
+      /** Maintenance-margin rate assumed by the stress test at the stressed price (fraction; Binance BTCUSDT first bracket 0.004). */
+      stress_maintenance_rate: decimalString({ gte: 0 }).refine((v) => Number(v) < 1, { message: 'must be < 1' }).default('0.005'),
+      /**
+       * Margin-ratio and liquidation-distance breakers (fractions). Past a stop-opening limit no opening
+       * order is sent and live ones are cancelled; past a reduce limit, reduce_fraction of the position
+       * is closed per check by reduce-only IOC exits nearest the market, before the venue liquidates
+       * (margin ratio 1). The breaker closes after recovery_ms below the stop-opening limits.
+       */
+      margin: z
+        .object({
+          enabled: boolish.default(true),
+          stop_opening_margin_ratio: fraction.default('0.5'),
+          reduce_margin_ratio: fraction.default('0.7'),
+          stop_opening_liquidation_distance: fraction.default('0.15'),
+          reduce_liquidation_distance: fraction.default('0.08'),
+          /** Account poll period, ms (engine time). */
+          check_interval_ms: z.coerce.number().int().min(100).default(5000),
+          recovery_ms: z.coerce.number().int().min(0).default(300_000),
+          /** Share of the position closed per check past a reduce limit (at least one slot). */
+          reduce_fraction: fraction.default('0.25'),
+          /** IOC exit limit at last price × (1 ∓ this). */
+          exit_slippage: decimalString({ gte: 0 }).refine((v) => Number(v) < 0.5, { message: 'must be < 0.5' }).default('0.005'),
+        })
+        .superRefine((m, ctx) => {
+          if (Number(m.reduce_margin_ratio) < Number(m.stop_opening_margin_ratio))
+            ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['reduce_margin_ratio'], message: `must be ≥ stop_opening_margin_ratio ${m.stop_opening_margin_ratio}` });
+          if (Number(m.reduce_liquidation_distance) > Number(m.stop_opening_liquidation_distance))
+            ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['reduce_liquidation_distance'], message: `must be ≤ stop_opening_liquidation_distance ${m.stop_opening_liquidation_distance}` });
         })
         .default({}),
       monitor: z
@@ -269,6 +317,9 @@ export const MM_ENV = [
   ['MM_CLIENT_ID_SECRET_FILE', 'engine.client_id_secret_file'],
   ['MM_STORAGE_CHECK_INTERVAL_MS', 'engine.storage_check_interval_ms'],
   ['MM_MAX_CONSECUTIVE_REJECTIONS', 'risk.max_consecutive_rejections'],
+  ['MM_STRESS_MOVE', 'risk.stress_move'],
+  ['MM_MARGIN_ENABLED', 'risk.margin.enabled'],
+  ['MM_MAX_POSITION_NOTIONAL', 'risk.exposure.max_position_notional'],
   ['MM_LOCKSTEP', 'engine.lockstep'],
 ] as const;
 

@@ -1,6 +1,6 @@
 import { type Candle, Dec, type PriceTick, type StreamObserver, type SymbolRules, type Unsubscribe, VirtualScheduler, ZERO } from '@mm/domain';
 import { parseClientOrderId } from '@mm/grid';
-import { type FundingPoint, type KlineFillModel, type MarketEventSource, SimExchange, defaultSymbolRules } from '@mm/sim-exchange';
+import { type FundingPoint, type KlineFillModel, type MarketEventSource, SimExchange, type SimLiquidation, defaultSymbolRules } from '@mm/sim-exchange';
 import { type AlertSink, type EngineMetrics, type GridEngineSettings, InMemoryStateStore, buildGridEngine, noopMetrics } from '@mm/trading';
 import { LotBook } from './lots';
 import type { BacktestFill, BacktestResult, BreakerInterval, EquitySample, PriceBar } from './types';
@@ -80,6 +80,8 @@ export interface BacktestRun extends BacktestResult {
   candlesReplayed: number;
   /** The engine's own strategy realized PnL (net of fees, per slot) at the end, for cross-checks. */
   engineRealizedPnl: Dec;
+  /** Forced closes by the sim's liquidation engine (empty when the account never ran out of margin). */
+  liquidations: SimLiquidation[];
 }
 
 /** The backtest could not run (bad settings for this data, the engine failed to start or died). */
@@ -403,5 +405,6 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestRun> {
     events: n,
     candlesReplayed: sim.status().candlesReplayed,
     engineRealizedPnl,
+    liquidations: sim.liquidations(),
   };
 }

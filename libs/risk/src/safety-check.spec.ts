@@ -1,5 +1,6 @@
 import { dec } from '@mm/domain';
-import { type SafetyInput, checkStartupSafety } from './safety-check';
+import { Dec } from '@mm/domain';
+import { type SafetyInput, checkStartupSafety, stressTest } from './safety-check';
 
 /** BTCUSDT at 100000, I = 100, 250 USDT × 10 levels at 5× → 500 USDT margin. */
 const input = (over: Partial<SafetyInput> = {}): SafetyInput => ({
@@ -85,5 +86,41 @@ describe('checkStartupSafety', () => {
       'grid.maker_fee -0.1 must be ≥ 0',
       'grid.taker_fee -0.1 must be ≥ 0',
     ]);
+  });
+
+  describe('stress test (risk.stress_move)', () => {
+    const stress = (equity: string) => ({ equity: dec(equity), move: dec('0.25'), maintenanceRate: dec('0.005') });
+    it('one level: loss, equity left and maintenance margin at the stressed price, by hand', () => {
+      // L1 = 80 000 > P_s = 75 000: q = 800 / 80 000 = 0.01; loss = 0.01 × 5 000 + 800 × 0.0002 = 50.16; MM = 0.01 × 75 000 × 0.005 = 3.75.
+      const i = input({ priceInterval: dec('20000'), orderNotional: dec('800'), buyWindow: 1 });
+      const r = stressTest({ ...i, stress: stress('300') });
+      expect([r.stressPrice, r.position, r.loss, r.equityAfter, r.maintenance].map(String)).toEqual(['75000', '0.01', '50.16', '249.84', '3.75']);
+      expect(r.survives).toBe(true);
+      const bad = checkStartupSafety({ ...i, stress: stress('50') });
+      expect(bad.ok).toBe(false);
+      expect(bad.problems).toEqual([
+        'stress test: with equity 50, if the buy window (grid.buy_window 1 × grid.order_notional 800, grid.price_interval 20000) fills and the price falls risk.stress_move 25 % from 100000 to 75000, ' +
+          'the loss 50.16 leaves equity -0.16 ≤ maintenance margin 3.75 on 0.01 base: the venue would liquidate; lower grid.buy_window or grid.order_notional, or add balance',
+      ]);
+    });
+    it('a 300 USDT account cannot start a 10 × 250 USDT buy window at a 25 % stress move; 10 000 USDT can', () => {
+      // Independent sum: Σ_k 250 × (1 − 75 000 / (100 000 − 100 k)), k = 1..10, plus 2 500 × 0.0002 maker fees.
+      let loss = new Dec(0);
+      for (let k = 1; k <= 10; k++) loss = loss.plus(new Dec(250).mul(new Dec(1).minus(new Dec(75000).div(100000 - 100 * k))));
+      loss = loss.plus(new Dec('0.5'));
+      const r = stressTest({ ...input(), stress: stress('300') });
+      expect(r.loss.toDecimalPlaces(8).toString()).toBe(loss.toDecimalPlaces(8).toString());
+      expect(r.survives).toBe(false);
+      const res = checkStartupSafety({ ...input(), stress: stress('300') });
+      expect(res.ok).toBe(false);
+      expect(res.problems[0]).toMatch(/^stress test: with equity 300, .* the loss 6\d\d\.\d+ leaves equity -3\d\d\.\d+ ≤ maintenance margin/);
+      expect(checkStartupSafety({ ...input(), stress: stress('10000') })).toEqual({ ok: true, problems: [], warnings: [] });
+    });
+    it('an existing long position counts from the current price; a bad move is a problem naming the key', () => {
+      const withPos = stressTest({ ...input({ existingPositionQty: dec('0.1') }), stress: stress('10000') });
+      const without = stressTest({ ...input(), stress: stress('10000') });
+      expect(withPos.loss.minus(without.loss).toString()).toBe('2500');
+      expect(checkStartupSafety({ ...input(), stress: { ...stress('10000'), move: dec('1') } }).problems).toEqual(['risk.stress_move 1 must be in (0, 1)']);
+    });
   });
 });

@@ -22,6 +22,55 @@ export interface SafetyInput {
   maxLeverage: number;
   /** Existing position of the symbol, signed base; allowed, and the checks still run. */
   existingPositionQty: Dec;
+  /**
+   * Stress test (`risk.stress_move`, `risk.stress_maintenance_rate`); absent = not run. `equity` is the
+   * account margin balance (quote); `move` the price fall survived (fraction, 0.25 = −25 %);
+   * `maintenanceRate` the maintenance-margin rate assumed at the stressed price (fraction).
+   */
+  stress?: { equity: Dec; move: Dec; maintenanceRate: Dec };
+}
+
+/** Result of {@link stressTest}: quote amounts at the stressed price. */
+export interface StressResult {
+  stressPrice: Dec;
+  /** Base units held after the buy window filled down to the stressed price (existing position included). */
+  position: Dec;
+  /** Loss at the stressed price (quote): existing position marked from P, window buys from their levels, plus maker fees. */
+  loss: Dec;
+  /** Equity left at the stressed price (quote). */
+  equityAfter: Dec;
+  /** Maintenance margin at the stressed price (quote). */
+  maintenance: Dec;
+  survives: boolean;
+}
+
+/**
+ * Can the account survive its buy window to the stress move? The window's buys L_k = P − k·I
+ * (k = 1..BW) that lie above the stressed price P_s = P × (1 − move) fill, each for orderNotional
+ * (q_k = orderNotional / L_k); the existing position is marked from P. At P_s:
+ * loss = existing × (P − P_s) + Σ q_k × (L_k − P_s) + makerFee × Σ orderNotional,
+ * equityAfter = equity − loss, maintenance = |position| × P_s × maintenanceRate; the account survives
+ * iff equityAfter > maintenance (the venue's liquidation condition: margin balance ≤ maintenance margin).
+ * Long-side only (a grid that buys as the price falls); upstream had no such check (§3.5).
+ */
+export function stressTest(i: SafetyInput & { stress: NonNullable<SafetyInput['stress']> }): StressResult {
+  const { price: P, priceInterval: I, orderNotional: n } = i;
+  const Ps = P.mul(new Dec(1).minus(i.stress.move));
+  let position = i.existingPositionQty;
+  let loss = i.existingPositionQty.mul(P.minus(Ps));
+  let spent = new Dec(0);
+  for (let k = 1; k <= i.buyWindow; k++) {
+    const L = P.minus(I.mul(k));
+    if (!L.gt(Ps)) break;
+    const q = n.div(L);
+    position = position.plus(q);
+    loss = loss.plus(q.mul(L.minus(Ps)));
+    spent = spent.plus(n);
+  }
+  loss = loss.plus(spent.mul(i.makerFee));
+  const equityAfter = i.stress.equity.minus(loss);
+  const maintenance = position.abs().mul(Ps).mul(i.stress.maintenanceRate);
+  return { stressPrice: Ps, position, loss, equityAfter, maintenance, survives: equityAfter.gt(maintenance) };
 }
 
 /** Result of {@link checkStartupSafety}. `ok` iff `problems` is empty; warnings never block startup. */
@@ -96,6 +145,23 @@ export function checkStartupSafety(i: SafetyInput): SafetyResult {
         warnings.push(
           `grid.price_interval ${I} does not cover a maker entry + taker exit at price ${P} (grid.maker_fee ${makerFee}, ` +
             `grid.taker_fee ${takerFee}): net ${takerNet} per unit`,
+        );
+      }
+    }
+  }
+
+  const st = i.stress;
+  if (st && bwOk && notionalOk && P.gt(0) && I.gt(0)) {
+    if (!(st.move.gt(0) && st.move.lt(1))) problems.push(`risk.stress_move ${st.move} must be in (0, 1)`);
+    else {
+      const r = stressTest({ ...i, stress: st });
+      if (!r.survives) {
+        const dp = (d: Dec) => d.toDecimalPlaces(2).toString();
+        problems.push(
+          `stress test: with equity ${dp(st.equity)}, if the buy window (grid.buy_window ${i.buyWindow} × grid.order_notional ${orderNotional}` +
+            `, grid.price_interval ${I}) fills and the price falls risk.stress_move ${st.move.mul(100)} % from ${P} to ${dp(r.stressPrice)}, ` +
+            `the loss ${dp(r.loss)} leaves equity ${dp(r.equityAfter)} ≤ maintenance margin ${dp(r.maintenance)} on ${r.position.toDecimalPlaces(8)} base: ` +
+            `the venue would liquidate; lower grid.buy_window or grid.order_notional, or add balance`,
         );
       }
     }

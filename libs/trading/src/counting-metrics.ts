@@ -14,6 +14,9 @@ export class CountingMetrics implements EngineMetrics {
   lastDivergence: Dec = ZERO;
   breaker: 'OPEN' | 'HALF_OPEN' | 'CLOSED' = 'CLOSED';
   crashGuardTriggered = false;
+  marginRatio: Dec | null = null;
+  liquidationDistance: Dec | null = null;
+  funding: Dec = ZERO;
 
   private bump(key: string): void {
     this.counts[key] = (this.counts[key] ?? 0) + 1;
@@ -51,5 +54,12 @@ export class CountingMetrics implements EngineMetrics {
   }
   crashGuard(_symbol: string, triggered: boolean): void {
     this.crashGuardTriggered = triggered;
+  }
+  marginState(_symbol: string, marginRatio: Dec | null, liquidationDistance: Dec | null): void {
+    this.marginRatio = marginRatio;
+    this.liquidationDistance = liquidationDistance;
+  }
+  fundingPnl(_symbol: string, funding: Dec): void {
+    this.funding = funding;
   }
 }

@@ -26,11 +26,14 @@ import {
 import { randomBytes } from 'node:crypto';
 import { checkStartupSafety } from '@mm/risk';
 import { FatalError, type ForeignOrderEvent, GridBook } from './grid-book';
-import { Reconciler } from './reconciler';
+import { Reconciler, distributePosition } from './reconciler';
 import type { AlertSink, CrashPoint, EngineLogger, EngineMetrics, EngineStateStore } from './ports';
 import { type IntentRow, emptyStrategy } from './state';
 import type { OrderExecutor } from './order-executor';
 import type { RiskController } from './risk-controller';
+
+/** Account poll period for the funding figure when the margin breakers are off, ms of engine time. */
+const FUNDING_POLL_MS = 60_000;
 
 export type EngineState = 'starting' | 'recovering' | 'running' | 'stopped' | 'failed';
 
@@ -68,6 +71,12 @@ export interface EngineOptions {
   rejectionBackoffMs?: number;
   /** Storage check period (`EngineStateStore.verify`), ms; 0 = off (default 1000). */
   storageCheckIntervalMs?: number;
+  /**
+   * Startup stress test (see `stressTest` in @mm/risk): refuse to start when the account's margin
+   * balance cannot survive the buy window filled down to a `move` fall (fraction), with maintenance
+   * margin at `maintenanceRate` (fraction). Null/absent = not run.
+   */
+  stressCheck?: { move: Dec; maintenanceRate: Dec } | null;
 }
 
 /** Rejection state of one slot (see `EngineOptions.maxConsecutiveRejections`). */
@@ -124,6 +133,12 @@ export class GridEngine {
   private reconnects = 0;
   private equityBase: Dec | null = null;
   private realizedAtStart: Dec = ZERO;
+  /** Account funding figure (`AccountSnapshot.fundingPnl`) at start and at the last margin poll, quote. */
+  private fundingAtStart: Dec | null = null;
+  private fundingNow: Dec | null = null;
+  private marginCheckedAtMs = Number.NEGATIVE_INFINITY;
+  /** The venue position taken over at startup (upstream §2.6), for /status; null when none. */
+  adoption: { atMs: number; quantity: string; entryPrice: string; slots: { level: string; quantity: string }[] } | null = null;
   private unsubs: Unsubscribe[] = [];
   private timer?: TimerHandle;
   private watchdog?: TimerHandle;
@@ -206,6 +221,7 @@ export class GridEngine {
         }),
       );
     });
+    await this.enqueue('adopt', () => this.adoptVenuePosition());
     await this.enqueue('recover', () => this.reconciler.recover());
     const price = await this.exchange.getLatestPrice(this.symbol);
     const account = await this.exchange.getAccount();
@@ -220,6 +236,7 @@ export class GridEngine {
       takerFee: this.opts.takerFee,
       maxLeverage: this.opts.maxLeverage,
       existingPositionQty: this.book.inventory(),
+      stress: this.opts.stressCheck ? { equity: account.totalMarginBalance, move: this.opts.stressCheck.move, maintenanceRate: this.opts.stressCheck.maintenanceRate } : undefined,
     });
     for (const w of safety.warnings) this.log.warn(`safety check: ${w}`);
     if (!safety.ok) throw new Error(`startup safety check failed: ${safety.problems.join('; ')}`);
@@ -233,6 +250,8 @@ export class GridEngine {
       this.lastPrice = price;
       this.lastPriceAtMs = this.now();
       this.equityBase = account.totalMarginBalance.minus(this.unrealized());
+      this.fundingAtStart = account.fundingPnl ?? null;
+      this.fundingNow = account.fundingPnl ?? null;
       this.realizedAtStart = this.book.strategy.realizedPnl;
     });
     await this.watchCandles();
@@ -277,6 +296,43 @@ export class GridEngine {
         this.log.error(`cancel all on exit failed: ${(e as Error).message}`);
       }
     }
+  }
+
+  /**
+   * Startup with a venue position and no local state (fresh database: no strategy row, no slot, no
+   * intent): takes the position over as FILLED, FREE slots by the upstream rule (§2.6
+   * `RestoreFromExchangePosition`, see `distributePosition`), costed at the venue's entry price, so
+   * the planner places their take-profits as the price comes within the sell window. The grid anchor
+   * is the current price rounded down to the tick. A short position in long mode is not adopted (the
+   * long grid cannot close it): it is logged and left to the reconciliation.
+   */
+  private async adoptVenuePosition(): Promise<void> {
+    if (this.book.strategy || this.book.slots.size > 0 || this.book.openIntents.size > 0) return;
+    const pos = (await this.exchange.getPositions(this.symbol)).find((p) => p.symbol === this.symbol);
+    const qty = pos?.size ?? ZERO;
+    if (qty.isZero()) return;
+    if (qty.lt(0) && this.opts.params.mode === 'long') {
+      this.log.error(`venue holds a short position ${qty} ${this.symbol} and the grid is long-only: not adopted (close it on the venue or run grid.mode=neutral)`);
+      return;
+    }
+    const rules = this.book.rules;
+    const price = await this.exchange.getLatestPrice(this.symbol);
+    const anchor = roundToIncrement(price, rules.tickSize, 'down');
+    const parts = distributePosition(qty, anchor, this.opts.params.priceInterval, this.opts.params.orderNotional, rules);
+    const entry = pos!.entryPrice.gt(0) ? pos!.entryPrice : price;
+    this.book.strategy = emptyStrategy(this.symbol, anchor, new Date(this.now()));
+    const slots: Slot[] = [];
+    for (const p of parts) {
+      const s = this.book.slotFor(p.level);
+      s.positionQty = p.quantity;
+      s.positionCost = p.quantity.abs().mul(entry);
+      slots.push(s);
+    }
+    this.book.invalidateTotals();
+    await this.book.persist({ strategy: this.book.strategy, slots });
+    this.adoption = { atMs: this.now(), quantity: qty.toString(), entryPrice: entry.toString(), slots: parts.map((p) => ({ level: p.level.toString(), quantity: p.quantity.toString() })) };
+    const detail = parts.map((p) => `${p.level}:${p.quantity}`).join(', ');
+    this.log.warn(`adopted venue position ${qty} ${this.symbol} (entry ${entry}) into ${parts.length} slot(s) above anchor ${anchor}: ${detail}`);
   }
 
   /** Crash guard / ATR input: history first, then the live 1m stream of every monitored symbol. */
@@ -443,9 +499,91 @@ export class GridEngine {
     const now = this.now();
     const unrealized = this.unrealized();
     this.metrics.markState(this.symbol, unrealized, Math.min(this.priceAgeMs(), 1e9) / 1000);
-    const equity = this.equityBase ? this.equityBase.plus(this.book.strategy.realizedPnl.minus(this.realizedAtStart)).plus(unrealized) : null;
+    const equity = this.equity();
     this.risk.evaluate(now, this.priceAgeMs(), this.orderStreamDownSinceMs ? now - this.orderStreamDownSinceMs : 0, equity);
+    const reduce = await this.checkMargin(now);
     await this.react();
+    if (reduce) await this.deRisk();
+  }
+
+  /**
+   * Engine equity, quote: the margin balance at start + realized PnL since (round trips net of every
+   * fee, see GridBook) + funding received − paid since start (the venue's account figure) + unrealized
+   * PnL of the slots at the last price. Null before start.
+   */
+  equity(): Dec | null {
+    if (!this.equityBase || !this.book.strategy) return null;
+    const funding = this.fundingNow && this.fundingAtStart ? this.fundingNow.minus(this.fundingAtStart) : ZERO;
+    return this.equityBase.plus(this.book.strategy.realizedPnl.minus(this.realizedAtStart)).plus(funding).plus(this.unrealized());
+  }
+
+  /** Funding received (+) / paid (−) by the account since this engine started, quote (0 when the venue reports none). */
+  fundingSinceStart(): Dec {
+    return this.fundingNow && this.fundingAtStart ? this.fundingNow.minus(this.fundingAtStart) : ZERO;
+  }
+
+  /**
+   * Polls the venue account every `risk.margin.check_interval_ms` (engine time; every
+   * `FUNDING_POLL_MS` without margin breakers) and feeds the margin breakers and the funding figure. Returns true when a reduce limit is breached. A failed poll is
+   * logged and retried at the next period (feed and stream breakers cover a lost venue).
+   */
+  private async checkMargin(now: number): Promise<boolean> {
+    const g = this.risk.margin;
+    // Without margin breakers the account is still read (every minute) for the funding figure.
+    if (now - this.marginCheckedAtMs < (g ? g.cfg.checkIntervalMs : FUNDING_POLL_MS)) return false;
+    this.marginCheckedAtMs = now;
+    let account;
+    try {
+      account = await this.exchange.getAccount();
+    } catch (e) {
+      this.log.warn(`margin check: account poll failed: ${(e as Error).message}`);
+      return false;
+    }
+    if (account.fundingPnl) {
+      this.fundingAtStart ??= account.fundingPnl;
+      this.fundingNow = account.fundingPnl;
+      this.metrics.fundingPnl?.(this.symbol, this.fundingSinceStart());
+    }
+    return this.risk.onAccount(account, now)?.reduce ?? false;
+  }
+
+  /**
+   * De-risking past a margin reduce limit: closes `risk.margin.reduce_fraction` of the slots'
+   * inventory (at least one slot) with reduce-only IOC limits through the market (P × (1 ∓
+   * exit_slippage), rounded away from the market to the tick), taking the slots whose level is
+   * nearest the last price first (their exits are the cheapest). A slot's resting take-profit is
+   * cancelled first. Opening orders were already cancelled when the breaker opened.
+   */
+  private async deRisk(): Promise<void> {
+    const g = this.risk.margin;
+    const P = this.lastPrice;
+    if (!g || !P) return;
+    const held = [...this.book.slots.values()].filter((s) => !s.positionQty.isZero() && s.status !== 'PENDING');
+    if (held.length === 0) return;
+    const total = held.reduce((a, s) => a.plus(s.positionQty.abs()), ZERO);
+    const target = total.mul(g.cfg.reduceFraction);
+    held.sort((a, b) => a.level.minus(P).abs().comparedTo(b.level.minus(P).abs()));
+    const chosen: Slot[] = [];
+    let sum = ZERO;
+    for (const s of held) {
+      if (chosen.length > 0 && sum.gte(target)) break;
+      chosen.push(s);
+      sum = sum.plus(s.positionQty.abs());
+    }
+    for (const s of chosen) if (s.status === 'LOCKED' && s.order?.orderId) await this.cancel(s.order.orderId);
+    const tick = this.book.rules.tickSize;
+    const actions: Extract<GridAction, { kind: 'place' }>[] = [];
+    for (const s of chosen) {
+      if (s.status !== 'FREE' || s.positionQty.isZero()) continue;
+      const long = s.positionQty.gt(0);
+      const price = long ? roundToIncrement(P.mul(Dec.sub(1, g.cfg.exitSlippage)), tick, 'down') : roundToIncrement(P.mul(Dec.add(1, g.cfg.exitSlippage)), tick, 'up');
+      if (!price.gt(0)) continue;
+      actions.push({ kind: 'place', key: s.key, level: s.level, side: long ? 'SELL' : 'BUY', price, quantity: s.positionQty.abs(), reduceOnly: true, postOnly: false, exit: true });
+    }
+    if (actions.length === 0) return;
+    g.exits += actions.length;
+    this.log.error(`margin de-risk: closing ${actions.length} slot(s) nearest ${P} (${actions.map((a) => `${a.side} ${a.quantity} @ ${a.price}`).join(', ')})`);
+    await this.place(actions, 'IOC');
   }
 
   /** Carries out what a risk transition asked for: cancel opening orders (or everything). */
@@ -535,7 +673,8 @@ export class GridEngine {
     this.crashHook(point);
   }
 
-  private async place(actions: Extract<GridAction, { kind: 'place' }>[]): Promise<void> {
+  /** Places planned orders (LIMIT; GTX when post-only, else `tif`, default GTC). */
+  private async place(actions: Extract<GridAction, { kind: 'place' }>[], tif: 'GTC' | 'IOC' = 'GTC'): Promise<void> {
     if (this.storageFault) return;
     const intents: IntentRow[] = [];
     const slots: Slot[] = [];
@@ -556,7 +695,7 @@ export class GridEngine {
           symbol: this.symbol,
           side: i.side as 'BUY' | 'SELL',
           type: 'LIMIT',
-          timeInForce: i.postOnly ? 'GTX' : 'GTC',
+          timeInForce: i.postOnly ? 'GTX' : tif,
           quantity: i.quantity,
           price: i.price,
           reduceOnly: i.reduceOnly,
@@ -663,6 +802,9 @@ export class GridEngine {
       unrealizedPnl: this.unrealized().toString(),
       realizedPnl: this.book.strategy?.realizedPnl.toString() ?? '0',
       feesPaid: this.book.strategy?.feesPaid.toString() ?? '0',
+      fundingPnl: this.fundingSinceStart().toString(),
+      equity: this.equity()?.toString() ?? null,
+      adoption: this.adoption,
       fills: this.book.fillCount,
       risk: this.risk.snapshot(),
       storage: { ok: !this.storageFault, fault: this.storageFault || undefined, checkedAtMs: this.storageCheckedAtMs || null },

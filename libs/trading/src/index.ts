@@ -8,5 +8,7 @@ export * from './state';
 export { GridEngine, type EngineOptions, type EngineState, type ReconciliationResult } from './grid-engine';
 export { OrderExecutor, type ExecutorConfig } from './order-executor';
 export { RiskController, type RiskReaction, type RiskSettings } from './risk-controller';
+export { MarginGuard, type MarginGuardSettings, type MarginReading, type MarginVerdict, accountMarginRatio } from './margin-guard';
+export { distributePosition } from './reconciler';
 export { buildGridEngine, type GridEngineSettings } from './engine.factory';
 export { CountingMetrics } from './counting-metrics';

@@ -96,6 +96,14 @@ export interface EngineMetrics {
    * intent) behind it; `where` = 'place' | 'lookup' | 'stream' | 'adopt'. Optional.
    */
   foreignOrder?(symbol: string, where: string): void;
+  /**
+   * Margin reading of the account poll (`risk.margin.check_interval_ms`): account margin ratio
+   * (Σ maintenance ÷ margin balance, fraction) and this symbol's liquidation distance
+   * (|mark − liquidation price| ÷ mark, fraction); null when the venue reports none. Optional.
+   */
+  marginState?(symbol: string, marginRatio: Dec | null, liquidationDistance: Dec | null): void;
+  /** Cumulative funding received (+) / paid (−) since the engine started, quote. Optional. */
+  fundingPnl?(symbol: string, funding: Dec): void;
   /** Storage check result: false while the store is lost or failing. Optional. */
   storageHealthy?(symbol: string, healthy: boolean): void;
 }

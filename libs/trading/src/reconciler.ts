@@ -17,6 +17,44 @@ export function correctionLevel(price: Dec, anchor: Dec, interval: Dec, k: numbe
   return up ? floor.minus(interval.mul(k - 1)) : floor.plus(interval.mul(k));
 }
 
+/**
+ * Splits a venue position over sell slots by the upstream rule (§2.6 `RestoreFromExchangePosition`,
+ * legacy `initializeSellSlotsFromPosition`), `orderNotional` being quote per order (§0):
+ * q0 = round(orderNotional / anchor) and n = ceil(|Q| / q0); levels anchor + k·I (k = 1..n; a short
+ * position mirrors them below: anchor − k·I); t_k = round(orderNotional / level_k); slot k gets
+ * round(t_k · |Q| / Σt), the last slot the remainder. Quantities are rounded to the step size (never
+ * below one step while any remains); the result is signed like Q and sums exactly to Q.
+ * @param qty signed position, base units; anchor and interval quote per base; orderNotional quote
+ * @throws RangeError when anchor, interval or orderNotional is not > 0
+ */
+export function distributePosition(qty: Dec, anchor: Dec, interval: Dec, orderNotional: Dec, rules: { stepSize: Dec }): { level: Dec; quantity: Dec }[] {
+  if (!anchor.gt(0) || !interval.gt(0) || !orderNotional.gt(0)) throw new RangeError(`distributePosition: anchor ${anchor}, interval ${interval} and orderNotional ${orderNotional} must be > 0`);
+  if (qty.isZero()) return [];
+  const step = rules.stepSize;
+  const Q = qty.abs();
+  const sign = qty.isNegative() ? -1 : 1;
+  const roundStep = (x: Dec) => x.div(step).toDecimalPlaces(0, Dec.ROUND_HALF_UP).mul(step);
+  const q0 = Dec.max(roundStep(orderNotional.div(anchor)), step);
+  const n = Q.div(q0).ceil().toNumber();
+  const levels: Dec[] = [];
+  for (let k = 1; k <= n; k++) {
+    const level = anchor.plus(interval.mul(k * sign));
+    if (!level.gt(0)) break;
+    levels.push(level);
+  }
+  if (levels.length === 0) return [];
+  const t = levels.map((l) => Dec.max(roundStep(orderNotional.div(l)), step));
+  const sumT = t.reduce((a, b) => a.plus(b), ZERO);
+  const out: { level: Dec; quantity: Dec }[] = [];
+  let rest = Q;
+  for (let k = 0; k < levels.length && rest.gt(0); k++) {
+    const share = k === levels.length - 1 ? rest : Dec.min(rest, Dec.max(roundStep(t[k].mul(Q).div(sumT)), step));
+    out.push({ level: levels[k], quantity: sign < 0 ? share.neg() : share });
+    rest = rest.minus(share);
+  }
+  return out;
+}
+
 /** What the reconciler needs from the engine core. */
 export interface ReconcilerHost {
   readonly state: EngineState;

@@ -10,7 +10,9 @@ import {
   type TripReason,
   checkExposure,
 } from '@mm/risk';
+import { MarginGuard, type MarginGuardSettings, type MarginVerdict } from './margin-guard';
 import type { AlertSink, EngineLogger, EngineMetrics } from './ports';
+import type { AccountSnapshot } from '@mm/domain';
 
 /** The risk settings of one symbol (the app maps its config onto this). */
 export interface RiskSettings {
@@ -21,6 +23,15 @@ export interface RiskSettings {
   monitor: Omit<RiskMonitorConfig, 'symbols'> & { symbols: string[] } | null;
   /** Pre-trade exposure limits, quote notional (0 = no limit). */
   exposure: ExposureLimits;
+  /**
+   * Exposure limits given as a percentage of account equity (`risk.exposure.*: "300%"`): the
+   * effective limit is equity × pct / 100 at screening time (equity = margin balance, quote), so the
+   * limits scale with the account and, through the notional a balance can carry, with leverage.
+   * A limit set here replaces the absolute one of the same name. Absent = absolute limits only.
+   */
+  exposurePctOfEquity?: Partial<Record<keyof ExposureLimits, Dec>>;
+  /** Margin-ratio and liquidation-distance breakers (`risk.margin.*`); null/absent = off. */
+  margin?: MarginGuardSettings | null;
   /** On a trip, keep exit (take-profit) orders and cancel only opening ones. */
   keepExitsOnTrip: boolean;
 }
@@ -41,6 +52,10 @@ export class RiskController {
   /** Symbols whose 1m candles feed the crash guard and ATR (the traded symbol first). */
   readonly monitorSymbols: string[];
   private readonly limits: ExposureLimits;
+  /** Margin breakers; null when off. */
+  readonly margin: MarginGuard | null;
+  /** Last equity fed to `evaluate` (quote), for limits given as % of equity. */
+  equity: Dec | null = null;
   paused = false;
   marginLockUntilMs = 0;
   blocked: Record<string, number> = {};
@@ -65,11 +80,50 @@ export class RiskController {
       if (e.triggered) this.reaction = 'cancel_opening';
     });
     this.limits = cfg.exposure;
+    this.margin = cfg.margin ? new MarginGuard(cfg.margin, cfg.symbol) : null;
+  }
+
+  /**
+   * Feeds one account reading to the margin breakers: logs, alerts and metrics on transitions, and
+   * asks the engine to cancel opening orders when a breaker opens. Returns the verdict (null when off).
+   */
+  onAccount(account: AccountSnapshot, nowMs: number): MarginVerdict | null {
+    const g = this.margin;
+    if (!g) return null;
+    const v = g.read(account, nowMs);
+    const symbol = this.cfg.symbol;
+    this.metrics.marginState?.(symbol, g.last?.marginRatio ?? null, g.last?.liquidationDistance ?? null);
+    if (v.opened) {
+      this.log.error(`margin breaker OPEN: ${v.detail}; opening orders stop`);
+      this.metrics.breakerState(symbol, 'OPEN', 'margin');
+      this.alerts.notify({ kind: 'breaker_tripped', level: 'CRITICAL', title: 'Margin breaker tripped', message: v.detail, fields: { symbol }, dedupeKey: 'breaker:margin' });
+      if (this.reaction !== 'cancel_all') this.reaction = 'cancel_opening';
+    } else if (v.closed) {
+      this.log.warn(`margin breaker closed: healthy for ${g.cfg.recoveryMs} ms`);
+      // The gauge follows the circuit breaker again (an OPEN one already counted its own trip).
+      if (this.breaker.state !== 'OPEN') this.metrics.breakerState(symbol, this.breaker.state, undefined);
+      this.alerts.notify({ kind: 'breaker_reset', level: 'INFO', title: 'Margin breaker closed', message: `margin ratio and liquidation distance healthy for ${g.cfg.recoveryMs} ms`, fields: { symbol } });
+    }
+    if (v.reduce) this.log.error(`margin: reducing ${symbol}: ${v.detail}`);
+    return v;
+  }
+
+  /** The exposure limits in force: absolute ones, with those given as % of equity resolved against the last equity. */
+  effectiveLimits(): ExposureLimits {
+    const pct = this.cfg.exposurePctOfEquity;
+    if (!pct) return this.limits;
+    const out = { ...this.limits };
+    for (const [k, p] of Object.entries(pct) as [keyof ExposureLimits, Dec][]) {
+      // Without an equity reading (or a non-positive one) nothing may open: a tiny positive limit blocks every order.
+      out[k] = this.equity && this.equity.gt(0) ? this.equity.mul(p).div(100) : new Dec('1e-18');
+    }
+    return out;
   }
 
   private onBreaker(e: BreakerChangeEvent): void {
     const symbol = this.cfg.symbol;
-    this.metrics.breakerState(symbol, e.to, e.to === 'OPEN' ? (e.reason ?? 'unknown') : undefined);
+    // While the margin breaker is open the gauge stays OPEN (it reports its own close).
+    if (e.to === 'OPEN' || !this.margin?.open) this.metrics.breakerState(symbol, e.to, e.to === 'OPEN' ? (e.reason ?? 'unknown') : undefined);
     if (e.to === 'OPEN') {
       this.log.error(`circuit breaker OPEN (${e.reason}): ${e.detail}`);
       this.alerts.notify({ kind: 'breaker_tripped', level: 'CRITICAL', title: `Circuit breaker tripped: ${e.reason}`, message: e.detail, fields: { symbol }, dedupeKey: `breaker:${e.reason}` });
@@ -93,7 +147,10 @@ export class RiskController {
 
   /** Feeds time-based inputs to the breaker. `orderStreamDownMs` is 0 while the stream is up. */
   evaluate(nowMs: number, priceAgeMs: number, orderStreamDownMs: number, equity: Dec | null): void {
-    if (equity) this.breaker.recordEquity(equity, nowMs);
+    if (equity) {
+      this.equity = equity;
+      this.breaker.recordEquity(equity, nowMs);
+    }
     this.breaker.checkFeeds(priceAgeMs, orderStreamDownMs, nowMs);
     this.breaker.tick(nowMs);
   }
@@ -104,7 +161,7 @@ export class RiskController {
 
   /** What the next planning pass may do. */
   planOptions(nowMs: number, interval: Dec): PlanOptions {
-    const opening = !this.paused && this.breaker.allowsOpening && !this.monitor?.triggered && nowMs >= this.marginLockUntilMs;
+    const opening = !this.paused && this.breaker.allowsOpening && !this.monitor?.triggered && nowMs >= this.marginLockUntilMs && !this.margin?.open;
     const closing = !this.paused && (this.breaker.state !== 'OPEN' || this.cfg.keepExitsOnTrip);
     return { interval, allowOpening: opening, allowClosing: closing, sizeFactor: this.breaker.sizeFactor };
   }
@@ -117,12 +174,13 @@ export class RiskController {
     const symbol = this.cfg.symbol;
     const pendingOpen = new Map([[symbol, openOpening]]);
     const out: GridAction[] = [];
+    const limits = this.effectiveLimits();
     for (const a of actions) {
       if (a.kind !== 'place' || a.exit) {
         out.push(a);
         continue;
       }
-      const v = checkExposure(this.limits, { positions, openOpeningOrders: pendingOpen }, { symbol, side: a.side, price: a.price, quantity: a.quantity, reduceOnly: false });
+      const v = checkExposure(limits, { positions, openOpeningOrders: pendingOpen }, { symbol, side: a.side, price: a.price, quantity: a.quantity, reduceOnly: false });
       if (v.ok) {
         out.push(a);
         pendingOpen.set(symbol, (pendingOpen.get(symbol) ?? ZERO).plus(a.price.mul(a.quantity)));
@@ -142,6 +200,7 @@ export class RiskController {
       crashGuard: { enabled: !!this.monitor, triggered: this.monitor?.triggered ?? false },
       paused: this.paused,
       marginLocked: this.now() < this.marginLockUntilMs,
+      margin: this.margin ? { enabled: true, ...this.margin.snapshot() } : { enabled: false },
       blocked: this.blocked,
     };
   }

@@ -112,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
     const files = writeOutputs(args.out ?? 'backtest-report', run, report);
     process.stdout.write(`${renderSummaryTable(report)}\n`);
     process.stdout.write(`backtest: ${run.events} market events, ${run.candlesReplayed} candles, ${run.fills.length} fills in ${secs.toFixed(2)} s (${fmtRate(run.events / Math.max(secs, 1e-3))} events/s)\n`);
+    for (const l of run.liquidations) process.stdout.write(`backtest: LIQUIDATED ${l.symbol} ${l.side} ${l.quantity} @ ${l.price} at ${new Date(l.timeMs).toISOString()} (margin balance ${l.marginBalance.toDecimalPlaces(2)} ≤ maintenance ${l.maintenanceMargin.toDecimalPlaces(2)})\n`);
     process.stdout.write(`backtest: wrote ${files.join(', ')}\n`);
     return 0;
   } catch (e) {

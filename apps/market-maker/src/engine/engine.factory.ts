@@ -42,6 +42,7 @@ export function engineSettingsFromConfig(config: MmConfig): GridEngineSettings {
     maxConsecutiveRejections: r.max_consecutive_rejections,
     rejectionBackoffMs: r.rejection_backoff_ms,
     storageCheckIntervalMs: config.engine.storage_check_interval_ms,
+    stressCheck: dec(r.stress_move).gt(0) ? { move: dec(r.stress_move), maintenanceRate: dec(r.stress_maintenance_rate) } : null,
     cleaner: {
       maxOpenOrders: r.cleaner.max_open_orders,
       maxOrderAgeMs: r.cleaner.max_order_age_ms,
@@ -69,14 +70,43 @@ export function engineSettingsFromConfig(config: MmConfig): GridEngineSettings {
             minTriggeredMs: m.min_triggered_ms, maxCandleGapMs: m.max_candle_gap_ms }
         : null,
       exposure: {
-        maxPositionNotional: new Dec(r.exposure.max_position_notional),
-        maxTotalNotional: new Dec(r.exposure.max_total_notional),
-        maxOpenOrderNotional: new Dec(r.exposure.max_open_order_notional),
+        maxPositionNotional: absoluteLimit(r.exposure.max_position_notional),
+        maxTotalNotional: absoluteLimit(r.exposure.max_total_notional),
+        maxOpenOrderNotional: absoluteLimit(r.exposure.max_open_order_notional),
       },
+      exposurePctOfEquity: pctLimits({
+        maxPositionNotional: r.exposure.max_position_notional,
+        maxTotalNotional: r.exposure.max_total_notional,
+        maxOpenOrderNotional: r.exposure.max_open_order_notional,
+      }),
+      margin: r.margin.enabled
+        ? {
+            stopOpeningMarginRatio: dec(r.margin.stop_opening_margin_ratio),
+            reduceMarginRatio: dec(r.margin.reduce_margin_ratio),
+            stopOpeningLiquidationDistance: dec(r.margin.stop_opening_liquidation_distance),
+            reduceLiquidationDistance: dec(r.margin.reduce_liquidation_distance),
+            checkIntervalMs: r.margin.check_interval_ms,
+            recoveryMs: r.margin.recovery_ms,
+            reduceFraction: dec(r.margin.reduce_fraction),
+            exitSlippage: dec(r.margin.exit_slippage),
+          }
+        : null,
       keepExitsOnTrip: r.keep_exits_on_trip,
     },
     executor: { ratePerSec: x.rate_per_sec, burst: x.burst, maxAttempts: x.max_attempts, initialBackoffMs: x.initial_backoff_ms, maxBackoffMs: x.max_backoff_ms },
   };
+}
+
+/** An exposure limit of the config as an absolute quote amount: "5000" → 5000; "300%" → 0 (see `pctLimits`). */
+function absoluteLimit(v: string): Dec {
+  return v.endsWith('%') ? new Dec(0) : new Dec(v);
+}
+
+/** The exposure limits given as "N%" of equity, as percentages; undefined when none is. */
+function pctLimits(limits: Record<'maxPositionNotional' | 'maxTotalNotional' | 'maxOpenOrderNotional', string>): GridEngineSettings['risk']['exposurePctOfEquity'] {
+  const out: NonNullable<GridEngineSettings['risk']['exposurePctOfEquity']> = {};
+  for (const [k, v] of Object.entries(limits) as [keyof typeof limits, string][]) if (v.endsWith('%')) out[k] = new Dec(v.slice(0, -1));
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** The engine's metrics port onto the app's Prometheus metrics. */
@@ -104,6 +134,12 @@ export function engineMetrics(m: MmMetrics): EngineMetrics {
     crashGuard: (symbol, triggered) => m.riskTriggered.set({ symbol }, triggered ? 1 : 0),
     foreignOrder: (symbol, where) => m.foreignOrders.inc({ symbol, where }),
     storageHealthy: (symbol, healthy) => m.storageHealthy.set({ symbol }, healthy ? 1 : 0),
+    marginState: (symbol, ratio, distance) => {
+      // Fractions; NaN when the venue reports none (Prometheus shows the series as absent data).
+      m.marginRatio.set({ symbol }, ratio ? ratio.toNumber() : Number.NaN);
+      m.liquidationDistance.set({ symbol }, distance ? distance.toNumber() : Number.NaN);
+    },
+    fundingPnl: (symbol, funding) => m.fundingPnl.set({ symbol }, funding.toNumber()),
   };
 }
 

@@ -50,6 +50,9 @@ export class MmMetrics {
   readonly undecodable: Counter<string>;
   readonly foreignOrders: Counter<string>;
   readonly storageHealthy: Gauge<string>;
+  readonly marginRatio: Gauge<string>;
+  readonly liquidationDistance: Gauge<string>;
+  readonly fundingPnl: Gauge<string>;
 
   /** @param registers where the series are registered (none: detached, for benchmarks). */
   constructor(registers: Registry[] = [defaultRegistry]) {
@@ -78,7 +81,7 @@ export class MmMetrics {
     this.riskTriggered = g('market_maker_risk_triggered', '1 while the crash guard is triggered', ['symbol']);
     this.ordersBlocked = c('market_maker_orders_blocked_total', 'Orders not sent because of an exposure limit', ['symbol', 'reason']);
     this.divergence = g('market_maker_reconciliation_divergence', 'Venue position minus local inventory at the last reconciliation, base units', ['symbol']);
-    this.equity = g('market_maker_equity', 'Strategy equity: realized + unrealized PnL since the grid started, quote units (USDT)', ['symbol']);
+    this.equity = g('market_maker_equity', 'Strategy equity: realized PnL (net of every fee) + funding since start + unrealized PnL, quote units (USDT)', ['symbol']);
     this.breakerState = g('market_maker_circuit_breaker_state', '1 for the current breaker state and trip reason (reason "none" when closed)', ['symbol', 'state', 'reason']);
     this.deadManArmed = g('market_maker_dead_man_armed', "1 while the connector's dead-man's switch is armed for this instance", ['symbol']);
     this.deadManRemaining = g('market_maker_dead_man_remaining_seconds', "Time left until the dead-man's switch fires without a heartbeat, seconds", ['symbol']);
@@ -86,6 +89,9 @@ export class MmMetrics {
     this.undecodable = c('market_maker_undecodable_messages_total', 'Stream messages from the connector that failed to decode (never delivered to the engine)', ['stream']);
     this.foreignOrders = c('market_maker_foreign_orders_total', 'Venue answers under our client order ids that did not match the intent (not adopted)', ['symbol', 'where']);
     this.storageHealthy = g('market_maker_storage_healthy', '1 while the storage check passes, 0 after it failed', ['symbol']);
+    this.marginRatio = g('market_maker_margin_ratio', 'Account margin ratio at the last poll: maintenance margin / margin balance (ratio; the venue liquidates at 1)', ['symbol']);
+    this.liquidationDistance = g('market_maker_liquidation_distance_ratio', "The symbol position's |mark - liquidation price| / mark at the last poll (ratio)", ['symbol']);
+    this.fundingPnl = g('market_maker_funding_pnl', 'Funding received (+) / paid (-) by the account since the engine started, quote units (USDT)', ['symbol']);
     this.buildInfo = g('market_maker_build_info', 'Build information; value is always 1', ['version', 'node_version']);
     for (const outcome of ['sent', 'failed', 'dropped', 'deduped', 'rate_limited']) this.alerts.inc({ outcome }, 0);
   }

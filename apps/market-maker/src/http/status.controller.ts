@@ -72,7 +72,7 @@ export class StatusController {
       orderStream: { status: s.orderStream.connected && this.engine.streams.orders !== 'reconnecting' ? 'up' : 'down', ...s.orderStream },
       database: { status: dbUp && s.storage.ok ? 'up' : 'down', type: this.dataSource.options.type, ...s.storage },
       strategy: { status: s.state === 'running' ? 'up' : s.state === 'failed' ? 'down' : 'degraded', ...s },
-      risk: { status: s.risk.breaker.state === 'CLOSED' && !s.risk.crashGuard.triggered && !s.risk.paused ? 'up' : 'degraded', ...s.risk },
+      risk: { status: s.risk.breaker.state === 'CLOSED' && !s.risk.crashGuard.triggered && !s.risk.paused && !('open' in s.risk.margin && s.risk.margin.open) ? 'up' : 'degraded', ...s.risk },
       deadMan: {
         status: deadManArmed || !this.engine.deadManEnabled ? 'up' : 'degraded',
         enabled: this.engine.deadManEnabled,

@@ -63,7 +63,7 @@ export class MmTelemetryService implements OnApplicationBootstrap, OnApplication
   private refresh(): void {
     const symbol = this.config.grid.symbol;
     const s = this.engine.engine.snapshot();
-    this.metrics.equity.set({ symbol }, Number(s.realizedPnl) + Number(s.unrealizedPnl));
+    this.metrics.equity.set({ symbol }, Number(s.realizedPnl) + Number(s.unrealizedPnl) + Number(s.fundingPnl));
     const b = s.risk.breaker;
     const key = `${b.state}|${b.state === 'CLOSED' ? 'none' : String(b.reason ?? 'unknown')}`;
     if (key !== this.lastBreakerKey) {
