@@ -12,3 +12,5 @@ export { MarginGuard, type MarginGuardSettings, type MarginReading, type MarginV
 export { distributePosition } from './reconciler';
 export { buildGridEngine, type GridEngineSettings } from './engine.factory';
 export { CountingMetrics } from './counting-metrics';
+export * as fundingArb from './funding-arb';
+export { FundingArbStrategy, InMemoryArbJournal, type FundingArbSettings, type ArbJournal, type PairSpec, type LegSpec, type ArbThresholds } from './funding-arb';

@@ -52,7 +52,9 @@ export type AlertKind =
   | 'feed_undecodable'
   | 'foreign_order'
   | 'rejection_loop'
-  | 'storage_fault';
+  | 'storage_fault'
+  /** Funding arbitrage: a two-leg workflow unwound or trimmed its first leg (second leg rejected / partly filled). */
+  | 'arb_compensation';
 
 /** Where alerts go (the app's AlertService; a list or a no-op in tests and backtests). Must never block or throw. */
 export interface AlertSink {

@@ -1,0 +1,21 @@
+/**
+ * Funding-rate arbitrage, library core (issue 10): funding monitor, APR decision and durable,
+ * idempotent two-leg workflows over two venue ports. See the README section
+ * "Funding-rate arbitrage (library core)" for what exists and what does not yet.
+ */
+export { type LegId, type LegSpec, type PairSpec, type ArbThresholds, type PortfolioCapCheck, noPortfolioCaps, validateArbConfig, YEAR_MS } from './types';
+export { FundingMonitor, type LegFunding, type PairFunding } from './funding-monitor';
+export { decide, aprFor, annualise, legFeeRate, type AprBreakdown, type Decision, type DecisionInput, type ShortLeg } from './decision';
+export {
+  type ArbJournal,
+  InMemoryArbJournal,
+  type JournalEntry,
+  type OrderIntent,
+  type OrderOutcome,
+  type StepCode,
+  type WorkflowKind,
+  type WorkflowState,
+  foldJournal,
+  positionsFromJournal,
+} from './journal';
+export { FundingArbStrategy, type FundingArbSettings, type FundingArbDeps, type ArbSymbolStatus, workflowId, stepClientOrderId, intentMismatch } from './strategy';

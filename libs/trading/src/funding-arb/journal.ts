@@ -1,0 +1,128 @@
+import { Dec, type OrderStatus, type Side, ZERO } from '@mm/domain';
+import type { LegId } from './types';
+
+/** Workflow kinds: open a hedged position, or close it. */
+export type WorkflowKind = 'entry' | 'exit';
+
+/**
+ * Step codes, one client order id each: `f` first leg, `h` hedge leg, `u` unwind of the first leg
+ * (hedge failed), `t` trim of the first leg (hedge partly filled), `x` exit of the first-closed leg,
+ * `y` exit of the second leg.
+ */
+export type StepCode = 'f' | 'h' | 'u' | 't' | 'x' | 'y';
+
+/** An order the workflow is about to send (journaled before it is sent). Quantities base units, decimal strings. */
+export interface OrderIntent {
+  step: StepCode;
+  leg: LegId;
+  symbol: string;
+  side: Side;
+  type: 'MARKET' | 'LIMIT';
+  quantity: string;
+  price?: string;
+  reduceOnly: boolean;
+  clientOrderId: string;
+  /** LIMIT legs: scheduler time after which the unfilled rest is cancelled. */
+  deadlineMs?: number;
+}
+
+/** What the venue made of an intent. `foreign`: the reply did not match the intent and was not adopted. */
+export interface OrderOutcome {
+  clientOrderId: string;
+  status: OrderStatus | 'FOREIGN' | 'NOT_SENT';
+  executedQty: string;
+  avgPrice: string;
+  orderId?: string;
+  error?: string;
+}
+
+/** Journal entries, appended in order; the workflow state is their fold (see `foldJournal`). */
+export type JournalEntry =
+  | { t: 'started'; atMs: number; id: string; symbol: string; kind: WorkflowKind; short: LegId; first: LegId; fundingTimeMs: number; attempt: number; quantity: string }
+  | { t: 'intent'; atMs: number; id: string; intent: OrderIntent }
+  | { t: 'outcome'; atMs: number; id: string; outcome: OrderOutcome }
+  | { t: 'finished'; atMs: number; id: string; result: 'hedged' | 'compensated' | 'aborted' | 'exited' | 'failed'; detail: string };
+
+/**
+ * The durable journal of the two-leg workflows (a port). Every step is appended (and must be
+ * durable when `append` resolves) before the order it describes is sent, so a restart can rebuild
+ * every unfinished workflow from `entries()` and resume or compensate it.
+ *
+ * Implementations: `InMemoryArbJournal` (tests, backtests). A SQLite/PostgreSQL implementation is
+ * a single append-only table (seq autoincrement, workflow id, JSON entry) read back in seq order.
+ */
+export interface ArbJournal {
+  /** Appends one entry. Rejects when storage failed (the strategy then stops opening). */
+  append(entry: JournalEntry): Promise<void>;
+  /** Every entry ever appended, in append order. */
+  entries(): Promise<JournalEntry[]>;
+}
+
+/** Journal in process memory: survives a new strategy instance, not a process crash. */
+export class InMemoryArbJournal implements ArbJournal {
+  private readonly log: JournalEntry[] = [];
+  async append(entry: JournalEntry): Promise<void> {
+    this.log.push(JSON.parse(JSON.stringify(entry)) as JournalEntry);
+  }
+  async entries(): Promise<JournalEntry[]> {
+    return this.log.map((e) => JSON.parse(JSON.stringify(e)) as JournalEntry);
+  }
+}
+
+/** One step of a folded workflow: its intent and, once known, its outcome. */
+export interface StepState {
+  intent: OrderIntent;
+  outcome?: OrderOutcome;
+}
+
+/** A workflow rebuilt from the journal. */
+export interface WorkflowState {
+  id: string;
+  symbol: string;
+  kind: WorkflowKind;
+  short: LegId;
+  first: LegId;
+  fundingTimeMs: number;
+  attempt: number;
+  quantity: Dec;
+  steps: Partial<Record<StepCode, StepState>>;
+  finished?: { result: string; detail: string };
+}
+
+/** Rebuilds workflows from journal entries (in order). @throws Error on an entry for an unknown workflow. */
+export function foldJournal(entries: readonly JournalEntry[]): Map<string, WorkflowState> {
+  const out = new Map<string, WorkflowState>();
+  entries.forEach((e, i) => {
+    if (e.t === 'started') {
+      out.set(e.id, { id: e.id, symbol: e.symbol, kind: e.kind, short: e.short, first: e.first, fundingTimeMs: e.fundingTimeMs, attempt: e.attempt, quantity: new Dec(e.quantity), steps: {} });
+      return;
+    }
+    const wf = out.get(e.id);
+    if (!wf) throw new Error(`arb journal entry ${i}: workflow ${e.id} was never started`);
+    if (e.t === 'intent') wf.steps[e.intent.step] = { intent: e.intent };
+    else if (e.t === 'outcome') {
+      const st = Object.values(wf.steps).find((s) => s?.intent.clientOrderId === e.outcome.clientOrderId);
+      if (!st) throw new Error(`arb journal entry ${i}: outcome for unknown client order id ${e.outcome.clientOrderId}`);
+      st.outcome = e.outcome;
+    } else wf.finished = { result: e.result, detail: e.detail };
+  });
+  return out;
+}
+
+/** Signed executed base quantity a step added to its leg (BUY +, SELL −); 0 without a fill. */
+export function signedFill(s: StepState | undefined): Dec {
+  if (!s?.outcome) return ZERO;
+  const q = new Dec(s.outcome.executedQty);
+  return s.intent.side === 'BUY' ? q : q.neg();
+}
+
+/** Net position per symbol and leg (base units, signed) from every step of every workflow. */
+export function positionsFromJournal(wfs: Iterable<WorkflowState>): Map<string, Record<LegId, Dec>> {
+  const out = new Map<string, Record<LegId, Dec>>();
+  for (const wf of wfs) {
+    const p = out.get(wf.symbol) ?? { a: ZERO, b: ZERO };
+    for (const s of Object.values(wf.steps)) if (s) p[s.intent.leg] = p[s.intent.leg].plus(signedFill(s));
+    out.set(wf.symbol, p);
+  }
+  return out;
+}
