@@ -88,6 +88,8 @@ describe('funding-arb decision (REQ-ARB-001/002)', () => {
     const t = { ...T, minAboveThresholdMs: 30 * 60_000 };
     expect(decide(input({ thresholds: t, aboveSinceMs: NOW - 29 * 60_000 })).action).toBe('none');
     expect(decide(input({ thresholds: t, aboveSinceMs: NOW - 30 * 60_000 })).action).toBe('enter');
+    expect(decide(input({ thresholds: t, aboveSinceMs: undefined })).reasons).toEqual(['entry waits: APR above threshold for 0 ms < 1800000 ms']);
+    expect(decide(input({ aboveSinceMs: undefined })).action).toBe('enter'); // no minimum: the first reading suffices
     const late = decide(input({ funding: funding(lf('0.0001', 8 * H, NOW + 5 * 60_000), lf('0.0004', 4 * H, NOW + 5 * 60_000)) }));
     expect(late.action).toBe('none');
     expect(late.reasons[0]).toBe('entry blocked: 300000 ms before funding < 600000 ms');

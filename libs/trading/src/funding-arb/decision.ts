@@ -104,7 +104,7 @@ export function decide(inp: DecisionInput): Decision {
   const spread = pa.minus(pb).abs().div(pa.plus(pb).div(2));
   if (spread.gt(t.maxLegPriceSpread))
     return { action: 'none', apr: best, reasons: [`entry blocked: leg price spread ${spread.toFixed(6)} > ${t.maxLegPriceSpread}`] };
-  if (inp.aboveSinceMs === undefined || inp.nowMs - inp.aboveSinceMs < t.minAboveThresholdMs)
+  if (t.minAboveThresholdMs > 0 && (inp.aboveSinceMs === undefined || inp.nowMs - inp.aboveSinceMs < t.minAboveThresholdMs))
     return { action: 'none', apr: best, reasons: [`entry waits: APR above threshold for ${inp.aboveSinceMs === undefined ? 0 : inp.nowMs - inp.aboveSinceMs} ms < ${t.minAboveThresholdMs} ms`] };
   const next = legs[best.short].nextFundingTimeMs || legs[otherLeg(best.short)].nextFundingTimeMs;
   if (next > 0 && next - inp.nowMs < t.minLeadBeforeFundingMs)

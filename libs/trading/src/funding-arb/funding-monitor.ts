@@ -36,6 +36,8 @@ interface LegState {
  * the injected scheduler and also takes the venue's funding stream, keeping per leg the current and
  * predicted rate, the next funding time, the actual interval and the receipt time.
  *
+ * A stream update calls `onStreamUpdate(symbol)` (the strategy evaluates that pair at once).
+ *
  * Staleness is judged on receipt time: a leg whose last reading is older than `maxAgeMs` (or that
  * never answered) is stale. Polling, not the stream alone, refreshes a leg, so a leg whose stream
  * is silent (a spot leg, or a perp between settlements) is not stale while its venue answers —
@@ -50,7 +52,7 @@ export class FundingMonitor {
   constructor(
     private readonly pairs: readonly PairSpec[],
     private readonly scheduler: Scheduler,
-    private readonly opts: { pollMs: number; maxAgeMs: number },
+    private readonly opts: { pollMs: number; maxAgeMs: number; onStreamUpdate?: (symbol: string) => void },
   ) {
     if (!(opts.pollMs > 0)) throw new Error(`funding monitor pollMs must be > 0, got ${opts.pollMs}`);
     if (!(opts.maxAgeMs > 0)) throw new Error(`funding monitor maxAgeMs must be > 0, got ${opts.maxAgeMs}`);
@@ -70,7 +72,14 @@ export class FundingMonitor {
           } catch {
             // no history: the interval comes from observation or the default
           }
-          this.unsubs.push(leg.venue.watchFundingRate(leg.symbol, { next: (f) => this.accept(p, id, f) }));
+          this.unsubs.push(
+            leg.venue.watchFundingRate(leg.symbol, {
+              next: (f) => {
+                this.accept(p, id, f);
+                this.opts.onStreamUpdate?.(p.symbol);
+              },
+            }),
+          );
         }
       }
     }

@@ -121,10 +121,15 @@ export class FundingArbStrategy {
     for (const p of settings.pairs) this.pairs.set(p.symbol, p);
     this.caps = deps.caps ?? noPortfolioCaps;
     this.alerts = deps.alerts ?? noopAlerts;
-    this.monitor = new FundingMonitor(settings.pairs, deps.scheduler, { pollMs: settings.fundingPollMs, maxAgeMs: settings.thresholds.maxFundingAgeMs });
+    this.monitor = new FundingMonitor(settings.pairs, deps.scheduler, {
+      pollMs: settings.fundingPollMs,
+      maxAgeMs: settings.thresholds.maxFundingAgeMs,
+      // a funding update evaluates its pair at once (the upstream's OnFundingUpdate path, without its lock)
+      onStreamUpdate: (symbol) => this.enqueue(() => this.evaluate(symbol)),
+    });
   }
 
-  /** Loads the journal, starts the funding monitor, resumes unfinished workflows and starts the decision timer. */
+  /** Loads the journal, starts the funding monitor, resumes unfinished workflows, evaluates every pair once and starts the decision timer. */
   async start(): Promise<void> {
     for (const p of this.settings.pairs)
       for (const id of ['a', 'b'] as const) this.rules.set(`${p.symbol}:${id}`, await p.legs[id].venue.getSymbolRules(p.legs[id].symbol));
@@ -135,6 +140,7 @@ export class FundingArbStrategy {
       this.inFlight.set(wf.symbol, wf.id);
       this.enqueue(() => this.advance(wf));
     }
+    this.evaluateAll();
     this.timer = this.deps.scheduler.setInterval(() => this.evaluateAll(), this.settings.decisionIntervalMs);
   }
 
@@ -147,10 +153,25 @@ export class FundingArbStrategy {
     this.monitor.stop();
   }
 
-  /** Resolves when every task queued so far (and the monitor's poll) has run. */
-  async idle(): Promise<void> {
-    await this.monitor.idle();
-    await this.chain;
+  /** Resolves when every task queued so far has run (the queue's current tail). */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  /**
+   * Resolves once the task queue and the monitor's poll are empty and stay so across a few microtask
+   * turns. A workflow parked on a scheduler timer (resting LIMIT leg, retry) is not waited for: with a
+   * `VirtualScheduler`, advance time (`advanceToAsync(t, () => strategy.whenIdle())`). Never rejects.
+   */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      const chain = this.chain;
+      const poll = this.monitor.idle();
+      await poll.catch(() => undefined);
+      await chain.catch(() => undefined);
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      if (this.chain === chain && this.monitor.idle() === poll) return;
+    }
   }
 
   /** Evaluates every pair now (also run by the decision timer). */
@@ -185,7 +206,7 @@ export class FundingArbStrategy {
         await task();
       } catch (e) {
         if (e instanceof JournalFailure) return; // already halted and alerted
-        this.alerts.notify({ kind: 'strategy_crashed', level: 'ERROR', title: 'funding-arb task failed', message: e instanceof Error ? e.message : String(e) });
+        this.alerts.notify({ kind: 'strategy_crashed', level: 'ERROR', title: 'funding-arb task failed', message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
       }
     });
   }
