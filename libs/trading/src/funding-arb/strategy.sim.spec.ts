@@ -6,6 +6,7 @@ import {
   type ArbThresholds,
   FundingArbStrategy,
   type FundingArbSettings,
+  FundingMonitor,
   InMemoryArbJournal,
   type JournalEntry,
   type LegSpec,
@@ -204,6 +205,38 @@ const clientIds = (...v: SimExchange[]) => v.flatMap((s) => s.allOrders().map((x
 const entryId = workflowId(SYMBOL, 'entry', 'b', FT, 1);
 
 describe('funding-arb on two SimExchange venues (long perp A, short perp B)', () => {
+  it('funding monitor: current rate, next funding time and the actual interval (venue history, then observed, else the default)', async () => {
+    // venue A has no settled history before the start; venue B has two settlements 8 h apart
+    const a = sim({ name: 'venueA', rates: [{ fundingTimeMs: FT, rate: dec('0.0002') }, { fundingTimeMs: FT + 8 * H, rate: dec('0.0003') }] });
+    const b = sim({ name: 'venueB', rates: funding('0.0005', '0.0004') });
+    const scheduler = new VirtualScheduler(a.clock.now());
+    const pair: PairSpec = { symbol: SYMBOL, legs: { a: leg(a, { defaultFundingIntervalMs: 4 * H }), b: leg(b) }, orderQty: dec('0.01') };
+    const updates: string[] = [];
+    const m = new FundingMonitor([pair], scheduler, { pollMs: 60_000, maxAgeMs: 5 * 60_000, onStreamUpdate: (sym) => updates.push(sym) });
+    await m.start();
+    let snap = m.snapshot(SYMBOL);
+    expect(snap.stale).toEqual([]);
+    expect(snap.legs.a).toMatchObject({ nextFundingTimeMs: FT, intervalMs: 4 * H, intervalSource: 'default', receivedAtMs: START });
+    expect(snap.legs.a!.rate.toString()).toBe('0');
+    expect(snap.legs.b).toMatchObject({ nextFundingTimeMs: FT, intervalMs: 8 * H, intervalSource: 'history' });
+    expect(snap.legs.b!.rate.toString()).toBe('0.0005');
+    for (let t = START; t < FT + 60_000; t += 60_000) {
+      a.advance(60_000);
+      b.advance(60_000);
+      scheduler.advanceTo(a.clock.now());
+      await m.idle();
+    }
+    snap = m.snapshot(SYMBOL);
+    expect(snap.legs.a).toMatchObject({ nextFundingTimeMs: FT + 8 * H, intervalMs: 8 * H, intervalSource: 'observed' });
+    expect(snap.legs.a!.rate.toString()).toBe('0.0002');
+    expect(snap.legs.b!.rate.toString()).toBe('0.0004');
+    expect(updates).toEqual([SYMBOL, SYMBOL]); // one settlement event per venue at FT
+    // polling stops → the readings age into staleness
+    m.stop();
+    scheduler.advanceBy(5 * 60_000 + 1);
+    expect(m.snapshot(SYMBOL).stale).toEqual([`leg a: funding data ${5 * 60_000 + 1 + (a.clock.now() - snap.legs.a!.receivedAtMs)} ms old > 300000 ms`, expect.stringMatching(/^leg b: funding data \d+ ms old > 300000 ms$/)]);
+  });
+
   it('enters both legs with deterministic client order ids, the hedge sized from the first leg’s fill', async () => {
     const h = await harness({});
     expect(h.a.clock.now()).toBe(START);
@@ -226,6 +259,23 @@ describe('funding-arb on two SimExchange venues (long perp A, short perp B)', ()
     await h.step(FT - h.scheduler.now() + 10_000);
     expect(h.b.fundingPnl().toString()).toBe('2.5');
     expect(h.a.fundingPnl().toString()).toBe('-0.5');
+    h.strategy.stop();
+  });
+
+  it('REQ-ARB-004: the first leg only partly fills (maker LIMIT, rest cancelled) → the hedge is sized from its executed quantity', async () => {
+    const h = await harness({
+      a: { fillModel: 'conservative', volumeShare: 0.001 },
+      legA: { execution: { type: 'LIMIT', offset: dec('0.0001'), timeoutMs: 150_000 } },
+    });
+    await h.step(5 * 60_000);
+    const first = h.a.allOrders()[0];
+    expect(first).toMatchObject({ clientOrderId: stepClientOrderId(entryId, 'f'), side: 'BUY', type: 'LIMIT', status: 'CANCELED' });
+    expect(first.executedQty.gt(0) && first.executedQty.lt('0.05')).toBe(true);
+    const hedge = h.b.allOrders()[0];
+    expect(hedge).toMatchObject({ clientOrderId: stepClientOrderId(entryId, 'h'), side: 'SELL', type: 'MARKET', status: 'FILLED' });
+    expect(hedge.quantity.toString()).toBe(first.executedQty.toString());
+    const pos = await h.positions();
+    expect(pos.a.plus(pos.b).isZero()).toBe(true);
     h.strategy.stop();
   });
 
