@@ -147,6 +147,7 @@ async function harness(o: {
   caps?: PortfolioCapCheck;
   qty?: string;
   decisionIntervalMs?: number;
+  maxEntryAttempts?: number;
   /** Runs on the venues before the strategy starts. */
   setup?: (a: SimExchange, b: SimExchange) => Promise<void>;
 }): Promise<Harness> {
@@ -165,6 +166,7 @@ async function harness(o: {
     firstLeg: 'long',
     maxSendAttempts: 3,
     retryDelayMs: 30_000,
+    maxEntryAttemptsPerFunding: o.maxEntryAttempts ?? 1,
   };
   const make = (j: ArbJournal) => new FundingArbStrategy(settings, { scheduler, journal: j, caps: o.caps, alerts: { notify: (e) => alerts.push({ kind: e.kind, title: e.title }) } });
   const h: Harness = {
@@ -294,6 +296,20 @@ describe('funding-arb on two SimExchange venues (long perp A, short perp B)', ()
     expect(wf.steps.h!.outcome!.error).toMatch(/INSUFFICIENT_MARGIN/);
     expect(wf.finished!.result).toBe('compensated');
     expect(h.alerts.map((x) => x.kind)).toContain('arb_compensation');
+    // no retry before the next funding time (one attempt per funding time): no fee churn
+    await h.step(30 * 60_000);
+    expect(h.a.allOrders()).toHaveLength(2);
+    expect(h.strategy.status()[0].lastDecision!.reasons).toEqual([`entry blocked: 1 entry attempt(s) already made for funding time ${FT}`]);
+    h.strategy.stop();
+  });
+
+  it('with two attempts per funding time, a second entry after a compensated one gets fresh client order ids (attempt 2)', async () => {
+    const h = await harness({ b: { balance: '100' }, maxEntryAttempts: 2 });
+    await h.step(8 * 60_000); // start + the 7-minute decision
+    const second = workflowId(SYMBOL, 'entry', 'b', FT, 2);
+    expect(clientIds(h.a)).toEqual([stepClientOrderId(entryId, 'f'), stepClientOrderId(entryId, 'u'), stepClientOrderId(second, 'f'), stepClientOrderId(second, 'u')]);
+    expect(h.strategy.listWorkflows().map((w) => w.finished!.result)).toEqual(['compensated', 'compensated']);
+    expect(h.a.status().duplicateClientOrderIds + h.b.status().duplicateClientOrderIds).toBe(0);
     h.strategy.stop();
   });
 

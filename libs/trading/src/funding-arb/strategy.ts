@@ -43,6 +43,12 @@ export interface FundingArbSettings {
   maxSendAttempts: number;
   /** Delay before an unfinished workflow is retried after a transient failure (ms). */
   retryDelayMs: number;
+  /**
+   * Entry workflows allowed per symbol and funding time (≥ 1). An entry that was compensated or
+   * aborted is not retried beyond this before the next funding time, so a venue that keeps rejecting
+   * the hedge does not churn fees.
+   */
+  maxEntryAttemptsPerFunding: number;
 }
 
 export interface FundingArbDeps {
@@ -118,6 +124,8 @@ export class FundingArbStrategy {
     validateArbConfig(settings.pairs, settings.thresholds);
     if (!(settings.decisionIntervalMs > 0)) throw new Error(`decisionIntervalMs must be > 0 ms, got ${settings.decisionIntervalMs}`);
     if (!(settings.maxSendAttempts >= 1)) throw new Error(`maxSendAttempts must be ≥ 1, got ${settings.maxSendAttempts}`);
+    if (!(Number.isInteger(settings.maxEntryAttemptsPerFunding) && settings.maxEntryAttemptsPerFunding >= 1))
+      throw new Error(`maxEntryAttemptsPerFunding must be an integer ≥ 1, got ${settings.maxEntryAttemptsPerFunding}`);
     for (const p of settings.pairs) this.pairs.set(p.symbol, p);
     this.caps = deps.caps ?? noPortfolioCaps;
     this.alerts = deps.alerts ?? noopAlerts;
@@ -239,13 +247,19 @@ export class FundingArbStrategy {
     if (d.action === 'none') return;
     const short = d.short;
     const legFunding = funding.legs[short]!.nextFundingTimeMs || funding.legs[otherLeg(short)]!.nextFundingTimeMs;
-    const first: LegId = this.settings.firstLeg === 'short' ? short : otherLeg(short);
+    let first: LegId = this.settings.firstLeg === 'short' ? short : otherLeg(short);
+    // an exit with only one leg left open (after a failed unwind) closes that leg first
+    if (d.action === 'exit' && pos[first].isZero()) first = otherLeg(first);
     let quantity: Dec;
     if (d.action === 'enter') quantity = roundToIncrement(pair.orderQty, this.rule(symbol, first).stepSize, 'down');
     else quantity = pos[first].abs();
     if (!quantity.gt(0)) return;
     const kind: WorkflowKind = d.action === 'enter' ? 'entry' : 'exit';
     const attempt = 1 + [...this.workflows.values()].filter((w) => w.symbol === symbol && w.kind === kind && w.short === short && w.fundingTimeMs === legFunding).length;
+    if (kind === 'entry' && attempt > this.settings.maxEntryAttemptsPerFunding) {
+      this.last.set(symbol, { ...this.last.get(symbol)!, action: 'none', reasons: [`entry blocked: ${attempt - 1} entry attempt(s) already made for funding time ${legFunding}`] });
+      return;
+    }
     const id = workflowId(symbol, kind, short, legFunding, attempt);
     await this.journal({ t: 'started', atMs: now, id, symbol, kind, short, first, fundingTimeMs: legFunding, attempt, quantity: quantity.toString() });
     this.inFlight.set(symbol, id);
@@ -304,6 +318,8 @@ export class FundingArbStrategy {
         if (!(await this.step(wf, pair, 'u', first, closeSide(first), e1, true))) return;
         const u = exec(wf.steps.u);
         this.alerts.notify({ kind: 'arb_compensation', level: 'WARNING', title: `funding-arb ${wf.symbol}: second leg failed, first leg unwound`, message: `${wf.id}: hedge ${wf.steps.h?.outcome?.status ?? 'not sent'} (${wf.steps.h?.outcome?.error ?? ''}); unwound ${u} of ${e1}` });
+        if (!u.eq(e1))
+          this.alerts.notify({ kind: 'arb_compensation', level: 'CRITICAL', title: `funding-arb ${wf.symbol}: unwind incomplete, leg unhedged`, message: `${wf.id}: unwound ${u} of ${e1} (${wf.steps.u!.outcome!.status} ${wf.steps.u!.outcome!.error ?? ''})` });
         return this.finish(wf, u.eq(e1) ? 'compensated' : 'failed', `hedge executed 0; unwound ${u} of ${e1}`);
       }
       if (e2.lt(e1)) {
