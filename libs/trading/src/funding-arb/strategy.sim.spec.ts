@@ -142,6 +142,7 @@ async function harness(o: {
   legA?: Partial<LegSpec>;
   legB?: Partial<LegSpec>;
   venueA?: (s: SimExchange) => ExchangeVenue;
+  venueB?: (s: SimExchange) => ExchangeVenue;
   thresholds?: Partial<ArbThresholds>;
   journal?: (inner: InMemoryArbJournal) => ArbJournal;
   caps?: PortfolioCapCheck;
@@ -157,7 +158,7 @@ async function harness(o: {
   const scheduler = new VirtualScheduler(a.clock.now());
   const journal = new InMemoryArbJournal();
   const alerts: Harness['alerts'] = [];
-  const pair: PairSpec = { symbol: SYMBOL, legs: { a: leg(o.venueA ? o.venueA(a) : a, o.legA), b: leg(b, o.legB) }, orderQty: dec(o.qty ?? '0.05') };
+  const pair: PairSpec = { symbol: SYMBOL, legs: { a: leg(o.venueA ? o.venueA(a) : a, o.legA), b: leg(o.venueB ? o.venueB(b) : b, o.legB) }, orderQty: dec(o.qty ?? '0.05') };
   const settings: FundingArbSettings = {
     pairs: [pair],
     thresholds: { ...THRESHOLDS, ...o.thresholds },
@@ -392,6 +393,78 @@ describe('funding-arb on two SimExchange venues (long perp A, short perp B)', ()
     const pos = await h.positions();
     expect(pos.a.isZero() && pos.b.isZero()).toBe(true);
     expect(new Set(clientIds(h.a, h.b)).size).toBe(clientIds(h.a, h.b).length);
+    h.strategy.stop();
+  });
+
+  it('restart while a maker hedge rests on the venue: the new instance finds it by client order id, cancels the rest at its deadline and trims', async () => {
+    const h = await harness({
+      b: { fillModel: 'conservative', volumeShare: 0.001 },
+      legB: { execution: { type: 'LIMIT', offset: dec('0.0001'), timeoutMs: 150_000 } },
+    });
+    await h.step(60_000);
+    expect(h.b.allOrders()[0].status).toMatch(/^(NEW|PARTIALLY_FILLED)$/);
+    h.strategy.stop(); // the process dies with the hedge resting
+    await h.restart();
+    await h.step(4 * 60_000);
+    const wf = h.strategy.listWorkflows()[0];
+    expect(wf.finished!.result).toBe('hedged');
+    const hedge = h.b.allOrders()[0];
+    expect(hedge.status).toBe('CANCELED');
+    expect(hedge.updateTimeMs).toBe(START + 150_000); // cancelled at the journaled deadline, by the new instance
+    const pos = await h.positions();
+    expect(pos.a.plus(pos.b).isZero() && pos.a.gt(0)).toBe(true);
+    expect(clientIds(h.a, h.b)).toEqual([stepClientOrderId(entryId, 'f'), stepClientOrderId(entryId, 't'), stepClientOrderId(entryId, 'h')]);
+    expect(h.a.status().duplicateClientOrderIds + h.b.status().duplicateClientOrderIds).toBe(0);
+    h.strategy.stop();
+  });
+
+  it('a lost reply (the venue took the hedge, the answer timed out) is found by client order id, not sent twice', async () => {
+    let lost = 1;
+    const h = await harness({
+      venueB: (s) =>
+        new Proxy(s, {
+          get(target, key) {
+            if (key === 'placeOrder')
+              return async (req: Parameters<SimExchange['placeOrder']>[0]) => {
+                const o = await target.placeOrder(req);
+                if (lost-- > 0) throw new VenueError('UNAVAILABLE', 'deadline exceeded');
+                return o;
+              };
+            const val = Reflect.get(target, key, target) as unknown;
+            return typeof val === 'function' ? (val as (...a: unknown[]) => unknown).bind(target) : val;
+          },
+        }) as ExchangeVenue,
+    });
+    await h.step(60_000);
+    expect(lost).toBe(0); // placeOrder on B was called once: the retry looked the id up instead of sending again
+    expect(h.strategy.listWorkflows()[0].finished!.result).toBe('hedged');
+    expect(clientIds(h.b)).toEqual([stepClientOrderId(entryId, 'h')]);
+    expect(h.b.status().duplicateClientOrderIds).toBe(0);
+    expect((await h.positions()).b.toString()).toBe('-0.05');
+    h.strategy.stop();
+  });
+
+  it('restart mid-exit (crash between the exit legs): the new instance closes the second leg; both flat, no id twice', async () => {
+    let crashing: CrashingJournal | undefined;
+    const h = await harness({
+      b: { rates: funding('0.0005', '0.0001') },
+      decisionIntervalMs: 24 * H,
+      journal: (inner) => (crashing = new CrashingJournal(inner, (e) => e.t === 'intent' && e.intent.step === 'y', 'before')),
+    });
+    await h.step(60_000);
+    await h.step(FT - h.scheduler.now() + 10_000);
+    expect(crashing!.crashed).toBe(true);
+    let pos = await h.positions();
+    expect([pos.a.toString(), pos.b.toString()]).toEqual(['0', '-0.05']); // first exit leg closed, second still open
+    await h.restart();
+    await h.step(10_000);
+    const exit = h.strategy.listWorkflows().find((w) => w.kind === 'exit')!;
+    expect(exit.finished).toEqual({ result: 'exited', detail: 'closed 0.05 / 0.05' });
+    pos = await h.positions();
+    expect(pos.a.isZero() && pos.b.isZero()).toBe(true);
+    const ids = clientIds(h.a, h.b);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(4);
     h.strategy.stop();
   });
 
