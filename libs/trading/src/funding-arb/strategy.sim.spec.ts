@@ -304,6 +304,33 @@ describe('funding-arb on two SimExchange venues (long perp A, short perp B)', ()
     h.strategy.stop();
   });
 
+  it('an unwind the venue also rejects: workflow failed, CRITICAL alert, and no new entry on top of the lone leg', async () => {
+    const h = await harness({
+      b: { balance: '100' },
+      maxEntryAttempts: 5,
+      venueA: (s) =>
+        new Proxy(s, {
+          get(target, key) {
+            if (key === 'placeOrder')
+              return async (req: Parameters<SimExchange['placeOrder']>[0]) => {
+                if (req.clientOrderId?.endsWith('-u')) throw new VenueError('FAILED_PRECONDITION', 'reduce-only rejected (injected)', { reason: 'REDUCE_ONLY_REJECTED' });
+                return target.placeOrder(req);
+              };
+            const val = Reflect.get(target, key, target) as unknown;
+            return typeof val === 'function' ? (val as (...a: unknown[]) => unknown).bind(target) : val;
+          },
+        }) as ExchangeVenue,
+    });
+    await h.step(30 * 60_000);
+    const wf = h.strategy.listWorkflows();
+    expect(wf).toHaveLength(1);
+    expect(wf[0].finished).toEqual({ result: 'failed', detail: 'hedge executed 0; unwound 0 of 0.05' });
+    expect(h.alerts.some((x) => x.kind === 'arb_compensation' && x.title.includes('unwind incomplete'))).toBe(true);
+    expect(h.strategy.status()[0]).toMatchObject({ position: { a: '0.05', b: '0' }, lastDecision: { reasons: ['hold'] } });
+    expect(h.a.allOrders().filter((x) => x.clientOrderId.endsWith('-f'))).toHaveLength(1);
+    h.strategy.stop();
+  });
+
   it('with two attempts per funding time, a second entry after a compensated one gets fresh client order ids (attempt 2)', async () => {
     const h = await harness({ b: { balance: '100' }, maxEntryAttempts: 2 });
     await h.step(8 * 60_000); // start + the 7-minute decision

@@ -223,7 +223,9 @@ export class FundingArbStrategy {
     const pair = this.pairs.get(symbol)!;
     const funding = this.monitor.snapshot(symbol);
     const pos = positionsFromJournal([...this.workflows.values()].filter((w) => w.symbol === symbol)).get(symbol) ?? { a: ZERO, b: ZERO };
-    const openShort: LegId | null = pos.a.isNegative() ? 'a' : pos.b.isNegative() ? 'b' : null;
+    // Any leg open counts as a position (never enter on top of it): the short leg, or for a lone long
+    // leg left by an incomplete unwind, the leg that would be short.
+    const openShort: LegId | null = pos.a.isNegative() ? 'a' : pos.b.isNegative() ? 'b' : pos.a.gt(0) ? 'b' : pos.b.gt(0) ? 'a' : null;
     const prices: Record<LegId, Dec | undefined> = { a: undefined, b: undefined };
     for (const id of ['a', 'b'] as const) {
       try {
