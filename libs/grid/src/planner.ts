@@ -182,3 +182,85 @@ export function openingOrderNotional(slots: Iterable<Slot>): Dec {
   for (const s of slots) if (s.order && !isExitOrder(s)) total = total.plus(s.order.price.mul(s.order.quantity.minus(s.order.executedQty)));
   return total;
 }
+
+/**
+ * An interval of prices (bounds inclusive or not) over which {@link planGrid} returns no action
+ * for unchanged slots, anchor, parameters and plan options. See {@link quietBand}.
+ */
+export interface QuietBand {
+  lo: Dec;
+  loInclusive: boolean;
+  hi: Dec;
+  hiInclusive: boolean;
+}
+
+/** Is `price` inside the band? Decimal comparisons, exact. */
+export function inQuietBand(b: QuietBand, price: Dec): boolean {
+  const lo = price.comparedTo(b.lo);
+  if (lo < 0 || (lo === 0 && !b.loInclusive)) return false;
+  const hi = price.comparedTo(b.hi);
+  return hi < 0 || (hi === 0 && b.hiInclusive);
+}
+
+/**
+ * The prices around `price` for which `planGrid(slots, P, anchor, p, rules, opts)` returns `[]`.
+ * Precondition: it returns `[]` at `price` (the caller has just planned there with these arguments);
+ * otherwise the result is meaningless. Null when the plan also depends on the inventory (skew on).
+ * Derived from the
+ * planner's rules, each a threshold in P once the centre C is fixed:
+ * - the centre stays C while |P − C| < I/2 (half steps are ties of `gridCenter`: excluded), and the
+ *   cancel window depends on C only;
+ * - with an order budget left: a FREE long slot (|qty| ≥ minQty) becomes an exit when P ≥ level − SW·I
+ *   (so P < that), a FREE short one when P ≤ level + BW·I (so P > that);
+ * - with opening allowed and budget left: a buy level of C's window that would be placed (no slot, or a
+ *   FREE flat one, and a valid quantity) opens when level < P − buffer (so P ≤ level + buffer); a sell
+ *   level (neutral mode) when level > P + buffer (so P ≥ level − buffer).
+ * The band is the intersection of these constraints. Exact decimal arithmetic; no rounding.
+ */
+export function quietBand(slots: ReadonlyMap<string, Slot>, price: Dec, anchor: Dec, p: GridParams, rules: SymbolRules, opts: PlanOptions = {}): QuietBand | null {
+  if (!p.inventorySkewFactor.isZero()) return null;
+  const I = opts.interval ?? p.priceInterval;
+  const allowOpening = opts.allowOpening ?? true;
+  const allowClosing = opts.allowClosing ?? true;
+  const center = centerOf(price, anchor, I);
+  const half = I.div(2);
+  const band: QuietBand = { lo: center.minus(half), loInclusive: false, hi: center.plus(half), hiInclusive: false };
+  const lower = (v: Dec, inclusive: boolean) => {
+    const c = v.comparedTo(band.lo);
+    if (c > 0 || (c === 0 && !inclusive)) {
+      band.lo = v;
+      band.loInclusive = inclusive;
+    }
+  };
+  const upper = (v: Dec, inclusive: boolean) => {
+    const c = v.comparedTo(band.hi);
+    if (c < 0 || (c === 0 && !inclusive)) {
+      band.hi = v;
+      band.hiInclusive = inclusive;
+    }
+  };
+  let active = 0;
+  for (const s of slots.values()) if (s.status !== 'FREE') active++;
+  const budget = p.maxActiveOrders - active;
+  if (budget <= 0) return band;
+  if (allowClosing) {
+    const upSpan = I.mul(p.sellWindow);
+    const downSpan = I.mul(p.buyWindow);
+    for (const s of slots.values()) {
+      if (s.status !== 'FREE' || !isFilled(s) || s.positionQty.abs().lt(rules.minQty)) continue;
+      if (s.positionQty.gt(0)) upper(s.level.minus(upSpan), false);
+      else lower(s.level.plus(downSpan), false);
+    }
+  }
+  if (!allowOpening) return band;
+  const notional = p.orderNotional.mul(opts.sizeFactor ?? new Dec(1));
+  const { buffer } = constantsOf(I, p);
+  const wouldPlace = (level: Dec): boolean => {
+    const s = slots.get(keyOf(level));
+    if (s && (s.status !== 'FREE' || isFilled(s))) return false;
+    return quantityForNotional(notional, level, rules, p.minOrderValue) !== undefined;
+  };
+  for (const l of windowLevels(center, I, p.buyWindow, 'buy')) if (l.gt(0) && wouldPlace(l)) upper(l.plus(buffer), true);
+  if (p.mode === 'neutral') for (const l of windowLevels(center, I, p.sellWindow, 'sell')) if (wouldPlace(l)) lower(l.minus(buffer), true);
+  return band;
+}

@@ -21,6 +21,9 @@ import {
   makeClientOrderId,
   openingOrderNotional,
   planGrid,
+  type QuietBand,
+  inQuietBand,
+  quietBand,
   validateGrid,
 } from '@mm/grid';
 import { randomBytes } from 'node:crypto';
@@ -68,6 +71,14 @@ export interface EngineOptions {
   rejectionBackoffMs?: number;
   /** Storage check period (`EngineStateStore.verify`), ms; 0 = off (default 1000). */
   storageCheckIntervalMs?: number;
+  /**
+   * Quiet-band fast path (default on): after a planning pass that planned nothing, the engine keeps
+   * the price interval over which the planner would plan nothing for the same slots and risk options
+   * (`quietBand` of `@mm/grid`); a later tick whose price is inside it, with no slot change and the
+   * same plan options, skips the planning pass (risk checks still run). Exact: the same orders as
+   * without it. `false` turns it off (parity checks).
+   */
+  quietBand?: boolean;
 }
 
 /** Rejection state of one slot (see `EngineOptions.maxConsecutiveRejections`). */
@@ -134,6 +145,12 @@ export class GridEngine {
   /** Consecutive rejections per slot key. */
   private readonly rejections = new Map<string, RejectionState>();
   private rejectionTimer?: TimerHandle;
+  /** Bumped whenever slots may have changed (any queue task but ticks and checks; place; cancel). */
+  private slotsVersion = 0;
+  /** Quiet band of the last empty planning pass and what it was computed for. */
+  private quiet: { band: QuietBand; version: number; anchor: Dec; interval: Dec; allowOpening: boolean; allowClosing: boolean; sizeFactor: Dec } | null = null;
+  /** Planning passes skipped by the quiet band (for tests and benchmarks). */
+  quietSkips = 0;
   state: EngineState = 'starting';
   lastError = '';
 
@@ -375,8 +392,10 @@ export class GridEngine {
   // ---------------------------------------------------------------- queue
 
   private enqueue(what: string, task: () => Promise<void>): Promise<void> {
+    const mutates = what !== 'tick' && what !== 'risk-check' && what !== 'storage-check';
     const run = this.chain.then(async () => {
       if (this.state === 'failed') return;
+      if (mutates) this.slotsVersion++;
       try {
         await task();
       } catch (e) {
@@ -425,8 +444,31 @@ export class GridEngine {
     const dyn = this.opts.dynamicInterval;
     const interval = dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.book.rules.tickSize) : this.opts.params.priceInterval;
     const inventory = this.book.inventory();
-    const planned = planGrid(this.book.slots, this.lastPrice, this.book.strategy.anchorPrice, this.opts.params, this.book.rules, { ...this.risk.planOptions(now, interval), inventory });
-    if (planned.length === 0) return;
+    const options = { ...this.risk.planOptions(now, interval), inventory };
+    const anchor = this.book.strategy.anchorPrice;
+    const q = this.quiet;
+    if (
+      q &&
+      q.version === this.slotsVersion &&
+      q.allowOpening === options.allowOpening &&
+      q.allowClosing === options.allowClosing &&
+      (q.anchor === anchor || q.anchor.eq(anchor)) &&
+      (q.interval === interval || q.interval.eq(interval)) &&
+      (q.sizeFactor === options.sizeFactor || q.sizeFactor.eq(options.sizeFactor ?? 1)) &&
+      inQuietBand(q.band, this.lastPrice)
+    ) {
+      this.quietSkips++;
+      return;
+    }
+    this.quiet = null;
+    const planned = planGrid(this.book.slots, this.lastPrice, anchor, this.opts.params, this.book.rules, options);
+    if (planned.length === 0) {
+      if (this.opts.quietBand !== false) {
+        const band = quietBand(this.book.slots, this.lastPrice, anchor, this.opts.params, this.book.rules, options);
+        if (band) this.quiet = { band, version: this.slotsVersion, anchor, interval, allowOpening: options.allowOpening ?? true, allowClosing: options.allowClosing ?? true, sizeFactor: options.sizeFactor ?? new Dec(1) };
+      }
+      return;
+    }
     // Exposure screening only judges opening orders: without one, skip computing its inputs.
     const opening = planned.some((a) => a.kind === 'place' && !a.exit);
     const actions = opening ? this.risk.screen(planned, new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]), openingOrderNotional(this.book.slots.values())) : planned;
@@ -537,6 +579,7 @@ export class GridEngine {
 
   private async place(actions: Extract<GridAction, { kind: 'place' }>[]): Promise<void> {
     if (this.storageFault) return;
+    this.slotsVersion++;
     const intents: IntentRow[] = [];
     const slots: Slot[] = [];
     for (const a of actions) {
@@ -609,6 +652,7 @@ export class GridEngine {
 
   /** Cancels one venue order and books its final state (queue-internal; used by the reconciler). */
   async cancel(orderId: string): Promise<void> {
+    this.slotsVersion++;
     try {
       const final = await this.executor.cancelOrder(this.symbol, orderId);
       await this.book.applyOrder(final, [], 'cancel');
