@@ -145,12 +145,14 @@ export class GridEngine {
   /** Consecutive rejections per slot key. */
   private readonly rejections = new Map<string, RejectionState>();
   private rejectionTimer?: TimerHandle;
-  /** Bumped whenever slots may have changed (any queue task but ticks and checks; place; cancel). */
+  /** Bumped whenever slots may have changed (any queue task but ticks, checks and the periodic reconciliation; place; cancel); with `book.mutations` the quiet band's version. */
   private slotsVersion = 0;
   /** Quiet band of the last empty planning pass and what it was computed for. */
   private quiet: { band: QuietBand; version: number; anchor: Dec; interval: Dec; allowOpening: boolean; allowClosing: boolean; sizeFactor: Dec } | null = null;
   /** Planning passes skipped by the quiet band (for tests and benchmarks). */
   quietSkips = 0;
+  /** Queue tasks enqueued and not finished (0: the queue is empty). */
+  private pending = 0;
   state: EngineState = 'starting';
   lastError = '';
 
@@ -258,7 +260,7 @@ export class GridEngine {
         next: (t) => {
           this.lastPrice = t.price;
           this.lastPriceAtMs = this.now();
-          this.scheduleTick();
+          if (!this.quickTick()) this.scheduleTick();
         },
         subscribed: () => {
           this.priceStreamUp = true;
@@ -268,7 +270,9 @@ export class GridEngine {
     );
     this.timer = this.scheduler.setInterval(() => void this.enqueue('reconcile', () => this.reconciler.reconcile(false)), this.opts.reconcileIntervalMs);
     // Risk checks also run without ticks: a silent feed is exactly what they must catch.
-    this.watchdog = this.scheduler.setInterval(() => void this.enqueue('risk-check', () => this.riskCheck()), this.opts.riskCheckIntervalMs ?? 1000);
+    this.watchdog = this.scheduler.setInterval(() => {
+      if (!this.quickRiskCheck()) void this.enqueue('risk-check', () => this.riskCheck());
+    }, this.opts.riskCheckIntervalMs ?? 1000);
     const storageMs = this.opts.storageCheckIntervalMs ?? 1000;
     if (storageMs > 0 && this.store.verify) this.storageTimer = this.scheduler.setInterval(() => void this.enqueue('storage-check', () => this.checkStorage()), storageMs);
     this.state = 'running';
@@ -392,11 +396,13 @@ export class GridEngine {
   // ---------------------------------------------------------------- queue
 
   private enqueue(what: string, task: () => Promise<void>): Promise<void> {
-    const mutates = what !== 'tick' && what !== 'risk-check' && what !== 'storage-check';
+    // the periodic reconciliation changes slots only through the book's methods or `cancel` (counted there)
+    const mutates = what !== 'tick' && what !== 'risk-check' && what !== 'storage-check' && what !== 'reconcile';
+    this.pending++;
     const run = this.chain.then(async () => {
-      if (this.state === 'failed') return;
-      if (mutates) this.slotsVersion++;
       try {
+        if (this.state === 'failed') return;
+        if (mutates) this.slotsVersion++;
         await task();
       } catch (e) {
         if (e instanceof FatalError) this.fail(e.cause as Error);
@@ -404,6 +410,8 @@ export class GridEngine {
           this.lastError = `${what}: ${(e as Error).message}`;
           this.log.error(this.lastError);
         }
+      } finally {
+        this.pending--;
       }
     });
     this.chain = run;
@@ -441,31 +449,83 @@ export class GridEngine {
     if (this.storageFault) return;
     const now = this.now();
     await this.riskCheck();
+    await this.plan(now);
+  }
+
+  /**
+   * A price tick handled synchronously, with the outcome of `onTick` run as a queue task: only when
+   * the quiet band is on and the queue is empty (so the tick task would run next, with this price and
+   * this time). The breaker is fed at once (as `riskCheck` does first); when it asks for a reaction or
+   * the plan may change (outside the quiet band, slots or plan options changed) the rest of the tick
+   * (reaction, planning) is queued; otherwise the tick is done and nothing is queued. Returns false
+   * when the tick must take the ordinary queued path.
+   */
+  private quickTick(): boolean {
+    if (this.opts.quietBand === false || this.pending !== 0 || this.tickQueued || this.state !== 'running' || !this.lastPrice || !this.book.strategy) return false;
+    if (this.storageFault) return true; // onTick would return at once
+    const now = this.now();
+    this.riskEvaluate(now);
+    if (!this.risk.reactionPending && this.quietHolds(now)) {
+      this.quietSkips++;
+      return true;
+    }
+    this.tickQueued = true;
+    void this.enqueue('tick', async () => {
+      this.tickQueued = false;
+      await this.react();
+      await this.plan(now);
+    });
+    return true;
+  }
+
+  /** The watchdog's risk check, synchronously when the quiet band is on and the queue is empty (see `quickTick`); false: queue it. */
+  private quickRiskCheck(): boolean {
+    if (this.opts.quietBand === false || this.pending !== 0) return false;
+    if (this.state !== 'running' || !this.book.strategy) return true; // riskCheck would return at once
+    this.riskEvaluate(this.now());
+    if (this.risk.reactionPending) void this.enqueue('risk-check', () => this.react());
+    return true;
+  }
+
+  /** Interval and plan options of a planning pass at `now`. */
+  private planInputs(now: number) {
     const dyn = this.opts.dynamicInterval;
     const interval = dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.book.rules.tickSize) : this.opts.params.priceInterval;
     const inventory = this.book.inventory();
-    const options = { ...this.risk.planOptions(now, interval), inventory };
-    const anchor = this.book.strategy.anchorPrice;
+    return { interval, inventory, options: { ...this.risk.planOptions(now, interval), inventory } };
+  }
+
+  /** Would a planning pass at `now` plan nothing because the price is still in the last quiet band, with the same slots and options? */
+  private quietHolds(now: number): boolean {
     const q = this.quiet;
-    if (
-      q &&
-      q.version === this.slotsVersion &&
+    if (!q || q.version !== this.slotsVersion + this.book.mutations || !this.lastPrice || !this.book.strategy) return false;
+    const { interval, options } = this.planInputs(now);
+    const anchor = this.book.strategy.anchorPrice;
+    return (
       q.allowOpening === options.allowOpening &&
       q.allowClosing === options.allowClosing &&
       (q.anchor === anchor || q.anchor.eq(anchor)) &&
       (q.interval === interval || q.interval.eq(interval)) &&
       (q.sizeFactor === options.sizeFactor || q.sizeFactor.eq(options.sizeFactor ?? 1)) &&
       inQuietBand(q.band, this.lastPrice)
-    ) {
+    );
+  }
+
+  /** The planning half of a tick: plan at the last price, screen, cancel and place. */
+  private async plan(now: number): Promise<void> {
+    if (!this.lastPrice || !this.book.strategy) return;
+    if (this.quietHolds(now)) {
       this.quietSkips++;
       return;
     }
+    const { interval, inventory, options } = this.planInputs(now);
+    const anchor = this.book.strategy.anchorPrice;
     this.quiet = null;
     const planned = planGrid(this.book.slots, this.lastPrice, anchor, this.opts.params, this.book.rules, options);
     if (planned.length === 0) {
       if (this.opts.quietBand !== false) {
         const band = quietBand(this.book.slots, this.lastPrice, anchor, this.opts.params, this.book.rules, options);
-        if (band) this.quiet = { band, version: this.slotsVersion, anchor, interval, allowOpening: options.allowOpening ?? true, allowClosing: options.allowClosing ?? true, sizeFactor: options.sizeFactor ?? new Dec(1) };
+        if (band) this.quiet = { band, version: this.slotsVersion + this.book.mutations, anchor, interval, allowOpening: options.allowOpening ?? true, allowClosing: options.allowClosing ?? true, sizeFactor: options.sizeFactor ?? new Dec(1) };
       }
       return;
     }
@@ -482,12 +542,18 @@ export class GridEngine {
   /** Feeds equity, feed ages and time to the breaker, updates risk gauges, and reacts to transitions. */
   private async riskCheck(): Promise<void> {
     if (this.state !== 'running' || !this.book.strategy) return;
-    const now = this.now();
+    this.riskEvaluate(this.now());
+    await this.react();
+  }
+
+  /** The synchronous part of a risk check: gauges, then equity, feed ages and time to the breaker. */
+  private riskEvaluate(now: number): void {
+    const strategy = this.book.strategy;
+    if (!strategy) return;
     const unrealized = this.unrealized();
     this.metrics.markState(this.symbol, unrealized, Math.min(this.priceAgeMs(), 1e9) / 1000);
-    const equity = this.equityBase ? this.equityBase.plus(this.book.strategy.realizedPnl.minus(this.realizedAtStart)).plus(unrealized) : null;
+    const equity = this.equityBase ? this.equityBase.plus(strategy.realizedPnl.minus(this.realizedAtStart)).plus(unrealized) : null;
     this.risk.evaluate(now, this.priceAgeMs(), this.orderStreamDownSinceMs ? now - this.orderStreamDownSinceMs : 0, equity);
-    await this.react();
   }
 
   /** Carries out what a risk transition asked for: cancel opening orders (or everything). */
