@@ -110,7 +110,7 @@ export function planGrid(
     const key = keyOf(level);
     const s = slots.get(key);
     if (s && (s.status !== 'FREE' || isFilled(s))) continue;
-    const qty = quantityForNotional(notional, level, rules, p.minOrderValue);
+    const qty = quantityOf(notional, level, rules, p.minOrderValue);
     if (!qty) continue;
     actions.push({ kind: 'place', key, level, side, price: level, quantity: qty, reduceOnly: false, postOnly: true, exit: false });
     budget--;
@@ -174,6 +174,20 @@ function keyOf(level: Dec): string {
     levelKeys.set(level, k);
   }
   return k;
+}
+
+/**
+ * `quantityForNotional` per level object, remembered for the last (notional, rules, minimum order
+ * value) of that level: the window levels are the same objects pass after pass, and the quantity is a
+ * decimal division. Equal inputs give the equal result, so the memo is exact.
+ */
+const qtyMemo = new WeakMap<Dec, { notional: Dec; rules: SymbolRules; min: Dec; qty: Dec | undefined }>();
+function quantityOf(notional: Dec, level: Dec, rules: SymbolRules, minOrderValue: Dec): Dec | undefined {
+  const m = qtyMemo.get(level);
+  if (m && m.rules === rules && (m.notional === notional || m.notional.eq(notional)) && (m.min === minOrderValue || m.min.eq(minOrderValue))) return m.qty;
+  const qty = quantityForNotional(notional, level, rules, minOrderValue);
+  qtyMemo.set(level, { notional, rules, min: minOrderValue, qty });
+  return qty;
 }
 
 /** Σ notional (price × qty, quote) of the slots' live opening orders. */
@@ -258,7 +272,7 @@ export function quietBand(slots: ReadonlyMap<string, Slot>, price: Dec, anchor: 
   const wouldPlace = (level: Dec): boolean => {
     const s = slots.get(keyOf(level));
     if (s && (s.status !== 'FREE' || isFilled(s))) return false;
-    return quantityForNotional(notional, level, rules, p.minOrderValue) !== undefined;
+    return quantityOf(notional, level, rules, p.minOrderValue) !== undefined;
   };
   for (const l of windowLevels(center, I, p.buyWindow, 'buy')) if (l.gt(0) && wouldPlace(l)) upper(l.plus(buffer), true);
   if (p.mode === 'neutral') for (const l of windowLevels(center, I, p.sellWindow, 'sell')) if (wouldPlace(l)) lower(l.minus(buffer), true);
