@@ -92,6 +92,8 @@ export interface BacktestRun extends BacktestResult {
   engineRealizedPnl: Dec;
   /** Planning passes the engine skipped with its quiet band (`GridEngineSettings.quietBand`). */
   quietSkips: number;
+  /** Planning passes that reused the band's plan (held back by the exposure screen or a backoff). */
+  planReuses: number;
 }
 
 /** The backtest could not run (bad settings for this data, the engine failed to start or died). */
@@ -428,5 +430,6 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestRun> {
     candlesReplayed: sim.status().candlesReplayed,
     engineRealizedPnl,
     quietSkips: engine.quietSkips,
+    planReuses: engine.planReuses,
   };
 }

@@ -198,8 +198,8 @@ export function openingOrderNotional(slots: Iterable<Slot>): Dec {
 }
 
 /**
- * An interval of prices (bounds inclusive or not) over which {@link planGrid} returns no action
- * for unchanged slots, anchor, parameters and plan options. See {@link quietBand}.
+ * An interval of prices (bounds inclusive or not) over which {@link planGrid} returns the same
+ * actions for unchanged slots, anchor, parameters and plan options. See {@link quietBand}.
  */
 export interface QuietBand {
   lo: Dec;
@@ -217,19 +217,21 @@ export function inQuietBand(b: QuietBand, price: Dec): boolean {
 }
 
 /**
- * The prices around `price` for which `planGrid(slots, P, anchor, p, rules, opts)` returns `[]`.
- * Precondition: it returns `[]` at `price` (the caller has just planned there with these arguments);
- * otherwise the result is meaningless. Null when the plan also depends on the inventory (skew on).
- * Derived from the
- * planner's rules, each a threshold in P once the centre C is fixed:
+ * The prices around `price` for which `planGrid(slots, P, anchor, p, rules, opts)` returns the same
+ * actions as at `price` (none, in the common quiet case). Precondition: the caller has just planned at
+ * `price` with these arguments. Null when the plan also depends on the inventory (skew on) or on the
+ * price's distance to two or more take-profit exits (their order). Derived from the planner's rules,
+ * each a threshold in P once the centre C is fixed:
  * - the centre stays C while |P − C| < I/2 (half steps are ties of `gridCenter`: excluded), and the
  *   cancel window depends on C only;
- * - with an order budget left: a FREE long slot (|qty| ≥ minQty) becomes an exit when P ≥ level − SW·I
- *   (so P < that), a FREE short one when P ≤ level + BW·I (so P > that);
- * - with opening allowed and budget left: a buy level of C's window that would be placed (no slot, or a
- *   FREE flat one, and a valid quantity) opens when level < P − buffer (so P ≤ level + buffer); a sell
- *   level (neutral mode) when level > P + buffer (so P ≥ level − buffer).
- * The band is the intersection of these constraints. Exact decimal arithmetic; no rounding.
+ * - with an order budget left: a FREE long slot (|qty| ≥ minQty) is an exit while P ≥ level − SW·I, a
+ *   FREE short one while P ≤ level + BW·I; P stays on the side it is on;
+ * - with opening allowed and budget left: a buy level of C's window that would be placed (no slot, or
+ *   a FREE flat one, and a valid quantity) is planned while level < P − buffer, a sell level (neutral
+ *   mode) while level > P + buffer; P stays on the side it is on.
+ * Exit and opening actions do not otherwise depend on P (prices are levels, quantities the slot's or
+ * the notional's), so within the band the same actions come out in the same order. The band is the
+ * intersection of these constraints. Exact decimal arithmetic; no rounding.
  */
 export function quietBand(slots: ReadonlyMap<string, Slot>, price: Dec, anchor: Dec, p: GridParams, rules: SymbolRules, opts: PlanOptions = {}): QuietBand | null {
   if (!p.inventorySkewFactor.isZero()) return null;
@@ -260,11 +262,26 @@ export function quietBand(slots: ReadonlyMap<string, Slot>, price: Dec, anchor: 
   if (allowClosing) {
     const upSpan = I.mul(p.sellWindow);
     const downSpan = I.mul(p.buyWindow);
+    let exits = 0;
     for (const s of slots.values()) {
       if (s.status !== 'FREE' || !isFilled(s) || s.positionQty.abs().lt(rules.minQty)) continue;
-      if (s.positionQty.gt(0)) upper(s.level.minus(upSpan), false);
-      else lower(s.level.plus(downSpan), false);
+      if (s.positionQty.gt(0)) {
+        // exit while P ≥ level − SW·I
+        const t = s.level.minus(upSpan);
+        if (price.gte(t)) {
+          exits++;
+          lower(t, true);
+        } else upper(t, false);
+      } else {
+        // exit while P ≤ level + BW·I
+        const t = s.level.plus(downSpan);
+        if (price.lte(t)) {
+          exits++;
+          upper(t, true);
+        } else lower(t, false);
+      }
     }
+    if (exits > 1) return null;
   }
   if (!allowOpening) return band;
   const notional = p.orderNotional.mul(opts.sizeFactor ?? new Dec(1));
@@ -274,7 +291,20 @@ export function quietBand(slots: ReadonlyMap<string, Slot>, price: Dec, anchor: 
     if (s && (s.status !== 'FREE' || isFilled(s))) return false;
     return quantityOf(notional, level, rules, p.minOrderValue) !== undefined;
   };
-  for (const l of windowLevels(center, I, p.buyWindow, 'buy')) if (l.gt(0) && wouldPlace(l)) upper(l.plus(buffer), true);
-  if (p.mode === 'neutral') for (const l of windowLevels(center, I, p.sellWindow, 'sell')) if (wouldPlace(l)) lower(l.minus(buffer), true);
+  for (const l of windowLevels(center, I, p.buyWindow, 'buy')) {
+    if (!l.gt(0) || !wouldPlace(l)) continue;
+    // planned while P > level + buffer
+    const t = l.plus(buffer);
+    if (price.gt(t)) lower(t, false);
+    else upper(t, true);
+  }
+  if (p.mode === 'neutral')
+    for (const l of windowLevels(center, I, p.sellWindow, 'sell')) {
+      if (!wouldPlace(l)) continue;
+      // planned while P < level − buffer
+      const t = l.minus(buffer);
+      if (price.lt(t)) upper(t, false);
+      else lower(t, true);
+    }
   return band;
 }

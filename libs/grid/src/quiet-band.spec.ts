@@ -25,13 +25,14 @@ const opening = (level: string, side: Side): Slot => {
 const band = (b: QuietBand) => `${b.loInclusive ? '[' : '('}${b.lo.toString()}, ${b.hi.toString()}${b.hiInclusive ? ']' : ')'}`;
 
 /**
- * For every tick-size price in [p0 − 2I, p0 + 2I] inside the band, the plan is empty (the band is
- * safe). Returns the band; the cases check its exact bounds (tightness) and a plan just outside.
+ * For every tick-size price in [p0 − 2I, p0 + 2I] inside the band, the plan is the one at p0 (`planned`
+ * actions; the band is safe). Returns the band; the cases check its exact bounds (tightness) and a plan just outside.
  */
-function check(slots: Slot[], p0: string, over: Partial<GridParams>): QuietBand {
+function check(slots: Slot[], p0: string, over: Partial<GridParams>, planned = 0): QuietBand {
   const map = new Map(slots.map((s) => [s.key, s]));
   const p = gridParams(over);
-  expect(planGrid(map, dec(p0), ANCHOR, p, rules)).toEqual([]);
+  const at0 = planGrid(map, dec(p0), ANCHOR, p, rules);
+  expect(at0.length).toBe(planned);
   const b = quietBand(map, dec(p0), ANCHOR, p, rules)!;
   expect(inQuietBand(b, dec(p0))).toBe(true);
   const I = p.priceInterval;
@@ -39,7 +40,7 @@ function check(slots: Slot[], p0: string, over: Partial<GridParams>): QuietBand 
   for (let x = dec(p0).minus(I.mul(2)); x.lte(dec(p0).plus(I.mul(2))); x = x.plus(rules.tickSize)) {
     if (!inQuietBand(b, x)) continue;
     inside++;
-    expect([x.toString(), planGrid(map, x, ANCHOR, p, rules)]).toEqual([x.toString(), []]);
+    expect([x.toString(), planGrid(map, x, ANCHOR, p, rules)]).toEqual([x.toString(), at0]);
   }
   expect(inside).toBeGreaterThan(0);
   return b;
@@ -74,6 +75,19 @@ describe('quietBand: the prices where planGrid plans nothing', () => {
   it('no order budget left: only the centre bounds the band', () => {
     const b = check([opening('99900', 'BUY'), filledLong('100050')], '100000', { buyWindow: 1, sellWindow: 1, maxActiveOrders: 1 });
     expect(band(b)).toBe('(99950, 100050)');
+  });
+
+  it('a plan that is not empty (a buy and one exit, e.g. held back by the exposure screen) is the same across its band', () => {
+    const over = { buyWindow: 2, sellWindow: 1, safetyBufferRatio: dec('0.7') };
+    // centre 100000: buy 99900 planned while P > 99970; 99800 busy; long 100020 exits while P ≥ 99920
+    const b = check([opening('99800', 'BUY'), filledLong('100020')], '99990', over, 2);
+    expect(band(b)).toBe('(99970, 100050)');
+  });
+
+  it('no band when two exits are planned (their order depends on the price)', () => {
+    const map = new Map([filledLong('100020'), filledLong('100030')].map((s) => [s.key, s]));
+    expect(planGrid(map, dec('100000'), ANCHOR, gridParams({ sellWindow: 1 }), rules).length).toBeGreaterThan(1);
+    expect(quietBand(map, dec('100000'), ANCHOR, gridParams({ sellWindow: 1 }), rules)).toBeNull();
   });
 
   it('no band with an inventory skew (the plan depends on the inventory)', () => {

@@ -148,9 +148,11 @@ export class GridEngine {
   /** Bumped whenever slots may have changed (any queue task but ticks, checks and the periodic reconciliation; place; cancel); with `book.mutations` the quiet band's version. */
   private slotsVersion = 0;
   /** Quiet band of the last empty planning pass and what it was computed for. */
-  private quiet: { band: QuietBand; version: number; anchor: Dec; interval: Dec; allowOpening: boolean; allowClosing: boolean; sizeFactor: Dec } | null = null;
-  /** Planning passes skipped by the quiet band (for tests and benchmarks). */
+  private quiet: { band: QuietBand; planned: GridAction[]; version: number; anchor: Dec; interval: Dec; allowOpening: boolean; allowClosing: boolean; sizeFactor: Dec } | null = null;
+  /** Planning passes skipped by the quiet band (nothing to plan; for tests and benchmarks). */
   quietSkips = 0;
+  /** Planning passes that reused the band's plan (actions the screen or a backoff held back last time). */
+  planReuses = 0;
   /** Queue tasks enqueued and not finished (0: the queue is empty). */
   private pending = 0;
   state: EngineState = 'starting';
@@ -497,6 +499,11 @@ export class GridEngine {
 
   /** Would a planning pass at `now` plan nothing because the price is still in the last quiet band, with the same slots and options? */
   private quietHolds(now: number): boolean {
+    return this.quiet?.planned.length === 0 && this.bandHolds(now);
+  }
+
+  /** Is the last band's plan still the plan: the price in its band, the same slots and plan options? */
+  private bandHolds(now: number): boolean {
     const q = this.quiet;
     if (!q || q.version !== this.slotsVersion + this.book.mutations || !this.lastPrice || !this.book.strategy) return false;
     const { interval, options } = this.planInputs(now);
@@ -514,20 +521,24 @@ export class GridEngine {
   /** The planning half of a tick: plan at the last price, screen, cancel and place. */
   private async plan(now: number): Promise<void> {
     if (!this.lastPrice || !this.book.strategy) return;
-    if (this.quietHolds(now)) {
-      this.quietSkips++;
-      return;
-    }
+    let planned: GridAction[];
     const { interval, inventory, options } = this.planInputs(now);
-    const anchor = this.book.strategy.anchorPrice;
-    this.quiet = null;
-    const planned = planGrid(this.book.slots, this.lastPrice, anchor, this.opts.params, this.book.rules, options);
-    if (planned.length === 0) {
+    if (this.bandHolds(now)) {
+      planned = this.quiet!.planned;
+      if (planned.length === 0) {
+        this.quietSkips++;
+        return;
+      }
+      this.planReuses++;
+    } else {
+      const anchor = this.book.strategy.anchorPrice;
+      this.quiet = null;
+      planned = planGrid(this.book.slots, this.lastPrice, anchor, this.opts.params, this.book.rules, options);
       if (this.opts.quietBand !== false) {
         const band = quietBand(this.book.slots, this.lastPrice, anchor, this.opts.params, this.book.rules, options);
-        if (band) this.quiet = { band, version: this.slotsVersion + this.book.mutations, anchor, interval, allowOpening: options.allowOpening ?? true, allowClosing: options.allowClosing ?? true, sizeFactor: options.sizeFactor ?? new Dec(1) };
+        if (band) this.quiet = { band, planned, version: this.slotsVersion + this.book.mutations, anchor, interval, allowOpening: options.allowOpening ?? true, allowClosing: options.allowClosing ?? true, sizeFactor: options.sizeFactor ?? new Dec(1) };
       }
-      return;
+      if (planned.length === 0) return;
     }
     // Exposure screening only judges opening orders: without one, skip computing its inputs.
     const opening = planned.some((a) => a.kind === 'place' && !a.exit);

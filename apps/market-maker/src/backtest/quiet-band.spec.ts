@@ -32,6 +32,7 @@ async function expectSame(overrides: Record<string, string>, extra: Partial<Back
   const fast = await run(overrides, true, extra);
   const slow = await run(overrides, false, extra);
   expect(slow.r.quietSkips).toBe(0);
+  expect(slow.r.planReuses).toBe(0);
   expect(fast.r.quietSkips).toBeGreaterThan(1000);
   expect(fast.requests.filter((q) => q.kind === 'place').length).toBeGreaterThan(20);
   expect(fast.requests).toEqual(slow.requests);
@@ -47,7 +48,9 @@ describe('engine quiet band: identical order requests with and without the fast 
   }, 180_000);
 
   it('every price to the engine (engineFeed every), tight interval and a low position limit (screened plans)', async () => {
-    await expectSame({ 'grid.price_interval': '50', 'risk.exposure.max_position_notional': '1500' }, { engineFeed: 'every' });
+    const f = await expectSame({ 'grid.price_interval': '50', 'risk.exposure.max_position_notional': '1500' }, { engineFeed: 'every' });
+    // the position limit held opening buys back, and the band's plan was reused for them
+    expect(f.r.planReuses).toBeGreaterThan(100);
   }, 180_000);
 
   it('neutral mode (short entries and exits), wider window', async () => {
