@@ -72,11 +72,13 @@ export interface EngineOptions {
   /** Storage check period (`EngineStateStore.verify`), ms; 0 = off (default 1000). */
   storageCheckIntervalMs?: number;
   /**
-   * Quiet-band fast path (default on): after a planning pass that planned nothing, the engine keeps
-   * the price interval over which the planner would plan nothing for the same slots and risk options
-   * (`quietBand` of `@mm/grid`); a later tick whose price is inside it, with no slot change and the
-   * same plan options, skips the planning pass (risk checks still run). Exact: the same orders as
-   * without it. `false` turns it off (parity checks).
+   * Quiet-band fast path (default on): after a planning pass the engine keeps the price interval over
+   * which the planner would plan the same actions for the same slots and risk options (`quietBand` of
+   * `@mm/grid`); a later tick whose price is inside it, with no slot change and the same plan options,
+   * skips the planner (nothing to plan, or the held-back plan is screened again). With an empty queue,
+   * price ticks and watchdog risk checks run synchronously (the breaker is fed at once; only a
+   * reaction or a possible plan change is queued). Exact: the same orders as without it. `false`
+   * turns it off (parity checks).
    */
   quietBand?: boolean;
 }
