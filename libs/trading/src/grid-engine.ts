@@ -468,7 +468,7 @@ export class GridEngine {
     if (this.opts.quietBand === false || this.pending !== 0 || this.tickQueued || this.state !== 'running' || !this.lastPrice || !this.book.strategy) return false;
     if (this.storageFault) return true; // onTick would return at once
     const now = this.now();
-    this.riskEvaluate(now);
+    if (!this.syncStep('tick', () => this.riskEvaluate(now))) return true;
     if (!this.risk.reactionPending && this.quietHolds(now)) {
       this.quietSkips++;
       return true;
@@ -486,10 +486,34 @@ export class GridEngine {
   private quickRiskCheck(): boolean {
     if (this.opts.quietBand === false || this.pending !== 0) return false;
     if (this.state !== 'running' || !this.book.strategy) return true; // riskCheck would return at once
-    this.riskEvaluate(this.now());
+    if (!this.syncStep('risk-check', () => this.riskEvaluate(this.now()))) return true;
     if (this.risk.reactionPending) void this.enqueue('risk-check', () => this.react());
     return true;
   }
+
+  /** Runs a synchronous step as a queue task would: an error ends it and is recorded (`lastError`), as `enqueue` does. False on error. */
+  private syncStep(what: string, step: () => void): boolean {
+    try {
+      step();
+      return true;
+    } catch (e) {
+      if (e instanceof FatalError) this.fail(e.cause as Error);
+      else {
+        this.lastError = `${what}: ${(e as Error).message}`;
+        this.log.error(this.lastError);
+      }
+      return false;
+    }
+  }
+
+  /** `openingOrderNotional` of the slots, remembered per slot version with the quiet band on (it depends on the slots only). */
+  private openingNotional(): Dec {
+    if (this.opts.quietBand === false) return openingOrderNotional(this.book.slots.values());
+    const version = this.slotsVersion + this.book.mutations;
+    if (this.openNotional?.version !== version) this.openNotional = { version, value: openingOrderNotional(this.book.slots.values()) };
+    return this.openNotional.value;
+  }
+  private openNotional?: { version: number; value: Dec };
 
   /** Interval and plan options of a planning pass at `now`. */
   private planInputs(now: number) {
@@ -544,7 +568,7 @@ export class GridEngine {
     }
     // Exposure screening only judges opening orders: without one, skip computing its inputs.
     const opening = planned.some((a) => a.kind === 'place' && !a.exit);
-    const actions = opening ? this.risk.screen(planned, new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]), openingOrderNotional(this.book.slots.values())) : planned;
+    const actions = opening ? this.risk.screen(planned, new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]), this.openingNotional()) : planned;
     if (actions.length === 0) return;
     const cancels = actions.filter((a): a is Extract<GridAction, { kind: 'cancel' }> => a.kind === 'cancel');
     const places = actions.filter((a): a is Extract<GridAction, { kind: 'place' }> => a.kind === 'place' && !this.slotBlocked(a.level, now));
