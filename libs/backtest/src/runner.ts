@@ -1,4 +1,4 @@
-import { type Candle, Dec, type PriceTick, type StreamObserver, type SymbolRules, type Unsubscribe, VirtualScheduler, ZERO } from '@mm/domain';
+import { type Candle, Dec, type OrderRequest, type PriceTick, type StreamObserver, type SymbolRules, type Unsubscribe, VirtualScheduler, ZERO } from '@mm/domain';
 import { parseClientOrderId } from '@mm/grid';
 import { type FundingPoint, type KlineFillModel, type MarketEventSource, SimExchange, type SimLiquidation, defaultSymbolRules } from '@mm/sim-exchange';
 import { type AlertSink, type EngineMetrics, type GridEngineSettings, InMemoryStateStore, buildGridEngine, noopMetrics } from '@mm/trading';
@@ -67,10 +67,20 @@ export interface BacktestOptions {
   /** Echoed into the report. */
   config?: Record<string, unknown>;
   source?: Record<string, string>;
+  /**
+   * Called with every order request the engine sends to the venue (placement or cancellation), in
+   * order, with the market time; for parity checks (`GridEngineSettings.quietBand` on vs off).
+   */
+  onOrderRequest?: (r: BacktestOrderRequest) => void;
   /** Called about every `progressEvery` market instants (default 20 000) and at the end. */
   onProgress?: (p: BacktestProgress) => void;
   progressEvery?: number;
 }
+
+/** An order request the engine sent (see `BacktestOptions.onOrderRequest`); decimals as strings. */
+export type BacktestOrderRequest =
+  | { kind: 'place'; timeMs: number; clientOrderId: string; side: string; price: string; quantity: string; reduceOnly: boolean; postOnly: boolean }
+  | { kind: 'cancel'; timeMs: number; orderId: string };
 
 /** A backtest result plus what the runner checked on the way. */
 export interface BacktestRun extends BacktestResult {
@@ -82,6 +92,10 @@ export interface BacktestRun extends BacktestResult {
   engineRealizedPnl: Dec;
   /** Forced closes by the sim's liquidation engine (empty when the account never ran out of margin). */
   liquidations: SimLiquidation[];
+  /** Planning passes the engine skipped with its quiet band (`GridEngineSettings.quietBand`). */
+  quietSkips: number;
+  /** Planning passes that reused the band's plan (held back by the exposure screen or a backoff). */
+  planReuses: number;
 }
 
 /** The backtest could not run (bad settings for this data, the engine failed to start or died). */
@@ -255,10 +269,22 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestRun> {
   let fatal: Error | undefined;
   // The engine's price stream: every instant straight from the sim, or coalesced by the driver.
   let feed: StreamObserver<PriceTick> | undefined;
-  const venue = coalesced
+  const onRequest = opts.onOrderRequest;
+  const venue =
+    coalesced || onRequest
     ? (new Proxy(sim, {
         get(target, prop) {
-          if (prop === 'watchPrice')
+          if (onRequest && prop === 'placeOrder')
+            return (req: OrderRequest) => {
+              onRequest({ kind: 'place', timeMs: scheduler.now(), clientOrderId: req.clientOrderId ?? '', side: req.side, price: req.price?.toString() ?? '', quantity: req.quantity.toString(), reduceOnly: !!req.reduceOnly, postOnly: !!req.postOnly });
+              return target.placeOrder(req);
+            };
+          if (onRequest && prop === 'cancelOrder')
+            return (sym: string, orderId: string) => {
+              onRequest({ kind: 'cancel', timeMs: scheduler.now(), orderId });
+              return target.cancelOrder(sym, orderId);
+            };
+          if (coalesced && prop === 'watchPrice')
             return (sym: string, observer: StreamObserver<PriceTick>): Unsubscribe => {
               if (sym !== symbol) return target.watchPrice(sym, observer);
               feed = observer;
@@ -406,5 +432,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestRun> {
     candlesReplayed: sim.status().candlesReplayed,
     engineRealizedPnl,
     liquidations: sim.liquidations(),
+    quietSkips: engine.quietSkips,
+    planReuses: engine.planReuses,
   };
 }

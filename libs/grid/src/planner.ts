@@ -110,7 +110,7 @@ export function planGrid(
     const key = keyOf(level);
     const s = slots.get(key);
     if (s && (s.status !== 'FREE' || isFilled(s))) continue;
-    const qty = quantityForNotional(notional, level, rules, p.minOrderValue);
+    const qty = quantityOf(notional, level, rules, p.minOrderValue);
     if (!qty) continue;
     actions.push({ kind: 'place', key, level, side, price: level, quantity: qty, reduceOnly: false, postOnly: true, exit: false });
     budget--;
@@ -176,9 +176,135 @@ function keyOf(level: Dec): string {
   return k;
 }
 
+/**
+ * `quantityForNotional` per level object, remembered for the last (notional, rules, minimum order
+ * value) of that level: the window levels are the same objects pass after pass, and the quantity is a
+ * decimal division. Equal inputs give the equal result, so the memo is exact.
+ */
+const qtyMemo = new WeakMap<Dec, { notional: Dec; rules: SymbolRules; min: Dec; qty: Dec | undefined }>();
+function quantityOf(notional: Dec, level: Dec, rules: SymbolRules, minOrderValue: Dec): Dec | undefined {
+  const m = qtyMemo.get(level);
+  if (m && m.rules === rules && (m.notional === notional || m.notional.eq(notional)) && (m.min === minOrderValue || m.min.eq(minOrderValue))) return m.qty;
+  const qty = quantityForNotional(notional, level, rules, minOrderValue);
+  qtyMemo.set(level, { notional, rules, min: minOrderValue, qty });
+  return qty;
+}
+
 /** Σ notional (price × qty, quote) of the slots' live opening orders. */
 export function openingOrderNotional(slots: Iterable<Slot>): Dec {
   let total = ZERO;
   for (const s of slots) if (s.order && !isExitOrder(s)) total = total.plus(s.order.price.mul(s.order.quantity.minus(s.order.executedQty)));
   return total;
+}
+
+/**
+ * An interval of prices (bounds inclusive or not) over which {@link planGrid} returns the same
+ * actions for unchanged slots, anchor, parameters and plan options. See {@link quietBand}.
+ */
+export interface QuietBand {
+  lo: Dec;
+  loInclusive: boolean;
+  hi: Dec;
+  hiInclusive: boolean;
+}
+
+/** Is `price` inside the band? Decimal comparisons, exact. */
+export function inQuietBand(b: QuietBand, price: Dec): boolean {
+  const lo = price.comparedTo(b.lo);
+  if (lo < 0 || (lo === 0 && !b.loInclusive)) return false;
+  const hi = price.comparedTo(b.hi);
+  return hi < 0 || (hi === 0 && b.hiInclusive);
+}
+
+/**
+ * The prices around `price` for which `planGrid(slots, P, anchor, p, rules, opts)` returns the same
+ * actions as at `price` (none, in the common quiet case). Precondition: the caller has just planned at
+ * `price` with these arguments. Null when the plan also depends on the inventory (skew on) or on the
+ * price's distance to two or more take-profit exits (their order). Derived from the planner's rules,
+ * each a threshold in P once the centre C is fixed:
+ * - the centre stays C while |P − C| < I/2 (half steps are ties of `gridCenter`: excluded), and the
+ *   cancel window depends on C only;
+ * - with an order budget left: a FREE long slot (|qty| ≥ minQty) is an exit while P ≥ level − SW·I, a
+ *   FREE short one while P ≤ level + BW·I; P stays on the side it is on;
+ * - with opening allowed and budget left: a buy level of C's window that would be placed (no slot, or
+ *   a FREE flat one, and a valid quantity) is planned while level < P − buffer, a sell level (neutral
+ *   mode) while level > P + buffer; P stays on the side it is on.
+ * Exit and opening actions do not otherwise depend on P (prices are levels, quantities the slot's or
+ * the notional's), so within the band the same actions come out in the same order. The band is the
+ * intersection of these constraints. Exact decimal arithmetic; no rounding.
+ */
+export function quietBand(slots: ReadonlyMap<string, Slot>, price: Dec, anchor: Dec, p: GridParams, rules: SymbolRules, opts: PlanOptions = {}): QuietBand | null {
+  if (!p.inventorySkewFactor.isZero()) return null;
+  const I = opts.interval ?? p.priceInterval;
+  const allowOpening = opts.allowOpening ?? true;
+  const allowClosing = opts.allowClosing ?? true;
+  const center = centerOf(price, anchor, I);
+  const half = I.div(2);
+  const band: QuietBand = { lo: center.minus(half), loInclusive: false, hi: center.plus(half), hiInclusive: false };
+  const lower = (v: Dec, inclusive: boolean) => {
+    const c = v.comparedTo(band.lo);
+    if (c > 0 || (c === 0 && !inclusive)) {
+      band.lo = v;
+      band.loInclusive = inclusive;
+    }
+  };
+  const upper = (v: Dec, inclusive: boolean) => {
+    const c = v.comparedTo(band.hi);
+    if (c < 0 || (c === 0 && !inclusive)) {
+      band.hi = v;
+      band.hiInclusive = inclusive;
+    }
+  };
+  let active = 0;
+  for (const s of slots.values()) if (s.status !== 'FREE') active++;
+  const budget = p.maxActiveOrders - active;
+  if (budget <= 0) return band;
+  if (allowClosing) {
+    const upSpan = I.mul(p.sellWindow);
+    const downSpan = I.mul(p.buyWindow);
+    let exits = 0;
+    for (const s of slots.values()) {
+      if (s.status !== 'FREE' || !isFilled(s) || s.positionQty.abs().lt(rules.minQty)) continue;
+      if (s.positionQty.gt(0)) {
+        // exit while P ≥ level − SW·I
+        const t = s.level.minus(upSpan);
+        if (price.gte(t)) {
+          exits++;
+          lower(t, true);
+        } else upper(t, false);
+      } else {
+        // exit while P ≤ level + BW·I
+        const t = s.level.plus(downSpan);
+        if (price.lte(t)) {
+          exits++;
+          upper(t, true);
+        } else lower(t, false);
+      }
+    }
+    if (exits > 1) return null;
+  }
+  if (!allowOpening) return band;
+  const notional = p.orderNotional.mul(opts.sizeFactor ?? new Dec(1));
+  const { buffer } = constantsOf(I, p);
+  const wouldPlace = (level: Dec): boolean => {
+    const s = slots.get(keyOf(level));
+    if (s && (s.status !== 'FREE' || isFilled(s))) return false;
+    return quantityOf(notional, level, rules, p.minOrderValue) !== undefined;
+  };
+  for (const l of windowLevels(center, I, p.buyWindow, 'buy')) {
+    if (!l.gt(0) || !wouldPlace(l)) continue;
+    // planned while P > level + buffer
+    const t = l.plus(buffer);
+    if (price.gt(t)) lower(t, false);
+    else upper(t, true);
+  }
+  if (p.mode === 'neutral')
+    for (const l of windowLevels(center, I, p.sellWindow, 'sell')) {
+      if (!wouldPlace(l)) continue;
+      // planned while P < level − buffer
+      const t = l.minus(buffer);
+      if (price.lt(t)) upper(t, false);
+      else lower(t, true);
+    }
+  return band;
 }

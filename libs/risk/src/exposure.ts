@@ -35,6 +35,9 @@ export interface ExposureOrder {
   reduceOnly: boolean;
 }
 
+/** Limits objects already validated, with the (immutable) decimals they held then. */
+const validLimits = new WeakMap<ExposureLimits, ExposureLimits>();
+
 /**
  * Would an opening order breach a limit if it filled entirely, with every live opening order also
  * filled in the worst direction? Reduce-only orders always pass (they can only shrink a position).
@@ -56,8 +59,12 @@ export interface ExposureOrder {
  * @throws RangeError when price or quantity is not > 0, or a limit is negative.
  */
 export function checkExposure(limits: ExposureLimits, state: ExposureState, order: ExposureOrder): ExposureVerdict {
-  for (const [k, v] of Object.entries(limits) as [string, Dec][]) {
-    if (!Dec.isDecimal(v) || !v.isFinite() || v.isNegative()) throw new RangeError(`exposure limit ${k} must be ≥ 0, got ${String(v)}`);
+  const seen = validLimits.get(limits);
+  if (!seen || seen.maxPositionNotional !== limits.maxPositionNotional || seen.maxTotalNotional !== limits.maxTotalNotional || seen.maxOpenOrderNotional !== limits.maxOpenOrderNotional || Object.keys(limits).length !== 3) {
+    for (const [k, v] of Object.entries(limits) as [string, Dec][]) {
+      if (!Dec.isDecimal(v) || !v.isFinite() || v.isNegative()) throw new RangeError(`exposure limit ${k} must be ≥ 0, got ${String(v)}`);
+    }
+    validLimits.set(limits, { ...limits });
   }
   if (order.reduceOnly) return { ok: true };
   if (!order.price.gt(0) || !order.quantity.gt(0)) {

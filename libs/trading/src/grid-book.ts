@@ -139,6 +139,9 @@ export class GridBook {
     this.onForeign({ order, where, detail });
   }
 
+  /** Calls of the methods that may change slots or intents (the engine's quiet band is kept per value). */
+  mutations = 0;
+
   /** Slot row id of a slot. */
   slotId(slot: Slot): string {
     return `${this.symbol}:${slot.key}`;
@@ -149,6 +152,7 @@ export class GridBook {
    * not yet executed), registered as open. The caller persists it before the order leaves.
    */
   openIntent(slot: Slot, spec: IntentSpec): IntentRow {
+    this.mutations++;
     beginIntent(slot, { clientOrderId: spec.clientOrderId, side: spec.side, price: spec.price, quantity: spec.quantity, reduceOnly: spec.reduceOnly });
     const intent: IntentRow = {
       clientOrderId: spec.clientOrderId,
@@ -171,6 +175,7 @@ export class GridBook {
   }
 
   async hydrate(): Promise<void> {
+    this.mutations++;
     const loaded = await this.store.load();
     this.strategy = loaded.strategy;
     for (const i of loaded.openIntents) this.openIntents.set(i.clientOrderId, i);
@@ -205,6 +210,7 @@ export class GridBook {
   }
 
   slotFor(level: Dec): Slot {
+    this.mutations++;
     const key = levelKey(level);
     let s = this.slots.get(key);
     if (!s) {
@@ -233,6 +239,7 @@ export class GridBook {
    * @param where what produced the snapshot ('place' | 'lookup' | 'stream' | 'adopt'), for reports.
    */
   async applyOrder(order: Order, trades: Fill[], where = 'stream'): Promise<void> {
+    this.mutations++;
     if (order.symbol !== this.symbol) {
       // An answer for our client order id on another symbol (venues with account-wide ids) is foreign.
       const mine = this.openIntents.get(order.clientOrderId);
@@ -325,6 +332,7 @@ export class GridBook {
 
   /** Marks an intent final without a venue order (rejected, or never received). Frees its slot. */
   async closeIntent(clientOrderId: string, status: 'REJECTED' | 'NOT_PLACED', error: string): Promise<void> {
+    this.mutations++;
     const intent = this.openIntents.get(clientOrderId);
     this.openIntents.delete(clientOrderId);
     this.tradesOfOpen.delete(clientOrderId);

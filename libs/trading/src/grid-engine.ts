@@ -21,6 +21,9 @@ import {
   makeClientOrderId,
   openingOrderNotional,
   planGrid,
+  type QuietBand,
+  inQuietBand,
+  quietBand,
   validateGrid,
 } from '@mm/grid';
 import { randomBytes } from 'node:crypto';
@@ -77,6 +80,16 @@ export interface EngineOptions {
    * margin at `maintenanceRate` (fraction). Null/absent = not run.
    */
   stressCheck?: { move: Dec; maintenanceRate: Dec } | null;
+  /**
+   * Quiet-band fast path (default on): after a planning pass the engine keeps the price interval over
+   * which the planner would plan the same actions for the same slots and risk options (`quietBand` of
+   * `@mm/grid`); a later tick whose price is inside it, with no slot change and the same plan options,
+   * skips the planner (nothing to plan, or the held-back plan is screened again). With an empty queue,
+   * price ticks and watchdog risk checks run synchronously (the breaker is fed at once; only a
+   * reaction or a possible plan change is queued). Exact: the same orders as without it. `false`
+   * turns it off (parity checks).
+   */
+  quietBand?: boolean;
 }
 
 /** Rejection state of one slot (see `EngineOptions.maxConsecutiveRejections`). */
@@ -149,6 +162,16 @@ export class GridEngine {
   /** Consecutive rejections per slot key. */
   private readonly rejections = new Map<string, RejectionState>();
   private rejectionTimer?: TimerHandle;
+  /** Bumped whenever slots may have changed (any queue task but ticks, checks and the periodic reconciliation; place; cancel); with `book.mutations` the quiet band's version. */
+  private slotsVersion = 0;
+  /** Quiet band of the last empty planning pass and what it was computed for. */
+  private quiet: { band: QuietBand; planned: GridAction[]; version: number; anchor: Dec; interval: Dec; allowOpening: boolean; allowClosing: boolean; sizeFactor: Dec } | null = null;
+  /** Planning passes skipped by the quiet band (nothing to plan; for tests and benchmarks). */
+  quietSkips = 0;
+  /** Planning passes that reused the band's plan (actions the screen or a backoff held back last time). */
+  planReuses = 0;
+  /** Queue tasks enqueued and not finished (0: the queue is empty). */
+  private pending = 0;
   state: EngineState = 'starting';
   lastError = '';
 
@@ -260,7 +283,7 @@ export class GridEngine {
         next: (t) => {
           this.lastPrice = t.price;
           this.lastPriceAtMs = this.now();
-          this.scheduleTick();
+          if (!this.quickTick()) this.scheduleTick();
         },
         subscribed: () => {
           this.priceStreamUp = true;
@@ -270,7 +293,9 @@ export class GridEngine {
     );
     this.timer = this.scheduler.setInterval(() => void this.enqueue('reconcile', () => this.reconciler.reconcile(false)), this.opts.reconcileIntervalMs);
     // Risk checks also run without ticks: a silent feed is exactly what they must catch.
-    this.watchdog = this.scheduler.setInterval(() => void this.enqueue('risk-check', () => this.riskCheck()), this.opts.riskCheckIntervalMs ?? 1000);
+    this.watchdog = this.scheduler.setInterval(() => {
+      if (!this.quickRiskCheck()) void this.enqueue('risk-check', () => this.riskCheck());
+    }, this.opts.riskCheckIntervalMs ?? 1000);
     const storageMs = this.opts.storageCheckIntervalMs ?? 1000;
     if (storageMs > 0 && this.store.verify) this.storageTimer = this.scheduler.setInterval(() => void this.enqueue('storage-check', () => this.checkStorage()), storageMs);
     this.state = 'running';
@@ -431,9 +456,13 @@ export class GridEngine {
   // ---------------------------------------------------------------- queue
 
   private enqueue(what: string, task: () => Promise<void>): Promise<void> {
+    // the periodic reconciliation changes slots only through the book's methods or `cancel` (counted there)
+    const mutates = what !== 'tick' && what !== 'risk-check' && what !== 'storage-check' && what !== 'reconcile';
+    this.pending++;
     const run = this.chain.then(async () => {
-      if (this.state === 'failed') return;
       try {
+        if (this.state === 'failed') return;
+        if (mutates) this.slotsVersion++;
         await task();
       } catch (e) {
         if (e instanceof FatalError) this.fail(e.cause as Error);
@@ -441,6 +470,8 @@ export class GridEngine {
           this.lastError = `${what}: ${(e as Error).message}`;
           this.log.error(this.lastError);
         }
+      } finally {
+        this.pending--;
       }
     });
     this.chain = run;
@@ -478,14 +509,124 @@ export class GridEngine {
     if (this.storageFault) return;
     const now = this.now();
     await this.riskCheck();
+    await this.plan(now);
+  }
+
+  /**
+   * A price tick handled synchronously, with the outcome of `onTick` run as a queue task: only when
+   * the quiet band is on and the queue is empty (so the tick task would run next, with this price and
+   * this time). The breaker is fed at once (as `riskCheck` does first); when it asks for a reaction or
+   * the plan may change (outside the quiet band, slots or plan options changed) the rest of the tick
+   * (reaction, planning) is queued; otherwise the tick is done and nothing is queued. Returns false
+   * when the tick must take the ordinary queued path.
+   */
+  private quickTick(): boolean {
+    if (this.opts.quietBand === false || this.pending !== 0 || this.tickQueued || this.state !== 'running' || !this.lastPrice || !this.book.strategy) return false;
+    if (this.storageFault) return true; // onTick would return at once
+    const now = this.now();
+    if (this.marginDue(now)) return false; // the account poll is async: the ordinary path
+    if (!this.syncStep('tick', () => this.riskEvaluate(now))) return true;
+    if (!this.risk.reactionPending && this.quietHolds(now)) {
+      this.quietSkips++;
+      return true;
+    }
+    this.tickQueued = true;
+    void this.enqueue('tick', async () => {
+      this.tickQueued = false;
+      await this.react();
+      await this.plan(now);
+    });
+    return true;
+  }
+
+  /** The watchdog's risk check, synchronously when the quiet band is on and the queue is empty (see `quickTick`); false: queue it. */
+  private quickRiskCheck(): boolean {
+    if (this.opts.quietBand === false || this.pending !== 0) return false;
+    if (this.state !== 'running' || !this.book.strategy) return true; // riskCheck would return at once
+    if (this.marginDue(this.now())) return false; // the account poll is async: queue riskCheck
+    if (!this.syncStep('risk-check', () => this.riskEvaluate(this.now()))) return true;
+    if (this.risk.reactionPending) void this.enqueue('risk-check', () => this.react());
+    return true;
+  }
+
+  /** Runs a synchronous step as a queue task would: an error ends it and is recorded (`lastError`), as `enqueue` does. False on error. */
+  private syncStep(what: string, step: () => void): boolean {
+    try {
+      step();
+      return true;
+    } catch (e) {
+      if (e instanceof FatalError) this.fail(e.cause as Error);
+      else {
+        this.lastError = `${what}: ${(e as Error).message}`;
+        this.log.error(this.lastError);
+      }
+      return false;
+    }
+  }
+
+  /** `openingOrderNotional` of the slots, remembered per slot version with the quiet band on (it depends on the slots only). */
+  private openingNotional(): Dec {
+    if (this.opts.quietBand === false) return openingOrderNotional(this.book.slots.values());
+    const version = this.slotsVersion + this.book.mutations;
+    if (this.openNotional?.version !== version) this.openNotional = { version, value: openingOrderNotional(this.book.slots.values()) };
+    return this.openNotional.value;
+  }
+  private openNotional?: { version: number; value: Dec };
+
+  /** Interval and plan options of a planning pass at `now`. */
+  private planInputs(now: number) {
     const dyn = this.opts.dynamicInterval;
     const interval = dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.book.rules.tickSize) : this.opts.params.priceInterval;
     const inventory = this.book.inventory();
-    const planned = planGrid(this.book.slots, this.lastPrice, this.book.strategy.anchorPrice, this.opts.params, this.book.rules, { ...this.risk.planOptions(now, interval), inventory });
-    if (planned.length === 0) return;
+    return { interval, inventory, options: { ...this.risk.planOptions(now, interval), inventory } };
+  }
+
+  /** Would a planning pass at `now` plan nothing because the price is still in the last quiet band, with the same slots and options? */
+  private quietHolds(now: number): boolean {
+    return this.quiet?.planned.length === 0 && this.bandHolds(now);
+  }
+
+  /** Is the last band's plan still the plan: the price in its band, the same slots and plan options? */
+  private bandHolds(now: number): boolean {
+    const q = this.quiet;
+    if (!q || q.version !== this.slotsVersion + this.book.mutations || !this.lastPrice || !this.book.strategy) return false;
+    const { interval, options } = this.planInputs(now);
+    const anchor = this.book.strategy.anchorPrice;
+    return (
+      q.allowOpening === options.allowOpening &&
+      q.allowClosing === options.allowClosing &&
+      (q.anchor === anchor || q.anchor.eq(anchor)) &&
+      (q.interval === interval || q.interval.eq(interval)) &&
+      (q.sizeFactor === options.sizeFactor || q.sizeFactor.eq(options.sizeFactor ?? 1)) &&
+      inQuietBand(q.band, this.lastPrice)
+    );
+  }
+
+  /** The planning half of a tick: plan at the last price, screen, cancel and place. */
+  private async plan(now: number): Promise<void> {
+    if (!this.lastPrice || !this.book.strategy) return;
+    let planned: GridAction[];
+    const { interval, inventory, options } = this.planInputs(now);
+    if (this.bandHolds(now)) {
+      planned = this.quiet!.planned;
+      if (planned.length === 0) {
+        this.quietSkips++;
+        return;
+      }
+      this.planReuses++;
+    } else {
+      const anchor = this.book.strategy.anchorPrice;
+      this.quiet = null;
+      planned = planGrid(this.book.slots, this.lastPrice, anchor, this.opts.params, this.book.rules, options);
+      if (this.opts.quietBand !== false) {
+        const band = quietBand(this.book.slots, this.lastPrice, anchor, this.opts.params, this.book.rules, options);
+        if (band) this.quiet = { band, planned, version: this.slotsVersion + this.book.mutations, anchor, interval, allowOpening: options.allowOpening ?? true, allowClosing: options.allowClosing ?? true, sizeFactor: options.sizeFactor ?? new Dec(1) };
+      }
+      if (planned.length === 0) return;
+    }
     // Exposure screening only judges opening orders: without one, skip computing its inputs.
     const opening = planned.some((a) => a.kind === 'place' && !a.exit);
-    const actions = opening ? this.risk.screen(planned, new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]), openingOrderNotional(this.book.slots.values())) : planned;
+    const actions = opening ? this.risk.screen(planned, new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]), this.openingNotional()) : planned;
     if (actions.length === 0) return;
     const cancels = actions.filter((a): a is Extract<GridAction, { kind: 'cancel' }> => a.kind === 'cancel');
     const places = actions.filter((a): a is Extract<GridAction, { kind: 'place' }> => a.kind === 'place' && !this.slotBlocked(a.level, now));
@@ -497,13 +638,25 @@ export class GridEngine {
   private async riskCheck(): Promise<void> {
     if (this.state !== 'running' || !this.book.strategy) return;
     const now = this.now();
-    const unrealized = this.unrealized();
-    this.metrics.markState(this.symbol, unrealized, Math.min(this.priceAgeMs(), 1e9) / 1000);
-    const equity = this.equity();
-    this.risk.evaluate(now, this.priceAgeMs(), this.orderStreamDownSinceMs ? now - this.orderStreamDownSinceMs : 0, equity);
+    this.riskEvaluate(now);
     const reduce = await this.checkMargin(now);
     await this.react();
     if (reduce) await this.deRisk();
+  }
+
+  /** True when the account poll of `checkMargin` is due at `now` (then the quick paths take the queued one). */
+  private marginDue(now: number): boolean {
+    const g = this.risk.margin;
+    return now - this.marginCheckedAtMs >= (g ? g.cfg.checkIntervalMs : FUNDING_POLL_MS);
+  }
+
+  /** The synchronous part of a risk check: gauges, then equity, feed ages and time to the breaker. */
+  private riskEvaluate(now: number): void {
+    const strategy = this.book.strategy;
+    if (!strategy) return;
+    const unrealized = this.unrealized();
+    this.metrics.markState(this.symbol, unrealized, Math.min(this.priceAgeMs(), 1e9) / 1000);
+    this.risk.evaluate(now, this.priceAgeMs(), this.orderStreamDownSinceMs ? now - this.orderStreamDownSinceMs : 0, this.equity());
   }
 
   /**
@@ -528,9 +681,8 @@ export class GridEngine {
    * logged and retried at the next period (feed and stream breakers cover a lost venue).
    */
   private async checkMargin(now: number): Promise<boolean> {
-    const g = this.risk.margin;
     // Without margin breakers the account is still read (every minute) for the funding figure.
-    if (now - this.marginCheckedAtMs < (g ? g.cfg.checkIntervalMs : FUNDING_POLL_MS)) return false;
+    if (!this.marginDue(now)) return false;
     this.marginCheckedAtMs = now;
     let account;
     try {
@@ -676,6 +828,7 @@ export class GridEngine {
   /** Places planned orders (LIMIT; GTX when post-only, else `tif`, default GTC). */
   private async place(actions: Extract<GridAction, { kind: 'place' }>[], tif: 'GTC' | 'IOC' = 'GTC'): Promise<void> {
     if (this.storageFault) return;
+    this.slotsVersion++;
     const intents: IntentRow[] = [];
     const slots: Slot[] = [];
     for (const a of actions) {
@@ -748,6 +901,7 @@ export class GridEngine {
 
   /** Cancels one venue order and books its final state (queue-internal; used by the reconciler). */
   async cancel(orderId: string): Promise<void> {
+    this.slotsVersion++;
     try {
       const final = await this.executor.cancelOrder(this.symbol, orderId);
       await this.book.applyOrder(final, [], 'cancel');

@@ -275,6 +275,7 @@ export class Reconciler {
    * inventory is costed at its slot level; realized PnL is not touched.
    */
   async correctInventory(diff: Dec): Promise<void> {
+    this.book.mutations++;
     let rest = diff.abs();
     const up = diff.gt(0);
     const free = [...this.book.slots.values()].filter((s) => s.status === 'FREE');

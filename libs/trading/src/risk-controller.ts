@@ -134,6 +134,11 @@ export class RiskController {
     }
   }
 
+  /** Has a transition asked for a cancellation not taken yet? */
+  get reactionPending(): boolean {
+    return this.reaction !== null;
+  }
+
   /** The cancellation a transition asked for, once. */
   takeReaction(): RiskReaction {
     const r = this.reaction;
