@@ -9,4 +9,4 @@ export { DAY_MS, PERIODS_PER_YEAR, breakerTime, dailyCloses, dailyReturns, drawd
 export { buildReport, formatDuration, renderReportJson, renderSummaryTable, summaryRows, type BacktestReport } from './report';
 export { COLORS, MAX_BARS, MAX_LINE_BUCKETS, MAX_MARKERS, downsampleBars, downsampleLine, renderReportHtml } from './html';
 export { LotBook } from './lots';
-export { BacktestError, DEFAULT_BACKTEST_RECONCILE_MS, runBacktest, type BacktestOptions, type BacktestOrderRequest, type BacktestProgress, type BacktestRun } from './runner';
+export { BacktestError, DEFAULT_BACKTEST_MARGIN_CHECK_MS, DEFAULT_BACKTEST_RECONCILE_MS, runBacktest, type BacktestOptions, type BacktestOrderRequest, type BacktestProgress, type BacktestRun } from './runner';

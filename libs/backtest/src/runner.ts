@@ -64,6 +64,13 @@ export interface BacktestOptions {
    * value to reproduce the live cadence exactly (about 3× slower).
    */
   reconcileIntervalMs?: number;
+  /**
+   * Market ms between the engine's account polls for the margin breakers (`risk.margin.check_interval_ms`,
+   * live 5 000), default {@link DEFAULT_BACKTEST_MARGIN_CHECK_MS} (60 000): a poll takes the engine off its
+   * quiet-band fast path, and path points are 15 s apart, so the live cadence would poll at every point.
+   * A longer period reacts later to a margin squeeze (at most one period); set 5000 for the live cadence.
+   */
+  marginCheckIntervalMs?: number;
   /** Echoed into the report. */
   config?: Record<string, unknown>;
   source?: Record<string, string>;
@@ -149,6 +156,9 @@ class DriverScheduler extends VirtualScheduler {
  * intermediate prices the engine reacts to (`--tick-ms 1000` for one per second, 15× slower).
  */
 export const DEFAULT_BACKTEST_TICK_MS = 15_000;
+/** Default market ms between the engine's margin-breaker account polls in a backtest (see `BacktestOptions.marginCheckIntervalMs`). */
+export const DEFAULT_BACKTEST_MARGIN_CHECK_MS = 60_000;
+
 /** Default market ms between the engine's periodic reconciliations in a backtest (see `BacktestOptions.reconcileIntervalMs`). */
 export const DEFAULT_BACKTEST_RECONCILE_MS = 60_000;
 /** Client-order-id secret of backtests that set none (ids stay deterministic across runs). */
@@ -201,7 +211,10 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestRun> {
   const clientIdSecret = s.clientIdSecret ?? BACKTEST_CLIENT_ID_SECRET;
   const reconcileIntervalMs = opts.reconcileIntervalMs ?? DEFAULT_BACKTEST_RECONCILE_MS;
   if (!(Number.isInteger(reconcileIntervalMs) && reconcileIntervalMs >= 100)) throw new BacktestError(`reconcileIntervalMs must be an integer ≥ 100 (market ms), got ${reconcileIntervalMs}`);
-  const settings: GridEngineSettings = { ...s, clientIdSecret, reconcileIntervalMs, ...(coalesced ? { riskCheckIntervalMs: heartbeat } : {}) };
+  const marginCheckIntervalMs = opts.marginCheckIntervalMs ?? DEFAULT_BACKTEST_MARGIN_CHECK_MS;
+  if (!(Number.isInteger(marginCheckIntervalMs) && marginCheckIntervalMs >= 100)) throw new BacktestError(`marginCheckIntervalMs must be an integer ≥ 100 (market ms), got ${marginCheckIntervalMs}`);
+  const risk = s.risk.margin ? { ...s.risk, margin: { ...s.risk.margin, checkIntervalMs: marginCheckIntervalMs } } : s.risk;
+  const settings: GridEngineSettings = { ...s, risk, clientIdSecret, reconcileIntervalMs, ...(coalesced ? { riskCheckIntervalMs: heartbeat } : {}) };
   const endMs = candles ? candles[candles.length - 1].openTimeMs + MINUTE_MS : Infinity;
 
   const scheduler = new DriverScheduler(startMs);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type BacktestProgress, type BacktestReport, type BacktestRun, DEFAULT_BACKTEST_RECONCILE_MS, buildReport, renderReportHtml, renderReportJson, runBacktest } from '@mm/backtest';
+import { type BacktestProgress, type BacktestReport, type BacktestRun, DEFAULT_BACKTEST_MARGIN_CHECK_MS, DEFAULT_BACKTEST_RECONCILE_MS, buildReport, renderReportHtml, renderReportJson, runBacktest } from '@mm/backtest';
 import { Dec } from '@mm/domain';
 import { type KlineFillModel, type SimData, loadSimData, openRecording } from '@mm/sim-exchange';
 import { loadBacktestConfig } from './backtest-config';
@@ -24,6 +24,8 @@ export interface BacktestJob {
   engineFeed?: 'every' | 'coalesced';
   /** Market ms between the engine's reconciliations (see `BacktestOptions.reconcileIntervalMs`), default 60 000. */
   reconcileIntervalMs?: number;
+  /** Market ms between the margin breakers' account polls (see `BacktestOptions.marginCheckIntervalMs`), default 60 000. */
+  marginCheckIntervalMs?: number;
   /** Starting balance (quote, decimal string), default 10000. */
   balance?: string;
 }
@@ -74,6 +76,7 @@ export async function executeJob(job: BacktestJob, onProgress?: (p: BacktestProg
   if (job.config) source.config = path.basename(job.config);
   source.engineFeed = job.engineFeed ?? 'coalesced';
   source.reconcileIntervalMs = String(job.reconcileIntervalMs ?? DEFAULT_BACKTEST_RECONCILE_MS);
+  source.marginCheckIntervalMs = String(job.marginCheckIntervalMs ?? DEFAULT_BACKTEST_MARGIN_CHECK_MS);
   if (job.fillModel === 'conservative') source.volumeShare = String(job.volumeShare ?? 0.1);
   const run = await runBacktest({
     settings: cfg.settings,
@@ -82,6 +85,7 @@ export async function executeJob(job: BacktestJob, onProgress?: (p: BacktestProg
     fundingRates: data.fundingRates,
     engineFeed: job.engineFeed,
     reconcileIntervalMs: job.reconcileIntervalMs,
+    marginCheckIntervalMs: job.marginCheckIntervalMs,
     fillModel: job.fillModel,
     volumeShare: job.volumeShare,
     startingBalance: new Dec(job.balance ?? '10000'),

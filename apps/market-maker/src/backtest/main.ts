@@ -13,7 +13,7 @@ import { type BacktestJob, UsageError, executeJob, parseDate, writeOutputs } fro
 
 const USAGE = `usage: npm run backtest -- --data <klines.csv> [--funding <funding.csv>] [--config <market-maker.yaml>]
        [--from <date>] [--to <date>] [--out <dir>] [--recording <file>] [--fill-model touch|conservative]
-       [--volume-share <0..1>] [--balance <USDT>] [--engine-feed coalesced|every] [--reconcile-ms <market ms>]`;
+       [--volume-share <0..1>] [--balance <USDT>] [--engine-feed coalesced|every] [--reconcile-ms <market ms>] [--margin-check-ms <market ms>]`;
 
 function fmtRate(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : n.toFixed(0);
@@ -69,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
         balance: { type: 'string' },
         'engine-feed': { type: 'string' },
         'reconcile-ms': { type: 'string' },
+        'margin-check-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -89,10 +90,13 @@ async function main(argv: string[]): Promise<number> {
     if (args.balance !== undefined && !/^\d+(\.\d+)?$/.test(args.balance)) throw new UsageError(`--balance must be a positive decimal, got "${args.balance}"`);
     const ef = args['engine-feed'];
     if (ef !== undefined && ef !== 'every' && ef !== 'coalesced') throw new UsageError(`--engine-feed must be coalesced or every, got "${ef}"`);
+    const mc = args['margin-check-ms'];
+    if (mc !== undefined && !(/^\d+$/.test(mc) && Number(mc) >= 100 && Number(mc) <= 3_600_000)) throw new UsageError(`--margin-check-ms must be an integer in [100, 3600000] (market ms), got "${mc}"`);
     const rm = args['reconcile-ms'];
     if (rm !== undefined && !(/^\d+$/.test(rm) && Number(rm) >= 100 && Number(rm) <= 3_600_000)) throw new UsageError(`--reconcile-ms must be an integer in [100, 3600000] (market ms), got "${rm}"`);
     const job: BacktestJob = {
       reconcileIntervalMs: rm === undefined ? undefined : Number(rm),
+      marginCheckIntervalMs: mc === undefined ? undefined : Number(mc),
       engineFeed: ef as BacktestJob['engineFeed'],
       data: args.data,
       funding: args.funding,
