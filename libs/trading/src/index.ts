@@ -10,3 +10,4 @@ export { OrderExecutor, type ExecutorConfig } from './order-executor';
 export { RiskController, type RiskReaction, type RiskSettings } from './risk-controller';
 export { buildGridEngine, type GridEngineSettings } from './engine.factory';
 export { CountingMetrics } from './counting-metrics';
+export { SharedPortfolioLimiter, unlimitedPortfolio, type PortfolioLimiter, type PortfolioLimits, type PortfolioVerdict, type PortfolioBlockReason, type SymbolExposure } from './portfolio';

@@ -42,6 +42,10 @@ export class MmMetrics {
   readonly divergence: Gauge<string>;
   // Written by the app layer (MmTelemetryService):
   readonly equity: Gauge<string>;
+  /** Supervisor restarts of a symbol engine after it failed. */
+  readonly engineRestarts: Counter<string>;
+  /** 1 while a symbol engine is running (0 paused, crashed or restarting). */
+  readonly engineUp: Gauge<string>;
   readonly breakerState: Gauge<string>;
   readonly deadManArmed: Gauge<string>;
   readonly deadManRemaining: Gauge<string>;
@@ -86,6 +90,8 @@ export class MmMetrics {
     this.undecodable = c('market_maker_undecodable_messages_total', 'Stream messages from the connector that failed to decode (never delivered to the engine)', ['stream']);
     this.foreignOrders = c('market_maker_foreign_orders_total', 'Venue answers under our client order ids that did not match the intent (not adopted)', ['symbol', 'where']);
     this.storageHealthy = g('market_maker_storage_healthy', '1 while the storage check passes, 0 after it failed', ['symbol']);
+    this.engineRestarts = c('market_maker_engine_restarts_total', 'Supervisor restarts of a failed symbol engine', ['symbol']);
+    this.engineUp = g('market_maker_engine_up', '1 while the symbol engine runs, 0 when paused, failed or waiting for its restart', ['symbol']);
     this.buildInfo = g('market_maker_build_info', 'Build information; value is always 1', ['version', 'node_version']);
     for (const outcome of ['sent', 'failed', 'dropped', 'deduped', 'rate_limited']) this.alerts.inc({ outcome }, 0);
   }

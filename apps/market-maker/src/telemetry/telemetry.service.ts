@@ -30,7 +30,7 @@ export class MmTelemetryService implements OnApplicationBootstrap, OnApplication
   ) {}
 
   onApplicationBootstrap(): void {
-    this.metrics.initSymbol(this.config.grid.symbol, appVersion());
+    for (const symbol of this.engine.runners.keys()) this.metrics.initSymbol(symbol, appVersion());
     this.refresh();
     this.gaugeTimer = setInterval(() => this.refresh(), GAUGE_INTERVAL_MS);
     this.gaugeTimer.unref();
@@ -62,14 +62,21 @@ export class MmTelemetryService implements OnApplicationBootstrap, OnApplication
 
   private refresh(): void {
     const symbol = this.config.grid.symbol;
-    const s = this.engine.engine.snapshot();
-    this.metrics.equity.set({ symbol }, Number(s.realizedPnl) + Number(s.unrealizedPnl));
-    const b = s.risk.breaker;
-    const key = `${b.state}|${b.state === 'CLOSED' ? 'none' : String(b.reason ?? 'unknown')}`;
+    // every symbol engine: equity and breaker state labelled by symbol
+    const keys: string[] = [];
+    for (const r of this.engine.runners.values()) {
+      const s = r.engine.snapshot();
+      this.metrics.equity.set({ symbol: r.symbol }, Number(s.realizedPnl) + Number(s.unrealizedPnl));
+      const b = s.risk.breaker;
+      keys.push(`${r.symbol}|${b.state}|${b.state === 'CLOSED' ? 'none' : String(b.reason ?? 'unknown')}`);
+    }
+    const key = keys.join(';');
     if (key !== this.lastBreakerKey) {
       this.metrics.breakerState.reset();
-      const [state, reason] = key.split('|');
-      this.metrics.breakerState.set({ symbol, state, reason }, 1);
+      for (const k of keys) {
+        const [sym, state, reason] = k.split('|');
+        this.metrics.breakerState.set({ symbol: sym, state, reason }, 1);
+      }
       this.lastBreakerKey = key;
     }
     const dm = this.engine.deadMan;
