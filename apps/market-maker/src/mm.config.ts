@@ -306,6 +306,9 @@ export const MM_ENV = [
 export const MM_EXTRA_ENV = [
   'MM_CRASH_POINT', // test-only fault injection (engine.factory.ts)
   'MM_CRASH_PROBABILITY',
+  'MM_FAULT_SYMBOL', // test-only fault injection into one symbol engine (engine.service.ts)
+  'MM_FAULT_AFTER_TICKS',
+  'MM_FAULT_KIND',
   'MM_TOKEN', // docker-compose interpolation variable (the market maker's connector token)
 ] as const;
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Dec, roundToIncrement } from '@mm/domain';
+import { Dec, type ExchangeVenue, type PriceTick, type StreamObserver, roundToIncrement } from '@mm/domain';
 import { assertPrefix } from '@mm/grid';
 import { backoffDelay, grpcClientCredentials, withFileSecrets } from '@mm/platform';
 import { type GridEngine, SharedPortfolioLimiter } from '@mm/trading';
@@ -177,8 +177,31 @@ export class EngineService implements OnApplicationShutdown {
     const config = this.configFor(rec);
     const store = previous?.store ?? new FillLogStore(this.dataSource, rec.symbol, this.journal);
     if (rec.symbol !== this.defaultSymbol) store.secretScope = rec.symbol;
-    const engine = buildEngineFromConfig(this.venue, store, config, this.metrics, this.alerts, (err) => this.onEngineFatal(rec.symbol, err), process.env, this.clock, this.portfolio);
+    const venue = previous ? this.venue : faultInjection(this.venue, rec.symbol, process.env);
+    const engine = buildEngineFromConfig(venue, store, config, this.metrics, this.alerts, (err) => this.onEngineFatal(rec.symbol, err), process.env, this.clock, this.portfolio);
     return { symbol: rec.symbol, record: rec, config, engine, store, status: 'stopped', restarts: previous?.restarts ?? 0, lastError: previous?.lastError };
+  }
+
+  /** Last funding settlement seen per symbol (rate, market time) from the venue's funding stream. */
+  readonly funding = new Map<string, { rate: string; timestampMs: number; settlements: number }>();
+  private readonly fundingSubs = new Map<string, () => void>();
+
+  /**
+   * Subscribes to a symbol's funding stream (once): settlements show in `/status`, and in lockstep
+   * the settlement instant (a market instant without price or order event) is acknowledged too.
+   */
+  private watchFunding(symbol: string): void {
+    if (this.fundingSubs.has(symbol)) return;
+    this.fundingSubs.set(
+      symbol,
+      this.venue.watchFundingRate(symbol, {
+        next: (f) => {
+          const prev = this.funding.get(symbol);
+          this.funding.set(symbol, { rate: f.rate.toString(), timestampMs: f.timestampMs, settlements: (prev?.settlements ?? 0) + 1 });
+        },
+        error: (e) => this.log.warn(`${symbol} funding stream: ${e.message}`),
+      }),
+    );
   }
 
   /** Dead-man timeout sent with every heartbeat (0 = disarmed when the switch is off). */
@@ -302,6 +325,7 @@ export class EngineService implements OnApplicationShutdown {
       this.log.warn('no active symbol (every symbol was removed through the operator API): add one with POST /operator/symbols');
     }
     this.log.log(`symbols: ${[...this.runners.values()].map((r) => `${r.symbol} (${r.record.status}, interval ${r.config.grid.price_interval}, notional ${r.config.grid.order_notional})`).join(', ') || 'none'}`);
+    for (const r of this.runners.values()) this.watchFunding(r.symbol);
     if (!lockstep) {
       if (this.config.dead_man.enabled) {
         await this.heartbeat();
@@ -411,6 +435,7 @@ export class EngineService implements OnApplicationShutdown {
     await this.table.put(rec);
     this.removed.delete(symbol);
     this.runners.set(symbol, runner);
+    this.watchFunding(symbol);
     if (this.config.dead_man.enabled) await this.heartbeatOne(symbol);
     this.log.warn(`operator: added ${symbol} (interval ${runner.config.grid.price_interval}, notional ${runner.config.grid.order_notional})`);
     await this.startRunner(runner);
@@ -490,6 +515,7 @@ export class EngineService implements OnApplicationShutdown {
       crashGuard: s.risk.crashGuard,
       paused: s.risk.paused,
       blocked: s.risk.blocked,
+      funding: this.funding.get(r.symbol) ?? null,
     };
   }
 
@@ -569,6 +595,7 @@ export class EngineService implements OnApplicationShutdown {
         this.log.log(policy === 'cancel' ? `shutdown: ${symbol} orders cancelled, dead-man's switch disarmed` : `shutdown: ${symbol} dead-man's switch disarmed, orders left unprotected`);
       }
     }
+    for (const u of this.fundingSubs.values()) u();
     await this.alerts.close();
     await this.exchange.close();
     await this.journal?.close();
@@ -579,4 +606,34 @@ export class EngineService implements OnApplicationShutdown {
 export function overridesOf(e: SymbolEntry): Omit<SymbolEntry, 'symbol'> {
   const { symbol: _symbol, ...rest } = e;
   return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<SymbolEntry, 'symbol'>;
+}
+
+/**
+ * Test-only fault injection into one symbol engine (`MM_FAULT_SYMBOL=ETHUSDT`, `MM_FAULT_AFTER_TICKS=n`,
+ * `MM_FAULT_KIND=error|stale`): after n price ticks of that symbol its first engine's price stream
+ * fails (`error`: the engine fails and the supervisor restarts it, the restarted engine is healthy) or
+ * goes silent (`stale`: its stale-feed breaker opens). Other symbols and restarts are untouched.
+ */
+export function faultInjection<V extends ExchangeVenue>(venue: V, symbol: string, env: NodeJS.ProcessEnv): V {
+  if (!env.MM_FAULT_SYMBOL || env.MM_FAULT_SYMBOL !== symbol) return venue;
+  const after = Number(env.MM_FAULT_AFTER_TICKS ?? '20');
+  const kind = env.MM_FAULT_KIND === 'stale' ? 'stale' : 'error';
+  return new Proxy(venue, {
+    get(target, prop, receiver) {
+      if (prop === 'watchPrice')
+        return (sym: string, o: StreamObserver<PriceTick>) => {
+          let n = 0;
+          return target.watchPrice(sym, {
+            ...o,
+            next: (t: PriceTick) => {
+              n++;
+              if (n <= after) return o.next(t);
+              if (kind === 'error' && n === after + 1) o.error?.(new Error(`injected fault: ${sym} price stream failed after ${after} ticks (MM_FAULT_SYMBOL)`));
+            },
+          });
+        };
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
