@@ -41,6 +41,7 @@ interface Stack {
   connHttp: string;
   updates: any[];
   dir: string;
+  address: string;
 }
 
 const procs: AppProcess[] = [];
@@ -98,7 +99,7 @@ async function startStack(tag: string, yaml: string, connEnv: Record<string, str
     `mm-${tag}`,
   );
   procs.push(mm);
-  return { conn, mm, client, base: `http://127.0.0.1:${mmPort}`, connHttp: `http://127.0.0.1:${metricsPort}`, updates, dir };
+  return { conn, mm, client, base: `http://127.0.0.1:${mmPort}`, connHttp: `http://127.0.0.1:${metricsPort}`, updates, dir, address: `127.0.0.1:${grpcPort}` };
 }
 
 const TWO_SYMBOLS = `
@@ -235,5 +236,106 @@ describe('portfolio cap across symbols (acceptance 2)', () => {
     expect(total.lte(1400 * 1.02)).toBe(true); // mark moves after the check: 2 % slack
     const metrics = await fetch(`${s.base}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/market_maker_orders_blocked_total\{symbol="ETHUSDT",reason="portfolio_total_notional"\} [1-9]/);
+  });
+});
+
+describe('isolation: a fault in one symbol engine (acceptance 3)', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack('a3', TWO_SYMBOLS, { SIM_MAX_CANDLES: '700', SIM_SPEED: '2000' }, { MM_FAULT_SYMBOL: 'ETHUSDT', MM_FAULT_AFTER_TICKS: '40', MM_FAULT_KIND: 'error' });
+  });
+
+  it('stops only the faulted engine (held with the reason, restarted by the supervisor); the other keeps quoting and filling', async () => {
+    await waitFor('ETH engine failed', async () => /ETHUSDT engine failed: injected fault/.test(s.mm.output()), 120_000, 250);
+    const faultAt = s.updates.length;
+    let st: any;
+    await waitFor(
+      'ETH restarted and running',
+      async () => {
+        st = (await httpJson<any>(`${s.base}/status`).catch(() => ({ body: {} }))).body;
+        return st.symbols?.ETHUSDT?.restarts >= 1 && st.symbols.ETHUSDT.status === 'running';
+      },
+      60_000,
+      250,
+    );
+    expect(st.symbols.ETHUSDT.lastError).toMatch(/injected fault/);
+    await waitFor('BTC fills after the ETH fault', async () => s.updates.slice(faultAt).some((u) => u.symbol === 'BTCUSDT' && u.lastTrade), 120_000, 250);
+    expect(s.mm.child.exitCode).toBeNull(); // the process never exited
+    expect(st.symbols.BTCUSDT.restarts).toBe(0);
+    expect(st.symbols.BTCUSDT.status).toBe('running');
+    const metrics = await fetch(`${s.base}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/market_maker_engine_restarts_total\{symbol="ETHUSDT"\} [1-9]/);
+  });
+});
+
+describe('operator API add/remove at runtime, and SIGKILL with two symbols (acceptance 4)', () => {
+  const TOKEN = 'op-secret-token-0123';
+  const auth = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+  const post = (base: string, p: string, body: unknown) => fetch(`${base}${p}`, { method: 'POST', headers: auth, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+  const ONE = TWO_SYMBOLS.replace('  - symbol: ETHUSDT\n    price_interval: "4"\n    order_notional: "100"\n', '');
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack('a4', ONE, { SIM_MAX_CANDLES: '1100', SIM_SPEED: '1500' }, { OPERATOR_TOKEN: TOKEN });
+  });
+
+  it('adds ETH at runtime, survives SIGKILL with both symbols (no duplicate client order id, positions reconciled), removes with flatten', async () => {
+    await waitFor('BTC running', async () => (await httpJson<any>(`${s.base}/status`).catch(() => ({ body: {} }))).body.symbols?.BTCUSDT?.status === 'running', 60_000, 250);
+    expect((await post(s.base, '/operator/symbols', { symbol: 'ETHUSDT', price_intervall: '4' })).body.message).toMatch(/price_intervall/);
+    expect((await post(s.base, '/operator/symbols', { symbol: 'DOGEUSDT' })).status).toBe(400);
+    const add = await post(s.base, '/operator/symbols', { symbol: 'ETHUSDT', price_interval: '4', order_notional: '100' });
+    expect(add.status).toBe(201);
+    expect((await post(s.base, '/operator/symbols', { symbol: 'ETHUSDT' })).status).toBe(409);
+    await waitFor('ETH fills', async () => s.updates.filter((u) => u.symbol === 'ETHUSDT' && u.lastTrade).length >= 3, 180_000, 250);
+
+    // SIGKILL, restart on the same database: both symbols resume (ETH from the durable table)
+    s.mm.child.kill('SIGKILL');
+    await s.mm.exited;
+    const mmPort = Number(new URL(s.base).port);
+    const mm2 = startApp(
+      'market-maker',
+      { MM_PORT: String(mmPort), MM_HOST: '127.0.0.1', EXCHANGE_GRPC_ADDRESS: s.address, SQLITE_PATH: path.join(s.dir, 'mm.sqlite'), CONFIG_FILE: path.join(s.dir, 'mm.yaml'), MM_LOCKSTEP: 'on', OPERATOR_TOKEN: TOKEN },
+      s.dir,
+      'mm-a4-restart',
+    );
+    procs.push(mm2);
+    const before = s.updates.length;
+    await waitFor(
+      'both running after restart',
+      async () => {
+        const st = (await httpJson<any>(`${s.base}/status`).catch(() => ({ body: {} }))).body;
+        return st.symbols?.BTCUSDT?.status === 'running' && st.symbols?.ETHUSDT?.status === 'running';
+      },
+      60_000,
+      250,
+    );
+    await waitFor('fills after the restart', async () => s.updates.slice(before).some((u) => u.lastTrade), 180_000, 250);
+
+    // positions reconciled: per symbol venue position = engine inventory once nothing is pending
+    let st: any;
+    await waitFor(
+      'settled',
+      async () => {
+        st = (await httpJson<any>(`${s.base}/status`)).body;
+        const pos = Object.fromEntries((await s.client.call('GetPositions', {})).positions.map((p: any) => [p.symbol, p.size.value]));
+        return ['BTCUSDT', 'ETHUSDT'].every((sym) => st.symbols[sym].slots.pending === 0 && new D(pos[sym] ?? '0').eq(st.symbols[sym].inventory));
+      },
+      60_000,
+      300,
+    );
+    const sim = (await httpJson<any>(`${s.connHttp}/status`)).body.sim;
+    expect(sim.duplicateClientOrderIds).toBe(0);
+
+    // remove ETH: position must be explicit; flatten sends one reduce-only order
+    expect((await post(s.base, '/operator/symbols/ETHUSDT/remove', {})).status).toBe(400);
+    const rm = await post(s.base, '/operator/symbols/ETHUSDT/remove', { position: 'flatten' });
+    expect(rm.status).toBe(200);
+    expect(rm.body.status).toBe('removed');
+    await waitFor('ETH flat', async () => new D((await s.client.call('GetPositions', { symbol: 'ETHUSDT' })).positions[0]?.size?.value ?? '0').isZero(), 30_000, 250);
+    const ours = (await s.client.call('GetOpenOrders', { symbol: 'ETHUSDT' })).orders;
+    expect(ours.length).toBe(0);
+    const list = (await fetch(`${s.base}/operator/symbols`, { headers: auth }).then((r) => r.json())) as any[];
+    expect(list.find((x) => x.symbol === 'ETHUSDT').status).toBe('removed');
+    const after = (await httpJson<any>(`${s.base}/status`)).body;
+    expect(Object.keys(after.symbols)).toEqual(['BTCUSDT']);
   });
 });
