@@ -271,7 +271,7 @@ export class EngineService implements OnApplicationShutdown {
         this.log.warn(`lockstep acknowledgement failed (retrying): ${e.message}`);
       },
     });
-    this.log.log(`lockstep with the sim replay: engines on market time from ${new Date(this.clock.now()).toISOString()}, acknowledging processed market time`);
+    this.log.log(`lockstep with the sim replay: engine on market time from ${new Date(this.clock.now()).toISOString()}, acknowledging processed market time`);
     return true;
   }
 
@@ -588,11 +588,11 @@ export class EngineService implements OnApplicationShutdown {
         // orders; if none arrives in time the connector (or the venue's native countdown) cancels them.
         await this.exchange
           .heartbeat(id, symbol, dm.shutdown_grace_ms)
-          .then((r) => this.log.log(`shutdown: ${symbol} orders kept, dead-man's switch stays armed until ${new Date(r.deadlineMs).toISOString()} (grace ${dm.shutdown_grace_ms} ms)`))
+          .then((r) => this.log.log(`shutdown: orders kept, dead-man's switch stays armed until ${new Date(r.deadlineMs).toISOString()} (grace ${dm.shutdown_grace_ms} ms) for ${symbol}`))
           .catch((e: Error) => this.log.warn(`shutdown: last heartbeat failed (${e.message}); the switch fires at its previous deadline`));
       } else if (this.deadMan.armed) {
         await this.exchange.heartbeat(id, symbol, 0).catch(() => undefined);
-        this.log.log(policy === 'cancel' ? `shutdown: ${symbol} orders cancelled, dead-man's switch disarmed` : `shutdown: ${symbol} dead-man's switch disarmed, orders left unprotected`);
+        this.log.log(policy === 'cancel' ? `shutdown: orders cancelled, dead-man's switch disarmed (${symbol})` : `shutdown: dead-man's switch disarmed, orders left unprotected (${symbol})`);
       }
     }
     for (const u of this.fundingSubs.values()) u();
