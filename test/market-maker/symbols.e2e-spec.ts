@@ -327,9 +327,18 @@ describe('operator API add/remove at runtime, and SIGKILL with two symbols (acce
 
     // remove ETH: position must be explicit; flatten sends one reduce-only order
     expect((await post(s.base, '/operator/symbols/ETHUSDT/remove', {})).status).toBe(400);
+    // a position to flatten whatever the grid holds right now: one more market buy on the account
+    const extra = await s.client.call('PlaceOrder', { symbol: 'ETHUSDT', side: 'ORDER_SIDE_BUY', type: 'ORDER_TYPE_MARKET', quantity: { value: '0.05' }, clientOrderId: 'test-eth-extra' });
+    expect(extra.status).toBe('ORDER_STATUS_FILLED');
+    const held = new D((await s.client.call('GetPositions', { symbol: 'ETHUSDT' })).positions[0].size.value);
+    expect(held.gt(0)).toBe(true);
     const rm = await post(s.base, '/operator/symbols/ETHUSDT/remove', { position: 'flatten' });
     expect(rm.status).toBe(200);
     expect(rm.body.status).toBe('removed');
+    expect(rm.body.positionQty).toBe(held.toString());
+    expect(rm.body.flattenOrderId).toBeDefined();
+    const flat = await s.client.call('GetOrder', { symbol: 'ETHUSDT', orderId: rm.body.flattenOrderId, clientOrderId: '' });
+    expect([flat.side, flat.executedQty.value]).toEqual(['ORDER_SIDE_SELL', held.toString()]);
     await waitFor('ETH flat', async () => new D((await s.client.call('GetPositions', { symbol: 'ETHUSDT' })).positions[0]?.size?.value ?? '0').isZero(), 30_000, 250);
     const ours = (await s.client.call('GetOpenOrders', { symbol: 'ETHUSDT' })).orders;
     expect(ours.length).toBe(0);
@@ -337,5 +346,33 @@ describe('operator API add/remove at runtime, and SIGKILL with two symbols (acce
     expect(list.find((x) => x.symbol === 'ETHUSDT').status).toBe('removed');
     const after = (await httpJson<any>(`${s.base}/status`)).body;
     expect(Object.keys(after.symbols)).toEqual(['BTCUSDT']);
+  });
+});
+
+describe('symbols: auto — every symbol the sim serves, grid scaled per symbol (acceptance 7, second half)', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack('auto', 'instance_id: mm1\n', { SIM_MAX_CANDLES: '500', SIM_SPEED: '2000' }, { MM_SYMBOLS: 'auto' });
+  });
+
+  it('trades BTCUSDT and ETHUSDT with interval = price × 0.002 rounded down to the tick, and /status shows each', async () => {
+    let st: any;
+    await waitFor(
+      'both symbols filled',
+      async () => {
+        st = (await httpJson<any>(`${s.base}/status`).catch(() => ({ body: {} }))).body;
+        return ['BTCUSDT', 'ETHUSDT'].every((sym) => st.symbols?.[sym]?.fills > 0);
+      },
+      180_000,
+      500,
+    );
+    for (const [sym, tick] of [['BTCUSDT', '0.1'], ['ETHUSDT', '0.01']] as const) {
+      const e = st.symbols[sym];
+      expect(e.status).toBe('running');
+      const expected = new D(e.anchorPrice).mul('0.002').div(tick).floor().mul(tick);
+      expect(e.grid.price_interval).toBe(expected.toString());
+      expect(e.grid.order_notional).toBe('250');
+    }
+    expect(st.symbols.ETHUSDT.grid.price_interval).not.toBe(st.symbols.BTCUSDT.grid.price_interval);
   });
 });

@@ -36,7 +36,9 @@ export class MmTelemetryService implements OnApplicationBootstrap, OnApplication
     this.gaugeTimer.unref();
     const every = this.config.log.summary_interval_ms;
     if (every > 0) {
-      this.summaryTimer = setInterval(() => this.log.log(this.summaryLine()), every);
+      this.summaryTimer = setInterval(() => {
+        for (const r of this.engine.runners.values()) this.log.log(this.summaryLine(r.engine.snapshot()));
+      }, every);
       this.summaryTimer.unref();
     }
   }
@@ -46,9 +48,8 @@ export class MmTelemetryService implements OnApplicationBootstrap, OnApplication
     if (this.summaryTimer) clearInterval(this.summaryTimer);
   }
 
-  /** The summary line (exact decimals from the engine snapshot). */
-  summaryLine(): string {
-    const s = this.engine.engine.snapshot();
+  /** The summary line of one symbol engine (default: the default symbol's; exact decimals from the engine snapshot). */
+  summaryLine(s = this.engine.engine.snapshot()): string {
     const signed = (v: string) => (v.startsWith('-') ? v : `+${v}`);
     const b = s.risk.breaker;
     const breaker = b.state === 'CLOSED' ? 'CLOSED' : `${b.state} (${b.reason}${b.detail ? `: ${b.detail}` : ''})`;
