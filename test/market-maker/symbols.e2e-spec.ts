@@ -268,6 +268,36 @@ describe('isolation: a fault in one symbol engine (acceptance 3)', () => {
   });
 });
 
+describe('isolation: a stale feed in one symbol engine (acceptance 3, feed variant)', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack('a3s', TWO_SYMBOLS, { SIM_MAX_CANDLES: '700', SIM_SPEED: '2000' }, { MM_FAULT_SYMBOL: 'ETHUSDT', MM_FAULT_AFTER_TICKS: '40', MM_FAULT_KIND: 'stale' });
+  });
+
+  it('opens the stale-price breaker of that symbol only; the other keeps quoting and filling', async () => {
+    let st: any;
+    await waitFor(
+      'ETH stale-price breaker open',
+      async () => {
+        st = (await httpJson<any>(`${s.base}/status`).catch(() => ({ body: {} }))).body;
+        return st.symbols?.ETHUSDT?.breaker?.state === 'OPEN';
+      },
+      120_000,
+      250,
+    );
+    expect(st.symbols.ETHUSDT.breaker.reason).toBe('stale_price');
+    expect(st.symbols.BTCUSDT.breaker.state).toBe('CLOSED');
+    const at = s.updates.length;
+    await waitFor('BTC fills while ETH is held', async () => s.updates.slice(at).some((u) => u.symbol === 'BTCUSDT' && u.lastTrade), 120_000, 250);
+    // ETH sends no opening order while its breaker is open
+    const ethOpenBuys = (await s.client.call('GetOpenOrders', { symbol: 'ETHUSDT' })).orders.filter((o: any) => o.side === 'ORDER_SIDE_BUY');
+    expect(ethOpenBuys).toEqual([]);
+    st = (await httpJson<any>(`${s.base}/status`)).body;
+    expect(st.symbols.ETHUSDT.breaker.state).toBe('OPEN');
+    expect(st.components.symbols.status).toBe('degraded');
+  });
+});
+
 describe('operator API add/remove at runtime, and SIGKILL with two symbols (acceptance 4)', () => {
   const TOKEN = 'op-secret-token-0123';
   const auth = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
