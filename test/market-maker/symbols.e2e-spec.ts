@@ -316,6 +316,14 @@ describe('operator API add/remove at runtime, and SIGKILL with two symbols (acce
     expect(add.status).toBe(201);
     expect((await post(s.base, '/operator/symbols', { symbol: 'ETHUSDT' })).status).toBe(409);
     await waitFor('ETH fills', async () => s.updates.filter((u) => u.symbol === 'ETHUSDT' && u.lastTrade).length >= 3, 180_000, 250);
+    // pause / resume one symbol at runtime (durable in the table), the other untouched
+    const paused = await post(s.base, '/operator/symbols/ETHUSDT/pause', {});
+    expect([paused.status, paused.body.status, paused.body.paused]).toEqual([200, 'paused', true]);
+    const listed = (await fetch(`${s.base}/operator/symbols`, { headers: auth }).then((r) => r.json())) as any[];
+    expect(listed.map((x) => `${x.symbol}:${x.status}:${x.record}`)).toEqual(['BTCUSDT:running:active', 'ETHUSDT:paused:paused']);
+    expect((await post(s.base, '/operator/symbols/ETHUSDT/resume', {})).body.status).toBe('running');
+    expect((await post(s.base, '/operator/symbols/XRPUSDT/pause', {})).status).toBe(404);
+    expect((await fetch(`${s.base}/operator/symbols`)).status).toBe(401);
 
     // SIGKILL, restart on the same database: both symbols resume (ETH from the durable table)
     s.mm.child.kill('SIGKILL');

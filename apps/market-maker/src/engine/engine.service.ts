@@ -465,6 +465,10 @@ export class EngineService implements OnApplicationShutdown {
     if (r.restartTimer) clearTimeout(r.restartTimer);
     if (r.engine.state === 'running') await r.engine.cancelAll();
     await r.engine.stop(false);
+    // whatever is left under our prefix (an engine that had failed could not cancel): cancel it too
+    for (const o of await this.exchange.getOpenOrders(symbol)) {
+      if (o.clientOrderId.startsWith(this.config.instance_id)) await this.exchange.cancelOrderByClientOrderId(symbol, o.clientOrderId).catch((e: Error) => this.log.warn(`remove ${symbol}: cancel ${o.clientOrderId} failed: ${e.message}`));
+    }
     r.status = 'stopped';
     this.runners.delete(symbol);
     if (this.runners.size === 0) this.placeholder = r;
