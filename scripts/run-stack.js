@@ -14,7 +14,8 @@
  * authentication, README "Hardening"), EXCHANGE_GRPC_ADDRESS=<connector host>:<PORT or 50051>, and
  * for the sim SIM_STATE_FILE=data/sim-state.json (the sim account survives restarts like the market
  * maker's data/market-maker.sqlite does; `npm run reset` clears both; SIM_STATE_FILE= (empty) turns it off),
- * MM_LOCKSTEP=on and RATE_LIMIT_RPS=5000 / RATE_LIMIT_BURST=10000 with SIM_DATA (unless SIM_LOCKSTEP=false).
+ * MM_LOCKSTEP=on and RATE_LIMIT_RPS=5000 / RATE_LIMIT_BURST=10000 with SIM_DATA (unless SIM_LOCKSTEP=false),
+ * MM_SYMBOLS=auto when SIM_DATA names several symbols and the config file has no `symbols:` list.
  * No dependencies: plain Node.
  */
 const { spawn } = require('node:child_process');
@@ -43,6 +44,17 @@ const lockstep = env.SIM_DATA && !/^(false|0|no|off)$/i.test(env.SIM_LOCKSTEP ??
 if (lockstep && !env.MM_LOCKSTEP) env.MM_LOCKSTEP = 'on';
 if (env.SIM_DATA && !env.RATE_LIMIT_RPS) env.RATE_LIMIT_RPS = '5000';
 if (env.SIM_DATA && !env.RATE_LIMIT_BURST) env.RATE_LIMIT_BURST = '10000';
+// several symbols in SIM_DATA (`BTCUSDT=btc.csv,ETHUSDT=eth.csv`): trade every one, grid scaled per
+// symbol (`symbols: auto`), unless MM_SYMBOLS is set or the config file lists `symbols:` itself
+const simSymbols = (env.SIM_DATA ?? '').split(',').filter((x) => x.includes('=')).length;
+const configText = (() => {
+  try {
+    return fs.readFileSync(path.resolve(ROOT, env.CONFIG_FILE || 'config/market-maker.yaml'), 'utf8');
+  } catch {
+    return '';
+  }
+})();
+if (simSymbols > 1 && !env.MM_SYMBOLS && !/^symbols\s*:/m.test(configText)) env.MM_SYMBOLS = 'auto';
 
 const grpcPort = Number(env.PORT || 50051); // the connector's gRPC port (its PORT setting)
 const grpcHost = !env.GRPC_HOST || env.GRPC_HOST === '0.0.0.0' || env.GRPC_HOST === '::' ? '127.0.0.1' : env.GRPC_HOST;

@@ -80,4 +80,22 @@ describe('market maker config is strict', () => {
     expect(() => loadMmConfig({ CONFIG_FILE: write('  margin:\n    stop_opening_liquidation_distance: 0.05\n') })).toThrow(/risk\.margin\.reduce_liquidation_distance/);
     expect(() => loadMmConfig({ CONFIG_FILE: write('  margin:\n    check_intervall_ms: 5\n') })).toThrow(/risk\.margin\.check_intervall_ms: unknown key/);
   });
+
+  it('symbols: a list with grid overrides, auto, or MM_SYMBOLS; unknown or bad keys are named', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmcfg-'));
+    const load = (yaml: string, env: Record<string, string> = {}) => {
+      const file = path.join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
+      fs.writeFileSync(file, yaml);
+      return loadMmConfig({ CONFIG_FILE: file, ...env });
+    };
+    const c = load('symbols:\n  - symbol: BTCUSDT\n  - symbol: ETHUSDT\n    price_interval: "4"\n');
+    expect(c.symbols).toEqual([{ symbol: 'BTCUSDT' }, { symbol: 'ETHUSDT', price_interval: '4' }]);
+    expect(load('symbols: auto\n').symbols).toBe('auto');
+    expect(load('grid:\n  symbol: BTCUSDT\n').symbols).toBeUndefined();
+    expect(load('', { MM_SYMBOLS: 'BTCUSDT, ETHUSDT' }).symbols).toEqual([{ symbol: 'BTCUSDT' }, { symbol: 'ETHUSDT' }]);
+    expect(() => load('symbols:\n  - symbol: ETHUSDT\n    price_intervall: "4"\n')).toThrow(/symbols\.0: Unrecognized key\(s\) in object: 'price_intervall'/);
+    expect(() => load('symbols:\n  - symbol: ETHUSDT\n    price_interval: "-4"\n')).toThrow(/symbols\.0\.price_interval: must be > 0/);
+    expect(() => load('symbols:\n  - symbol: ethusdt\n')).toThrow(/symbols\.0\.symbol: must be an upper-case symbol/);
+    expect(load('risk:\n  exposure:\n    max_total_open_order_notional: "700"\n').risk.exposure.max_total_open_order_notional).toBe('700');
+  });
 });

@@ -14,6 +14,44 @@ const limitString = z
   .union([z.string(), z.number()])
   .transform((v) => String(v).trim())
   .refine((v) => /^(\d+\.?\d*|\.\d+)%?$/.test(v), { message: 'must be a quote amount ≥ 0 (e.g. 5000) or a percentage of equity (e.g. 300%)' });
+/** One symbol's grid (`grid`: the default symbol and the template of every other one). */
+export const gridSchema = z.object({
+    symbol: z.string().regex(/^[A-Z0-9]{3,20}$/, 'must be an upper-case symbol like BTCUSDT').default('BTCUSDT'),
+    /** long: buy below, take profit above. neutral: also sell above and buy back below (tracks shorts). */
+    mode: z.enum(['long', 'neutral']).default('long'),
+    /** P' = P × (1 − inventory × factor), inventory in base units; 0 = off. */
+    inventory_skew_factor: decimalString({ gte: 0 }).default('0'),
+    /** I_eff = max(price_interval, ATR × volatility_scale), ATR from the risk monitor's 1m candles. */
+    dynamic_interval: boolish.default(false),
+    volatility_scale: decimalString({ gt: 0 }).default('1'),
+    /** Grid step I, quote price; multiple of the tick size. */
+    price_interval: decimalString({ gt: 0 }).default('100'),
+    /** Quote notional of each opening order. */
+    order_notional: decimalString({ gt: 0 }).default('250'),
+    min_order_value: decimalString({ gte: 0 }).default('10'),
+    buy_window: z.coerce.number().int().min(1).max(200).default(10),
+    sell_window: z.coerce.number().int().min(1).max(200).default(10),
+    safety_buffer_ratio: decimalString({ gte: 0 }).default('0.1'),
+    max_active_orders: z.coerce.number().int().min(1).max(1000).default(50),
+    cancel_hysteresis_levels: z.coerce.number().int().min(0).max(50).default(1),
+    /** Maker fee rate used by the startup profitability check (0.0002 = 0.02 %). */
+    maker_fee: decimalString({ gte: 0 }).default('0.0002'),
+    taker_fee: decimalString({ gte: 0 }).default('0.0005'),
+});
+
+/** One entry of `symbols`: the symbol and the `grid` keys it overrides (strict: an unknown key is an error naming it). */
+export const symbolEntrySchema = gridSchema.partial().extend({ symbol: gridSchema.shape.symbol.removeDefault() }).strict();
+export type SymbolEntry = z.infer<typeof symbolEntrySchema>;
+
+/**
+ * `symbols`: absent = one engine for `grid.symbol` (single-symbol mode); a list = one engine per entry
+ * (grid = `grid` with the entry's overrides); `auto` = every symbol the venue serves, grid scaled per
+ * symbol (`symbol_auto`). From env `MM_SYMBOLS`: `auto` or a comma list `BTCUSDT,ETHUSDT`.
+ */
+const symbolsSchema = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() !== 'auto' ? v.split(',').map((x) => x.trim()).filter(Boolean).map((symbol) => ({ symbol })) : typeof v === 'string' ? 'auto' : v),
+  z.union([z.literal('auto'), z.array(symbolEntrySchema).min(1).max(50)]),
+);
 
 export const mmConfigSchema = z.object({
   /** Prefix of every client order id of this strategy instance (2–8 lower-case alphanumerics). */
@@ -63,29 +101,12 @@ export const mmConfigSchema = z.object({
       metrics_open: boolish.default(false),
     })
     .default({}),
-  grid: z
+  grid: gridSchema.default({}),
+  symbols: symbolsSchema.optional(),
+  symbol_auto: z
     .object({
-      symbol: z.string().regex(/^[A-Z0-9]{3,20}$/, 'must be an upper-case symbol like BTCUSDT').default('BTCUSDT'),
-      /** long: buy below, take profit above. neutral: also sell above and buy back below (tracks shorts). */
-      mode: z.enum(['long', 'neutral']).default('long'),
-      /** P' = P × (1 − inventory × factor), inventory in base units; 0 = off. */
-      inventory_skew_factor: decimalString({ gte: 0 }).default('0'),
-      /** I_eff = max(price_interval, ATR × volatility_scale), ATR from the risk monitor's 1m candles. */
-      dynamic_interval: boolish.default(false),
-      volatility_scale: decimalString({ gt: 0 }).default('1'),
-      /** Grid step I, quote price; multiple of the tick size. */
-      price_interval: decimalString({ gt: 0 }).default('100'),
-      /** Quote notional of each opening order. */
-      order_notional: decimalString({ gt: 0 }).default('250'),
-      min_order_value: decimalString({ gte: 0 }).default('10'),
-      buy_window: z.coerce.number().int().min(1).max(200).default(10),
-      sell_window: z.coerce.number().int().min(1).max(200).default(10),
-      safety_buffer_ratio: decimalString({ gte: 0 }).default('0.1'),
-      max_active_orders: z.coerce.number().int().min(1).max(1000).default(50),
-      cancel_hysteresis_levels: z.coerce.number().int().min(0).max(50).default(1),
-      /** Maker fee rate used by the startup profitability check (0.0002 = 0.02 %). */
-      maker_fee: decimalString({ gte: 0 }).default('0.0002'),
-      taker_fee: decimalString({ gte: 0 }).default('0.0005'),
+      /** `symbols: auto`: grid step = last price × this, rounded down to the tick (at least one tick). */
+      price_interval_ratio: decimalString({ gt: 0 }).default('0.002'),
     })
     .default({}),
   risk: z
@@ -126,10 +147,12 @@ export const mmConfigSchema = z.object({
         .object({
           /** Per symbol, |position| × mark, quote or % of equity; 0 = off. */
           max_position_notional: limitString.default('5000'),
-          /** Across all symbols of this process, quote or % of equity; 0 = off. */
+          /** Across all symbols of this process (worst case incl. pending opening orders; the portfolio limiter shared by every symbol engine), quote or % of equity; 0 = off. */
           max_total_notional: limitString.default('10000'),
           /** Σ price × qty of live opening orders per symbol, quote or % of equity; 0 = off. */
           max_open_order_notional: limitString.default('5000'),
+          /** Σ price × qty of live opening orders across all symbols of the account, quote; 0 = off (the portfolio limiter). */
+          max_total_open_order_notional: decimalString({ gte: 0 }).default('0'),
         })
         .default({}),
       /**
@@ -321,6 +344,9 @@ export const MM_ENV = [
   ['MM_MARGIN_ENABLED', 'risk.margin.enabled'],
   ['MM_MAX_POSITION_NOTIONAL', 'risk.exposure.max_position_notional'],
   ['MM_LOCKSTEP', 'engine.lockstep'],
+  ['MM_SYMBOLS', 'symbols'],
+  ['MM_MAX_TOTAL_NOTIONAL', 'risk.exposure.max_total_notional'],
+  ['MM_MAX_TOTAL_OPEN_ORDER_NOTIONAL', 'risk.exposure.max_total_open_order_notional'],
 ] as const;
 
 /**
@@ -330,6 +356,9 @@ export const MM_ENV = [
 export const MM_EXTRA_ENV = [
   'MM_CRASH_POINT', // test-only fault injection (engine.factory.ts)
   'MM_CRASH_PROBABILITY',
+  'MM_FAULT_SYMBOL', // test-only fault injection into one symbol engine (engine.service.ts)
+  'MM_FAULT_AFTER_TICKS',
+  'MM_FAULT_KIND',
   'MM_TOKEN', // docker-compose interpolation variable (the market maker's connector token)
 ] as const;
 

@@ -27,7 +27,7 @@ export function buildGridEngine(deps: EngineDeps, settings: GridEngineSettings):
     deps.venue,
     executor,
     deps.store,
-    options,
+    deps.portfolio ? { ...options, portfolio: deps.portfolio } : options,
     metrics,
     risk,
     alerts,

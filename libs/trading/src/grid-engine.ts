@@ -34,6 +34,7 @@ import type { AlertSink, CrashPoint, EngineLogger, EngineMetrics, EngineStateSto
 import { type IntentRow, emptyStrategy } from './state';
 import type { OrderExecutor } from './order-executor';
 import type { RiskController } from './risk-controller';
+import type { PortfolioLimiter } from './portfolio';
 
 /** Account poll period for the funding figure when the margin breakers are off, ms of engine time. */
 const FUNDING_POLL_MS = 60_000;
@@ -90,6 +91,8 @@ export interface EngineOptions {
    * turns it off (parity checks).
    */
   quietBand?: boolean;
+  /** Portfolio caps shared with the account's other symbol engines, consulted before each opening order; unset = none. */
+  portfolio?: PortfolioLimiter;
 }
 
 /** Rejection state of one slot (see `EngineOptions.maxConsecutiveRejections`). */
@@ -626,12 +629,29 @@ export class GridEngine {
     }
     // Exposure screening only judges opening orders: without one, skip computing its inputs.
     const opening = planned.some((a) => a.kind === 'place' && !a.exit);
-    const actions = opening ? this.risk.screen(planned, new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]), this.openingNotional()) : planned;
+    const openNotional = opening || this.opts.portfolio ? this.openingNotional() : ZERO;
+    this.opts.portfolio?.report(this.symbol, { positionQty: inventory, markPrice: this.lastPrice, openOpeningNotional: openNotional });
+    let actions = opening ? this.risk.screen(planned, new Map([[this.symbol, { qty: inventory, markPrice: this.lastPrice }]]), openNotional) : planned;
+    if (opening && this.opts.portfolio) actions = this.screenPortfolio(actions, this.opts.portfolio);
     if (actions.length === 0) return;
     const cancels = actions.filter((a): a is Extract<GridAction, { kind: 'cancel' }> => a.kind === 'cancel');
     const places = actions.filter((a): a is Extract<GridAction, { kind: 'place' }> => a.kind === 'place' && !this.slotBlocked(a.level, now));
     for (const c of cancels) await this.cancel(c.orderId);
     if (places.length) await this.place(places);
+  }
+
+  /** Drops opening orders the shared portfolio limiter refuses (counted in `risk.blocked` and the blocked-orders metric). */
+  private screenPortfolio(actions: GridAction[], portfolio: PortfolioLimiter): GridAction[] {
+    return actions.filter((a) => {
+      if (a.kind !== 'place' || a.exit) return true;
+      const v = portfolio.admit(this.symbol, { side: a.side, price: a.price, quantity: a.quantity });
+      if (v.ok) return true;
+      this.risk.blocked[v.reason] = (this.risk.blocked[v.reason] ?? 0) + 1;
+      this.metrics.orderBlocked(this.symbol, v.reason);
+      this.log.warn(`order blocked by ${v.reason}: ${v.detail}`);
+      this.alerts.notify({ kind: 'limit_hit', level: 'WARNING', title: `Portfolio limit: ${v.reason}`, message: v.detail, fields: { symbol: this.symbol }, dedupeKey: `limit:${v.reason}:${this.symbol}` });
+      return false;
+    });
   }
 
   /** Feeds equity, feed ages and time to the breaker, updates risk gauges, and reacts to transitions. */

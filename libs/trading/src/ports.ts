@@ -135,6 +135,8 @@ export interface EngineDeps {
   onFatal?: (err: Error) => void;
   /** Test-only fault injection (the app's MM_CRASH_POINT): called at each named point; may kill the process. */
   crashHook?: (point: CrashPoint) => void;
+  /** Portfolio caps shared by the account's symbol engines (`SharedPortfolioLimiter`); consulted before each opening order. */
+  portfolio?: import('./portfolio').PortfolioLimiter;
   /** Uniform [0, 1) source for retry jitter (the app passes Math.random; default 0.5, deterministic). */
   random?: () => number;
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { Logger } from '@nestjs/common';
 import { Dec, type ExchangeVenue, type Scheduler, dec, systemScheduler } from '@mm/domain';
 import { ConfigError, readSecret } from '@mm/platform';
-import { type AlertSink, type CrashPoint, type EngineLogger, type EngineMetrics, type EngineStateStore, type GridEngine, type GridEngineSettings, buildGridEngine } from '@mm/trading';
+import { type AlertSink, type CrashPoint, type EngineLogger, type EngineMetrics, type EngineStateStore, type GridEngine, type GridEngineSettings, type PortfolioLimiter, buildGridEngine } from '@mm/trading';
 import type { MmConfig } from '../mm.config';
 import type { MmMetrics } from '../http/mm.metrics';
 
@@ -164,7 +164,8 @@ export function crashHookFromEnv(env: NodeJS.ProcessEnv, log: EngineLogger): ((p
 
 /**
  * Builds the GridEngine as the app runs it, from validated config: Nest loggers, Prometheus metrics,
- * the wall-clock scheduler (unless one is given) and the env's fault injection. Used by the app (over
+ * the wall-clock scheduler (unless one is given), the env's fault injection and, for the orchestrator's
+ * symbol engines, the account's shared portfolio limiter. Used by the app (over
  * the RemoteExchange) and by benchmarks and tests (over an in-process venue).
  */
 export function buildEngineFromConfig(
@@ -176,6 +177,7 @@ export function buildEngineFromConfig(
   onFatal: (err: Error) => void,
   env: NodeJS.ProcessEnv = process.env,
   scheduler: Scheduler = systemScheduler,
+  portfolio?: PortfolioLimiter,
 ): GridEngine {
   const logger = (context: string) => new Logger(context);
   return buildGridEngine(
@@ -189,6 +191,7 @@ export function buildEngineFromConfig(
       onFatal,
       crashHook: crashHookFromEnv(env, logger('GridEngine')),
       random: Math.random,
+      portfolio,
     },
     engineSettingsFromConfig(config),
   );

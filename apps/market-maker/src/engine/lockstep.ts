@@ -1,4 +1,4 @@
-import type { Candle, ExchangeVenue, OrderEvent, PriceTick, Scheduler, StreamObserver, TimerHandle, Unsubscribe } from '@mm/domain';
+import type { Candle, ExchangeVenue, FundingRate, OrderEvent, PriceTick, Scheduler, StreamObserver, TimerHandle, Unsubscribe } from '@mm/domain';
 import { isVenueError, systemScheduler } from '@mm/domain';
 
 /**
@@ -136,6 +136,8 @@ export function tapMarketEvents<V extends ExchangeVenue>(
       if (prop === 'pendingTicks') return () => held;
       if (prop === 'watchPrice') return (symbol: string, o: StreamObserver<PriceTick>): Unsubscribe => target.watchPrice(symbol, tapPrice(o));
       if (prop === 'watchOrders') return (o: StreamObserver<OrderEvent>): Unsubscribe => target.watchOrders(tap(o, orderEventTimeMs));
+      if (prop === 'watchFundingRate')
+        return (symbol: string, o: StreamObserver<FundingRate>): Unsubscribe => target.watchFundingRate(symbol, tap(o, (f) => f.timestampMs));
       if (prop === 'watchKlines')
         return (symbol: string, interval: string, o: StreamObserver<Candle>): Unsubscribe => target.watchKlines(symbol, interval, tap(o, () => 0));
       const v = Reflect.get(target, prop, receiver) as unknown;

@@ -42,6 +42,10 @@ export class MmMetrics {
   readonly divergence: Gauge<string>;
   // Written by the app layer (MmTelemetryService):
   readonly equity: Gauge<string>;
+  /** Supervisor restarts of a symbol engine after it failed. */
+  readonly engineRestarts: Counter<string>;
+  /** 1 while a symbol engine is running (0 paused, crashed or restarting). */
+  readonly engineUp: Gauge<string>;
   readonly breakerState: Gauge<string>;
   readonly deadManArmed: Gauge<string>;
   readonly deadManRemaining: Gauge<string>;
@@ -92,6 +96,8 @@ export class MmMetrics {
     this.marginRatio = g('market_maker_margin_ratio', 'Account margin ratio at the last poll: maintenance margin / margin balance (ratio; the venue liquidates at 1)', ['symbol']);
     this.liquidationDistance = g('market_maker_liquidation_distance_ratio', "The symbol position's |mark - liquidation price| / mark at the last poll (ratio)", ['symbol']);
     this.fundingPnl = g('market_maker_funding_pnl', 'Funding received (+) / paid (-) by the account since the engine started, quote units (USDT)', ['symbol']);
+    this.engineRestarts = c('market_maker_engine_restarts_total', 'Supervisor restarts of a failed symbol engine', ['symbol']);
+    this.engineUp = g('market_maker_engine_up', '1 while the symbol engine runs, 0 when paused, failed or waiting for its restart', ['symbol']);
     this.buildInfo = g('market_maker_build_info', 'Build information; value is always 1', ['version', 'node_version']);
     for (const outcome of ['sent', 'failed', 'dropped', 'deduped', 'rate_limited']) this.alerts.inc({ outcome }, 0);
   }

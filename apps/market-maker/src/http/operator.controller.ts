@@ -1,6 +1,6 @@
-import { Body, type CanActivate, Controller, type ExecutionContext, Get, HttpCode, Injectable, NotFoundException, Post, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, type CanActivate, ConflictException, Controller, type ExecutionContext, Get, HttpCode, Injectable, NotFoundException, Param, Post, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
-import { EngineService } from '../engine/engine.service';
+import { EngineService, OrchestratorError } from '../engine/engine.service';
 import { MmAccess } from './access';
 
 /**
@@ -22,7 +22,9 @@ export class OperatorGuard implements CanActivate {
 
 /**
  * Operator API of the market maker (token-protected, `Authorization: Bearer <operator.token>`):
- * pause/resume quoting, trip/reset the circuit breaker, reconcile now, cancel all, list slots and intents.
+ * pause/resume quoting, trip/reset the circuit breaker, reconcile now, cancel all, list slots and intents
+ * (all of the default symbol), and the symbol orchestrator: list, add (with grid overrides, validated),
+ * pause, resume and remove (`position: keep | flatten`) symbol engines at runtime.
  */
 @Controller('operator')
 @UseGuards(OperatorGuard)
@@ -70,6 +72,38 @@ export class OperatorController {
     return { cancelled: true, paused: true };
   }
 
+  /** Every symbol the orchestrator knows (active, paused, restarting, removed) with its grid. */
+  @Get('symbols')
+  symbols() {
+    return this.svc.listSymbols();
+  }
+
+  /** Adds a symbol engine: body `{ symbol, …grid overrides }` (snake_case `grid` keys; unknown keys are 400 naming them). */
+  @Post('symbols')
+  @HttpCode(201)
+  addSymbol(@Body() body: unknown) {
+    return orchestrated(() => this.svc.addSymbol(body));
+  }
+
+  @Post('symbols/:symbol/pause')
+  @HttpCode(200)
+  pauseSymbol(@Param('symbol') symbol: string) {
+    return orchestrated(() => this.svc.setSymbolPaused(symbol, true));
+  }
+
+  @Post('symbols/:symbol/resume')
+  @HttpCode(200)
+  resumeSymbol(@Param('symbol') symbol: string) {
+    return orchestrated(() => this.svc.setSymbolPaused(symbol, false));
+  }
+
+  /** Removes a symbol engine: cancels its orders; body `{ position: "keep" | "flatten" }` (required; flatten = a reduce-only order). */
+  @Post('symbols/:symbol/remove')
+  @HttpCode(200)
+  removeSymbol(@Param('symbol') symbol: string, @Body() body: { position?: unknown } = {}) {
+    return orchestrated(() => this.svc.removeSymbol(symbol, body?.position));
+  }
+
   @Get('slots')
   slots() {
     return this.svc.engine.listSlots();
@@ -78,5 +112,17 @@ export class OperatorController {
   @Get('intents')
   intents() {
     return this.svc.engine.listIntents();
+  }
+}
+
+/** Maps the orchestrator's request errors onto HTTP 400 / 404 / 409. */
+async function orchestrated<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof OrchestratorError)) throw e;
+    if (e.code === 404) throw new NotFoundException(e.message);
+    if (e.code === 409) throw new ConflictException(e.message);
+    throw new BadRequestException(e.message);
   }
 }

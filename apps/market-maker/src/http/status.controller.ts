@@ -82,9 +82,21 @@ export class StatusController {
       },
       alerts: { status: 'up', ...this.engine.alerts.stats() },
     };
-    const ok = Object.values(components).every((c) => c.status === 'up');
+    const symbols = this.engine.symbolsStatus();
+    const symbolsUp = Object.values(symbols).every((x) => x.status === 'running' && x.breaker.state === 'CLOSED');
+    const withSymbols = { ...components, symbols: { status: symbolsUp ? 'up' : 'degraded', default: this.engine.defaultSymbol, count: Object.keys(symbols).length, removed: Object.fromEntries(this.engine.removed) } };
+    const ok = Object.values(withSymbols).every((c) => c.status === 'up');
     if (!ok) res.status(503);
-    return { status: ok ? 'ok' : 'degraded', time: new Date().toISOString(), components };
+    return {
+      status: ok ? 'ok' : 'degraded',
+      time: new Date().toISOString(),
+      components: withSymbols,
+      // every symbol engine (strategy state, inventory, realized PnL, breaker, orders blocked and why)
+      symbols,
+      // the account as the venue reports it, and the portfolio limiter's book shared by the engines
+      account: await this.engine.account(),
+      portfolio: this.engine.portfolio.snapshot(),
+    };
   }
 
   @Get('slots')

@@ -89,6 +89,16 @@ export function buildEntities(dialect: Dialect) {
         updatedAt: { type: ts, name: 'updated_at' },
       },
     }),
+    new EntitySchema<ActiveSymbolRow>({
+      name: 'active_symbol',
+      columns: {
+        symbol: { type: 'varchar', length: 40, primary: true },
+        status: { type: 'varchar', length: 16 },
+        grid: { type: 'text' },
+        source: { type: 'varchar', length: 16 },
+        updatedAt: { type: ts, name: 'updated_at' },
+      },
+    }),
     new EntitySchema<MetaRow>({
       name: 'engine_meta',
       columns: {
@@ -103,4 +113,17 @@ export function buildEntities(dialect: Dialect) {
 export interface MetaRow {
   key: string;
   value: string;
+}
+
+/**
+ * One row of `active_symbol`, the orchestrator's durable list of symbol engines: `status` active |
+ * paused | removed (an operator removal survives restarts), `grid` the symbol's grid overrides as JSON
+ * (snake_case keys of `grid`), `source` config | auto | operator (who added it).
+ */
+export interface ActiveSymbolRow {
+  symbol: string;
+  status: 'active' | 'paused' | 'removed';
+  grid: string;
+  source: 'config' | 'auto' | 'operator';
+  updatedAt: Date;
 }

@@ -38,8 +38,20 @@ export class GridStore implements EngineStateStore {
     } else this.file = null;
   }
 
-  /** The stored secret, or `create()` stored now (a concurrent first start re-reads the winner). */
+  /**
+   * Set for every symbol engine but the default one: its client-order-id secret is the stored one
+   * with `:<scope>` appended, so two symbols' ids never collide (the default symbol keeps the plain
+   * secret, as before symbol engines existed).
+   */
+  secretScope?: string;
+
+  /** The stored secret (scoped, see `secretScope`), or `create()` stored now (a concurrent first start re-reads the winner). */
   async clientIdSecret(create: () => string): Promise<string> {
+    const value = await this.storedSecret(create);
+    return this.secretScope ? `${value}:${this.secretScope}` : value;
+  }
+
+  private async storedSecret(create: () => string): Promise<string> {
     const m = this.dataSource.manager;
     const row = await m.findOne<{ key: string; value: string }>('engine_meta', { where: { key: SECRET_KEY } });
     if (row) return row.value;

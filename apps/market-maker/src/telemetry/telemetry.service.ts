@@ -30,13 +30,15 @@ export class MmTelemetryService implements OnApplicationBootstrap, OnApplication
   ) {}
 
   onApplicationBootstrap(): void {
-    this.metrics.initSymbol(this.config.grid.symbol, appVersion());
+    for (const symbol of this.engine.runners.keys()) this.metrics.initSymbol(symbol, appVersion());
     this.refresh();
     this.gaugeTimer = setInterval(() => this.refresh(), GAUGE_INTERVAL_MS);
     this.gaugeTimer.unref();
     const every = this.config.log.summary_interval_ms;
     if (every > 0) {
-      this.summaryTimer = setInterval(() => this.log.log(this.summaryLine()), every);
+      this.summaryTimer = setInterval(() => {
+        for (const r of this.engine.runners.values()) this.log.log(this.summaryLine(r.engine.snapshot()));
+      }, every);
       this.summaryTimer.unref();
     }
   }
@@ -46,9 +48,8 @@ export class MmTelemetryService implements OnApplicationBootstrap, OnApplication
     if (this.summaryTimer) clearInterval(this.summaryTimer);
   }
 
-  /** The summary line (exact decimals from the engine snapshot). */
-  summaryLine(): string {
-    const s = this.engine.engine.snapshot();
+  /** The summary line of one symbol engine (default: the default symbol's; exact decimals from the engine snapshot). */
+  summaryLine(s = this.engine.engine.snapshot()): string {
     const signed = (v: string) => (v.startsWith('-') ? v : `+${v}`);
     const b = s.risk.breaker;
     const breaker = b.state === 'CLOSED' ? 'CLOSED' : `${b.state} (${b.reason}${b.detail ? `: ${b.detail}` : ''})`;
@@ -62,14 +63,21 @@ export class MmTelemetryService implements OnApplicationBootstrap, OnApplication
 
   private refresh(): void {
     const symbol = this.config.grid.symbol;
-    const s = this.engine.engine.snapshot();
-    this.metrics.equity.set({ symbol }, Number(s.realizedPnl) + Number(s.unrealizedPnl) + Number(s.fundingPnl));
-    const b = s.risk.breaker;
-    const key = `${b.state}|${b.state === 'CLOSED' ? 'none' : String(b.reason ?? 'unknown')}`;
+    // every symbol engine: equity and breaker state labelled by symbol
+    const keys: string[] = [];
+    for (const r of this.engine.runners.values()) {
+      const s = r.engine.snapshot();
+      this.metrics.equity.set({ symbol: r.symbol }, Number(s.realizedPnl) + Number(s.unrealizedPnl) + Number(s.fundingPnl));
+      const b = s.risk.breaker;
+      keys.push(`${r.symbol}|${b.state}|${b.state === 'CLOSED' ? 'none' : String(b.reason ?? 'unknown')}`);
+    }
+    const key = keys.join(';');
     if (key !== this.lastBreakerKey) {
       this.metrics.breakerState.reset();
-      const [state, reason] = key.split('|');
-      this.metrics.breakerState.set({ symbol, state, reason }, 1);
+      for (const k of keys) {
+        const [sym, state, reason] = k.split('|');
+        this.metrics.breakerState.set({ symbol: sym, state, reason }, 1);
+      }
       this.lastBreakerKey = key;
     }
     const dm = this.engine.deadMan;
