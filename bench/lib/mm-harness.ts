@@ -12,7 +12,7 @@ import { mmConfigSchema } from '../../apps/market-maker/src/mm.config';
 import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
 import { GridStore, type StateChange } from '../../apps/market-maker/src/persistence/grid.store';
-import { openIntentJournal } from '../../apps/market-maker/src/persistence/intent-journal';
+import { type PgSynchronousCommit, openIntentJournal } from '../../apps/market-maker/src/persistence/intent-journal';
 import { HARNESS_CONFIG, settleEngine } from '@mm/testing';
 import { BTC_CSV } from './proc';
 import { Samples, nowNs } from './stats';
@@ -75,8 +75,8 @@ export async function createHarness(
     databaseUrl?: string;
     /** Hot write through the app's intent journal (default, as in the app) or TypeORM transactions (false). */
     journal?: boolean;
-    /** PostgreSQL journal: synchronous_commit of its connection (default on, as in the app). */
-    pgSynchronousCommit?: 'on' | 'off';
+    /** PostgreSQL journal: synchronous_commit policy (default `intents`, as in the app). */
+    pgSynchronousCommit?: PgSynchronousCommit;
   },
 ): Promise<Harness> {
   Logger.overrideLogger(false);

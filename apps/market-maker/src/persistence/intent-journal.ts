@@ -244,11 +244,29 @@ export class SqliteIntentJournal implements IntentJournal {
 }
 
 /**
+ * `synchronous_commit` policy of the PostgreSQL journal (config `database.pg_synchronous_commit`):
+ * - `intents` (default): a change that records new order intents — the write that must be durable
+ *   before an order leaves — commits synchronously (WAL flushed to disk before `apply` resolves);
+ *   every other change (bookings of venue answers and fills, closed intents, slot and strategy
+ *   updates) commits asynchronously: visible at once, flushed by the WAL writer within
+ *   ≤ 3 × `wal_writer_delay` (600 ms by default) or by the next intent commit, whichever is first
+ *   (WAL is flushed in order, so a durable intent implies every earlier booking is durable too). A
+ *   PostgreSQL crash can drop the last bookings; they are facts the venue still has, and the restart
+ *   re-reads them (the intents they closed are still open in the database, so the reconciler looks
+ *   the orders up and books their trades by trade id). A market-maker crash loses nothing.
+ * - `on`: every change commits synchronously.
+ * - `off`: every change commits asynchronously (intents included: survives a market-maker crash, not
+ *   a database crash).
+ */
+export type PgSynchronousCommit = 'intents' | 'on' | 'off';
+
+/**
  * Journal on a dedicated PostgreSQL connection (node-postgres client, not TypeORM's pool) with
  * named prepared statements: a whole change is ONE statement (one round trip; each table write a
  * data-modifying CTE, rows passed as arrays through `unnest`), falling back to `BEGIN`, one
- * statement per table, `COMMIT` when a change touches a row twice. PostgreSQL's `synchronous_commit` (default
- * on) makes the COMMIT durable on disk before `apply` resolves.
+ * statement per table, `COMMIT` when a change touches a row twice. Which commits wait for the WAL
+ * flush: see {@link PgSynchronousCommit} (an asynchronous commit is asked for inside the statement
+ * itself, `set_config('synchronous_commit', 'off', true)`, so it costs no extra round trip).
  */
 export class PgIntentJournal implements IntentJournal {
   private readonly client: PgClient;
@@ -258,14 +276,14 @@ export class PgIntentJournal implements IntentJournal {
   private readonly shapes = new Map<string, { name?: string; text: string }>();
 
   /**
-   * @param synchronousCommit `on` (default, the server's durable commit: COMMIT returns after the WAL
-   *   is flushed) or `off` for this connection only: COMMIT returns before the flush — a committed
-   *   intent survives a market-maker crash (the server has it) but a PostgreSQL crash or power loss
-   *   can drop the last commits (≤ 3 × wal_writer_delay, 600 ms by default). Same trade as SQLite NORMAL.
+   * @param synchronousCommit which commits wait for the WAL flush (see {@link PgSynchronousCommit}):
+   *   `intents` (default) only changes with new order intents; `on` all; `off` none (set on this
+   *   connection only — a committed intent survives a market-maker crash, not a PostgreSQL crash or
+   *   power loss: the same trade as SQLite NORMAL).
    */
   constructor(
     url: string,
-    private readonly synchronousCommit: 'on' | 'off' = 'on',
+    private readonly synchronousCommit: PgSynchronousCommit = 'intents',
     /** statement_timeout (server) and query timeout (client) of every query, ms, as on TypeORM's pool; none when unset. */
     statementTimeoutMs?: number,
   ) {
@@ -339,7 +357,8 @@ export class PgIntentJournal implements IntentJournal {
    */
   private statementFor(change: StateChange): { name?: string; text: string } {
     const sigs = (change.intentUpdates ?? []).map((u) => patchColumns(u.patch));
-    const key = `${change.intents?.length ? 'i' : ''}${change.fills?.length ? 'f' : ''}${change.slots?.length ? 's' : ''}${change.strategy ? 'g' : ''}|${sigs.map((k) => k.join(',')).join(';')}`;
+    const relaxed = this.relaxed(change);
+    const key = `${change.intents?.length ? 'i' : ''}${change.fills?.length ? 'f' : ''}${change.slots?.length ? 's' : ''}${change.strategy ? 'g' : ''}${relaxed ? 'a' : ''}|${sigs.map((k) => k.join(',')).join(';')}`;
     let st = this.shapes.get(key);
     if (st) return st;
     let n = 0;
@@ -355,18 +374,28 @@ export class PgIntentJournal implements IntentJournal {
     if (change.slots?.length)
       ctes.push(`s AS (INSERT INTO "grid_slot" (${quoted(SLOT_COLS)}) SELECT * FROM unnest(${SLOT_TYPES.map((t) => `${p()}::${t}[]`).join(', ')}) ON CONFLICT ("id") DO UPDATE SET ${excludedSet(SLOT_COLS, 'id')})`);
     if (change.strategy) ctes.push(`g AS (INSERT INTO "strategy_state" (${quoted(STRATEGY_COLS)}) VALUES (${STRATEGY_COLS.map(() => p()).join(', ')}) ON CONFLICT ("symbol") DO UPDATE SET ${excludedSet(STRATEGY_COLS, 'symbol')})`);
-    const text = ctes.length ? `WITH ${ctes.join(', ')} SELECT 1` : 'SELECT 1';
+    // asynchronous commit of this statement's implicit transaction (SET LOCAL without a round trip)
+    if (relaxed) ctes.unshift(`a AS (SELECT set_config('synchronous_commit', 'off', true) AS v)`);
+    const text = ctes.length ? `WITH ${ctes.join(', ')} SELECT ${relaxed ? 'v FROM a' : '1'}` : 'SELECT 1';
     // a bounded number of server-side prepared statements; rare shapes beyond it go unnamed
     st = this.shapes.size < 256 ? { name: `mm_journal_${this.shapes.size}`, text } : { text };
     if (st.name) this.shapes.set(key, st);
     return st;
   }
 
+  /**
+   * True when this change may commit asynchronously: policy `intents` and no new order intent in it
+   * (under `off` the whole connection is asynchronous already; under `on` nothing is).
+   */
+  private relaxed(change: StateChange): boolean {
+    return this.synchronousCommit === 'intents' && !change.intents?.length;
+  }
+
   /** BEGIN, one statement per table, COMMIT: for changes one statement cannot express (see needsSequentialStatements). */
   private async applyInTransaction(change: StateChange, symbol: string): Promise<void> {
     const c = this.client;
     const now = new Date();
-    await c.query('BEGIN');
+    await c.query(this.relaxed(change) ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
     try {
       if (change.intents?.length) await c.query({ ...PgIntentJournal.INTENT, values: intentArrays(change.intents) });
       for (const u of change.intentUpdates ?? []) await this.update(u.clientOrderId, u.patch, now);
@@ -508,7 +537,7 @@ function pgIntentValue(i: IntentRow, col: number): unknown {
  */
 export function openIntentJournal(
   options: { type: string; database?: unknown; url?: string },
-  opts: { sqliteSynchronous?: SqliteSync; pgSynchronousCommit?: 'on' | 'off'; statementTimeoutMs?: number } = {},
+  opts: { sqliteSynchronous?: SqliteSync; pgSynchronousCommit?: PgSynchronousCommit; statementTimeoutMs?: number } = {},
 ): IntentJournal | undefined {
   if (options.type === 'better-sqlite3') {
     const file = String(options.database ?? '');
