@@ -169,11 +169,14 @@ export async function createHarness(
 
   const apply = store.apply.bind(store);
   // keeps a synchronous journal synchronous (no await added on the measured path)
+  // a journal that writes bookings behind the engine (PostgreSQL) tells when they committed
+  const whenWritten = (journal as { whenWritten?: () => Promise<void> } | undefined)?.whenWritten?.bind(journal);
   store.apply = (change: StateChange) => {
     const t0 = nowNs();
     const r = apply(change);
     if (r instanceof Promise) return r.then(() => applied(t0, change));
-    applied(t0, change);
+    if (whenWritten) void whenWritten().then(() => applied(t0, change), () => undefined);
+    else applied(t0, change);
   };
   const applied = (t0: number, change: StateChange) => {
     if (!measure) return;

@@ -16,6 +16,12 @@ export interface IntentJournal {
   apply(change: StateChange, symbol: string): void | Promise<void>;
   /** Opens the connection ahead of the first apply (no-op where it is opened at construction). */
   connect(): Promise<void>;
+  /**
+   * Resolves when every change applied so far is committed (a journal that buffers bookings writes
+   * them now); readers call it before reading what the journal wrote.
+   * @throws Error when the journal is broken (a write failed).
+   */
+  flush?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -330,8 +336,103 @@ export class PgIntentJournal implements IntentJournal {
     text: upsertSql('strategy_state', STRATEGY_COLS, 'symbol', (i) => `$${i + 1}`),
   };
 
-  async apply(change: StateChange, symbol: string): Promise<void> {
+  /**
+   * Bookings to write with the next statement (policy `intents` only): a change without new order
+   * intents is not sent on its own round trip while the engine waits — it is written together with
+   * the next change that records intents (one statement, one commit) or, when none comes first, by a
+   * flush on the next event-loop turn (setImmediate). The order request that follows an intent write
+   * waits for one round trip however many fills were booked just before it.
+   */
+  private pending: StateChange[] = [];
+  private pendingWritten?: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
+  private flushTimer?: NodeJS.Immediate;
+  /** The last statement sent (resolves when it committed; never rejects). */
+  private tail: Promise<void> = Promise.resolve();
+
+  /**
+   * Writes a change. A change with new order intents (and, under policy `on`/`off`, every change)
+   * resolves once committed (with the bookings buffered before it, in the same statement). Under
+   * policy `intents` a change without intents is buffered and `apply` returns at once (void); it is
+   * committed within one event-loop turn (see `pending`). A failed statement that carried buffered
+   * bookings marks the journal broken: every later `apply` and `flush` throws that error (the engine
+   * stops: crash-only); a failed statement without them only rejects (nothing of it was written).
+   * @throws Error the broken journal's first write error.
+   */
+  apply(change: StateChange, symbol: string): void | Promise<void> {
     if (this.broken) throw this.broken;
+    this.lastSymbol = symbol;
+    if (this.relaxed(change)) {
+      this.pending.push(change);
+      this.flushTimer ??= setImmediate(() => {
+        this.flushTimer = undefined;
+        void this.flush(symbol).catch(() => undefined);
+      });
+      return;
+    }
+    return this.send(this.withPending(change), symbol);
+  }
+
+  /**
+   * Writes the buffered bookings now (if any) and resolves when everything sent so far committed.
+   * @throws Error the broken journal's write error.
+   */
+  async flush(symbol?: string): Promise<void> {
+    if (this.broken) throw this.broken;
+    if (this.pending.length) {
+      if (this.flushTimer) clearImmediate(this.flushTimer);
+      this.flushTimer = undefined;
+      await this.send(this.withPending({}), symbol ?? this.symbolOf());
+    } else await this.tail;
+    if (this.broken) throw this.broken;
+  }
+
+  /** Resolves when the bookings buffered so far are committed (without hurrying them); rejects if that write fails. */
+  whenWritten(): Promise<void> {
+    if (!this.pending.length) return this.tail;
+    if (!this.pendingWritten) {
+      let resolve!: () => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(() => undefined);
+      this.pendingWritten = { promise, resolve, reject };
+    }
+    return this.pendingWritten.promise;
+  }
+
+  private lastSymbol = '';
+  private symbolOf(): string {
+    return this.lastSymbol;
+  }
+
+  /** `change` with the buffered bookings in front of it (one change; the buffer is emptied). */
+  private withPending(change: StateChange): Behind {
+    if (!this.pending.length) return { change };
+    const all = [...this.pending, change];
+    this.pending = [];
+    const written = this.pendingWritten;
+    this.pendingWritten = undefined;
+    return { change: mergeChanges(all), behind: true, written };
+  }
+
+  private send(w: Behind, symbol: string): Promise<void> {
+    this.lastSymbol = symbol;
+    const p = this.write(w.change, symbol).then(
+      () => w.written?.resolve(),
+      (e: Error) => {
+        // bookings nobody waits for were lost with this statement: nothing later may be written
+        if (w.behind) this.broken ??= e;
+        w.written?.reject(e);
+        throw e;
+      },
+    );
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  private async write(change: StateChange, symbol: string): Promise<void> {
     await this.connect();
     if (needsSequentialStatements(change)) return this.applyInTransaction(change, symbol);
     const now = new Date();
@@ -426,6 +527,7 @@ export class PgIntentJournal implements IntentJournal {
   }
 
   async close(): Promise<void> {
+    await this.flush().catch(() => undefined);
     if (this.connected) await this.client.end().catch(() => undefined);
   }
 }
@@ -439,6 +541,38 @@ const excludedSet = (cols: string[], key: string) =>
     .filter((c) => c !== key)
     .map((c) => `"${c}" = excluded."${c}"`)
     .join(', ');
+
+/** A statement's change and, when it carries buffered bookings, who waits for them. */
+interface Behind {
+  change: StateChange;
+  behind?: boolean;
+  written?: { resolve: () => void; reject: (e: Error) => void };
+}
+
+/**
+ * Several changes as one, in order: intents, fills concatenated; updates of one intent merged (later
+ * fields win); each slot once (the last reference: the engine's live slot objects, so the latest
+ * state); the last strategy row. What one statement cannot express is left to
+ * needsSequentialStatements.
+ */
+function mergeChanges(list: StateChange[]): StateChange {
+  const out: StateChange = {};
+  const updates = new Map<string, Partial<IntentRow>>();
+  const slots = new Map<string, NonNullable<StateChange['slots']>[number]>();
+  for (const c of list) {
+    if (c.intents?.length) (out.intents ??= []).push(...c.intents);
+    for (const u of c.intentUpdates ?? []) updates.set(u.clientOrderId, { ...updates.get(u.clientOrderId), ...u.patch });
+    if (c.fills?.length) (out.fills ??= []).push(...c.fills);
+    for (const sl of c.slots ?? []) {
+      slots.delete(sl.key);
+      slots.set(sl.key, sl);
+    }
+    if (c.strategy) out.strategy = c.strategy;
+  }
+  if (updates.size) out.intentUpdates = [...updates].map(([clientOrderId, patch]) => ({ clientOrderId, patch }));
+  if (slots.size) out.slots = [...slots.values()];
+  return out;
+}
 
 /**
  * Data-modifying CTEs of one statement all see the snapshot from before it, and a row must not be
