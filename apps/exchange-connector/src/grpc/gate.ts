@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Metadata, type ServerInterceptingCallInterface, ServerInterceptingCall, type ServerInterceptor, type ServerMethodDefinition, status } from '@grpc/grpc-js';
+import { Metadata, type ServerInterceptingCallInterface, type Responder, ServerInterceptingCall, type ServerInterceptor, type ServerMethodDefinition, status } from '@grpc/grpc-js';
 import { EXCHANGE_SERVICE_FQN } from '@mm/contracts';
 import { CONNECTOR_CONFIG, type ConnectorConfig } from '../connector.config';
 import { AuthService, type ClientIdentity, isReadOnlyRpc, peerHost } from './auth';
@@ -147,6 +147,9 @@ export class ConnectorGate {
         release?.();
         release = undefined;
       };
+      // Only server streams hold a slot to release (admit's release is a no-op for unary calls):
+      // unary calls skip the status and cancel hooks (two closures and a hop per call fewer).
+      const stream = def.responseStream;
       return new ServerInterceptingCall(call, {
         start: (next) =>
           next({
@@ -174,12 +177,16 @@ export class ConnectorGate {
               }
               mdNext(metadata);
             },
-            onCancel: done,
+            ...(stream ? { onCancel: done } : {}),
           }),
-        sendStatus: (st, next) => {
-          done();
-          next(st);
-        },
+        ...(stream
+          ? ({
+              sendStatus: (st, next) => {
+                done();
+                next(st);
+              },
+            } satisfies Partial<Responder>)
+          : {}),
       });
     };
   }
