@@ -3,6 +3,7 @@ import { Dec } from '@mm/domain';
 import type { Bench, BenchContext } from '../lib/context';
 import { btcCandles, createHarness, GRID } from '../lib/mm-harness';
 import { tempPgDatabase } from '../lib/pg';
+import type { PgSynchronousCommit } from '../../apps/market-maker/src/persistence/intent-journal';
 import { type Row, row, side } from '../lib/results';
 import { Samples, nowNs, round, summarize, type Summary } from '../lib/stats';
 
@@ -24,7 +25,7 @@ interface Variant {
 }
 
 /** Runs the engine over 1 s ticks until `decisions` ticks traded (or `maxTicks`). */
-async function runVariant(ctx: BenchContext, label: string, opts: { databaseUrl?: string; journal: boolean; withPlan?: boolean; pgSynchronousCommit?: 'on' | 'off' }): Promise<Variant> {
+async function runVariant(ctx: BenchContext, label: string, opts: { databaseUrl?: string; journal: boolean; withPlan?: boolean; pgSynchronousCommit?: PgSynchronousCommit }): Promise<Variant> {
   const sc = ctx.scale.mm;
   const candles = btcCandles().slice(0, 100 + Math.ceil(sc.maxTicks / 60) + 2);
   const h = await createHarness(ctx.workDir, { candles, params: PARAMS, databaseUrl: opts.databaseUrl, journal: opts.journal, pgSynchronousCommit: opts.pgSynchronousCommit });
@@ -75,28 +76,26 @@ export const mmBench: Bench = {
   async run(ctx) {
     const sc = ctx.scale.mm;
     const notes: string[] = [];
+    // BENCH_MM_VARIANTS=sqlite,typeorm,pg,pg-on,pg-off (default all) narrows a development run; the
+    // SQLite journal variant always runs (it carries the planGrid baseline).
+    const want = new Set((process.env.BENCH_MM_VARIANTS ?? 'sqlite,typeorm,pg,pg-on,pg-off').split(',').map((x) => x.trim()));
     const sqlite = await runVariant(ctx, 'SQLite, intent journal', { journal: true, withPlan: true });
     const planS = sqlite.planS!;
     const planSide = side(planS, 1000 / planS.mean);
-    const legacy = await runVariant(ctx, 'SQLite, TypeORM transaction', { journal: false });
-    const db = await tempPgDatabase('mm');
-    let pg: Variant | undefined;
-    let pgAsync: Variant | undefined;
-    if (db) {
+    const legacy = want.has('typeorm') ? await runVariant(ctx, 'SQLite, TypeORM transaction', { journal: false }) : undefined;
+    const pgRun = async (tag: string, label: string, sync?: PgSynchronousCommit): Promise<Variant | undefined> => {
+      const db = await tempPgDatabase(tag);
+      if (!db) return undefined;
       try {
-        pg = await runVariant(ctx, 'PostgreSQL, intent journal', { databaseUrl: db.url, journal: true });
+        return await runVariant(ctx, label, { databaseUrl: db.url, journal: true, pgSynchronousCommit: sync });
       } finally {
         await db.drop();
       }
-      const db2 = await tempPgDatabase('mm_async');
-      if (db2) {
-        try {
-          pgAsync = await runVariant(ctx, 'PostgreSQL, intent journal, synchronous_commit=off', { databaseUrl: db2.url, journal: true, pgSynchronousCommit: 'off' });
-        } finally {
-          await db2.drop();
-        }
-      }
-    } else notes.push('PostgreSQL unreachable at BENCH_PG_URL: PostgreSQL rows skipped');
+    };
+    const pg = want.has('pg') ? await pgRun('mm', 'PostgreSQL, intent journal') : undefined;
+    const pgOn = want.has('pg-on') ? await pgRun('mm_on', 'PostgreSQL, intent journal, synchronous_commit=on for every change', 'on') : undefined;
+    const pgAsync = want.has('pg-off') ? await pgRun('mm_async', 'PostgreSQL, intent journal, synchronous_commit=off', 'off') : undefined;
+    if (want.has('pg') && !pg) notes.push('PostgreSQL unreachable at BENCH_PG_URL: PostgreSQL rows skipped');
 
     const rows: Row[] = [];
     const add = (v: Variant, db: string) => {
@@ -110,8 +109,9 @@ export const mmBench: Bench = {
     };
     add(sqlite, 'SQLite');
     if (pg) add(pg, 'PostgreSQL');
+    if (pgOn) add(pgOn, 'PostgreSQL');
     if (pgAsync) add(pgAsync, 'PostgreSQL');
-    add(legacy, 'SQLite');
+    if (legacy) add(legacy, 'SQLite');
     rows.push(row('planGrid alone (pure decision)', planSide, undefined, 'calls/s', { actionsPerCall: round(sqlite.actions! / sc.planCalls, 2) }));
     const minN = sc.decisions;
     const targets = [
@@ -129,6 +129,16 @@ export const mmBench: Bench = {
             pass: pg.dec.p99 < 3 && pg.dec.n >= minN,
           }
         : { what: 'decision latency p99, PostgreSQL', target: '< 3 ms', value: 'not run (PostgreSQL unreachable)', pass: false },
+      ...(pgOn
+        ? [
+            {
+              what: 'decision latency p99, PostgreSQL with synchronous_commit=on for every change (bookings too; PG_SYNCHRONOUS_COMMIT=on, informational)',
+              target: '—',
+              value: `${round(pgOn.dec.p99)} ms (p50 ${round(pgOn.dec.p50)}; n=${pgOn.dec.n})`,
+              pass: true,
+            },
+          ]
+        : []),
       ...(pgAsync
         ? [
             {
@@ -139,16 +149,20 @@ export const mmBench: Bench = {
             },
           ]
         : []),
-      {
-        what: 'decision latency p99, SQLite through TypeORM transactions (previous path, informational)',
-        target: '—',
-        value: `${round(legacy.dec.p99)} ms (p50 ${round(legacy.dec.p50)}; n=${legacy.dec.n}); journal ÷ TypeORM p99 ${round(sqlite.dec.p99 / legacy.dec.p99, 2)}`,
-        pass: true,
-      },
+      ...(legacy
+        ? [
+            {
+              what: 'decision latency p99, SQLite through TypeORM transactions (previous path, informational)',
+              target: '—',
+              value: `${round(legacy.dec.p99)} ms (p50 ${round(legacy.dec.p50)}; n=${legacy.dec.n}); journal ÷ TypeORM p99 ${round(sqlite.dec.p99 / legacy.dec.p99, 2)}`,
+              pass: true,
+            },
+          ]
+        : []),
       { what: 'planGrid p99 (pure decision)', target: '< 1 ms (informational)', value: `${round(planS.p99)} ms`, pass: planS.p99 < 1 },
     ];
     return {
-      method: `In-process: GridEngine (dist) with a SimExchange in manual mode (BTCUSDT 1m CSV, 1 s path points) as its ExchangeVenue and the app's store (GridStore: TypeORM with the app's migrations for reads, the intent journal for the hot write — better-sqlite3 prepared statements, synchronous, WAL, synchronous=NORMAL on SQLite (the default; kill -9 safe, not power-loss safe); a dedicated node-postgres connection with named prepared statements on PostgreSQL, a fresh database per run), grid as config/market-maker.yaml except a 50 USDT interval (more ticks trade); risk gates fed by wall-clock feeds off and the order-rate throttle lifted. The venue port is wrapped: hrtime when a price tick is handed to the engine, when the first placeOrder/cancelOrder of that tick leaves it (decision latency includes planGrid, the durable intent commit and the engine queue), when a fill event arrives and when the transaction booking it commits. Each variant runs 1 s ticks (advance, then drain the engine queue) until ${minN} ticks traded (max ${sc.maxTicks} ticks). Variants in order: SQLite + journal, SQLite + TypeORM transactions (the previous hot path, for a same-run ratio), PostgreSQL + journal (synchronous_commit on, the default), PostgreSQL + journal with synchronous_commit=off on its connection (opt-in PG_SYNCHRONOUS_COMMIT=off). Baseline for the decision rows: planGrid alone on the engine's final slots at nearby prices.`,
+      method: `In-process: GridEngine (dist) with a SimExchange in manual mode (BTCUSDT 1m CSV, 1 s path points) as its ExchangeVenue and the app's store (GridStore: TypeORM with the app's migrations for reads, the intent journal for the hot write — better-sqlite3 prepared statements, synchronous, WAL, synchronous=NORMAL on SQLite (the default; kill -9 safe, not power-loss safe); a dedicated node-postgres connection with named prepared statements on PostgreSQL, a fresh database per run), grid as config/market-maker.yaml except a 50 USDT interval (more ticks trade); risk gates fed by wall-clock feeds off and the order-rate throttle lifted. The venue port is wrapped: hrtime when a price tick is handed to the engine, when the first placeOrder/cancelOrder of that tick leaves it (decision latency includes planGrid, the durable intent commit and the engine queue), when a fill event arrives and when the transaction booking it commits. Each variant runs 1 s ticks (advance, then drain the engine queue) until ${minN} ticks traded (max ${sc.maxTicks} ticks). Variants in order: SQLite + journal, SQLite + TypeORM transactions (the previous hot path, for a same-run ratio), PostgreSQL + journal (the default policy "intents": a change with new order intents commits synchronously, bookings of venue answers asynchronously), PostgreSQL + journal with every commit synchronous (PG_SYNCHRONOUS_COMMIT=on), PostgreSQL + journal with synchronous_commit=off on its connection (opt-in PG_SYNCHRONOUS_COMMIT=off). Baseline for the decision rows: planGrid alone on the engine's final slots at nearby prices.`,
       rows,
       targets,
       notes,

@@ -12,7 +12,7 @@ import { mmConfigSchema } from '../../apps/market-maker/src/mm.config';
 import { MmMetrics } from '../../apps/market-maker/src/http/mm.metrics';
 import { dataSourceOptions } from '../../apps/market-maker/src/persistence/data-source';
 import { GridStore, type StateChange } from '../../apps/market-maker/src/persistence/grid.store';
-import { openIntentJournal } from '../../apps/market-maker/src/persistence/intent-journal';
+import { type PgSynchronousCommit, openIntentJournal } from '../../apps/market-maker/src/persistence/intent-journal';
 import { HARNESS_CONFIG, settleEngine } from '@mm/testing';
 import { BTC_CSV } from './proc';
 import { Samples, nowNs } from './stats';
@@ -75,8 +75,8 @@ export async function createHarness(
     databaseUrl?: string;
     /** Hot write through the app's intent journal (default, as in the app) or TypeORM transactions (false). */
     journal?: boolean;
-    /** PostgreSQL journal: synchronous_commit of its connection (default on, as in the app). */
-    pgSynchronousCommit?: 'on' | 'off';
+    /** PostgreSQL journal: synchronous_commit policy (default `intents`, as in the app). */
+    pgSynchronousCommit?: PgSynchronousCommit;
   },
 ): Promise<Harness> {
   Logger.overrideLogger(false);
@@ -169,11 +169,14 @@ export async function createHarness(
 
   const apply = store.apply.bind(store);
   // keeps a synchronous journal synchronous (no await added on the measured path)
+  // a journal that writes bookings behind the engine (PostgreSQL) tells when they committed
+  const whenWritten = (journal as { whenWritten?: () => Promise<void> } | undefined)?.whenWritten?.bind(journal);
   store.apply = (change: StateChange) => {
     const t0 = nowNs();
     const r = apply(change);
     if (r instanceof Promise) return r.then(() => applied(t0, change));
-    applied(t0, change);
+    if (whenWritten) void whenWritten().then(() => applied(t0, change), () => undefined);
+    else applied(t0, change);
   };
   const applied = (t0: number, change: StateChange) => {
     if (!measure) return;

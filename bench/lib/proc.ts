@@ -23,7 +23,8 @@ let reqId = 0;
 /**
  * Starts a node script as a child with an IPC channel. `preload` names modules in dist/bench/hosts
  * loaded with `-r` (e.g. `preload-ipc` answers `mem` requests: RSS and heap after a forced GC).
- * With BENCH_CPU_PROF=<dir> every child writes a V8 CPU profile there on exit.
+ * With BENCH_CPU_PROF=<dir> every child writes a V8 CPU profile there on exit; BENCH_NODE_ARGS adds
+ * node flags to every child (e.g. `--trace-gc`, which NODE_OPTIONS refuses).
  */
 export function startNode(
   name: string,
@@ -37,6 +38,8 @@ export function startNode(
   for (const p of opts.preload ?? []) nodeArgs.push('-r', path.join(HOSTS, `${p}.js`));
   const prof = process.env.BENCH_CPU_PROF;
   if (prof) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
+  // extra node flags for every child, e.g. BENCH_NODE_ARGS=--trace-gc (not allowed in NODE_OPTIONS)
+  if (process.env.BENCH_NODE_ARGS) nodeArgs.push(...process.env.BENCH_NODE_ARGS.split(/\s+/).filter(Boolean));
   const child = spawn(process.execPath, [...nodeArgs, script, ...(opts.args ?? [])], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...opts.env },

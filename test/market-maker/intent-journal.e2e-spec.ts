@@ -2,7 +2,8 @@
  * The intent journal (the hot write of GridStore) on real SQLite files and a real PostgreSQL
  * database: what it writes, TypeORM reads back identically to what the TypeORM path writes; a
  * failing change writes nothing; the PostgreSQL single-statement path and its sequential fallback
- * agree. PostgreSQL: a fresh database created through DATABASE_URL_TEST (default
+ * agree; PostgreSQL bookings written behind the engine (merged into the next intent write, reads
+ * flush first, a failed one stops the journal). PostgreSQL: a fresh database created through DATABASE_URL_TEST (default
  * postgres://postgres@127.0.0.1:5432/postgres), dropped afterwards.
  */
 import * as fs from 'node:fs';
@@ -216,5 +217,40 @@ describe('intent journal on PostgreSQL', () => {
 
   it('writes what the TypeORM path writes, atomically (one statement, or BEGIN…COMMIT when a row is touched twice)', async () => {
     await exercise(ds, journal);
+  });
+
+  it('writes bookings behind the engine: apply returns at once, the next intent write carries them, reads flush first', async () => {
+    const store = new GridStore(ds, 'BTCUSDT', journal);
+    const plain = new GridStore(ds, 'BTCUSDT');
+    await store.apply({ intents: [intent('wb-a')], slots: [slot('97000', 'PENDING', 'wb-a')] });
+    // a booking (no new intent) is buffered: no promise to wait for
+    expect(journal.apply({ intentUpdates: [{ clientOrderId: 'wb-a', patch: { status: 'NEW', orderId: 'v-9' } }] }, 'BTCUSDT')).toBeUndefined();
+    // a read through the journal's store flushes first
+    expect((await store.intent('wb-a'))?.status).toBe('NEW');
+    // a buffered booking followed by an intent write: awaiting the intent write commits both
+    expect(journal.apply({ intentUpdates: [{ clientOrderId: 'wb-a', patch: { status: 'FILLED', executedQty: new Dec('0.00263157894736842105') } }] }, 'BTCUSDT')).toBeUndefined();
+    await journal.apply({ intents: [intent('wb-b')], slots: [slot('97100', 'PENDING', 'wb-b')] }, 'BTCUSDT');
+    expect((await plain.intent('wb-a'))?.status).toBe('FILLED');
+    expect((await plain.intent('wb-b'))?.status).toBe('PENDING_NEW');
+    // and with nothing after it, a booking is written on the next event-loop turn
+    expect(journal.apply({ intentUpdates: [{ clientOrderId: 'wb-b', patch: { status: 'REJECTED', error: 'test' } }] }, 'BTCUSDT')).toBeUndefined();
+    await (journal as unknown as { whenWritten(): Promise<void> }).whenWritten();
+    expect((await plain.intent('wb-b'))?.status).toBe('REJECTED');
+  });
+
+  it('a failed write-behind stops the journal: later applies and flushes throw its error', async () => {
+    const j = openIntentJournal(ds.options as { type: string; url: string })!;
+    await j.connect();
+    try {
+      const fill = changes('wbf')[2].fills![0];
+      await j.apply({ intents: [intent('wbf-a')], fills: [fill] }, 'BTCUSDT');
+      // the same trade id again (primary key): fails when written behind the caller
+      expect(j.apply({ fills: [fill] }, 'BTCUSDT')).toBeUndefined();
+      await expect(j.flush!()).rejects.toThrow(/duplicate/i);
+      expect(() => j.apply({ intents: [intent('wbf-b')] }, 'BTCUSDT')).toThrow(/duplicate/i);
+      expect(await new GridStore(ds, 'BTCUSDT').intent('wbf-b')).toBeNull();
+    } finally {
+      await j.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
+import type { MicroserviceOptions } from '@nestjs/microservices';
 import { Logger } from 'nestjs-pino';
 import { EXCHANGE_PACKAGE, PROTO_LOADER_OPTIONS, exchangeProtoPath, protoDir } from '@mm/contracts';
 import { ConfigError } from '@mm/platform';
@@ -9,6 +9,7 @@ import { CONNECTOR_CONFIG, type ConnectorConfig, loadConnectorConfig } from './c
 import { grpcServerCredentials } from './grpc/auth.tls';
 import { ConnectorGate } from './grpc/gate';
 import { GrpcShutdown } from './grpc/grpc-shutdown';
+import { LeanServerGrpc } from './grpc/lean-grpc-server';
 import { ConnectorHealth } from './http/health.controller';
 import { VenueLifecycle, preloadSimMarketData } from './venue/venue.provider';
 
@@ -32,8 +33,8 @@ async function bootstrap(): Promise<void> {
   const shutdown = app.get(GrpcShutdown);
   app.connectMicroservice<MicroserviceOptions>(
     {
-      transport: Transport.GRPC,
-      options: {
+      // Nest's gRPC transport with a leaner unary path (see LeanServerGrpc).
+      strategy: new LeanServerGrpc({
         url: `${config.host}:${config.port}`,
         package: EXCHANGE_PACKAGE,
         protoPath: exchangeProtoPath(),
@@ -47,7 +48,7 @@ async function bootstrap(): Promise<void> {
         // GrpcShutdown ends the server within grpc.shutdownGraceMs; Nest's own close then only forces.
         gracefulShutdown: false,
         credentials: tls.credentials,
-      },
+      }),
     },
     { inheritAppConfig: true },
   );

@@ -2,6 +2,9 @@ import { Dec, type Side, type SymbolRules, ZERO, roundToIncrement, sum } from '@
 import { type GridParams, buyLevels, gridCenter, levelKey, quantityForNotional, sellLevels } from './grid-math';
 import { type Slot, isExitOrder, isFilled } from './slot';
 
+/** 1 (the default size factor), made once: planGrid runs at every price tick. */
+const ONE = new Dec(1);
+
 export type GridAction =
   | { kind: 'place'; key: string; level: Dec; side: Side; price: Dec; quantity: Dec; reduceOnly: boolean; postOnly: boolean; exit: boolean }
   | { kind: 'cancel'; key: string; orderId: string; clientOrderId: string; reason: string };
@@ -47,7 +50,7 @@ export function planGrid(
   const I = opts.interval ?? p.priceInterval;
   const allowOpening = opts.allowOpening ?? true;
   const allowClosing = opts.allowClosing ?? true;
-  const sizeFactor = opts.sizeFactor ?? new Dec(1);
+  const sizeFactor = opts.sizeFactor ?? ONE;
   let P = price;
   if (!p.inventorySkewFactor.isZero()) {
     const inventory = opts.inventory ?? sum([...slots.values()].map((s) => s.positionQty));

@@ -12,7 +12,8 @@ function findRoot(from: string): string {
 }
 
 export const ROOT = findRoot(__dirname);
-export const SHARED = path.resolve(ROOT, '..', 'shared');
+/** The shared data directory: `../shared` next to the repository, or TEST_SHARED_DIR (for worktrees elsewhere). */
+export const SHARED = path.resolve(process.env.TEST_SHARED_DIR ?? path.join(ROOT, '..', 'shared'));
 export const BTC_CSV = path.join(SHARED, 'data/market/binance-usdm-BTCUSDT-1m-20250504-20250624.csv');
 
 const issuedPorts = new Set<number>();

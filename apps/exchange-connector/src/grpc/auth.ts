@@ -145,14 +145,14 @@ export class AuthService {
 
   /**
    * Identifies the caller of a gRPC call from its `authorization: Bearer <token>` metadata; cached
-   * per call. @throws GrpcStatusException UNAUTHENTICATED for a missing, malformed or unknown token.
+   * per call (in its RpcState, which the gate already filled for calls it admitted). @throws GrpcStatusException UNAUTHENTICATED for a missing, malformed or unknown token.
    */
   identify(call: RpcCall): ClientIdentity {
-    const cached = identities.get(call);
-    if (cached) return cached;
-    const id = this.identifyMetadata(call.metadata, rpcState(call).peer);
-    identities.set(call, id);
-    rpcState(call).client = id.id;
+    const s = rpcState(call);
+    if (s.identity) return s.identity as ClientIdentity;
+    const id = this.identifyMetadata(call.metadata, s.peer);
+    s.identity = id;
+    s.client = id.id;
     return id;
   }
 
@@ -183,8 +183,6 @@ export function peerHost(peer: string): string {
   const i = p.lastIndexOf(':');
   return i > 0 && p.indexOf(':') === i ? p.slice(0, i) : p;
 }
-
-const identities = new WeakMap<object, ClientIdentity>();
 
 /**
  * Access control of `ExchangeService` (a global Nest guard). Requires a known bearer token unless

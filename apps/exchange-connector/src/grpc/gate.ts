@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Metadata, type ServerInterceptingCallInterface, ServerInterceptingCall, type ServerInterceptor, type ServerMethodDefinition, status } from '@grpc/grpc-js';
+import { Metadata, type ServerInterceptingCallInterface, type Responder, ServerInterceptingCall, type ServerInterceptor, type ServerMethodDefinition, status } from '@grpc/grpc-js';
 import { EXCHANGE_SERVICE_FQN } from '@mm/contracts';
 import { CONNECTOR_CONFIG, type ConnectorConfig } from '../connector.config';
-import { AuthService, isReadOnlyRpc, peerHost } from './auth';
+import { AuthService, type ClientIdentity, isReadOnlyRpc, peerHost } from './auth';
 import { GrpcStatusException } from './grpc-errors';
 import { RETRY_AFTER_KEY, TokenBuckets } from './rate-limit';
 import { type RpcCall, RpcObserver, rpcState } from './rpc-logging';
@@ -75,7 +75,7 @@ export class ConnectorGate {
    * @returns a release function for admitted streams (no-op for unary calls).
    * @throws GrpcStatusException UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED.
    */
-  admit(service: string, method: string, responseStream: boolean, metadata: Metadata, peer: string, onIdentified?: (client: string) => void): () => void {
+  admit(service: string, method: string, responseStream: boolean, metadata: Metadata, peer: string, onIdentified?: (id: ClientIdentity) => void): () => void {
     let key: string;
     if (service === EXCHANGE_SERVICE_FQN) {
       let id;
@@ -85,7 +85,7 @@ export class ConnectorGate {
         this.stats.unauthenticated++;
         throw e;
       }
-      onIdentified?.(id.id);
+      onIdentified?.(id);
       if (id.role === 'monitor' && !isReadOnlyRpc(method)) {
         this.stats.permissionDenied++;
         throw new GrpcStatusException(status.PERMISSION_DENIED, `${method}: role monitor may not call this RPC (trader only)`);
@@ -128,8 +128,16 @@ export class ConnectorGate {
 
   /** The grpc-js server interceptor (ServerOptions.interceptors). */
   interceptor(): ServerInterceptor {
+    // service and method of each path, split once (the method definitions live as long as the server)
+    const names = new Map<string, [string, string]>();
     return (def: ServerMethodDefinition<unknown, unknown>, call: ServerInterceptingCallInterface) => {
-      const [service = '', method = ''] = def.path.replace(/^\//, '').split('/');
+      let sm = names.get(def.path);
+      if (!sm) {
+        const [service = '', method = ''] = def.path.replace(/^\//, '').split('/');
+        sm = [service, method];
+        if (names.size < 1024) names.set(def.path, sm);
+      }
+      const [service, method] = sm;
       // Per-method receive limit: the base call's length-prefix decoder is created with the
       // server-wide maximum; narrow it for this method before the first byte is read.
       const decoder = (call as unknown as { decoder?: { maxReadMessageLength?: number } }).decoder;
@@ -139,15 +147,23 @@ export class ConnectorGate {
         release?.();
         release = undefined;
       };
+      // Only server streams hold a slot to release (admit's release is a no-op for unary calls):
+      // unary calls skip the status and cancel hooks (two closures and a hop per call fewer).
+      const stream = def.responseStream;
       return new ServerInterceptingCall(call, {
         start: (next) =>
           next({
             onReceiveMetadata: (metadata, mdNext) => {
               const peer = call.getPeer();
               // A stand-in for the handler's call, so refusals are logged, counted and carry x-request-id like any RPC.
+              // Its RpcState is kept on `metadata`, which the handler's call carries: one state per call.
               const rpc: RpcCall = { metadata, getPath: () => def.path, getPeer: () => peer };
               try {
-                release = this.admit(service, method, def.responseStream, metadata, peer, (client) => (rpcState(rpc).client = client));
+                release = this.admit(service, method, def.responseStream, metadata, peer, (id) => {
+                  const st = rpcState(rpc);
+                  st.identity = id;
+                  st.client = id.id;
+                });
               } catch (e) {
                 const err = e instanceof GrpcStatusException ? e : new GrpcStatusException(status.INTERNAL, 'internal error');
                 const md = new Metadata();
@@ -161,12 +177,16 @@ export class ConnectorGate {
               }
               mdNext(metadata);
             },
-            onCancel: done,
+            ...(stream ? { onCancel: done } : {}),
           }),
-        sendStatus: (st, next) => {
-          done();
-          next(st);
-        },
+        ...(stream
+          ? ({
+              sendStatus: (st, next) => {
+                done();
+                next(st);
+              },
+            } satisfies Partial<Responder>)
+          : {}),
       });
     };
   }

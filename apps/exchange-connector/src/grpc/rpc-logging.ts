@@ -33,9 +33,19 @@ export interface RpcState {
   peer: string;
   /** Set once the call's log line has been written. */
   finished: boolean;
+  /** Who the gate (or AuthGuard) identified; set once per call. */
+  identity?: { id: string; role: string; bucket: string };
 }
 
-const states = new WeakMap<object, RpcState>();
+/**
+ * Where a call's RpcState lives: a symbol-keyed property of the grpc-js call object and of its
+ * request Metadata. The gate (a grpc-js interceptor) sees only the metadata; the handler's call
+ * carries the same Metadata object, so the state the gate made (start time, peer, request id,
+ * identity) is the handler's too — one state per call, no per-call WeakMap entry (ephemerons make
+ * every GC pass slower under load). Symbols cannot arrive from the wire.
+ */
+const STATE = Symbol('rpcState');
+type WithState = { [STATE]?: RpcState };
 
 /** Proto method name of a grpc-js call (`/pkg.Service/Method` → `Method`). */
 export function rpcMethodOf(call: RpcCall | undefined): string {
@@ -44,13 +54,18 @@ export function rpcMethodOf(call: RpcCall | undefined): string {
 }
 
 /**
- * The {@link RpcState} of a call, created on first access: the correlation id is taken from the
- * `x-request-id` metadata when well-formed (≤ 128 chars of `[A-Za-z0-9._:-]`), else generated.
+ * The {@link RpcState} of a call, created on first access (or taken from its request metadata when
+ * the gate made it): the correlation id is taken from the `x-request-id` metadata when well-formed
+ * (≤ 128 chars of `[A-Za-z0-9._:-]`), else generated.
  */
 export function rpcState(call: RpcCall): RpcState {
-  let s = states.get(call);
+  const c = call as RpcCall & WithState;
+  let s = c[STATE];
+  if (s) return s;
+  const md = call.metadata as (Metadata & WithState) | undefined;
+  s = md?.[STATE];
   if (!s) {
-    const given = call.metadata?.get(REQUEST_ID_KEY)[0]?.toString();
+    const given = md?.get(REQUEST_ID_KEY)[0]?.toString();
     const method = rpcMethodOf(call);
     s = {
       start: process.hrtime.bigint(),
@@ -60,8 +75,9 @@ export function rpcState(call: RpcCall): RpcState {
       peer: call.getPeer?.() ?? 'unknown',
       finished: false,
     };
-    states.set(call, s);
+    if (md) md[STATE] = s;
   }
+  c[STATE] = s;
   return s;
 }
 

@@ -67,8 +67,21 @@ export class ConnectorMetrics {
 
   /** One finished unary call of `opensqt.exchange.v1.ExchangeService/<method>`; `code` is the status name (OK, …). */
   observeUnary(method: string, code: string, seconds: number): void {
-    const base = { grpc_service: EXCHANGE_SERVICE_FQN, grpc_method: method, grpc_type: 'unary' };
-    this.handled.inc({ ...base, grpc_code: code });
-    this.handling.observe(base, seconds);
+    let m = this.unaryLabels.get(method);
+    if (!m) {
+      m = { base: { grpc_service: EXCHANGE_SERVICE_FQN, grpc_method: method, grpc_type: 'unary' }, byCode: new Map() };
+      // proto method names (a few dozen); never more than this
+      if (this.unaryLabels.size < 256) this.unaryLabels.set(method, m);
+    }
+    let labels = m.byCode.get(code);
+    if (!labels) {
+      labels = { ...m.base, grpc_code: code };
+      m.byCode.set(code, labels);
+    }
+    this.handled.inc(labels);
+    this.handling.observe(m.base, seconds);
   }
+
+  /** Label objects per method (and status code), made once: no per-call label objects. prom-client only reads them. */
+  private readonly unaryLabels = new Map<string, { base: Record<string, string>; byCode: Map<string, Record<string, string>> }>();
 }

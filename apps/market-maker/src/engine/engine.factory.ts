@@ -111,6 +111,7 @@ function pctLimits(limits: Record<'maxPositionNotional' | 'maxTotalNotional' | '
 
 /** The engine's metrics port onto the app's Prometheus metrics. */
 export function engineMetrics(m: MmMetrics): EngineMetrics {
+  const symbolLabels = new Map<string, { symbol: string }>();
   return {
     fillBooked: (symbol, side, qty) => m.onFill(symbol, side, qty),
     orderPlaced: (symbol, side) => m.ordersPlaced.inc({ symbol, side }),
@@ -122,9 +123,12 @@ export function engineMetrics(m: MmMetrics): EngineMetrics {
       m.ordersActive.set({ symbol }, activeOrders);
       if (realizedPnl) m.pnlRealized.set({ symbol }, realizedPnl.toNumber());
     },
+    // every price tick: one label object per symbol, made once
     markState: (symbol, unrealized, feedAgeSeconds) => {
-      m.pnlUnrealized.set({ symbol }, unrealized.toNumber());
-      m.feedAge.set({ symbol }, feedAgeSeconds);
+      let labels = symbolLabels.get(symbol);
+      if (!labels) symbolLabels.set(symbol, (labels = { symbol }));
+      m.pnlUnrealized.set(labels, unrealized.toNumber());
+      m.feedAge.set(labels, feedAgeSeconds);
     },
     divergence: (symbol, diff) => m.divergence.set({ symbol }, diff.toNumber()),
     breakerState: (symbol, state, reason) => {

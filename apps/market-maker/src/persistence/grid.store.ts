@@ -19,7 +19,9 @@ const PROBE_KEY = 'storage_probe';
  * data source's statement timeout).
  *
  * With a `journal` (the app's default, see `openIntentJournal`), `apply` — the engine's hot write —
- * goes through it instead of a TypeORM transaction (synchronously on SQLite); reads stay on TypeORM.
+ * goes through it instead of a TypeORM transaction (synchronously on SQLite); reads stay on TypeORM
+ * and flush the journal first (on PostgreSQL bookings are written behind the engine, see
+ * PgIntentJournal), so a read sees every change applied before it.
  */
 export class GridStore implements EngineStateStore {
   /** SQLite file path and identity at open; null for PostgreSQL and `:memory:`. */
@@ -78,6 +80,12 @@ export class GridStore implements EngineStateStore {
       if (st.dev !== this.file.dev || st.ino !== this.file.ino) throw new Error(`database file ${this.file.path} was replaced (inode ${this.file.ino} → ${st.ino}); writes would be lost`);
     }
     try {
+      // a journal write that failed since the last apply (PostgreSQL bookings are written behind the engine)
+      await this.journal?.flush?.();
+    } catch (e) {
+      throw new Error(`database write failed: ${(e as Error).message}`);
+    }
+    try {
       await this.dataSource.manager.upsert('engine_meta', { key: PROBE_KEY, value: new Date().toISOString() }, ['key']);
     } catch (e) {
       throw new Error(`database probe write failed: ${(e as Error).message}`);
@@ -85,6 +93,7 @@ export class GridStore implements EngineStateStore {
   }
 
   async load(): Promise<LoadedState> {
+    await this.journal?.flush?.();
     const m = this.dataSource.manager;
     const [strategy, slots, openIntents] = await Promise.all([
       m.findOne<StrategyRow>('strategy_state', { where: { symbol: this.symbol } }),
@@ -97,14 +106,17 @@ export class GridStore implements EngineStateStore {
   /** Trade ids already booked for these client order ids (to seed the engine's in-memory dedupe). */
   async tradeIdsOf(clientOrderIds: string[]): Promise<{ clientOrderId: string; tradeId: string }[]> {
     if (clientOrderIds.length === 0) return [];
+    await this.journal?.flush?.();
     return this.dataSource.manager.find<FillRow>('fill', { where: { clientOrderId: In(clientOrderIds) }, select: { clientOrderId: true, tradeId: true } });
   }
 
   async fillExists(tradeId: string): Promise<boolean> {
+    await this.journal?.flush?.();
     return (await this.dataSource.manager.count('fill', { where: { tradeId } })) > 0;
   }
 
   async intent(clientOrderId: string): Promise<IntentRow | null> {
+    await this.journal?.flush?.();
     return this.dataSource.manager.findOne<IntentRow>('order_intent', { where: { clientOrderId } });
   }
 

@@ -16,6 +16,12 @@ export interface IntentJournal {
   apply(change: StateChange, symbol: string): void | Promise<void>;
   /** Opens the connection ahead of the first apply (no-op where it is opened at construction). */
   connect(): Promise<void>;
+  /**
+   * Resolves when every change applied so far is committed (a journal that buffers bookings writes
+   * them now); readers call it before reading what the journal wrote.
+   * @throws Error when the journal is broken (a write failed).
+   */
+  flush?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -244,11 +250,29 @@ export class SqliteIntentJournal implements IntentJournal {
 }
 
 /**
+ * `synchronous_commit` policy of the PostgreSQL journal (config `database.pg_synchronous_commit`):
+ * - `intents` (default): a change that records new order intents — the write that must be durable
+ *   before an order leaves — commits synchronously (WAL flushed to disk before `apply` resolves);
+ *   every other change (bookings of venue answers and fills, closed intents, slot and strategy
+ *   updates) commits asynchronously: visible at once, flushed by the WAL writer within
+ *   ≤ 3 × `wal_writer_delay` (600 ms by default) or by the next intent commit, whichever is first
+ *   (WAL is flushed in order, so a durable intent implies every earlier booking is durable too). A
+ *   PostgreSQL crash can drop the last bookings; they are facts the venue still has, and the restart
+ *   re-reads them (the intents they closed are still open in the database, so the reconciler looks
+ *   the orders up and books their trades by trade id). A market-maker crash loses nothing.
+ * - `on`: every change commits synchronously.
+ * - `off`: every change commits asynchronously (intents included: survives a market-maker crash, not
+ *   a database crash).
+ */
+export type PgSynchronousCommit = 'intents' | 'on' | 'off';
+
+/**
  * Journal on a dedicated PostgreSQL connection (node-postgres client, not TypeORM's pool) with
  * named prepared statements: a whole change is ONE statement (one round trip; each table write a
  * data-modifying CTE, rows passed as arrays through `unnest`), falling back to `BEGIN`, one
- * statement per table, `COMMIT` when a change touches a row twice. PostgreSQL's `synchronous_commit` (default
- * on) makes the COMMIT durable on disk before `apply` resolves.
+ * statement per table, `COMMIT` when a change touches a row twice. Which commits wait for the WAL
+ * flush: see {@link PgSynchronousCommit} (an asynchronous commit is asked for inside the statement
+ * itself, `set_config('synchronous_commit', 'off', true)`, so it costs no extra round trip).
  */
 export class PgIntentJournal implements IntentJournal {
   private readonly client: PgClient;
@@ -258,14 +282,14 @@ export class PgIntentJournal implements IntentJournal {
   private readonly shapes = new Map<string, { name?: string; text: string }>();
 
   /**
-   * @param synchronousCommit `on` (default, the server's durable commit: COMMIT returns after the WAL
-   *   is flushed) or `off` for this connection only: COMMIT returns before the flush — a committed
-   *   intent survives a market-maker crash (the server has it) but a PostgreSQL crash or power loss
-   *   can drop the last commits (≤ 3 × wal_writer_delay, 600 ms by default). Same trade as SQLite NORMAL.
+   * @param synchronousCommit which commits wait for the WAL flush (see {@link PgSynchronousCommit}):
+   *   `intents` (default) only changes with new order intents; `on` all; `off` none (set on this
+   *   connection only — a committed intent survives a market-maker crash, not a PostgreSQL crash or
+   *   power loss: the same trade as SQLite NORMAL).
    */
   constructor(
     url: string,
-    private readonly synchronousCommit: 'on' | 'off' = 'on',
+    private readonly synchronousCommit: PgSynchronousCommit = 'intents',
     /** statement_timeout (server) and query timeout (client) of every query, ms, as on TypeORM's pool; none when unset. */
     statementTimeoutMs?: number,
   ) {
@@ -312,8 +336,103 @@ export class PgIntentJournal implements IntentJournal {
     text: upsertSql('strategy_state', STRATEGY_COLS, 'symbol', (i) => `$${i + 1}`),
   };
 
-  async apply(change: StateChange, symbol: string): Promise<void> {
+  /**
+   * Bookings to write with the next statement (policy `intents` only): a change without new order
+   * intents is not sent on its own round trip while the engine waits — it is written together with
+   * the next change that records intents (one statement, one commit) or, when none comes first, by a
+   * flush on the next event-loop turn (setImmediate). The order request that follows an intent write
+   * waits for one round trip however many fills were booked just before it.
+   */
+  private pending: StateChange[] = [];
+  private pendingWritten?: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
+  private flushTimer?: NodeJS.Immediate;
+  /** The last statement sent (resolves when it committed; never rejects). */
+  private tail: Promise<void> = Promise.resolve();
+
+  /**
+   * Writes a change. A change with new order intents (and, under policy `on`/`off`, every change)
+   * resolves once committed (with the bookings buffered before it, in the same statement). Under
+   * policy `intents` a change without intents is buffered and `apply` returns at once (void); it is
+   * committed within one event-loop turn (see `pending`). A failed statement that carried buffered
+   * bookings marks the journal broken: every later `apply` and `flush` throws that error (the engine
+   * stops: crash-only); a failed statement without them only rejects (nothing of it was written).
+   * @throws Error the broken journal's first write error.
+   */
+  apply(change: StateChange, symbol: string): void | Promise<void> {
     if (this.broken) throw this.broken;
+    this.lastSymbol = symbol;
+    if (this.relaxed(change)) {
+      this.pending.push(change);
+      this.flushTimer ??= setImmediate(() => {
+        this.flushTimer = undefined;
+        void this.flush(symbol).catch(() => undefined);
+      });
+      return;
+    }
+    return this.send(this.withPending(change), symbol);
+  }
+
+  /**
+   * Writes the buffered bookings now (if any) and resolves when everything sent so far committed.
+   * @throws Error the broken journal's write error.
+   */
+  async flush(symbol?: string): Promise<void> {
+    if (this.broken) throw this.broken;
+    if (this.pending.length) {
+      if (this.flushTimer) clearImmediate(this.flushTimer);
+      this.flushTimer = undefined;
+      await this.send(this.withPending({}), symbol ?? this.symbolOf());
+    } else await this.tail;
+    if (this.broken) throw this.broken;
+  }
+
+  /** Resolves when the bookings buffered so far are committed (without hurrying them); rejects if that write fails. */
+  whenWritten(): Promise<void> {
+    if (!this.pending.length) return this.tail;
+    if (!this.pendingWritten) {
+      let resolve!: () => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(() => undefined);
+      this.pendingWritten = { promise, resolve, reject };
+    }
+    return this.pendingWritten.promise;
+  }
+
+  private lastSymbol = '';
+  private symbolOf(): string {
+    return this.lastSymbol;
+  }
+
+  /** `change` with the buffered bookings in front of it (one change; the buffer is emptied). */
+  private withPending(change: StateChange): Behind {
+    if (!this.pending.length) return { change };
+    const all = [...this.pending, change];
+    this.pending = [];
+    const written = this.pendingWritten;
+    this.pendingWritten = undefined;
+    return { change: mergeChanges(all), behind: true, written };
+  }
+
+  private send(w: Behind, symbol: string): Promise<void> {
+    this.lastSymbol = symbol;
+    const p = this.write(w.change, symbol).then(
+      () => w.written?.resolve(),
+      (e: Error) => {
+        // bookings nobody waits for were lost with this statement: nothing later may be written
+        if (w.behind) this.broken ??= e;
+        w.written?.reject(e);
+        throw e;
+      },
+    );
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  private async write(change: StateChange, symbol: string): Promise<void> {
     await this.connect();
     if (needsSequentialStatements(change)) return this.applyInTransaction(change, symbol);
     const now = new Date();
@@ -339,7 +458,8 @@ export class PgIntentJournal implements IntentJournal {
    */
   private statementFor(change: StateChange): { name?: string; text: string } {
     const sigs = (change.intentUpdates ?? []).map((u) => patchColumns(u.patch));
-    const key = `${change.intents?.length ? 'i' : ''}${change.fills?.length ? 'f' : ''}${change.slots?.length ? 's' : ''}${change.strategy ? 'g' : ''}|${sigs.map((k) => k.join(',')).join(';')}`;
+    const relaxed = this.relaxed(change);
+    const key = `${change.intents?.length ? 'i' : ''}${change.fills?.length ? 'f' : ''}${change.slots?.length ? 's' : ''}${change.strategy ? 'g' : ''}${relaxed ? 'a' : ''}|${sigs.map((k) => k.join(',')).join(';')}`;
     let st = this.shapes.get(key);
     if (st) return st;
     let n = 0;
@@ -355,18 +475,28 @@ export class PgIntentJournal implements IntentJournal {
     if (change.slots?.length)
       ctes.push(`s AS (INSERT INTO "grid_slot" (${quoted(SLOT_COLS)}) SELECT * FROM unnest(${SLOT_TYPES.map((t) => `${p()}::${t}[]`).join(', ')}) ON CONFLICT ("id") DO UPDATE SET ${excludedSet(SLOT_COLS, 'id')})`);
     if (change.strategy) ctes.push(`g AS (INSERT INTO "strategy_state" (${quoted(STRATEGY_COLS)}) VALUES (${STRATEGY_COLS.map(() => p()).join(', ')}) ON CONFLICT ("symbol") DO UPDATE SET ${excludedSet(STRATEGY_COLS, 'symbol')})`);
-    const text = ctes.length ? `WITH ${ctes.join(', ')} SELECT 1` : 'SELECT 1';
+    // asynchronous commit of this statement's implicit transaction (SET LOCAL without a round trip)
+    if (relaxed) ctes.unshift(`a AS (SELECT set_config('synchronous_commit', 'off', true) AS v)`);
+    const text = ctes.length ? `WITH ${ctes.join(', ')} SELECT ${relaxed ? 'v FROM a' : '1'}` : 'SELECT 1';
     // a bounded number of server-side prepared statements; rare shapes beyond it go unnamed
     st = this.shapes.size < 256 ? { name: `mm_journal_${this.shapes.size}`, text } : { text };
     if (st.name) this.shapes.set(key, st);
     return st;
   }
 
+  /**
+   * True when this change may commit asynchronously: policy `intents` and no new order intent in it
+   * (under `off` the whole connection is asynchronous already; under `on` nothing is).
+   */
+  private relaxed(change: StateChange): boolean {
+    return this.synchronousCommit === 'intents' && !change.intents?.length;
+  }
+
   /** BEGIN, one statement per table, COMMIT: for changes one statement cannot express (see needsSequentialStatements). */
   private async applyInTransaction(change: StateChange, symbol: string): Promise<void> {
     const c = this.client;
     const now = new Date();
-    await c.query('BEGIN');
+    await c.query(this.relaxed(change) ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
     try {
       if (change.intents?.length) await c.query({ ...PgIntentJournal.INTENT, values: intentArrays(change.intents) });
       for (const u of change.intentUpdates ?? []) await this.update(u.clientOrderId, u.patch, now);
@@ -397,6 +527,7 @@ export class PgIntentJournal implements IntentJournal {
   }
 
   async close(): Promise<void> {
+    await this.flush().catch(() => undefined);
     if (this.connected) await this.client.end().catch(() => undefined);
   }
 }
@@ -410,6 +541,38 @@ const excludedSet = (cols: string[], key: string) =>
     .filter((c) => c !== key)
     .map((c) => `"${c}" = excluded."${c}"`)
     .join(', ');
+
+/** A statement's change and, when it carries buffered bookings, who waits for them. */
+interface Behind {
+  change: StateChange;
+  behind?: boolean;
+  written?: { resolve: () => void; reject: (e: Error) => void };
+}
+
+/**
+ * Several changes as one, in order: intents, fills concatenated; updates of one intent merged (later
+ * fields win); each slot once (the last reference: the engine's live slot objects, so the latest
+ * state); the last strategy row. What one statement cannot express is left to
+ * needsSequentialStatements.
+ */
+function mergeChanges(list: StateChange[]): StateChange {
+  const out: StateChange = {};
+  const updates = new Map<string, Partial<IntentRow>>();
+  const slots = new Map<string, NonNullable<StateChange['slots']>[number]>();
+  for (const c of list) {
+    if (c.intents?.length) (out.intents ??= []).push(...c.intents);
+    for (const u of c.intentUpdates ?? []) updates.set(u.clientOrderId, { ...updates.get(u.clientOrderId), ...u.patch });
+    if (c.fills?.length) (out.fills ??= []).push(...c.fills);
+    for (const sl of c.slots ?? []) {
+      slots.delete(sl.key);
+      slots.set(sl.key, sl);
+    }
+    if (c.strategy) out.strategy = c.strategy;
+  }
+  if (updates.size) out.intentUpdates = [...updates].map(([clientOrderId, patch]) => ({ clientOrderId, patch }));
+  if (slots.size) out.slots = [...slots.values()];
+  return out;
+}
 
 /**
  * Data-modifying CTEs of one statement all see the snapshot from before it, and a row must not be
@@ -508,7 +671,7 @@ function pgIntentValue(i: IntentRow, col: number): unknown {
  */
 export function openIntentJournal(
   options: { type: string; database?: unknown; url?: string },
-  opts: { sqliteSynchronous?: SqliteSync; pgSynchronousCommit?: 'on' | 'off'; statementTimeoutMs?: number } = {},
+  opts: { sqliteSynchronous?: SqliteSync; pgSynchronousCommit?: PgSynchronousCommit; statementTimeoutMs?: number } = {},
 ): IntentJournal | undefined {
   if (options.type === 'better-sqlite3') {
     const file = String(options.database ?? '');
