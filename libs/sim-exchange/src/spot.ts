@@ -189,6 +189,7 @@ export class SimSpotExchange implements ExchangeVenue {
   private nextOrderId = 5_000_001;
   private nextTradeId = 1;
   private nextClientSeq = 1;
+  private timer?: ReturnType<typeof setInterval>;
 
   /** @throws Error naming the symbol/option for missing or empty data, unknown assets or bad options. */
   constructor(opts: SimSpotOptions) {
@@ -237,6 +238,25 @@ export class SimSpotExchange implements ExchangeVenue {
   }
 
   // ---- time -------------------------------------------------------------------------------
+
+  /**
+   * Timer mode (the connector): every `wakeMs` wall ms, market time advances by the wall time
+   * elapsed × `speed` (market ms per wall ms, > 0). Tests and in-process backtests use {@link advance}
+   * instead. Idempotent; {@link close} stops it.
+   * @throws Error for speed ≤ 0.
+   */
+  start(speed: number, wakeMs = 50): void {
+    if (!(speed > 0)) throw new Error(`speed must be > 0, got ${speed}`);
+    if (this.timer) return;
+    let wall = Date.now();
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      const ms = Math.max(0, Math.floor((now - wall) * speed));
+      wall = now;
+      this.advance(ms);
+    }, wakeMs);
+    this.timer.unref?.();
+  }
 
   /**
    * Moves market time forward by `ms` (≥ 0): walks every symbol's path points with time ≤ the
@@ -677,6 +697,8 @@ export class SimSpotExchange implements ExchangeVenue {
   }
 
   close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
     return Promise.resolve();
   }
 
