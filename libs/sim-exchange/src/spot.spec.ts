@@ -236,3 +236,13 @@ describe('SimSpotExchange: funding answers of a spot market (REQ-FUND-003/004)',
     await expect(v.getFundingRate('BTCUSDT')).rejects.toMatchObject({ reason: 'UNKNOWN_SYMBOL' });
   });
 });
+
+describe('SimSpotExchange: configuration errors name the key', () => {
+  const t0 = 1_750_000_000_000;
+  const sym = [{ rules: defaultSpotRules('BTCUSDT'), candles: flat('BTCUSDT', t0, 10, '100000') }];
+  it('rejects balances and interest rates for assets no spot symbol trades, and a symbol given two sources', () => {
+    expect(() => new SimSpotExchange({ symbols: sym, balances: { BNB: d(1) } })).toThrow(/^balances\.BNB: not an asset of the spot symbols \(BTC, USDT\)$/);
+    expect(() => new SimSpotExchange({ symbols: sym, balances: {}, hourlyInterest: { ETH: d('0.00001') } })).toThrow(/^hourlyInterest\.ETH: not an asset/);
+    expect(() => new SimSpotExchange({ symbols: [{ ...sym[0], derivedFrom: { perpCandles: sym[0].candles } }], balances: {} })).toThrow(/symbols\.BTCUSDT: give exactly one of candles \/ derivedFrom/);
+  });
+});

@@ -197,7 +197,7 @@ export class SimSpotExchange implements ExchangeVenue {
     this.makerFee = opts.makerFee ?? new Dec('0.001');
     this.takerFee = opts.takerFee ?? new Dec('0.001');
     this.hourly = new Map(Object.entries(opts.hourlyInterest ?? {}));
-    for (const [a, r] of this.hourly) if (r.isNegative()) throw new Error(`hourlyInterest.${a} must be ≥ 0`);
+    for (const [a, r] of this.hourly) if (!r.isFinite() || r.isNegative()) throw new Error(`hourlyInterest.${a} must be ≥ 0`);
     this.autoBorrow = opts.autoBorrow ?? false;
     const lev = opts.maxLeverage ?? 3;
     if (!(lev >= 1)) throw new Error(`maxLeverage must be ≥ 1, got ${lev}`);
@@ -232,9 +232,11 @@ export class SimSpotExchange implements ExchangeVenue {
     }
     this.nowMs = start;
     for (const [asset, amount] of Object.entries(opts.balances)) {
+      if (!this.bal.has(asset)) throw new Error(`balances.${asset}: not an asset of the spot symbols (${[...this.bal.keys()].join(', ')})`);
       if (amount.isNegative()) throw new Error(`balances.${asset} must be ≥ 0`);
       this.balance(asset).free = r8(amount);
     }
+    for (const a of this.hourly.keys()) if (!this.bal.has(a)) throw new Error(`hourlyInterest.${a}: not an asset of the spot symbols (${[...this.bal.keys()].join(', ')})`);
   }
 
   // ---- time -------------------------------------------------------------------------------
@@ -431,11 +433,11 @@ export class SimSpotExchange implements ExchangeVenue {
     if (postOnly && crosses) throw invalidArgument('price', `post-only ${req.side} at ${price.toString()} would take (last ${s.last.toString()})`, 'POST_ONLY_WOULD_TAKE');
     if (req.clientOrderId !== undefined && !/^[A-Za-z0-9._:-]{1,36}$/.test(req.clientOrderId)) throw invalidArgument('client_order_id', 'must be 1–36 of A-Z a-z 0-9 . _ : -');
 
-    // lock what the order may spend: BUY quote = notional × (1 + taker fee) at the limit (or last) price; SELL base = qty
+    // lock what the order may spend: BUY quote = notional × (1 + the larger fee) at the limit (or last) price; SELL base = qty
     let locked: Dec;
     if (req.side === 'BUY') {
       const q = this.balance(r.quoteAsset);
-      locked = up8(price.mul(req.quantity).mul(this.takerFee.add(1)));
+      locked = up8(price.mul(req.quantity).mul(Dec.max(this.takerFee, this.makerFee).add(1)));
       if (locked.gt(q.free)) throw failedPrecondition(`BUY needs ${locked.toString()} ${r.quoteAsset}, free ${q.free.toString()}`, 'INSUFFICIENT_MARGIN');
       q.free = q.free.sub(locked);
       q.locked = q.locked.add(locked);
