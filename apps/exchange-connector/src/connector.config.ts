@@ -124,6 +124,26 @@ export const connectorConfigSchema = z.object({
       lockstepOnStall: z.enum(['continue', 'pause']).default('continue'),
       /** Lockstep: market ms the replay may run ahead of the acknowledged time (0 = strict, deterministic). */
       lockstepWindowMs: z.coerce.number().int().min(0).default(0),
+      /**
+       * Which market this sim connector serves (README "Spot market"): `swap` = the USDT-margined
+       * perpetual, `spot` = the spot market of the same symbols (SimSpotExchange: spot balances,
+       * margin borrowing with hourly interest, no funding). One connector per market.
+       */
+      market: z.enum(['swap', 'spot']).default('swap'),
+      /** `market=spot`: spot klines, one path (for `symbol`) or `SYMBOL=path,…`; when absent the spot path is derived from `data` with `spotBasis`. */
+      spotData: z.string().optional(),
+      /** `market=spot` without `spotData`: constant basis perp ÷ spot − 1 of the derived spot path (default −0.00045). */
+      spotBasis: decimalString({ gt: -1 }).default('-0.00045'),
+      /** `market=spot`: hourly borrow interest per asset, `ASSET=rate[,ASSET=rate…]` (fraction per hour); unlisted assets cannot be borrowed. */
+      spotInterest: z
+        .string()
+        .regex(/^\s*[A-Z0-9]{2,12}=\d+(\.\d+)?\s*(,\s*[A-Z0-9]{2,12}=\d+(\.\d+)?\s*)*$/, 'must be ASSET=rate[,ASSET=rate…], e.g. BTC=0.0000042,USDT=0.0000012')
+        .optional(),
+      /** `market=spot`: a SELL beyond the free base borrows the shortfall; a BUY repays debt first (margin short leg). */
+      spotAutoBorrow: boolish.default(false),
+      /** `market=spot`: maker/taker fee fractions (Binance spot 0.001). */
+      spotMakerFee: decimalString({ gte: 0 }).default('0.001'),
+      spotTakerFee: decimalString({ gte: 0 }).default('0.001'),
     })
     .default({}),
   /**
@@ -252,6 +272,13 @@ export const CONNECTOR_ENV = [
   ['SIM_LOCKSTEP_STALL_MS', 'sim.lockstepStallMs'],
   ['SIM_LOCKSTEP_ON_STALL', 'sim.lockstepOnStall'],
   ['SIM_LOCKSTEP_WINDOW_MS', 'sim.lockstepWindowMs'],
+  ['SIM_MARKET', 'sim.market'],
+  ['SIM_SPOT_DATA', 'sim.spotData'],
+  ['SIM_SPOT_BASIS', 'sim.spotBasis'],
+  ['SIM_SPOT_INTEREST', 'sim.spotInterest'],
+  ['SIM_SPOT_AUTO_BORROW', 'sim.spotAutoBorrow'],
+  ['SIM_SPOT_MAKER_FEE', 'sim.spotMakerFee'],
+  ['SIM_SPOT_TAKER_FEE', 'sim.spotTakerFee'],
   ['RECORD_FILE', 'recordFile'],
   ['STREAM_MAX_BUFFER', 'streams.maxBuffer'],
   ['MARKET_TYPE', 'marketType'],

@@ -451,7 +451,7 @@ export function fundingFromWire(f: pb.FundingRate | pb.FundingUpdate): FundingRa
   return {
     symbol: f.symbol,
     rate: fromDec(f.rate, 'rate', false),
-    predictedRate: fromDec(f.predictedRate, 'predicted_rate', false),
+    predictedRate: f.predictedRate?.value ? fromDec(f.predictedRate, 'predicted_rate') : undefined,
     nextFundingTimeMs: Number(f.nextFundingTime || 0),
     timestampMs: Number(f.timestamp || 0),
   };

@@ -153,7 +153,9 @@ export interface AccountSnapshot {
 export interface FundingRate {
   symbol: string;
   rate: Dec;
-  predictedRate: Dec;
+  /** The venue's predicted next rate; absent when the venue gives none (spot markets, REQ-FUND-003). */
+  predictedRate?: Dec;
+  /** Next settlement, Unix ms; 0 for a market without funding (spot, REQ-FUND-004). */
   nextFundingTimeMs: number;
   timestampMs: number;
 }

@@ -64,3 +64,13 @@ export {
   type SimDataSetSpec,
   type SimSymbolData,
 } from './load';
+export {
+  SimSpotExchange,
+  type SimSpotOptions,
+  type SimSpotSymbolConfig,
+  type SpotBalance,
+  SPOT_ASSET_DP,
+  DEFAULT_SPOT_BASIS,
+  deriveSpotCandles,
+  defaultSpotRules,
+} from './spot';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { dec, type ExchangeVenue } from '@mm/domain';
 import { ConfigError } from '@mm/platform';
-import { SimExchange, SymbolFileListError, type SimSymbolData, loadSimDataSet } from '@mm/sim-exchange';
+import { SimExchange, SimSpotExchange, SymbolFileListError, type SimSymbolData, defaultSpotRules, loadSimDataSet, parseSymbolFiles } from '@mm/sim-exchange';
 import { CONNECTOR_CONFIG, type ConnectorConfig } from '../connector.config';
 import type { SimReplayControl } from '../sim-replay';
 import type { CcxtVenueId } from './ccxt/ccxt-venue';
@@ -73,6 +73,7 @@ export function createVenue(config: ConnectorConfig): ExchangeVenue | Promise<Ex
       return createPaper(config);
     case 'sim': {
       const s = config.sim;
+      if (s.market === 'spot') return createSimSpot(config);
       preloadSimMarketData(config);
       const lev = symbolLeverage(s.symbolLeverage);
       for (const k of lev.keys())
@@ -101,6 +102,56 @@ export function createVenue(config: ConnectorConfig): ExchangeVenue | Promise<Ex
       });
     }
   }
+}
+
+/**
+ * `SIM_MARKET=spot`: the spot market of the sim symbols (README "Spot market"). Symbols and price
+ * path from `SIM_SPOT_DATA` (spot klines), else derived from the `SIM_DATA` perp klines with the
+ * constant basis `SIM_SPOT_BASIS`. Binance spot rules for BTCUSDT/ETHUSDT, otherwise the perp
+ * rules of the symbol. Initial balance `SIM_BALANCE` USDT; borrowing per `SIM_SPOT_INTEREST`.
+ * @throws ConfigError naming the setting for a bad list or a missing data source.
+ */
+function createSimSpot(config: ConnectorConfig): SimSpotExchange {
+  const s = config.sim;
+  const rulesFor = (symbol: string, perpRules?: SimSymbolData['rules']) => {
+    try {
+      return defaultSpotRules(symbol);
+    } catch {
+      if (perpRules) return perpRules;
+      throw new ConfigError('sim.spotData (SIM_SPOT_DATA)', `${symbol}: no default spot rules; only BTCUSDT/ETHUSDT spot files are supported without SIM_DATA`);
+    }
+  };
+  const interest = new Map<string, ReturnType<typeof dec>>();
+  for (const item of (s.spotInterest ?? '').split(',')) {
+    const [k, v] = item.split('=').map((x) => x.trim());
+    if (k) interest.set(k, dec(v));
+  }
+  let files: Map<string, string>;
+  try {
+    files = parseSymbolFiles(s.spotData, s.symbol, 'SIM_SPOT_DATA');
+  } catch (e) {
+    throw new ConfigError('sim.spotData (SIM_SPOT_DATA)', e instanceof Error ? e.message : String(e));
+  }
+  let symbols: ConstructorParameters<typeof SimSpotExchange>[0]['symbols'];
+  if (files.size) symbols = [...files].map(([symbol, csvPath]) => ({ rules: rulesFor(symbol), candles: { csvPath } }));
+  else {
+    if (!s.data) throw new ConfigError('sim.spotData (SIM_SPOT_DATA)', 'SIM_MARKET=spot needs SIM_SPOT_DATA (spot klines) or SIM_DATA (perp klines to derive the spot path from)');
+    preloadSimMarketData(config);
+    symbols = preloaded!.symbols.map(({ symbol, rules, data: d }) => {
+      if (!d.candles) throw new ConfigError('sim.data (SIM_DATA)', `${symbol}: a derived spot path needs klines, not tick-level data`);
+      return { rules: rulesFor(symbol, rules), derivedFrom: { perpCandles: d.candles, basis: dec(s.spotBasis) } };
+    });
+  }
+  return new SimSpotExchange({
+    name: 'sim',
+    symbols,
+    balances: { USDT: dec(s.balance) },
+    makerFee: dec(s.spotMakerFee),
+    takerFee: dec(s.spotTakerFee),
+    hourlyInterest: Object.fromEntries(interest),
+    autoBorrow: s.spotAutoBorrow,
+    tickIntervalMs: Math.max(s.tickMs, 1000),
+  });
 }
 
 async function createCcxt(config: ConnectorConfig): Promise<ExchangeVenue> {
@@ -178,6 +229,11 @@ export class VenueLifecycle implements OnApplicationShutdown {
   ) {}
 
   start(): void {
+    if (this.venue instanceof SimSpotExchange) {
+      const s = this.config.sim;
+      this.venue.start(s.speed);
+      this.log.log(`sim spot venue ${s.spotData ? `replaying ${s.spotData}` : `derived from ${s.data} (basis ${s.spotBasis})`} at ${s.speed}x; margin borrowing ${s.spotInterest ?? 'off'}, auto-borrow ${s.spotAutoBorrow ? 'on' : 'off'}`);
+    }
     if (this.venue instanceof SimExchange) {
       const sim = this.venue;
       const s = this.config.sim;
