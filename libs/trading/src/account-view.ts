@@ -79,6 +79,11 @@ export class AccountView {
     this.timer = undefined;
   }
 
+  /** Resolves when no poll is in flight (lockstep acknowledges market time after it). */
+  async whenIdle(): Promise<void> {
+    await this.inFlight;
+  }
+
   /** Receives every good reading (called synchronously after the poll; must not throw). Returns the unsubscribe. */
   subscribe(listener: (r: AccountReading) => void): () => void {
     this.listeners.add(listener);
