@@ -1,4 +1,4 @@
-import { type AccountSnapshot, Dec, type Scheduler, type TimerHandle, ZERO } from '@mm/domain';
+import { type AccountSnapshot, Dec, type Scheduler, ZERO } from '@mm/domain';
 import { accountMarginRatio } from './margin-guard';
 import type { EngineLogger } from './ports';
 
@@ -7,7 +7,7 @@ import type { EngineLogger } from './ports';
  * `risk.margin.check_interval_ms`).
  */
 export interface AccountViewSettings {
-  /** Account poll period, ms of scheduler time (> 0). */
+  /** Account poll period, ms of scheduler time (> 0): at most one poll per period for all engines. */
   pollIntervalMs: number;
   /**
    * Account drawdown breaker: opening stops on every engine when (peak − equity) ÷ peak ≥ this,
@@ -31,9 +31,10 @@ export interface AccountReading {
 
 /**
  * One view of the venue account shared by every symbol engine of a process (issue 9 "Portfolio
- * risk, shared by all engines"): polls `getAccount` once per `pollIntervalMs` on the injected
- * scheduler (no wall clock) and fans each good reading out to its listeners (the engines' margin
- * guards). It also holds the account-level breakers that stop opening on every engine:
+ * risk, shared by all engines"): polls `getAccount` at most once per `pollIntervalMs` of the injected
+ * scheduler's time (no wall clock), when an engine's risk check finds a poll due ({@link refresh}),
+ * and fans each good reading out to its listeners (the engines' margin guards). Polling on the
+ * engines' demand keeps the cadence in engine time (market time in backtests and lockstep replays). It also holds the account-level breakers that stop opening on every engine:
  * - account drawdown (from account equity = margin balance, see {@link AccountViewSettings.maxDrawdown});
  * - staleness of the account reading (see {@link AccountViewSettings.maxStaleMs}).
  *
@@ -50,7 +51,8 @@ export class AccountView {
   pollFailures = 0;
   lastError = '';
   private startedAtMs: number | null = null;
-  private timer?: TimerHandle;
+  private lastPollAtMs = Number.NEGATIVE_INFINITY;
+  private stopped = false;
   private inFlight: Promise<void> | null = null;
   private readonly listeners = new Set<(r: AccountReading) => void>();
 
@@ -66,17 +68,33 @@ export class AccountView {
     if (!cfg.maxDrawdown.isFinite() || cfg.maxDrawdown.isNegative() || cfg.maxDrawdown.gte(1)) throw new RangeError(`account view: maxDrawdown must be in [0, 1), got ${String(cfg.maxDrawdown)}`);
   }
 
-  /** First poll (awaited; a failure is logged), then one poll per period on the scheduler. Idempotent. */
+  /** First poll (awaited; a failure is logged). Later polls come from {@link refresh}. */
   async start(): Promise<void> {
-    if (this.timer) return;
-    this.startedAtMs = this.scheduler.now();
-    this.timer = this.scheduler.setInterval(() => void this.poll(), this.cfg.pollIntervalMs);
-    await this.poll();
+    this.stopped = false;
+    this.startedAtMs ??= this.scheduler.now();
+    await this.refresh(this.scheduler.now());
   }
 
+  /** No further polls (readings stay for `/status`). */
   stop(): void {
-    if (this.timer) this.scheduler.clear(this.timer);
-    this.timer = undefined;
+    this.stopped = true;
+  }
+
+  /** Is a poll due at `nowMs` (scheduler time: at least `pollIntervalMs` since the last poll started)? */
+  due(nowMs: number): boolean {
+    return !this.stopped && nowMs - this.lastPollAtMs >= this.cfg.pollIntervalMs;
+  }
+
+  /**
+   * The engines' entry point, from their risk checks: polls the account when a poll is due at
+   * `nowMs`, else waits for the one in flight. However many engines ask, the venue sees at most one
+   * poll per period (scheduler time: wall clock live, market time in a backtest or lockstep replay).
+   */
+  async refresh(nowMs: number): Promise<void> {
+    if (this.due(nowMs)) {
+      this.lastPollAtMs = nowMs;
+      await this.poll();
+    } else await this.inFlight;
   }
 
   /** Resolves when no poll is in flight (lockstep acknowledges market time after it). */

@@ -281,6 +281,8 @@ export class GridEngine {
       this.lastPrice = price;
       this.lastPriceAtMs = this.now();
       this.equityBase = account.totalMarginBalance.minus(this.unrealized());
+      const venuePos = account.positions.find((p) => p.symbol === this.symbol);
+      this.book.venuePnl.seed(venuePos?.size ?? ZERO, venuePos?.entryPrice ?? ZERO);
       this.fundingAtStart = this.fundingFigure(account);
       this.fundingNow = this.fundingAtStart;
       this.realizedAtStart = this.book.strategy.realizedPnl;
@@ -670,6 +672,9 @@ export class GridEngine {
   private async riskCheck(): Promise<void> {
     if (this.state !== 'running' || !this.book.strategy) return;
     const now = this.now();
+    // shared account view: the poll first (when due), so the account staleness is judged on fresh data
+    const view = this.opts.accountView;
+    if (view?.due(now)) await view.refresh(now);
     this.riskEvaluate(now);
     const reduce = await this.checkMargin(now);
     await this.react();
@@ -678,7 +683,7 @@ export class GridEngine {
 
   /** True when the account poll of `checkMargin` is due at `now` (then the quick paths take the queued one). */
   private marginDue(now: number): boolean {
-    if (this.opts.accountView) return this.pendingAccount !== null;
+    if (this.opts.accountView) return this.pendingAccount !== null || this.opts.accountView.due(now);
     const g = this.risk.margin;
     return now - this.marginCheckedAtMs >= (g ? g.cfg.checkIntervalMs : FUNDING_POLL_MS);
   }
@@ -729,14 +734,15 @@ export class GridEngine {
    */
   private async checkMargin(now: number): Promise<boolean> {
     // Without margin breakers the account is still read (every minute) for the funding figure.
-    if (!this.marginDue(now)) return false;
-    this.marginCheckedAtMs = now;
     let account;
     if (this.opts.accountView) {
-      // one poll for all engines: take the view's newest reading (fan-out), once
-      account = this.pendingAccount!.account;
+      // one poll for all engines (riskCheck refreshed the view): take its newest reading (fan-out), once
+      if (!this.pendingAccount) return false;
+      account = this.pendingAccount.account;
       this.pendingAccount = null;
     } else {
+      if (!this.marginDue(now)) return false;
+      this.marginCheckedAtMs = now;
       try {
         account = await this.exchange.getAccount();
       } catch (e) {
@@ -1009,6 +1015,8 @@ export class GridEngine {
       inventory: this.inventory().toString(),
       unrealizedPnl: this.unrealized().toString(),
       realizedPnl: this.book.strategy?.realizedPnl.toString() ?? '0',
+      /** Venue-method (average-cost) realized PnL of the fills booked since this engine started, fees excluded, seeded with the venue position at start (see AverageCostLedger). */
+      venueRealizedPnl: this.book.venuePnl.realized.toString(),
       feesPaid: this.book.strategy?.feesPaid.toString() ?? '0',
       fundingPnl: this.fundingSinceStart().toString(),
       equity: this.equity()?.toString() ?? null,

@@ -70,7 +70,8 @@ export const ACCOUNT_DEFINITIONS = {
   fundingPnl: 'cumulative funding received (+) / paid (−) by the account (venue, quote); fundingBySymbol: the same per symbol',
   drawdown: '(peak − equity) ÷ peak, peak = highest account equity since start or the last breaker reset',
   strategyRealizedPnl: 'per symbol: Σ over closed grid round trips (per slot: sell − buy of the slot quantity) − every fee (maker/taker) of their fills (quote)',
-  venueRealizedPnl: "per symbol: the venue's average-cost realized PnL: each closing fill realizes (fill price − average entry price) × closed quantity, fees excluded (quote)",
+  venueRealizedPnl: "per symbol: the venue's average-cost realized PnL of the fills since the engine started (seeded with the venue position and entry price at start): each closing fill realizes (fill price − average entry price) × closed quantity, fees excluded (quote)",
+  symbolEquity: "per symbol: account margin balance at the engine's start + strategy realized PnL since + this symbol's own funding since + unrealized PnL of its slots at the last price (quote)",
 };
 
 @Injectable()
@@ -530,6 +531,11 @@ export class EngineService implements OnApplicationShutdown {
       anchorPrice: s.anchorPrice,
       inventory: s.inventory,
       realizedPnl: s.realizedPnl,
+      /** Strategy (per-slot, net of every fee) and venue (average-cost, fees excluded, since start) realized PnL side by side; see `account.definitions`. */
+      strategyRealizedPnl: s.realizedPnl,
+      venueRealizedPnl: s.venueRealizedPnl,
+      fundingPnl: s.fundingPnl,
+      equity: s.equity,
       unrealizedPnl: s.unrealizedPnl,
       feesPaid: s.feesPaid,
       fills: s.fills,
