@@ -544,6 +544,8 @@ export class EngineService implements OnApplicationShutdown {
       breaker: s.risk.breaker,
       crashGuard: s.risk.crashGuard,
       paused: s.risk.paused,
+      /** Why account risk (shared account view: drawdown, stale reading) stops this symbol's opening orders; null = not. */
+      accountBlock: s.risk.accountBlock,
       blocked: s.risk.blocked,
       funding: this.funding.get(r.symbol) ?? null,
     };
