@@ -152,7 +152,7 @@ export class GridEngine {
   private reconnects = 0;
   private equityBase: Dec | null = null;
   private realizedAtStart: Dec = ZERO;
-  /** Account funding figure (`AccountSnapshot.fundingPnl`) at start and at the last margin poll, quote. */
+  /** This symbol's funding figure (see `fundingFigure`) at start and at the last account reading, quote. */
   private fundingAtStart: Dec | null = null;
   private fundingNow: Dec | null = null;
   private marginCheckedAtMs = Number.NEGATIVE_INFINITY;
@@ -700,7 +700,8 @@ export class GridEngine {
 
   /**
    * Engine equity, quote: the margin balance at start + realized PnL since (round trips net of every
-   * fee, see GridBook) + funding received − paid since start (the venue's account figure) + unrealized
+   * fee, see GridBook) + funding received − paid by this symbol since start (`fundingFigure`: the
+   * venue's per-position figure; the account figure only for an engine alone on its account) + unrealized
    * PnL of the slots at the last price. Null before start.
    */
   equity(): Dec | null {
