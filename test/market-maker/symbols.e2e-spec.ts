@@ -179,7 +179,9 @@ describe('two symbol engines on one account, 24 market hours in lockstep (accept
     const endMs = Number((await s.client.call('GetHistoricalKlines', { symbol: 'BTCUSDT', interval: '1m', limit: 1 })).candles[0].timestamp) + 60_000;
     let expected = new D(0);
     let settlements = 0;
+    const expectedBySymbol: Record<string, Decimal> = {};
     for (const sym of ['BTCUSDT', 'ETHUSDT']) {
+      const before = expected;
       const marks = new Map<number, string>();
       for (const [t, , , , close] of rows(file(sym, 'markprice-8h'))) marks.set(Number(t) + H8, close);
       for (const [t, rate] of rows(file(sym, 'funding-rate-8h'))) {
@@ -192,6 +194,7 @@ describe('two symbol engines on one account, 24 market hours in lockstep (accept
         expected = expected.minus(pos.mul(mark!).mul(rate));
         settlements++;
       }
+      expectedBySymbol[sym] = expected.minus(before);
     }
     const acc = await s.client.call('GetAccount');
     const funding = new D(acc.totalWalletBalance.value).minus(10_000).minus(venueRealized).plus(fees);
@@ -199,6 +202,17 @@ describe('two symbol engines on one account, 24 market hours in lockstep (accept
     expect(settlements).toBeGreaterThanOrEqual(2);
     // wallet is reported to 8 decimals
     expect(funding.minus(expected).abs().lte('0.00000002')).toBe(true);
+    // funding attributed per symbol (issue 9): each symbol's own, in /status per symbol and in the account section
+    const fin = (await httpJson<any>(`${s.base}/status`)).body;
+    process.stderr.write(`symbols e2e funding by symbol: ${JSON.stringify(fin.account.fundingBySymbol)}, engines ${JSON.stringify(Object.fromEntries(Object.entries(fin.symbols).map(([k, v]: [string, any]) => [k, v.fundingPnl])))}\n`);
+    for (const sym of ['BTCUSDT', 'ETHUSDT']) {
+      expect(new D(fin.account.fundingBySymbol[sym] ?? '0').minus(expectedBySymbol[sym]).abs().lte('0.00000002')).toBe(true);
+      expect(new D(fin.symbols[sym].fundingPnl).minus(expectedBySymbol[sym]).abs().lte('0.00000002')).toBe(true);
+      expect(fin.symbols[sym].venueRealizedPnl).toBeDefined();
+    }
+    expect(new D(fin.account.fundingPnl).minus(expected).abs().lte('0.00000002')).toBe(true);
+    expect(fin.account.risk.drawdownBreaker.open).toBe(false);
+    expect(fin.account.risk.openingBlocked).toBeNull();
     const sim = (await httpJson<any>(`${s.connHttp}/status`)).body.sim;
     expect(sim.duplicateClientOrderIds).toBe(0);
   });

@@ -81,6 +81,22 @@ describe('market maker config is strict', () => {
     expect(() => loadMmConfig({ CONFIG_FILE: write('  margin:\n    check_intervall_ms: 5\n') })).toThrow(/risk\.margin\.check_intervall_ms: unknown key/);
   });
 
+  it('account risk keys (risk.account.*): defaults, env bindings, bad and unknown keys named', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmcfg-'));
+    const write = (risk: string) => {
+      const file = path.join(dir, `mm-${Math.random().toString(36).slice(2)}.yaml`);
+      fs.writeFileSync(file, `${fs.readFileSync(REPO_CONFIG, 'utf8')}\nrisk:\n${risk}`);
+      return file;
+    };
+    const def = loadMmConfig({ CONFIG_FILE: REPO_CONFIG }).risk.account;
+    expect(def).toEqual({ max_drawdown: '0', max_stale_ms: 60_000 });
+    expect(loadMmConfig({ CONFIG_FILE: write('  account:\n    max_drawdown: 0.2\n    max_stale_ms: 30000\n') }).risk.account).toEqual({ max_drawdown: '0.2', max_stale_ms: 30_000 });
+    expect(loadMmConfig({ CONFIG_FILE: REPO_CONFIG, MM_ACCOUNT_MAX_DRAWDOWN: '0.15', MM_ACCOUNT_MAX_STALE_MS: '0' }).risk.account).toEqual({ max_drawdown: '0.15', max_stale_ms: 0 });
+    expect(() => loadMmConfig({ CONFIG_FILE: write('  account:\n    max_drawdown: 1\n') })).toThrow(/risk\.account\.max_drawdown/);
+    expect(() => loadMmConfig({ CONFIG_FILE: write('  account:\n    max_stale_ms: -1\n') })).toThrow(/risk\.account\.max_stale_ms/);
+    expect(() => loadMmConfig({ CONFIG_FILE: write('  account:\n    max_drawdwn: 0.1\n') })).toThrow(/risk\.account\.max_drawdwn: unknown key/);
+  });
+
   it('symbols: a list with grid overrides, auto, or MM_SYMBOLS; unknown or bad keys are named', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmcfg-'));
     const load = (yaml: string, env: Record<string, string> = {}) => {

@@ -194,6 +194,23 @@ export const mmConfigSchema = z.object({
             ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['reduce_liquidation_distance'], message: `must be ≤ stop_opening_liquidation_distance ${m.stop_opening_liquidation_distance}` });
         })
         .default({}),
+      /**
+       * Account-level risk, shared by every symbol engine (one account view, polled every
+       * risk.margin.check_interval_ms for all engines). Opening stops on every engine while either holds.
+       */
+      account: z
+        .object({
+          /**
+           * Account drawdown breaker: (peak − equity) ÷ peak of the account equity (margin balance =
+           * wallet + unrealized PnL at mark; peak since start or the last breaker reset), fraction
+           * (0.2 = 20 %); 0 = off. A loss breaker: stays open until POST /operator/breaker/reset.
+           */
+          max_drawdown: decimalString({ gte: 0 }).refine((v) => Number(v) < 1, { message: 'must be < 1' }).default('0'),
+          /** Stop opening while the last good account/position reading is older than this, ms; clears with the next good reading. 0 = off. */
+          max_stale_ms: z.coerce.number().int().min(0).default(60_000),
+        })
+        .strict()
+        .default({}),
       monitor: z
         .object({
           enabled: boolish.default(true),
@@ -351,6 +368,8 @@ export const MM_ENV = [
   ['MM_SYMBOLS', 'symbols'],
   ['MM_MAX_TOTAL_NOTIONAL', 'risk.exposure.max_total_notional'],
   ['MM_MAX_TOTAL_OPEN_ORDER_NOTIONAL', 'risk.exposure.max_total_open_order_notional'],
+  ['MM_ACCOUNT_MAX_DRAWDOWN', 'risk.account.max_drawdown'],
+  ['MM_ACCOUNT_MAX_STALE_MS', 'risk.account.max_stale_ms'],
 ] as const;
 
 /**

@@ -364,6 +364,7 @@ export function positionToWire(p: Position): pb.Position {
     liquidationPrice: toDec(p.liquidationPrice),
     haircut: undefined,
     narrativeSector: '',
+    fundingPnl: p.fundingPnl ? toDec(p.fundingPnl) : undefined,
   };
 }
 export function positionFromWire(p: pb.Position): Position {
@@ -376,6 +377,7 @@ export function positionFromWire(p: pb.Position): Position {
     leverage: p.leverage,
     marginType: p.marginType === 'isolated' ? 'isolated' : 'cross',
     liquidationPrice: fromDec(p.liquidationPrice, 'liquidation_price', false),
+    ...(p.fundingPnl ? { fundingPnl: fromDec(p.fundingPnl, 'funding_pnl', false) } : {}),
   };
 }
 
@@ -391,6 +393,7 @@ export function accountToWire(a: AccountSnapshot): pb.Account {
     marginMode: pb.MarginMode.MARGIN_MODE_REGULAR,
     adjustedEquity: toDec(a.totalMarginBalance),
     totalMaintenanceMargin: a.totalMaintenanceMargin ? toDec(a.totalMaintenanceMargin) : undefined,
+    fundingPnl: a.fundingPnl ? toDec(a.fundingPnl) : undefined,
   };
 }
 export function accountFromWire(a: pb.Account, asset = 'USDT'): AccountSnapshot {
@@ -403,6 +406,7 @@ export function accountFromWire(a: pb.Account, asset = 'USDT'): AccountSnapshot 
     leverage: a.accountLeverage,
     realizedPnl: ZERO,
     ...(a.totalMaintenanceMargin ? { totalMaintenanceMargin: fromDec(a.totalMaintenanceMargin, 'total_maintenance_margin', false) } : {}),
+    ...(a.fundingPnl ? { fundingPnl: fromDec(a.fundingPnl, 'funding_pnl', false) } : {}),
   };
 }
 

@@ -127,6 +127,12 @@ export interface Position {
   initialMargin?: Dec;
   /** Maintenance margin at mark (USDT; tiered, see the venue), when the venue reports it. */
   maintenanceMargin?: Dec;
+  /**
+   * Cumulative funding received (+) / paid (−) by this symbol's position since start (USDT), when the
+   * venue reports it (the sim; Binance: Σ `FUNDING_FEE` income of the symbol). Σ over symbols = the
+   * account's `fundingPnl`.
+   */
+  fundingPnl?: Dec;
 }
 
 /** Account totals in the quote/settlement asset (USDT for USD-M). */

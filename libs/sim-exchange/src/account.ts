@@ -70,6 +70,8 @@ export class Account {
   realizedPnl: Dec = ZERO;
   /** Cumulative funding received (+) / paid (−). */
   fundingPnl: Dec = ZERO;
+  /** Cumulative funding received (+) / paid (−) per symbol; Σ = `fundingPnl`. */
+  readonly fundingBySymbol = new Map<string, Dec>();
   private readonly positions = new Map<string, PositionState>();
   private readonly margins = new Map<string, SymbolMargin>();
 
@@ -128,6 +130,7 @@ export class Account {
     const amount = this.position(symbol).size.mul(mark).mul(rate).neg();
     this.wallet = this.wallet.plus(amount);
     this.fundingPnl = this.fundingPnl.plus(amount);
+    this.fundingBySymbol.set(symbol, (this.fundingBySymbol.get(symbol) ?? ZERO).plus(amount));
     return amount;
   }
 
@@ -202,6 +205,7 @@ export class Account {
       liquidationPrice: liq,
       initialMargin: r8(pm.initialMargin),
       maintenanceMargin: r8(pm.maintenanceMargin),
+      fundingPnl: r8(this.fundingBySymbol.get(symbol) ?? ZERO),
     };
   }
 

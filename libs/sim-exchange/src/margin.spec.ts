@@ -216,6 +216,14 @@ describe('funding at the mark price', () => {
     expect(w1.minus(w0).toString()).toBe(expected.toString());
     const acc = await s.getAccount();
     expect(acc.fundingPnl!.toString()).toBe(expected.toDecimalPlaces(8).toString());
+    // per symbol (issue 9): each position carries its own funding; Σ = the account's
+    const expBtc = d('0.013').mul('100123.45678901').mul('0.00012345').neg().plus(d('0.013').mul(lastAtF2).mul('-0.00006789').neg());
+    const expEth = d('-0.7').mul('1950.12345678').mul('0.0001').neg();
+    const byPos = Object.fromEntries(acc.positions.map((p) => [p.symbol, p.fundingPnl!.toString()]));
+    expect(byPos).toEqual({ BTCUSDT: expBtc.toDecimalPlaces(8).toString(), ETHUSDT: expEth.toDecimalPlaces(8).toString() });
+    // kept across a saved/restored sim state
+    const saved = s.snapshotState();
+    expect(saved.account.positions.find((p) => p.symbol === 'ETHUSDT')!.fundingPnl).toBe(expEth.toString());
     expect(acc.totalWalletBalance.decimalPlaces()).toBeLessThanOrEqual(8);
     expect(funding.map((f) => f.rate)).toEqual(['0.00012345', '-0.00006789']);
     expect((await s.getHistoricalFundingRates('BTCUSDT', 10)).map((f) => [f.timestampMs, f.rate.toString()])).toEqual([

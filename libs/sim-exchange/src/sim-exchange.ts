@@ -711,7 +711,8 @@ export class SimExchange implements ExchangeVenue {
         fundingPnl: this.account.fundingPnl.toString(),
         positions: this.symList.map((s) => {
           const p = this.account.position(s.symbol);
-          return { symbol: s.symbol, size: p.size.toString(), entry: p.entry.toString() };
+          const f = this.account.fundingBySymbol.get(s.symbol);
+          return { symbol: s.symbol, size: p.size.toString(), entry: p.entry.toString(), ...(f ? { fundingPnl: f.toString() } : {}) };
         }),
       },
       orders: this.orders.map(orderToState),
@@ -742,6 +743,7 @@ export class SimExchange implements ExchangeVenue {
       const pos = this.account.position(p.symbol);
       pos.size = new Dec(p.size);
       pos.entry = new Dec(p.entry);
+      if (p.fundingPnl !== undefined) this.account.fundingBySymbol.set(p.symbol, new Dec(p.fundingPnl));
     }
     for (const s of this.symList) this.refreshFast(s);
     for (const so of state.orders) {

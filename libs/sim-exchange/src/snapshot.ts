@@ -20,7 +20,7 @@ export interface SimState {
     /** Cumulative funding received (+) / paid (−), USDT; absent in states saved before it existed. */
     fundingPnl?: string;
     /** One-way positions: signed size (base units) and entry price (quote units). */
-    positions: { symbol: string; size: string; entry: string }[];
+    positions: { symbol: string; size: string; entry: string; /** Cumulative funding of the symbol, USDT; absent in older states. */ fundingPnl?: string }[];
   };
   /** Every accepted order in placement order, with its trades. */
   orders: SimOrderState[];
@@ -165,6 +165,7 @@ export function parseSimState(raw: unknown): SimState {
     str(o.symbol, `account.positions[${i}].symbol`);
     decimal(o.size, `account.positions[${i}].size`);
     decimal(o.entry, `account.positions[${i}].entry`);
+    if (o.fundingPnl !== undefined) decimal(o.fundingPnl, `account.positions[${i}].fundingPnl`);
   });
   if (!Array.isArray(root.orders)) fail('orders', 'must be an array');
   (root.orders as unknown[]).forEach((p, i) => {

@@ -27,7 +27,7 @@ export function buildGridEngine(deps: EngineDeps, settings: GridEngineSettings):
     deps.venue,
     executor,
     deps.store,
-    deps.portfolio ? { ...options, portfolio: deps.portfolio } : options,
+    { ...options, ...(deps.portfolio ? { portfolio: deps.portfolio } : {}), ...(deps.accountView ? { accountView: deps.accountView } : {}) },
     metrics,
     risk,
     alerts,

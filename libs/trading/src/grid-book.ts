@@ -22,6 +22,7 @@ import {
   parseClientOrderId,
 } from '@mm/grid';
 import type { EngineMetrics, EngineStateStore } from './ports';
+import { AverageCostLedger } from './average-cost';
 import type { IntentRow, StateChange, StrategyRow } from './state';
 
 /** Most parsed client order ids a book remembers (then the memo starts over). */
@@ -90,6 +91,8 @@ export class GridBook {
   strategy: StrategyRow | null = null;
   rules!: SymbolRules;
   fillCount = 0;
+  /** Venue-method (average-cost) realized PnL of the fills booked, fees excluded (the engine seeds it with the venue position at start). */
+  readonly venuePnl = new AverageCostLedger();
   /** Client-order-id secret (set by the engine before `hydrate`). */
   secret = '';
   /** Client order ids found held by a foreign order: never booked, adopted or cancelled as ours. */
@@ -268,6 +271,7 @@ export class GridBook {
       if (await this.isBooked(order.clientOrderId, t.tradeId)) continue;
       const wasOpen = isFilled(slot);
       const realized = applyFill(slot, t);
+      this.venuePnl.apply(t.side, t.quantity, t.price);
       this.totals = null;
       if (wasOpen && !realized.isZero()) this.onRoundTrip(realized, this.now());
       this.booked(order.clientOrderId).add(t.tradeId);

@@ -35,6 +35,7 @@ import { type IntentRow, emptyStrategy } from './state';
 import type { OrderExecutor } from './order-executor';
 import type { RiskController } from './risk-controller';
 import type { PortfolioLimiter } from './portfolio';
+import type { AccountReading, AccountView } from './account-view';
 
 /** Account poll period for the funding figure when the margin breakers are off, ms of engine time. */
 const FUNDING_POLL_MS = 60_000;
@@ -93,6 +94,8 @@ export interface EngineOptions {
   quietBand?: boolean;
   /** Portfolio caps shared with the account's other symbol engines, consulted before each opening order; unset = none. */
   portfolio?: PortfolioLimiter;
+  /** Account view shared with the account's other symbol engines (see `EngineDeps.accountView`); unset = own account poll. */
+  accountView?: AccountView;
 }
 
 /** Rejection state of one slot (see `EngineOptions.maxConsecutiveRejections`). */
@@ -149,10 +152,12 @@ export class GridEngine {
   private reconnects = 0;
   private equityBase: Dec | null = null;
   private realizedAtStart: Dec = ZERO;
-  /** Account funding figure (`AccountSnapshot.fundingPnl`) at start and at the last margin poll, quote. */
+  /** This symbol's funding figure (see `fundingFigure`) at start and at the last account reading, quote. */
   private fundingAtStart: Dec | null = null;
   private fundingNow: Dec | null = null;
   private marginCheckedAtMs = Number.NEGATIVE_INFINITY;
+  /** A reading of the shared account view not yet fed to the margin guard (fan-out; with `opts.accountView`). */
+  private pendingAccount: AccountReading | null = null;
   /** The venue position taken over at startup (upstream §2.6), for /status; null when none. */
   adoption: { atMs: number; quantity: string; entryPrice: string; slots: { level: string; quantity: string }[] } | null = null;
   private unsubs: Unsubscribe[] = [];
@@ -276,11 +281,20 @@ export class GridEngine {
       this.lastPrice = price;
       this.lastPriceAtMs = this.now();
       this.equityBase = account.totalMarginBalance.minus(this.unrealized());
-      this.fundingAtStart = account.fundingPnl ?? null;
-      this.fundingNow = account.fundingPnl ?? null;
+      const venuePos = account.positions.find((p) => p.symbol === this.symbol);
+      this.book.venuePnl.seed(venuePos?.size ?? ZERO, venuePos?.entryPrice ?? ZERO);
+      this.fundingAtStart = this.fundingFigure(account);
+      this.fundingNow = this.fundingAtStart;
       this.realizedAtStart = this.book.strategy.realizedPnl;
     });
     await this.watchCandles();
+    if (this.opts.accountView) {
+      this.unsubs.push(
+        this.opts.accountView.subscribe((r) => {
+          this.pendingAccount = r;
+        }),
+      );
+    }
     this.unsubs.push(
       this.exchange.watchPrice(this.symbol, {
         next: (t) => {
@@ -658,6 +672,9 @@ export class GridEngine {
   private async riskCheck(): Promise<void> {
     if (this.state !== 'running' || !this.book.strategy) return;
     const now = this.now();
+    // shared account view: the poll first (when due), so the account staleness is judged on fresh data
+    const view = this.opts.accountView;
+    if (view?.due(now)) await view.refresh(now);
     this.riskEvaluate(now);
     const reduce = await this.checkMargin(now);
     await this.react();
@@ -666,6 +683,7 @@ export class GridEngine {
 
   /** True when the account poll of `checkMargin` is due at `now` (then the quick paths take the queued one). */
   private marginDue(now: number): boolean {
+    if (this.opts.accountView) return this.pendingAccount !== null || this.opts.accountView.due(now);
     const g = this.risk.margin;
     return now - this.marginCheckedAtMs >= (g ? g.cfg.checkIntervalMs : FUNDING_POLL_MS);
   }
@@ -676,12 +694,14 @@ export class GridEngine {
     if (!strategy) return;
     const unrealized = this.unrealized();
     this.metrics.markState(this.symbol, unrealized, Math.min(this.priceAgeMs(), 1e9) / 1000);
+    if (this.opts.accountView) this.risk.setAccountBlock(this.opts.accountView.blocksOpening(now));
     this.risk.evaluate(now, this.priceAgeMs(), this.orderStreamDownSinceMs ? now - this.orderStreamDownSinceMs : 0, this.equity());
   }
 
   /**
    * Engine equity, quote: the margin balance at start + realized PnL since (round trips net of every
-   * fee, see GridBook) + funding received − paid since start (the venue's account figure) + unrealized
+   * fee, see GridBook) + funding received − paid by this symbol since start (`fundingFigure`: the
+   * venue's per-position figure; the account figure only for an engine alone on its account) + unrealized
    * PnL of the slots at the last price. Null before start.
    */
   equity(): Dec | null {
@@ -690,7 +710,20 @@ export class GridEngine {
     return this.equityBase.plus(this.book.strategy.realizedPnl.minus(this.realizedAtStart)).plus(funding).plus(this.unrealized());
   }
 
-  /** Funding received (+) / paid (−) by the account since this engine started, quote (0 when the venue reports none). */
+  /**
+   * This symbol's cumulative funding figure in an account reading, quote: the venue's per-position
+   * figure (`Position.fundingPnl`) when it reports one; else, for an engine without a shared account
+   * view (one symbol per account), the account's `fundingPnl`; else null. With a shared view the
+   * account figure is never taken (it holds every symbol's funding: counting it per engine would count
+   * it once per symbol).
+   */
+  private fundingFigure(account: import('@mm/domain').AccountSnapshot): Dec | null {
+    const own = account.positions.find((p) => p.symbol === this.symbol)?.fundingPnl;
+    if (own) return own;
+    return this.opts.accountView ? null : (account.fundingPnl ?? null);
+  }
+
+  /** Funding received (+) / paid (−) by this symbol since this engine started, quote (0 when the venue reports none). */
   fundingSinceStart(): Dec {
     return this.fundingNow && this.fundingAtStart ? this.fundingNow.minus(this.fundingAtStart) : ZERO;
   }
@@ -702,18 +735,26 @@ export class GridEngine {
    */
   private async checkMargin(now: number): Promise<boolean> {
     // Without margin breakers the account is still read (every minute) for the funding figure.
-    if (!this.marginDue(now)) return false;
-    this.marginCheckedAtMs = now;
     let account;
-    try {
-      account = await this.exchange.getAccount();
-    } catch (e) {
-      this.log.warn(`margin check: account poll failed: ${(e as Error).message}`);
-      return false;
+    if (this.opts.accountView) {
+      // one poll for all engines (riskCheck refreshed the view): take its newest reading (fan-out), once
+      if (!this.pendingAccount) return false;
+      account = this.pendingAccount.account;
+      this.pendingAccount = null;
+    } else {
+      if (!this.marginDue(now)) return false;
+      this.marginCheckedAtMs = now;
+      try {
+        account = await this.exchange.getAccount();
+      } catch (e) {
+        this.log.warn(`margin check: account poll failed: ${(e as Error).message}`);
+        return false;
+      }
     }
-    if (account.fundingPnl) {
-      this.fundingAtStart ??= account.fundingPnl;
-      this.fundingNow = account.fundingPnl;
+    const funding = this.fundingFigure(account);
+    if (funding) {
+      this.fundingAtStart ??= funding;
+      this.fundingNow = funding;
       this.metrics.fundingPnl?.(this.symbol, this.fundingSinceStart());
     }
     return this.risk.onAccount(account, now)?.reduce ?? false;
@@ -975,6 +1016,8 @@ export class GridEngine {
       inventory: this.inventory().toString(),
       unrealizedPnl: this.unrealized().toString(),
       realizedPnl: this.book.strategy?.realizedPnl.toString() ?? '0',
+      /** Venue-method (average-cost) realized PnL of the fills booked since this engine started, fees excluded, seeded with the venue position at start (see AverageCostLedger). */
+      venueRealizedPnl: this.book.venuePnl.realized.toString(),
       feesPaid: this.book.strategy?.feesPaid.toString() ?? '0',
       fundingPnl: this.fundingSinceStart().toString(),
       equity: this.equity()?.toString() ?? null,

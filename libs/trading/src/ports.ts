@@ -137,6 +137,12 @@ export interface EngineDeps {
   crashHook?: (point: CrashPoint) => void;
   /** Portfolio caps shared by the account's symbol engines (`SharedPortfolioLimiter`); consulted before each opening order. */
   portfolio?: import('./portfolio').PortfolioLimiter;
+  /**
+   * The account view shared by the account's symbol engines (`AccountView`, polled once per period
+   * for all): the engine's margin guard reads its readings instead of polling the venue itself, and
+   * its account breakers stop opening. Unset = the engine polls the account itself (single engine).
+   */
+  accountView?: import('./account-view').AccountView;
   /** Uniform [0, 1) source for retry jitter (the app passes Math.random; default 0.5, deterministic). */
   random?: () => number;
 }

@@ -58,6 +58,8 @@ export class RiskController {
   equity: Dec | null = null;
   paused = false;
   marginLockUntilMs = 0;
+  /** Why the shared account view stops opening on every engine (account drawdown, stale account reading); null = allowed. */
+  accountBlock: string | null = null;
   blocked: Record<string, number> = {};
   private reaction: RiskReaction = null;
 
@@ -106,6 +108,24 @@ export class RiskController {
     }
     if (v.reduce) this.log.error(`margin: reducing ${symbol}: ${v.detail}`);
     return v;
+  }
+
+  /**
+   * Sets the account-level opening stop from the shared `AccountView` (`blocksOpening`): logs and
+   * alerts the transitions and asks the engine to cancel opening orders when it starts.
+   */
+  setAccountBlock(reason: string | null): void {
+    const was = this.accountBlock;
+    this.accountBlock = reason;
+    const symbol = this.cfg.symbol;
+    if (reason && !was) {
+      this.log.error(`account risk: opening stops on ${symbol}: ${reason}`);
+      this.alerts.notify({ kind: 'breaker_tripped', level: 'CRITICAL', title: 'Account risk: opening stopped', message: reason, fields: { symbol }, dedupeKey: `account:${symbol}` });
+      if (this.reaction !== 'cancel_all') this.reaction = 'cancel_opening';
+    } else if (!reason && was) {
+      this.log.warn(`account risk cleared on ${symbol} (was: ${was})`);
+      this.alerts.notify({ kind: 'breaker_reset', level: 'INFO', title: 'Account risk cleared', message: was, fields: { symbol } });
+    }
   }
 
   /** The exposure limits in force: absolute ones, with those given as % of equity resolved against the last equity. */
@@ -166,7 +186,7 @@ export class RiskController {
 
   /** What the next planning pass may do. */
   planOptions(nowMs: number, interval: Dec): PlanOptions {
-    const opening = !this.paused && this.breaker.allowsOpening && !this.monitor?.triggered && nowMs >= this.marginLockUntilMs && !this.margin?.open;
+    const opening = !this.paused && this.breaker.allowsOpening && !this.monitor?.triggered && nowMs >= this.marginLockUntilMs && !this.margin?.open && !this.accountBlock;
     const closing = !this.paused && (this.breaker.state !== 'OPEN' || this.cfg.keepExitsOnTrip);
     return { interval, allowOpening: opening, allowClosing: closing, sizeFactor: this.breaker.sizeFactor };
   }
@@ -206,6 +226,7 @@ export class RiskController {
       paused: this.paused,
       marginLocked: this.now() < this.marginLockUntilMs,
       margin: this.margin ? { enabled: true, ...this.margin.snapshot() } : { enabled: false },
+      accountBlock: this.accountBlock,
       blocked: this.blocked,
     };
   }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { Logger } from '@nestjs/common';
 import { Dec, type ExchangeVenue, type Scheduler, dec, systemScheduler } from '@mm/domain';
 import { ConfigError, readSecret } from '@mm/platform';
-import { type AlertSink, type CrashPoint, type EngineLogger, type EngineMetrics, type EngineStateStore, type GridEngine, type GridEngineSettings, type PortfolioLimiter, buildGridEngine } from '@mm/trading';
+import { type AlertSink, type CrashPoint, type EngineLogger, type EngineMetrics, type EngineStateStore, type GridEngine, type GridEngineSettings, type PortfolioLimiter, type AccountView, buildGridEngine } from '@mm/trading';
 import type { MmConfig } from '../mm.config';
 import type { MmMetrics } from '../http/mm.metrics';
 
@@ -169,7 +169,7 @@ export function crashHookFromEnv(env: NodeJS.ProcessEnv, log: EngineLogger): ((p
 /**
  * Builds the GridEngine as the app runs it, from validated config: Nest loggers, Prometheus metrics,
  * the wall-clock scheduler (unless one is given), the env's fault injection and, for the orchestrator's
- * symbol engines, the account's shared portfolio limiter. Used by the app (over
+ * symbol engines, the account's shared portfolio limiter and account view. Used by the app (over
  * the RemoteExchange) and by benchmarks and tests (over an in-process venue).
  */
 export function buildEngineFromConfig(
@@ -182,6 +182,7 @@ export function buildEngineFromConfig(
   env: NodeJS.ProcessEnv = process.env,
   scheduler: Scheduler = systemScheduler,
   portfolio?: PortfolioLimiter,
+  accountView?: AccountView,
 ): GridEngine {
   const logger = (context: string) => new Logger(context);
   return buildGridEngine(
@@ -196,6 +197,7 @@ export function buildEngineFromConfig(
       crashHook: crashHookFromEnv(env, logger('GridEngine')),
       random: Math.random,
       portfolio,
+      accountView,
     },
     engineSettingsFromConfig(config),
   );

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { Dec, type ExchangeVenue, type PriceTick, type StreamObserver, roundToIncrement } from '@mm/domain';
 import { assertPrefix } from '@mm/grid';
 import { backoffDelay, grpcClientCredentials, withFileSecrets } from '@mm/platform';
-import { type GridEngine, SharedPortfolioLimiter } from '@mm/trading';
+import { AccountView, type AccountReading, type GridEngine, SharedPortfolioLimiter, accountMarginRatio } from '@mm/trading';
 import { ALERT_SECRET_ENV, MM_CONFIG, type MmConfig, type SymbolEntry, gridSchema, symbolEntrySchema } from '../mm.config';
 import { MmAccess } from '../http/access';
 import { RemoteExchange } from '../exchange/remote-exchange';
@@ -63,6 +63,17 @@ const RESTART_BACKOFF = { initialMs: 1000, maxMs: 60_000 };
  * others keep trading. The dead-man's switch is armed per symbol; lockstep acknowledges market time
  * once every engine is idle.
  */
+/** What the account and PnL figures of `/status` mean (shown next to them). */
+export const ACCOUNT_DEFINITIONS = {
+  equity: 'account margin balance = wallet balance + unrealized PnL of every position at mark (venue, quote)',
+  marginRatio: 'Σ maintenance margin ÷ margin balance (venue; liquidation at 1)',
+  fundingPnl: 'cumulative funding received (+) / paid (−) by the account (venue, quote); fundingBySymbol: the same per symbol',
+  drawdown: '(peak − equity) ÷ peak, peak = highest account equity since start or the last breaker reset',
+  strategyRealizedPnl: 'per symbol: Σ over closed grid round trips (per slot: sell − buy of the slot quantity) − every fee (maker/taker) of their fills (quote)',
+  venueRealizedPnl: "per symbol: the venue's average-cost realized PnL of the fills since the engine started (seeded with the venue position and entry price at start): each closing fill realizes (fill price − average entry price) × closed quantity, fees excluded (quote)",
+  symbolEquity: "per symbol: account margin balance at the engine's start + strategy realized PnL since + this symbol's own funding since + unrealized PnL of its slots at the last price (quote)",
+};
+
 @Injectable()
 export class EngineService implements OnApplicationShutdown {
   private readonly log = new Logger('EngineService');
@@ -71,6 +82,8 @@ export class EngineService implements OnApplicationShutdown {
   /** Symbols removed through the operator API during this run (with the chosen position handling). */
   readonly removed = new Map<string, { position: 'keep' | 'flatten'; positionQty: string; flattenOrderId?: string }>();
   readonly portfolio: SharedPortfolioLimiter;
+  /** One account view for every symbol engine: one account poll per `risk.margin.check_interval_ms`, account drawdown and staleness (`risk.account.*`). */
+  readonly accountView: AccountView;
   readonly table: SymbolTable;
   private readonly tapOptions: TapOptions = {};
   private readonly venue: ReturnType<typeof tapMarketEvents>;
@@ -146,6 +159,8 @@ export class EngineService implements OnApplicationShutdown {
     const total = config.risk.exposure.max_total_notional;
     if (total.endsWith('%')) this.log.warn(`risk.exposure.max_total_notional ${total}: a percentage is checked per symbol engine; give a quote amount to cap the sum across symbols`);
     this.portfolio = new SharedPortfolioLimiter({ maxTotalNotional: new Dec(total.endsWith('%') ? 0 : total), maxTotalOpenOrderNotional: new Dec(config.risk.exposure.max_total_open_order_notional) });
+    this.accountView = new AccountView(this.exchange, this.clock, { pollIntervalMs: config.risk.margin.check_interval_ms, maxDrawdown: new Dec(config.risk.account.max_drawdown), maxStaleMs: config.risk.account.max_stale_ms }, new Logger('AccountView'));
+    this.accountView.subscribe((r) => this.accountMetrics(r));
     this.table = new SymbolTable(dataSource);
     const entry = list?.find((e) => e.symbol === this.defaultSymbol);
     const rec: SymbolRecord = { symbol: this.defaultSymbol, status: 'active', grid: entry ? overridesOf(entry) : {}, source: 'config' };
@@ -182,7 +197,7 @@ export class EngineService implements OnApplicationShutdown {
     const store = previous?.store ?? new FillLogStore(this.dataSource, rec.symbol, this.journal);
     if (rec.symbol !== this.defaultSymbol) store.secretScope = rec.symbol;
     const venue = previous ? this.venue : faultInjection(this.venue, rec.symbol, process.env);
-    const engine = buildEngineFromConfig(venue, store, config, this.metrics, this.alerts, (err) => this.onEngineFatal(rec.symbol, err), process.env, this.clock, this.portfolio);
+    const engine = buildEngineFromConfig(venue, store, config, this.metrics, this.alerts, (err) => this.onEngineFatal(rec.symbol, err), process.env, this.clock, this.portfolio, this.accountView);
     return { symbol: rec.symbol, record: rec, config, engine, store, status: 'stopped', restarts: previous?.restarts ?? 0, lastError: previous?.lastError };
   }
 
@@ -283,6 +298,7 @@ export class EngineService implements OnApplicationShutdown {
   async whenIdle(): Promise<void> {
     for (;;) {
       const engines = [...this.runners.values()].map((r) => r.engine);
+      await this.accountView.whenIdle();
       await Promise.all(engines.map((e) => e.whenIdle()));
       const now = [...this.runners.values()].map((r) => r.engine);
       if (now.length === engines.length && now.every((e, i) => e === engines[i])) return;
@@ -319,6 +335,7 @@ export class EngineService implements OnApplicationShutdown {
     }
     await this.journal?.connect();
     const lockstep = await this.setUpLockstep();
+    await this.accountView.start();
     const records = await this.resolveRecords();
     // (Re)build: lockstep changes the engines' settings, the table may differ from the config.
     const old = new Map(this.runners);
@@ -514,6 +531,11 @@ export class EngineService implements OnApplicationShutdown {
       anchorPrice: s.anchorPrice,
       inventory: s.inventory,
       realizedPnl: s.realizedPnl,
+      /** Strategy (per-slot, net of every fee) and venue (average-cost, fees excluded, since start) realized PnL side by side; see `account.definitions`. */
+      strategyRealizedPnl: s.realizedPnl,
+      venueRealizedPnl: s.venueRealizedPnl,
+      fundingPnl: s.fundingPnl,
+      equity: s.equity,
       unrealizedPnl: s.unrealizedPnl,
       feesPaid: s.feesPaid,
       fills: s.fills,
@@ -522,6 +544,8 @@ export class EngineService implements OnApplicationShutdown {
       breaker: s.risk.breaker,
       crashGuard: s.risk.crashGuard,
       paused: s.risk.paused,
+      /** Why account risk (shared account view: drawdown, stale reading) stops this symbol's opening orders; null = not. */
+      accountBlock: s.risk.accountBlock,
       blocked: s.risk.blocked,
       funding: this.funding.get(r.symbol) ?? null,
     };
@@ -544,8 +568,37 @@ export class EngineService implements OnApplicationShutdown {
       marginRatio: a.marginRatio?.toString() ?? null,
       maintenanceMargin: a.totalMaintenanceMargin?.toString() ?? null,
       fundingPnl: a.fundingPnl?.toString() ?? null,
-      positions: Object.fromEntries(a.positions.filter((p) => !p.size.isZero()).map((p) => [p.symbol, { size: p.size.toString(), entryPrice: p.entryPrice.toString(), markPrice: p.markPrice.toString(), unrealizedPnl: p.unrealizedPnl.toString(), liquidationPrice: p.liquidationPrice.toString() }])),
+      fundingBySymbol: Object.fromEntries(a.positions.filter((p) => p.fundingPnl).map((p) => [p.symbol, p.fundingPnl!.toString()])),
+      positions: Object.fromEntries(a.positions.filter((p) => !p.size.isZero()).map((p) => [p.symbol, { size: p.size.toString(), entryPrice: p.entryPrice.toString(), markPrice: p.markPrice.toString(), unrealizedPnl: p.unrealizedPnl.toString(), liquidationPrice: p.liquidationPrice.toString(), fundingPnl: p.fundingPnl?.toString() ?? null }])),
+      /** The shared account view every engine reads (last poll): drawdown breaker and staleness that stop opening on every symbol. */
+      risk: this.accountView.snapshot(this.clock.now()),
+      definitions: ACCOUNT_DEFINITIONS,
     };
+  }
+
+  /** Account gauges from one account-view reading (metrics in quote units and ratios). */
+  private accountMetrics(r: AccountReading): void {
+    const m = this.metrics;
+    const a = r.account;
+    m.accountEquity.set(a.totalMarginBalance.toNumber());
+    const ratio = accountMarginRatio(a);
+    m.accountMarginRatio.set(ratio ? ratio.toNumber() : Number.NaN);
+    if (a.fundingPnl) m.accountFundingPnl.set(a.fundingPnl.toNumber());
+    for (const p of a.positions) if (p.fundingPnl) m.accountFundingBySymbol.set({ symbol: p.symbol }, p.fundingPnl.toNumber());
+    m.accountDrawdown.set(this.accountView.drawdownFraction()?.toNumber() ?? 0);
+    m.accountReadingAge.set(0);
+    const block = this.accountView.blocksOpening(r.atMs);
+    m.accountOpeningBlocked.set({ reason: 'drawdown' }, this.accountView.drawdown.open ? 1 : 0);
+    m.accountOpeningBlocked.set({ reason: 'stale' }, block && !this.accountView.drawdown.open ? 1 : 0);
+  }
+
+  /** Refreshes the time-dependent account gauges (reading age, staleness), for the metrics scrape. */
+  refreshAccountMetrics(): void {
+    const now = this.clock.now();
+    const age = this.accountView.ageMs(now);
+    if (age !== null) this.metrics.accountReadingAge.set(age / 1000);
+    const block = this.accountView.blocksOpening(now);
+    this.metrics.accountOpeningBlocked.set({ reason: 'stale' }, block && !this.accountView.drawdown.open ? 1 : 0);
   }
 
   // ---------------------------------------------------------------- dead-man's switch, shutdown
@@ -584,6 +637,7 @@ export class EngineService implements OnApplicationShutdown {
     this.shuttingDown = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.lockstep?.stop();
+    this.accountView.stop();
     const policy = this.shutdownPolicy;
     for (const r of this.runners.values()) {
       if (r.restartTimer) clearTimeout(r.restartTimer);

@@ -23,6 +23,9 @@ describe('MmMetrics', () => {
       expect({ name, total: name.endsWith('_total') }).toEqual({ name, total: String(type) === 'counter' });
       expect(name).not.toMatch(/_ms$|_ms_/);
     }
+    // account-level series (issue 9): gauges in quote units / ratios / seconds
+    const gauges = metrics.filter((x) => String(x.type) === 'gauge').map((x) => x.name);
+    expect(gauges).toEqual(expect.arrayContaining(['market_maker_account_equity', 'market_maker_account_margin_ratio', 'market_maker_account_funding_pnl', 'market_maker_account_symbol_funding_pnl', 'market_maker_account_drawdown_ratio', 'market_maker_account_opening_blocked', 'market_maker_account_reading_age_seconds', 'market_maker_funding_pnl']));
     const text = await registry.metrics();
     expect(text).toMatch(/market_maker_build_info\{version="1\.2\.3",node_version="v\d+[^"]*"\} 1/);
     expect(text).toContain('# TYPE market_maker_pnl_realized gauge');

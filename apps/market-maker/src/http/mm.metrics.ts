@@ -57,6 +57,13 @@ export class MmMetrics {
   readonly marginRatio: Gauge<string>;
   readonly liquidationDistance: Gauge<string>;
   readonly fundingPnl: Gauge<string>;
+  readonly accountEquity: Gauge<string>;
+  readonly accountMarginRatio: Gauge<string>;
+  readonly accountFundingPnl: Gauge<string>;
+  readonly accountFundingBySymbol: Gauge<string>;
+  readonly accountDrawdown: Gauge<string>;
+  readonly accountOpeningBlocked: Gauge<string>;
+  readonly accountReadingAge: Gauge<string>;
 
   /** @param registers where the series are registered (none: detached, for benchmarks). */
   constructor(registers: Registry[] = [defaultRegistry]) {
@@ -95,7 +102,14 @@ export class MmMetrics {
     this.storageHealthy = g('market_maker_storage_healthy', '1 while the storage check passes, 0 after it failed', ['symbol']);
     this.marginRatio = g('market_maker_margin_ratio', 'Account margin ratio at the last poll: maintenance margin / margin balance (ratio; the venue liquidates at 1)', ['symbol']);
     this.liquidationDistance = g('market_maker_liquidation_distance_ratio', "The symbol position's |mark - liquidation price| / mark at the last poll (ratio)", ['symbol']);
-    this.fundingPnl = g('market_maker_funding_pnl', 'Funding received (+) / paid (-) by the account since the engine started, quote units (USDT)', ['symbol']);
+    this.fundingPnl = g('market_maker_funding_pnl', "Funding received (+) / paid (-) by this symbol's position since the engine started, quote units (USDT)", ['symbol']);
+    this.accountEquity = g('market_maker_account_equity', 'Account equity: margin balance (wallet + unrealized PnL at mark) at the last account poll, quote units (USDT)', []);
+    this.accountMarginRatio = g('market_maker_account_margin_ratio', 'Account margin ratio at the last account poll: maintenance margin / margin balance (ratio; the venue liquidates at 1)', []);
+    this.accountFundingPnl = g('market_maker_account_funding_pnl', 'Cumulative funding received (+) / paid (-) by the whole account as the venue reports it, quote units (USDT)', []);
+    this.accountFundingBySymbol = g('market_maker_account_symbol_funding_pnl', "Cumulative funding received (+) / paid (-) by one symbol's position as the venue reports it, quote units (USDT)", ['symbol']);
+    this.accountDrawdown = g('market_maker_account_drawdown_ratio', 'Account equity below its peak: (peak - equity) / peak (ratio)', []);
+    this.accountOpeningBlocked = g('market_maker_account_opening_blocked', '1 while account risk stops opening on every symbol', ['reason']);
+    this.accountReadingAge = g('market_maker_account_reading_age_seconds', 'Age of the last good account reading, seconds', []);
     this.engineRestarts = c('market_maker_engine_restarts_total', 'Supervisor restarts of a failed symbol engine', ['symbol']);
     this.engineUp = g('market_maker_engine_up', '1 while the symbol engine runs, 0 when paused, failed or waiting for its restart', ['symbol']);
     this.buildInfo = g('market_maker_build_info', 'Build information; value is always 1', ['version', 'node_version']);

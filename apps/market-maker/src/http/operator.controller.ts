@@ -56,6 +56,8 @@ export class OperatorController {
   @HttpCode(200)
   async reset() {
     await this.svc.engine.resetBreaker();
+    // the account drawdown breaker (a loss breaker shared by every symbol) closes with the same reset
+    if (this.svc.accountView.drawdown.open) this.svc.accountView.reset();
     return this.svc.engine.risk.snapshot().breaker;
   }
 

@@ -71,6 +71,7 @@ export class MmTelemetryService implements OnApplicationBootstrap, OnApplication
       const b = s.risk.breaker;
       keys.push(`${r.symbol}|${b.state}|${b.state === 'CLOSED' ? 'none' : String(b.reason ?? 'unknown')}`);
     }
+    this.engine.refreshAccountMetrics();
     const key = keys.join(';');
     if (key !== this.lastBreakerKey) {
       this.metrics.breakerState.reset();
