@@ -210,6 +210,16 @@ export class GridEngine {
     this.risk.trip('foreign_order', detail, this.now());
   }
 
+  /** Version of the slots and intents (bumped whenever they may have changed); the reconciler compares it. */
+  get slotsChangeVersion(): number {
+    return this.slotsVersion + this.book.mutations;
+  }
+
+  /** Periodic reconciliations the reconciler answered without venue queries (nothing changed since a clean one). */
+  get reconcileSkips(): number {
+    return this.reconciler.unchangedSkips;
+  }
+
   /** Last reconciliation, for /status. */
   get lastReconciliation(): ReconciliationResult | null {
     return this.reconciler.lastReconciliation;
