@@ -696,9 +696,17 @@ export class GridEngine {
    */
   equity(): Dec | null {
     if (!this.equityBase || !this.book.strategy) return null;
-    const funding = this.fundingNow && this.fundingAtStart ? this.fundingNow.minus(this.fundingAtStart) : ZERO;
-    return this.equityBase.plus(this.book.strategy.realizedPnl.minus(this.realizedAtStart)).plus(funding).plus(this.unrealized());
+    // base + realized since start + funding, remembered per (immutable) input objects; then + unrealized
+    const realized = this.book.strategy.realizedPnl;
+    let m = this.equityMemo;
+    if (!m || m.base !== this.equityBase || m.realized !== realized || m.realizedAtStart !== this.realizedAtStart || m.fundingNow !== this.fundingNow || m.fundingAtStart !== this.fundingAtStart) {
+      const funding = this.fundingNow && this.fundingAtStart ? this.fundingNow.minus(this.fundingAtStart) : ZERO;
+      const value = this.equityBase.plus(realized.minus(this.realizedAtStart)).plus(funding);
+      m = this.equityMemo = { base: this.equityBase, realized, realizedAtStart: this.realizedAtStart, fundingNow: this.fundingNow, fundingAtStart: this.fundingAtStart, value };
+    }
+    return m.value.plus(this.unrealized());
   }
+  private equityMemo?: { base: Dec; realized: Dec; realizedAtStart: Dec; fundingNow: Dec | null; fundingAtStart: Dec | null; value: Dec };
 
   /** Funding received (+) / paid (−) by the account since this engine started, quote (0 when the venue reports none). */
   fundingSinceStart(): Dec {
