@@ -61,7 +61,9 @@ export interface BacktestOptions {
    * (5 000). The venue is the in-process sim, which cannot diverge from the engine's books, so the
    * order sweep and position check find nothing; what the longer period changes is when the order
    * cleaner (count cap, age limit) runs: up to one interval later than live. Set it to the live
-   * value to reproduce the live cadence exactly (about 3× slower).
+   * value to reproduce the live cadence exactly (about 3× slower). A periodic pass while neither the
+   * sim's order state (`orderStateVersion`) nor the engine's slots changed since a pass that found
+   * nothing is answered without venue queries (see `Reconciler`), with the same outcome.
    */
   reconcileIntervalMs?: number;
   /**

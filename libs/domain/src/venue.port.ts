@@ -65,6 +65,13 @@ export interface ExchangeVenue {
   /** @throws VenueError NOT_FOUND when no such order exists. */
   getOrder(symbol: string, ref: OrderRef): Promise<Order>;
   getOpenOrders(symbol?: string): Promise<Order[]>;
+  /**
+   * Optional, in-process venues only (the simulated venue): a counter the venue bumps on every change
+   * of an order or a position it makes (placement, fill, cancellation, expiry, liquidation, state
+   * restore), any symbol. Two equal readings guarantee that `getOpenOrders` and `getPositions` answer
+   * the same in between. Remote venues do not implement it (their state can change unseen).
+   */
+  orderStateVersion?(): number;
 
   getAccount(): Promise<AccountSnapshot>;
   getPositions(symbol?: string): Promise<Position[]>;

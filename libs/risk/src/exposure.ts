@@ -35,6 +35,33 @@ export interface ExposureOrder {
   reduceOnly: boolean;
 }
 
+/**
+ * price × quantity per price object, remembered for the last quantity object it was multiplied with:
+ * a screening pass checks the same planned orders (and the same position) again and again. Decimals
+ * are immutable, so equal objects give the equal product: the memo is exact.
+ */
+const products = new WeakMap<Dec, { by: Dec; value: Dec }>();
+function notionalOf(price: Dec, quantity: Dec): Dec {
+  const m = products.get(price);
+  if (m && m.by === quantity) return m.value;
+  const value = price.mul(quantity);
+  products.set(price, { by: quantity, value });
+  return value;
+}
+/** Negations and decimal strings of (immutable) decimals, remembered per object. */
+const negations = new WeakMap<Dec, Dec>();
+function negated(x: Dec): Dec {
+  let v = negations.get(x);
+  if (v === undefined) negations.set(x, (v = x.neg()));
+  return v;
+}
+const texts = new WeakMap<Dec, string>();
+function text(x: Dec): string {
+  let v = texts.get(x);
+  if (v === undefined) texts.set(x, (v = x.toString()));
+  return v;
+}
+
 /** Limits objects already validated, with the (immutable) decimals they held then. */
 const validLimits = new WeakMap<ExposureLimits, ExposureLimits>();
 
@@ -71,11 +98,11 @@ export function checkExposure(limits: ExposureLimits, state: ExposureState, orde
     throw new RangeError(`order price and quantity must be > 0, got ${order.price} × ${order.quantity}`);
   }
   const sym = order.symbol;
-  const n = order.price.mul(order.quantity);
-  const d = order.side === 'BUY' ? n : n.neg();
+  const n = notionalOf(order.price, order.quantity);
+  const d = order.side === 'BUY' ? n : negated(n);
   const signedPosition = (s: string): Dec => {
     const p = state.positions.get(s);
-    return p ? p.qty.mul(p.markPrice) : ZERO;
+    return p ? notionalOf(p.qty, p.markPrice) : ZERO;
   };
   const pending = (s: string): Dec => state.openOpeningOrders.get(s) ?? ZERO;
 
@@ -86,7 +113,7 @@ export function checkExposure(limits: ExposureLimits, state: ExposureState, orde
     return {
       ok: false,
       reason: 'position_notional',
-      detail: `${sym}: worst-case position notional ${W} (position ${S}, order ${d}, pending ${O}) exceeds ${limits.maxPositionNotional}`,
+      detail: `${sym}: worst-case position notional ${W} (position ${text(S)}, order ${text(d)}, pending ${text(O)}) exceeds ${text(limits.maxPositionNotional)}`,
     };
   }
   const openAfter = O.plus(n);

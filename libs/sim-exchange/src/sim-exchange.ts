@@ -366,6 +366,8 @@ export class SimExchange implements ExchangeVenue {
   private readonly allPositionSubs = new Set<Sub<Position>>();
   private readonly finishedCbs = new Set<() => void>();
   private readonly stateCbs = new Set<() => void>();
+  /** Order/position changes so far (see `orderStateVersion`). */
+  private orderChanges = 0;
 
   /** @throws Error for invalid options or candle data (empty, unsorted, overlapping). */
   constructor(opts: SimExchangeOptions) {
@@ -730,6 +732,7 @@ export class SimExchange implements ExchangeVenue {
   restoreState(raw: unknown): void {
     const state = parseSimState(raw);
     if (this.orders.length || this.timer || this.processing) throw new Error('restoreState: venue has already started or traded');
+    this.orderChanges++;
     for (const p of state.account.positions) this.sym(p.symbol);
     for (const o of state.orders) this.sym(o.symbol);
     if (this.hasFinite && state.marketTimeMs > this.nowMs) this.advance(state.marketTimeMs - this.nowMs);
@@ -1513,6 +1516,15 @@ export class SimExchange implements ExchangeVenue {
     });
   }
 
+  /**
+   * Bumped on every order event (placement, fill, cancellation, expiry, liquidation) and state
+   * restore, every symbol: positions change only by fills, so equal readings mean the same open
+   * orders and positions (see `ExchangeVenue.orderStateVersion`).
+   */
+  orderStateVersion(): number {
+    return this.orderChanges;
+  }
+
   /** Open orders (NEW/PARTIALLY_FILLED) of one symbol or all, in placement order. */
   getOpenOrders(symbol?: string): Promise<Order[]> {
     return this.query(() => {
@@ -1734,6 +1746,7 @@ export class SimExchange implements ExchangeVenue {
   }
 
   private emitOrder(o: Order, lastTrade?: Fill): void {
+    this.orderChanges++;
     for (const cb of this.stateCbs) this.safe(cb);
     if (this.orderSubs.size) this.emit(this.orderSubs, lastTrade ? { order: snap(o), lastTrade } : { order: snap(o) });
   }

@@ -187,6 +187,26 @@ describe('GridEngine on market time (VirtualScheduler + SimExchange + InMemorySt
     await r.engine.stop(false);
   });
 
+  it('a periodic reconciliation on an unchanged sim venue reuses the last clean pass; an order change on the venue makes it query again', async () => {
+    const r = await run(flat('100050', 200), settings({ reconcileIntervalMs: 60_000 }));
+    await r.step(10 * 60_000, 10_000);
+    // The grid rests, nothing fills: after the first clean pass the periodic ones need no venue query.
+    const skips = r.engine.reconcileSkips;
+    expect(skips).toBeGreaterThanOrEqual(8);
+    const last = r.engine.lastReconciliation!;
+    expect(last.action).toBe('none');
+    expect(last.atMs).toBeGreaterThan(r.scheduler.now() - 60_000);
+    expect(last.venuePosition).toBe('0');
+    // Someone else buys on our account: the venue's order state changes, the next pass looks and sees it.
+    await r.sim.placeOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: dec('0.002') });
+    await r.step(60_000, 10_000);
+    expect(r.engine.reconcileSkips).toBe(skips);
+    expect(r.engine.lastReconciliation).toMatchObject({ action: 'awaiting_confirmation', venuePosition: '0.002', localPosition: '0' });
+    await r.step(60_000, 10_000);
+    expect(r.engine.lastReconciliation!.action).toBe('breaker_tripped');
+    await r.engine.stop(false);
+  });
+
   it('correctionLevel: anchor lattice below (up) and above (down) the price', () => {
     const L = (p: string, k: number, up: boolean) => correctionLevel(dec(p), dec('100050'), dec('100'), k, up).toString();
     expect([L('99700', 1, true), L('99700', 2, true), L('99700', 1, false), L('99700', 2, false)]).toEqual(['99650', '99550', '99750', '99850']);

@@ -360,8 +360,14 @@ export class GridBook {
   unrealized(p: Dec | null): Dec {
     if (!p) return ZERO;
     const t = this.inventoryTotals();
-    return p.mul(t.qty).minus(t.cost);
+    // remembered for the last (price, totals) objects: decimals are immutable, so the memo is exact
+    const m = this.unrealizedMemo;
+    if (m && m.p === p && m.t === t) return m.value;
+    const value = p.mul(t.qty).minus(t.cost);
+    this.unrealizedMemo = { p, t, value };
+    return value;
   }
+  private unrealizedMemo?: { p: Dec; t: { qty: Dec; cost: Dec }; value: Dec };
 
   /** Σ slot inventory, base units. */
   inventory(): Dec {

@@ -215,6 +215,16 @@ export class GridEngine {
     this.risk.trip('foreign_order', detail, this.now());
   }
 
+  /** Version of the slots and intents (bumped whenever they may have changed); the reconciler compares it. */
+  get slotsChangeVersion(): number {
+    return this.slotsVersion + this.book.mutations;
+  }
+
+  /** Periodic reconciliations the reconciler answered without venue queries (nothing changed since a clean one). */
+  get reconcileSkips(): number {
+    return this.reconciler.unchangedSkips;
+  }
+
   /** Last reconciliation, for /status. */
   get lastReconciliation(): ReconciliationResult | null {
     return this.reconciler.lastReconciliation;
@@ -706,9 +716,17 @@ export class GridEngine {
    */
   equity(): Dec | null {
     if (!this.equityBase || !this.book.strategy) return null;
-    const funding = this.fundingNow && this.fundingAtStart ? this.fundingNow.minus(this.fundingAtStart) : ZERO;
-    return this.equityBase.plus(this.book.strategy.realizedPnl.minus(this.realizedAtStart)).plus(funding).plus(this.unrealized());
+    // base + realized since start + funding, remembered per (immutable) input objects; then + unrealized
+    const realized = this.book.strategy.realizedPnl;
+    let m = this.equityMemo;
+    if (!m || m.base !== this.equityBase || m.realized !== realized || m.realizedAtStart !== this.realizedAtStart || m.fundingNow !== this.fundingNow || m.fundingAtStart !== this.fundingAtStart) {
+      const funding = this.fundingNow && this.fundingAtStart ? this.fundingNow.minus(this.fundingAtStart) : ZERO;
+      const value = this.equityBase.plus(realized.minus(this.realizedAtStart)).plus(funding);
+      m = this.equityMemo = { base: this.equityBase, realized, realizedAtStart: this.realizedAtStart, fundingNow: this.fundingNow, fundingAtStart: this.fundingAtStart, value };
+    }
+    return m.value.plus(this.unrealized());
   }
+  private equityMemo?: { base: Dec; realized: Dec; realizedAtStart: Dec; fundingNow: Dec | null; fundingAtStart: Dec | null; value: Dec };
 
   /**
    * This symbol's cumulative funding figure in an account reading, quote: the venue's per-position

@@ -59,6 +59,8 @@ export function distributePosition(qty: Dec, anchor: Dec, interval: Dec, orderNo
 export interface ReconcilerHost {
   readonly state: EngineState;
   readonly lastPrice: Dec | null;
+  /** Bumped whenever the engine's slots or intents may have changed (the quiet band's version). */
+  readonly slotsChangeVersion: number;
   /** Cancels one venue order and books its final state. */
   cancel(orderId: string): Promise<void>;
   /** Carries out the cancellation a risk transition asked for. */
@@ -73,6 +75,16 @@ export interface ReconcilerHost {
 export class Reconciler {
   private pendingDivergence: string | null = null;
   lastReconciliation: ReconciliationResult | null = null;
+  /** Position difference (venue − local, base) of the last position check. */
+  private lastDiff: Dec = ZERO;
+  /**
+   * What the last reconciliation saw when it found nothing to do, on a venue that reports
+   * `orderStateVersion` (the in-process sim): the venue's and the engine's versions then, the local
+   * inventory and the result. Null otherwise.
+   */
+  private clean0: { venue: number; host: number; inventory: Dec; diff: Dec; result: ReconciliationResult } | null = null;
+  /** Periodic reconciliations answered from `clean0` (nothing could have changed); for tests and benchmarks. */
+  unchangedSkips = 0;
 
   constructor(
     private readonly book: GridBook,
@@ -122,6 +134,23 @@ export class Reconciler {
    */
   async reconcile(full = false): Promise<void> {
     if (this.host.state !== 'running' && this.host.state !== 'recovering') return;
+    if (!full && this.host.state === 'running' && this.unchanged()) {
+      // Nothing the venue or the engine holds changed since a reconciliation that found nothing: the
+      // sweep, the cleaner and the position check would find nothing again. Their side effects on a
+      // clean pass (divergence gauge, healthy reconciliation condition, checkpoint) still happen.
+      const m = this.clean0!;
+      this.unchangedSkips++;
+      const result = { ...m.result, atMs: this.now() };
+      this.metrics.divergence(this.symbol, m.diff);
+      this.pendingDivergence = null;
+      this.risk.breaker.conditionHealthy('reconciliation', this.now());
+      await this.store.checkpoint();
+      this.lastReconciliation = result;
+      return;
+    }
+    const venueBefore = this.exchange.orderStateVersion?.();
+    const hostBefore = this.host.slotsChangeVersion;
+    this.clean0 = null;
     const result: ReconciliationResult = { atMs: this.now(), venuePosition: '0', localPosition: '0', divergence: '0', action: 'none', adopted: 0, orphansCancelled: 0, foreignCancelled: 0, lookedUp: 0, cleaned: 0 };
     const cutoff = this.now() - this.opts.pendingTimeoutMs;
     for (const i of [...this.book.openIntents.values()]) {
@@ -135,7 +164,25 @@ export class Reconciler {
     await this.checkPosition(result);
     await this.store.checkpoint();
     this.lastReconciliation = result;
+    const nothing = result.adopted === 0 && result.orphansCancelled === 0 && result.foreignCancelled === 0 && result.lookedUp === 0 && result.cleaned === 0 && result.action === 'none';
+    if (nothing && venueBefore !== undefined && this.lastDiff.isZero() && this.exchange.orderStateVersion?.() === venueBefore && this.host.slotsChangeVersion === hostBefore)
+      this.clean0 = { venue: venueBefore, host: hostBefore, inventory: this.book.inventory(), diff: this.lastDiff, result };
     if (full) this.log.log(`reconciled: adopted ${result.adopted}, cancelled ${result.orphansCancelled} orphan + ${result.foreignCancelled} foreign, looked up ${result.lookedUp}, divergence ${result.divergence} (${result.action})`);
+  }
+
+  /**
+   * May a periodic reconciliation reuse the last clean one? Only when the venue reports the same
+   * `orderStateVersion` (same open orders and positions), the engine the same slots version and
+   * inventory, no intent awaits its placement answer (step 1 depends on time) and the cleaner has no
+   * age limit (the count cap depends on the orders only).
+   */
+  private unchanged(): boolean {
+    const m = this.clean0;
+    if (!m || this.opts.cleaner.maxOrderAgeMs !== 0) return false;
+    if (this.exchange.orderStateVersion?.() !== m.venue || this.host.slotsChangeVersion !== m.host) return false;
+    for (const i of this.book.openIntents.values()) if (i.status === 'PENDING_NEW') return false;
+    const inv = this.book.inventory();
+    return inv === m.inventory || inv.eq(m.inventory);
   }
 
   async sweepVenueOrders(result: ReconciliationResult): Promise<void> {
@@ -237,6 +284,7 @@ export class Reconciler {
     const venue = positions.find((p) => p.symbol === this.symbol)?.size ?? ZERO;
     const local = this.book.inventory();
     const diff = venue.minus(local);
+    this.lastDiff = diff;
     result.venuePosition = venue.toString();
     result.localPosition = local.toString();
     result.divergence = diff.toString();
