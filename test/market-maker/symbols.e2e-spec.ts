@@ -388,10 +388,13 @@ describe('operator API add/remove at runtime, and SIGKILL with two symbols (acce
     const rm = await post(s.base, '/operator/symbols/ETHUSDT/remove', { position: 'flatten' });
     expect(rm.status).toBe(200);
     expect(rm.body.status).toBe('removed');
-    expect(rm.body.positionQty).toBe(held.toString());
+    // the position the remove flattened is the venue's after the engine's orders were cancelled: a
+    // take-profit of the grid may still fill between our read and the cancel, so it is at most `held`
+    const flattened = new D(rm.body.positionQty);
+    expect(flattened.gt(0) && flattened.lte(held)).toBe(true);
     expect(rm.body.flattenOrderId).toBeDefined();
     const flat = await s.client.call('GetOrder', { symbol: 'ETHUSDT', orderId: rm.body.flattenOrderId, clientOrderId: '' });
-    expect([flat.side, flat.executedQty.value]).toEqual(['ORDER_SIDE_SELL', held.toString()]);
+    expect([flat.side, flat.executedQty.value]).toEqual(['ORDER_SIDE_SELL', flattened.toString()]);
     await waitFor('ETH flat', async () => new D((await s.client.call('GetPositions', { symbol: 'ETHUSDT' })).positions[0]?.size?.value ?? '0').isZero(), 30_000, 250);
     const ours = (await s.client.call('GetOpenOrders', { symbol: 'ETHUSDT' })).orders;
     expect(ours.length).toBe(0);
