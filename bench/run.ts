@@ -22,8 +22,9 @@ import { memoryBench } from './benches/memory';
 import { backtestBench, optimizeBench } from './benches/backtest';
 import { sustainedBench } from './benches/sustained';
 import { soakBench } from './benches/soak';
+import { multisymbolBench } from './benches/multisymbol';
 
-export const BENCHES: Bench[] = [unaryBench, throughputBench, fanoutBench, mmBench, liveBench, replayBench, memoryBench, sustainedBench, soakBench, backtestBench, optimizeBench];
+export const BENCHES: Bench[] = [unaryBench, throughputBench, fanoutBench, mmBench, liveBench, replayBench, memoryBench, sustainedBench, soakBench, multisymbolBench, backtestBench, optimizeBench];
 
 function parseOnly(argv: string[]): string[] | undefined {
   const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
