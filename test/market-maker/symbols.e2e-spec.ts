@@ -11,11 +11,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import Decimal from 'decimal.js';
 import { type AppProcess, ROOT, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
 import { TestExchangeClient } from '../support/exchange-client';
 import { type SeenTrade, roundTripPnl, tradeOf } from '../support/round-trips';
+import { stackEnv, startStack as startRunStack } from '../support/run-stack';
 
 jest.setTimeout(600_000);
 const D = Decimal.clone({ precision: 80 });
@@ -436,25 +436,11 @@ describe('symbols: auto — every symbol the sim serves, grid scaled per symbol 
 describe('npm start with SIM_DATA=BTCUSDT=…,ETHUSDT=… and no other setting (acceptance 7, second half)', () => {
   it('trades both symbols, each with its scaled grid, and /status shows each', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-symbols-npmstart-'));
-    const [grpcPort, metricsPort, mmPort, livePort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      PORT: String(grpcPort),
-      METRICS_PORT: String(metricsPort),
-      MM_PORT: String(mmPort),
-      LIVE_PORT: String(livePort),
-      SQLITE_PATH: path.join(dir, 'stack.sqlite'),
-      SIM_STATE_FILE: path.join(dir, 'sim-state.json'),
-      NO_COLOR: '1',
+    const { env, mmPort } = await stackEnv(dir, {
       SIM_SPEED: '3600',
       SIM_DATA: `BTCUSDT=${file('BTCUSDT', '1m-20250504-20250624')},ETHUSDT=${file('ETHUSDT', '1m-20250504-20250624')}`,
-    };
-    for (const k of ['GRPC_HOST', 'MM_HOST', 'LIVE_HOST', 'EXCHANGE_GRPC_ADDRESS', 'MM_SYMBOLS', 'CONFIG_FILE']) delete env[k];
-    const stack = spawn(process.execPath, [path.join(ROOT, 'scripts/run-stack.js')], { cwd: ROOT, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    stack.stdout.on('data', (d) => (out += d));
-    stack.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<void>((r) => stack.on('exit', () => r()));
+    });
+    const stack = startRunStack(env, mmPort);
     try {
       let st: any;
       await waitFor(
@@ -470,12 +456,10 @@ describe('npm start with SIM_DATA=BTCUSDT=…,ETHUSDT=… and no other setting (
       expect(st.symbols.ETHUSDT.grid.price_interval).toBe(new D(st.symbols.ETHUSDT.anchorPrice).mul('0.002').div('0.01').floor().mul('0.01').toString());
       expect(st.account.equity).toMatch(/^\d+(\.\d+)?$/);
     } catch (e) {
-      process.stderr.write(out.slice(-3000));
+      process.stderr.write(stack.output().slice(-3000));
       throw e;
     } finally {
-      stack.kill('SIGINT');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-      if (stack.exitCode === null) stack.kill('SIGKILL');
+      await stack.stop();
     }
   });
 });

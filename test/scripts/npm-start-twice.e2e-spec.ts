@@ -4,62 +4,24 @@
  * (SIGINT) after it has traded, then started again on the same files: the second run trades and no
  * breaker opens (the upstream failure was "venue position 0 vs local inventory …" on the second run).
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, freePort, httpJson, waitFor } from '@mm/testing';
+import { httpJson, waitFor } from '@mm/testing';
+import { stackEnv, startStack } from '../support/run-stack';
 
 jest.setTimeout(300_000);
-
-interface Run {
-  exited: Promise<number | null>;
-  output: () => string;
-  stop: () => Promise<number | null>;
-}
-
-function startStack(env: Record<string, string | undefined>): Run {
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/run-stack.js')], { cwd: ROOT, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return {
-    exited,
-    output: () => out,
-    stop: async () => {
-      child.kill('SIGINT');
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 40_000))]);
-      if (code === 'timeout') {
-        child.kill('SIGKILL');
-        return exited;
-      }
-      return code;
-    },
-  };
-}
 
 describe('npm start twice in a row (Ctrl-C between)', () => {
   it('the second run trades on the kept sim account and database, with every breaker closed', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-start-twice-'));
-    const [grpcPort, metricsPort, mmPort, livePort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      PORT: String(grpcPort),
-      METRICS_PORT: String(metricsPort),
-      MM_PORT: String(mmPort),
-      LIVE_PORT: String(livePort),
-      SQLITE_PATH: path.join(dir, 'market-maker.sqlite'),
-      SIM_STATE_FILE: path.join(dir, 'sim-state.json'),
-      SIM_SPEED: '600', // the default random walk, ten times faster than `npm start`'s 60×
-      NO_COLOR: '1',
-    };
-    for (const k of ['GRPC_HOST', 'MM_HOST', 'LIVE_HOST', 'EXCHANGE_GRPC_ADDRESS', 'MM_SYMBOLS', 'CONFIG_FILE', 'SIM_DATA', 'DATABASE_URL']) delete env[k];
+    // the default random walk, ten times faster than `npm start`'s 60×
+    const { env, mmPort } = await stackEnv(dir, { SIM_SPEED: '600' });
     const status = () => httpJson<any>(`http://127.0.0.1:${mmPort}/status`).then((r) => r.body).catch(() => undefined);
     const fillsOf = (st: any): number => st?.symbols?.BTCUSDT?.fills ?? -1;
 
     // First run: trade, then Ctrl-C.
-    const first = startStack(env);
+    const first = startStack(env, mmPort);
     try {
       await waitFor('first run fills', async () => fillsOf(await status()) >= 3, 180_000, 500);
     } catch (e) {
@@ -71,7 +33,7 @@ describe('npm start twice in a row (Ctrl-C between)', () => {
     expect(fs.existsSync(path.join(dir, 'sim-state.json'))).toBe(true);
 
     // Second run on the same files.
-    const second = startStack(env);
+    const second = startStack(env, mmPort);
     const breakerStates = new Set<string>();
     try {
       let base = -1;
