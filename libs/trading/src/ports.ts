@@ -54,7 +54,9 @@ export type AlertKind =
   | 'rejection_loop'
   | 'storage_fault'
   /** Funding arbitrage: a two-leg workflow unwound or trimmed its first leg (second leg rejected / partly filled). */
-  | 'arb_compensation';
+  | 'arb_compensation'
+  /** Funding arbitrage: both legs of a pair are being closed because the perp leg's liquidation distance or the account margin ratio crossed its emergency limit. */
+  | 'arb_emergency_exit';
 
 /** Where alerts go (the app's AlertService; a list or a no-op in tests and backtests). Must never block or throw. */
 export interface AlertSink {

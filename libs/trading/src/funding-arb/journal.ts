@@ -1,15 +1,22 @@
 import { Dec, type OrderStatus, type Side, ZERO } from '@mm/domain';
 import type { LegId } from './types';
 
-/** Workflow kinds: open a hedged position, or close it. */
-export type WorkflowKind = 'entry' | 'exit';
+/** Workflow kinds: open a hedged position, close it, or trim the larger leg back to delta-neutral. */
+export type WorkflowKind = 'entry' | 'exit' | 'rebalance';
+
+/**
+ * Why an exit was started: the funding spread decayed or flipped (`spread`), the basis turned
+ * against the position (`toxic_basis`), an operator asked (`operator`), or the perp leg's
+ * liquidation distance / the account margin ratio crossed its emergency limit (`emergency`).
+ */
+export type ExitReason = 'spread' | 'toxic_basis' | 'operator' | 'emergency';
 
 /**
  * Step codes, one client order id each: `f` first leg, `h` hedge leg, `u` unwind of the first leg
  * (hedge failed), `t` trim of the first leg (hedge partly filled), `x` exit of the first-closed leg,
- * `y` exit of the second leg.
+ * `y` exit of the second leg, `r` the one order of a rebalance (trims the larger leg).
  */
-export type StepCode = 'f' | 'h' | 'u' | 't' | 'x' | 'y';
+export type StepCode = 'f' | 'h' | 'u' | 't' | 'x' | 'y' | 'r';
 
 /** An order the workflow is about to send (journaled before it is sent). Quantities base units, decimal strings. */
 export interface OrderIntent {
@@ -34,14 +41,32 @@ export interface OrderOutcome {
   avgPrice: string;
   orderId?: string;
   error?: string;
+  /** Σ fees of the order's executions as the venue reported them (decimal string, in `feeAsset`); absent when it reported none. */
+  fee?: string;
+  feeAsset?: string;
+}
+
+/** Optional fields of a `started` entry written by the position-management code (absent in older journals). */
+export interface StartedExtras {
+  /** Exit workflows: why. */
+  exitReason?: ExitReason;
+  /** Human-readable trigger (limit crossed, operator's reason). */
+  detail?: string;
+  /** Exit workflows: each leg's |position| when the exit started (base units, decimal strings); both legs are closed by these. */
+  legQty?: Record<LegId, string>;
+  /** Entry workflows: the decision's net APR (fraction per year) that made it enter. */
+  predictedApr?: string;
 }
 
 /** Journal entries, appended in order; the workflow state is their fold (see `foldJournal`). */
 export type JournalEntry =
-  | { t: 'started'; atMs: number; id: string; symbol: string; kind: WorkflowKind; short: LegId; first: LegId; fundingTimeMs: number; attempt: number; quantity: string }
+  | ({ t: 'started'; atMs: number; id: string; symbol: string; kind: WorkflowKind; short: LegId; first: LegId; fundingTimeMs: number; attempt: number; quantity: string } & StartedExtras)
   | { t: 'intent'; atMs: number; id: string; intent: OrderIntent }
   | { t: 'outcome'; atMs: number; id: string; outcome: OrderOutcome }
-  | { t: 'finished'; atMs: number; id: string; result: 'hedged' | 'compensated' | 'aborted' | 'exited' | 'failed'; detail: string };
+  | { t: 'finished'; atMs: number; id: string; result: WorkflowResult; detail: string };
+
+/** How a workflow ended. */
+export type WorkflowResult = 'hedged' | 'compensated' | 'aborted' | 'exited' | 'failed' | 'rebalanced';
 
 /**
  * The durable journal of the two-leg workflows (a port). Every step is appended (and must be
@@ -73,6 +98,8 @@ export class InMemoryArbJournal implements ArbJournal {
 export interface StepState {
   intent: OrderIntent;
   outcome?: OrderOutcome;
+  /** Scheduler time the outcome was journaled (ms). */
+  outcomeAtMs?: number;
 }
 
 /** A workflow rebuilt from the journal. */
@@ -87,6 +114,14 @@ export interface WorkflowState {
   quantity: Dec;
   steps: Partial<Record<StepCode, StepState>>;
   finished?: { result: string; detail: string };
+  /** Scheduler time of the `started` entry (ms). */
+  startedAtMs?: number;
+  /** Scheduler time of the `finished` entry (ms). */
+  finishedAtMs?: number;
+  exitReason?: ExitReason;
+  detail?: string;
+  legQty?: Record<LegId, Dec>;
+  predictedApr?: string;
 }
 
 /** Rebuilds workflows from journal entries (in order). @throws Error on an entry for an unknown workflow. */
@@ -94,7 +129,7 @@ export function foldJournal(entries: readonly JournalEntry[]): Map<string, Workf
   const out = new Map<string, WorkflowState>();
   entries.forEach((e, i) => {
     if (e.t === 'started') {
-      out.set(e.id, { id: e.id, symbol: e.symbol, kind: e.kind, short: e.short, first: e.first, fundingTimeMs: e.fundingTimeMs, attempt: e.attempt, quantity: new Dec(e.quantity), steps: {} });
+      out.set(e.id, startedState(e));
       return;
     }
     const wf = out.get(e.id);
@@ -104,9 +139,33 @@ export function foldJournal(entries: readonly JournalEntry[]): Map<string, Workf
       const st = Object.values(wf.steps).find((s) => s?.intent.clientOrderId === e.outcome.clientOrderId);
       if (!st) throw new Error(`arb journal entry ${i}: outcome for unknown client order id ${e.outcome.clientOrderId}`);
       st.outcome = e.outcome;
-    } else wf.finished = { result: e.result, detail: e.detail };
+      st.outcomeAtMs = e.atMs;
+    } else {
+      wf.finished = { result: e.result, detail: e.detail };
+      wf.finishedAtMs = e.atMs;
+    }
   });
   return out;
+}
+
+/** The state of a workflow right after its `started` entry. */
+export function startedState(e: Extract<JournalEntry, { t: 'started' }>): WorkflowState {
+  return {
+    id: e.id,
+    symbol: e.symbol,
+    kind: e.kind,
+    short: e.short,
+    first: e.first,
+    fundingTimeMs: e.fundingTimeMs,
+    attempt: e.attempt,
+    quantity: new Dec(e.quantity),
+    steps: {},
+    startedAtMs: e.atMs,
+    ...(e.exitReason ? { exitReason: e.exitReason } : {}),
+    ...(e.detail ? { detail: e.detail } : {}),
+    ...(e.legQty ? { legQty: { a: new Dec(e.legQty.a), b: new Dec(e.legQty.b) } } : {}),
+    ...(e.predictedApr ? { predictedApr: e.predictedApr } : {}),
+  };
 }
 
 /** Signed executed base quantity a step added to its leg (BUY +, SELL −); 0 without a fill. */

@@ -1,5 +1,7 @@
 import {
+  type AccountSnapshot,
   Dec,
+  type ExchangeVenue,
   type Order,
   type OrderRequest,
   type Scheduler,
@@ -11,23 +13,39 @@ import {
   isVenueError,
   roundToIncrement,
 } from '@mm/domain';
+import { MarginGuard } from '../margin-guard';
 import { type AlertSink, noopAlerts } from '../ports';
-import { type Decision, decide, otherLeg } from './decision';
-import { FundingMonitor } from './funding-monitor';
+import { type Decision, decide, legFeeRate, otherLeg } from './decision';
+import { FundingMonitor, type PairFunding } from './funding-monitor';
 import {
   type ArbJournal,
+  type ExitReason,
   type JournalEntry,
   type OrderIntent,
   type OrderOutcome,
   type StepCode,
   type StepState,
   type WorkflowKind,
+  type WorkflowResult,
   type WorkflowState,
   foldJournal,
   positionsFromJournal,
   signedFill,
 } from './journal';
-import { type ArbThresholds, type LegId, type PairSpec, type PortfolioCapCheck, noPortfolioCaps, validateArbConfig } from './types';
+import {
+  type ArbRiskSettings,
+  type ArbThresholds,
+  type LegId,
+  type PairSpec,
+  type PortfolioCapCheck,
+  YEAR_MS,
+  noPortfolioCaps,
+  validateArbConfig,
+  validateArbRisk,
+} from './types';
+
+const LEGS = ['a', 'b'] as const;
+const HOUR_MS = 3_600_000;
 
 /** Settings of {@link FundingArbStrategy}. Times in ms (scheduler time). */
 export interface FundingArbSettings {
@@ -49,6 +67,11 @@ export interface FundingArbSettings {
    * the hedge does not churn fees.
    */
   maxEntryAttemptsPerFunding: number;
+  /**
+   * Position management (delta rebalance, toxic-basis and emergency exits). Absent: none of these
+   * run (operator exits and the spread exits still do).
+   */
+  risk?: ArbRiskSettings;
 }
 
 export interface FundingArbDeps {
@@ -58,16 +81,83 @@ export interface FundingArbDeps {
   alerts?: AlertSink;
 }
 
-/** Per-symbol status (for `/status` later): position per leg, last decision, workflow in flight. */
+/** Workflow state of one symbol: flat or open with nothing in flight, else the kind of the workflow in flight. */
+export type ArbSymbolState = 'flat' | 'open' | 'entering' | 'exiting' | 'rebalancing';
+
+/** Per-symbol status (for `/status`): position per leg, last decision, workflow in flight. */
 export interface ArbSymbolStatus {
   symbol: string;
   /** Signed leg positions from the journal (base units, decimal strings). */
   position: Record<LegId, string>;
   inFlight: string | null;
-  lastDecision?: { atMs: number; action: Decision['action']; reasons: string[]; netApr?: string; grossApr?: string };
+  lastDecision?: { atMs: number; action: Decision['action'] | 'rebalance'; reasons: string[]; netApr?: string; grossApr?: string };
+  /** position(a) + position(b), base units, decimal string. */
+  netDelta?: string;
+  state?: ArbSymbolState;
+  /** An exit waiting for the workflow in flight to finish (emergency / operator). */
+  pendingExit?: { reason: ExitReason; detail: string };
+  /** Why entries are blocked for this symbol beyond the decision (operator pause, margin guard), or null. */
+  entriesBlocked?: string | null;
 }
 
-const KIND_CODE: Record<WorkflowKind, string> = { entry: 'E', exit: 'X' };
+/** Margin reading of one perp leg (decimal strings; fractions), as the grid's `MarginGuard.snapshot()`. */
+export type ArbLegRisk = ReturnType<MarginGuard['snapshot']>;
+
+/** Accounting of one leg. Quote units unless named otherwise. */
+export interface ArbLegAccounting {
+  venue: string;
+  kind: 'perp' | 'spot';
+  symbol: string;
+  /** Signed position from the journal (base units). */
+  position: string;
+  /** Last price (quote), null when the venue did not answer. */
+  price: string | null;
+  /** Σ fees of this leg's orders (quote). */
+  fees: string;
+  /** `venue`: every order's fee as the venue reported it; `estimate`: some from executed notional × the leg's fee rate. */
+  feesSource: 'venue' | 'estimate';
+  /** Price PnL of this leg: Σ −signed fill × fill price + position × last price (quote). */
+  pricePnl: string;
+  /** Margin reading of a perp leg (null for spot legs or before the first poll). */
+  risk: ArbLegRisk | null;
+}
+
+/**
+ * Per-symbol accounting of the funding arbitrage (decimal strings; quote = the legs' quote asset,
+ * USDT). Over the whole journal history of the symbol.
+ */
+export interface ArbAccounting {
+  symbol: string;
+  state: ArbSymbolState;
+  inFlight: { id: string; kind: WorkflowKind; exitReason?: ExitReason } | null;
+  legs: Record<LegId, ArbLegAccounting>;
+  /** position(a) + position(b), base units. */
+  netDelta: string;
+  /** The configured tolerance (base units), null without risk settings. */
+  deltaTolerance: string | null;
+  /** Σ over the perp legs of the venue's cumulative funding of the symbol (`Position.fundingPnl`, + received); null when no perp venue reports it. */
+  fundingReceived: string | null;
+  /** Borrow interest of the short spot leg, in its base asset and valued at its last price (quote). */
+  borrowInterest: { asset: string; base: string; quote: string; source: 'venue' | 'estimate' | 'none' };
+  /** Σ fees of both legs (quote). */
+  fees: string;
+  /** Σ price PnL of both legs (quote): what the basis between the legs made or lost. */
+  basisPnl: string;
+  /** Basis PnL of the position now open (since the symbol was last flat), quote. */
+  openBasisPnl: string;
+  /** funding − interest − fees + basis (quote). */
+  netPnl: string;
+  /** Net APR predicted by the decision of the last entry (fraction per year), null before any. */
+  predictedApr: string | null;
+  /** netPnl ÷ Σ(entry notional × time held) × year (fraction per year), null before any exposure. */
+  realizedApr: string | null;
+  /** Σ entry notional × time held, quote·ms (the realized APR's denominator). */
+  exposureQuoteMs: string;
+  lastDecision?: ArbSymbolStatus['lastDecision'];
+  entriesBlocked: string | null;
+}
+
+const KIND_CODE: Record<WorkflowKind, string> = { entry: 'E', exit: 'X', rebalance: 'R' };
 
 /**
  * Deterministic workflow id: `fa-<symbol>-<E|X><short leg>-<funding time, base 36>-<attempt>`.
@@ -116,6 +206,15 @@ export class FundingArbStrategy {
   private timer?: TimerHandle;
   private halted: string | null = null;
   private stopped = false;
+  /** Margin guards of the perp legs, key `symbol:leg` (only with `settings.risk`). */
+  private readonly guards = new Map<string, MarginGuard>();
+  private riskTimer?: TimerHandle;
+  /** Exits waiting to start (emergency over operator), per symbol. */
+  private readonly pendingExit = new Map<string, { reason: ExitReason; detail: string; first?: LegId }>();
+  /** Entries paused by an operator exit, per symbol (reason). */
+  private readonly paused = new Map<string, string>();
+  /** Last account poll error per venue name. */
+  readonly riskPollErrors = new Map<string, string>();
 
   constructor(
     private readonly settings: FundingArbSettings,
@@ -127,6 +226,30 @@ export class FundingArbStrategy {
     if (!(Number.isInteger(settings.maxEntryAttemptsPerFunding) && settings.maxEntryAttemptsPerFunding >= 1))
       throw new Error(`maxEntryAttemptsPerFunding must be an integer ≥ 1, got ${settings.maxEntryAttemptsPerFunding}`);
     for (const p of settings.pairs) this.pairs.set(p.symbol, p);
+    const r = settings.risk;
+    if (r) {
+      validateArbRisk(r);
+      for (const p of settings.pairs)
+        for (const id of LEGS)
+          if (p.legs[id].kind === 'perp')
+            this.guards.set(
+              `${p.symbol}:${id}`,
+              new MarginGuard(
+                {
+                  stopOpeningMarginRatio: r.stopOpeningMarginRatio,
+                  reduceMarginRatio: r.emergencyMarginRatio,
+                  stopOpeningLiquidationDistance: r.stopOpeningLiquidationDistance,
+                  reduceLiquidationDistance: r.emergencyLiquidationDistance,
+                  checkIntervalMs: r.pollMs,
+                  recoveryMs: r.recoveryMs,
+                  // the strategy closes both legs in full, not a fraction through the grid's exits
+                  reduceFraction: new Dec(1),
+                  exitSlippage: new Dec(0),
+                },
+                p.legs[id].symbol,
+              ),
+            );
+    }
     this.caps = deps.caps ?? noPortfolioCaps;
     this.alerts = deps.alerts ?? noopAlerts;
     this.monitor = new FundingMonitor(settings.pairs, deps.scheduler, {
@@ -150,12 +273,17 @@ export class FundingArbStrategy {
     }
     this.evaluateAll();
     this.timer = this.deps.scheduler.setInterval(() => this.evaluateAll(), this.settings.decisionIntervalMs);
+    if (this.settings.risk && this.guards.size) {
+      this.enqueue(() => this.checkRisk());
+      this.riskTimer = this.deps.scheduler.setInterval(() => this.enqueue(() => this.checkRisk()), this.settings.risk.pollMs);
+    }
   }
 
   /** Stops timers and the monitor (unfinished workflows stay in the journal for the next start). */
   stop(): void {
     this.stopped = true;
     this.deps.scheduler.clear(this.timer);
+    this.deps.scheduler.clear(this.riskTimer);
     for (const h of this.parked.values()) this.deps.scheduler.clear(h);
     this.parked.clear();
     this.monitor.stop();
@@ -196,8 +324,155 @@ export class FundingArbStrategy {
     const pos = positionsFromJournal(this.workflows.values());
     return [...this.pairs.keys()].map((symbol) => {
       const p = pos.get(symbol) ?? { a: ZERO, b: ZERO };
-      return { symbol, position: { a: p.a.toString(), b: p.b.toString() }, inFlight: this.inFlight.get(symbol) ?? null, lastDecision: this.last.get(symbol) };
+      const pending = this.pendingExit.get(symbol);
+      return {
+        symbol,
+        position: { a: p.a.toString(), b: p.b.toString() },
+        inFlight: this.inFlight.get(symbol) ?? null,
+        lastDecision: this.last.get(symbol),
+        netDelta: p.a.plus(p.b).toString(),
+        state: this.stateOf(symbol, p),
+        ...(pending ? { pendingExit: { reason: pending.reason, detail: pending.detail } } : {}),
+        entriesBlocked: this.entriesBlocked(symbol),
+      };
     });
+  }
+
+  /**
+   * Operator command: close both legs of `symbol` (an `exit` workflow with reason `operator`, once
+   * the workflow in flight, if any, has finished) and pause its entries until {@link resumeEntries}.
+   * Flat: only pauses entries. @throws Error for an unconfigured symbol.
+   */
+  requestExit(symbol: string, reason: string): void {
+    if (!this.pairs.has(symbol)) throw new Error(`funding-arb requestExit: unknown symbol ${symbol}`);
+    const detail = `operator: ${reason}`;
+    this.paused.set(symbol, detail);
+    if (this.pendingExit.get(symbol)?.reason !== 'emergency') this.pendingExit.set(symbol, { reason: 'operator', detail });
+    this.enqueue(() => this.evaluate(symbol));
+  }
+
+  /** Lifts an operator pause of `symbol`'s entries. @throws Error for an unconfigured symbol. */
+  resumeEntries(symbol: string): void {
+    if (!this.pairs.has(symbol)) throw new Error(`funding-arb resumeEntries: unknown symbol ${symbol}`);
+    this.paused.delete(symbol);
+    if (this.pendingExit.get(symbol)?.reason === 'operator') this.pendingExit.delete(symbol);
+  }
+
+  /** Accounting of every configured symbol (see {@link accounting}). */
+  async accountingAll(): Promise<ArbAccounting[]> {
+    const out: ArbAccounting[] = [];
+    for (const s of this.pairs.keys()) out.push(await this.accounting(s));
+    return out;
+  }
+
+  /**
+   * Per-symbol accounting (decimal strings), from the journal's executed quantities and prices plus
+   * what the venues report:
+   * - funding received: Σ over the perp legs of the venue's `Position.fundingPnl` of the leg's symbol
+   *   (cumulative since the venue account started; the same figure the grid's account view shows);
+   * - borrow interest: the leg's `borrowInterest` source when given, else an estimate from the journal with
+   *   the sim's/Binance's hourly model: at each UTC hour boundary while the leg is short,
+   *   ⌈|position| × borrowRateHourly⌉ (8 dp, base asset); valued at the leg's last price;
+   * - fees per leg: Σ of the venue-reported fees of each order (a fee in the base asset is valued at
+   *   its fill price), else executed notional × the leg's maker/taker rate;
+   * - basis PnL: Σ legs (−Σ signed fill × fill price + position × last price);
+   * - realized APR: (funding − interest − fees + basis) ÷ Σ(entry notional × time held) × 365 d;
+   *   predicted APR: the net APR of the decision that made the last entry.
+   * @throws Error for an unconfigured symbol.
+   */
+  async accounting(symbol: string): Promise<ArbAccounting> {
+    const pair = this.pairs.get(symbol);
+    if (!pair) throw new Error(`funding-arb accounting: unknown symbol ${symbol}`);
+    const wfs = [...this.workflows.values()].filter((w) => w.symbol === symbol);
+    const pos = positionsFromJournal(wfs).get(symbol) ?? { a: ZERO, b: ZERO };
+    const now = this.deps.scheduler.now();
+    const prices = await this.prices(pair);
+    const legs = {} as Record<LegId, ArbLegAccounting>;
+    let fees = ZERO;
+    let basis = ZERO;
+    let funding: Dec | null = null;
+    for (const id of LEGS) {
+      const spec = pair.legs[id];
+      const rules = this.rule(symbol, id);
+      let legFees = ZERO;
+      let estimated = false;
+      let cash = ZERO;
+      for (const wf of wfs)
+        for (const st of Object.values(wf.steps)) {
+          if (!st?.outcome || st.intent.leg !== id) continue;
+          const q = new Dec(st.outcome.executedQty);
+          if (q.isZero()) continue;
+          const px = new Dec(st.outcome.avgPrice);
+          cash = cash.minus(signedFill(st).mul(px));
+          if (st.outcome.fee !== undefined) {
+            const f = new Dec(st.outcome.fee);
+            legFees = legFees.plus(st.outcome.feeAsset === rules.baseAsset ? f.mul(px) : f);
+          } else {
+            estimated = true;
+            legFees = legFees.plus(q.mul(px).mul(st.intent.type === 'MARKET' ? spec.takerFee : spec.makerFee));
+          }
+        }
+      const price = prices[id];
+      const pnl = price ? cash.plus(pos[id].mul(price)) : cash;
+      fees = fees.plus(legFees);
+      basis = basis.plus(pnl);
+      if (spec.kind === 'perp') {
+        try {
+          const acct = await spec.venue.getAccount();
+          const f = acct.positions.find((p) => p.symbol === spec.symbol)?.fundingPnl;
+          if (f) funding = (funding ?? ZERO).plus(f);
+        } catch {
+          // funding unknown while the venue does not answer
+        }
+      }
+      legs[id] = {
+        venue: spec.venue.name,
+        kind: spec.kind,
+        symbol: spec.symbol,
+        position: pos[id].toString(),
+        price: price ? price.toString() : null,
+        fees: legFees.toString(),
+        feesSource: estimated ? 'estimate' : 'venue',
+        pricePnl: pnl.toString(),
+        risk: this.guards.get(`${symbol}:${id}`)?.snapshot() ?? null,
+      };
+    }
+    const interest = await this.borrowInterest(pair, wfs, prices, now);
+    // exposure: each entry's first-leg notional × time until the next exit finished (or now)
+    let exposure = ZERO;
+    let predicted: string | null = null;
+    wfs.forEach((wf, i) => {
+      if (wf.kind !== 'entry') return;
+      const f = wf.steps.f?.outcome;
+      if (!f || new Dec(f.executedQty).isZero()) return;
+      if (wf.predictedApr) predicted = wf.predictedApr;
+      const start = wf.startedAtMs ?? now;
+      const exit = wfs.slice(i + 1).find((w) => w.kind === 'exit' && w.finished);
+      const end = exit?.finishedAtMs ?? now;
+      exposure = exposure.plus(new Dec(f.executedQty).mul(f.avgPrice).mul(Math.max(0, end - start)));
+    });
+    const net = (funding ?? ZERO).minus(interest.quote).minus(fees).plus(basis);
+    const fl = this.inFlight.get(symbol);
+    const flWf = fl ? this.workflows.get(fl) : undefined;
+    return {
+      symbol,
+      state: this.stateOf(symbol, pos),
+      inFlight: flWf ? { id: flWf.id, kind: flWf.kind, ...(flWf.exitReason ? { exitReason: flWf.exitReason } : {}) } : null,
+      legs,
+      netDelta: pos.a.plus(pos.b).toString(),
+      deltaTolerance: this.tolerance(pair)?.toString() ?? null,
+      fundingReceived: funding ? (funding as Dec).toString() : null,
+      borrowInterest: { asset: interest.asset, base: interest.base.toString(), quote: interest.quote.toString(), source: interest.source },
+      fees: fees.toString(),
+      basisPnl: basis.toString(),
+      openBasisPnl: this.openBasisPnl(wfs, prices).toString(),
+      netPnl: net.toString(),
+      predictedApr: predicted,
+      realizedApr: exposure.gt(0) ? net.mul(YEAR_MS).div(exposure).toString() : null,
+      exposureQuoteMs: exposure.toString(),
+      lastDecision: this.last.get(symbol),
+      entriesBlocked: this.entriesBlocked(symbol),
+    };
   }
 
   /** Workflows rebuilt from the journal plus this instance's steps (copies). */
@@ -219,6 +494,115 @@ export class FundingArbStrategy {
     });
   }
 
+  private async prices(pair: PairSpec): Promise<Record<LegId, Dec | undefined>> {
+    const prices: Record<LegId, Dec | undefined> = { a: undefined, b: undefined };
+    for (const id of LEGS) {
+      try {
+        prices[id] = await pair.legs[id].venue.getLatestPrice(pair.legs[id].symbol);
+      } catch {
+        prices[id] = undefined;
+      }
+    }
+    return prices;
+  }
+
+  private tolerance(pair: PairSpec): Dec | null {
+    return pair.deltaTolerance ?? this.settings.risk?.deltaTolerance ?? null;
+  }
+
+  private stateOf(symbol: string, pos: Record<LegId, Dec>): ArbSymbolState {
+    const id = this.inFlight.get(symbol);
+    const wf = id ? this.workflows.get(id) : undefined;
+    if (wf) return wf.kind === 'entry' ? 'entering' : wf.kind === 'exit' ? 'exiting' : 'rebalancing';
+    return pos.a.isZero() && pos.b.isZero() ? 'flat' : 'open';
+  }
+
+  /** Why entries of `symbol` are blocked beyond the decision (operator pause, a perp leg's margin guard), or null. */
+  private entriesBlocked(symbol: string): string | null {
+    const p = this.paused.get(symbol);
+    if (p) return `entries paused (${p})`;
+    for (const id of LEGS) {
+      const g = this.guards.get(`${symbol}:${id}`);
+      if (g?.open) return `margin guard of leg ${id}: ${g.reason}`;
+    }
+    return null;
+  }
+
+  /**
+   * Price PnL (quote) of the position now open: the fills since the symbol was last flat after a
+   * finished workflow, valued at `prices` (0 when flat or a price is unknown).
+   */
+  private openBasisPnl(wfs: WorkflowState[], prices: Record<LegId, Dec | undefined>): Dec {
+    const p = { a: ZERO, b: ZERO };
+    let cash = ZERO;
+    for (const wf of wfs) {
+      for (const st of Object.values(wf.steps)) {
+        if (!st?.outcome) continue;
+        const q = signedFill(st);
+        p[st.intent.leg] = p[st.intent.leg].plus(q);
+        cash = cash.minus(q.mul(st.outcome.avgPrice));
+      }
+      if (wf.finished && p.a.isZero() && p.b.isZero()) cash = ZERO;
+    }
+    if (p.a.isZero() && p.b.isZero()) return ZERO;
+    if (!prices.a || !prices.b) return ZERO;
+    return cash.plus(p.a.mul(prices.a)).plus(p.b.mul(prices.b));
+  }
+
+  /** Borrow interest of the pair's spot legs (see {@link accounting}). */
+  private async borrowInterest(pair: PairSpec, wfs: WorkflowState[], prices: Record<LegId, Dec | undefined>, now: number) {
+    for (const id of LEGS) {
+      const spec = pair.legs[id];
+      if (spec.kind !== 'spot' || !spec.canShort) continue;
+      const asset = this.rule(pair.symbol, id).baseAsset;
+      const px = prices[id] ?? ZERO;
+      if (spec.borrowInterest) {
+        const base = new Dec(await spec.borrowInterest.interestAccrued(asset));
+        return { asset, base, quote: base.mul(px), source: 'venue' as const };
+      }
+      return { asset, base: estimateBorrowInterest(wfs, id, spec.borrowRateHourly, now), quote: ZERO, source: 'estimate' as const };
+    }
+    return { asset: '', base: ZERO, quote: ZERO, source: 'none' as const };
+  }
+
+  /**
+   * One risk poll (on the scheduler, `risk.pollMs`): reads each perp venue's account once, feeds
+   * every perp leg's margin guard, and starts an emergency exit for a symbol whose leg is past an
+   * emergency limit while it holds a position.
+   */
+  private async checkRisk(): Promise<void> {
+    const now = this.deps.scheduler.now();
+    const accounts = new Map<ExchangeVenue, AccountSnapshot | null>();
+    const trigger: string[] = [];
+    for (const pair of this.pairs.values()) {
+      for (const id of LEGS) {
+        const guard = this.guards.get(`${pair.symbol}:${id}`);
+        if (!guard) continue;
+        const venue = pair.legs[id].venue;
+        if (!accounts.has(venue)) {
+          try {
+            accounts.set(venue, await venue.getAccount());
+            this.riskPollErrors.delete(venue.name);
+          } catch (e) {
+            accounts.set(venue, null);
+            this.riskPollErrors.set(venue.name, e instanceof Error ? e.message : String(e));
+          }
+        }
+        const account = accounts.get(venue);
+        if (!account) continue;
+        const v = guard.read(account, now);
+        if (!v.reduce) continue;
+        const pos = positionsFromJournal([...this.workflows.values()].filter((w) => w.symbol === pair.symbol)).get(pair.symbol);
+        if (!pos || (pos.a.isZero() && pos.b.isZero())) continue;
+        if (this.pendingExit.get(pair.symbol)?.reason !== 'emergency') {
+          this.pendingExit.set(pair.symbol, { reason: 'emergency', detail: v.detail, first: pos[id].isZero() ? otherLeg(id) : id });
+          trigger.push(pair.symbol);
+        }
+      }
+    }
+    for (const symbol of trigger) await this.evaluate(symbol);
+  }
+
   private async evaluate(symbol: string): Promise<void> {
     const pair = this.pairs.get(symbol)!;
     const funding = this.monitor.snapshot(symbol);
@@ -226,44 +610,142 @@ export class FundingArbStrategy {
     // Any leg open counts as a position (never enter on top of it): the short leg, or for a lone long
     // leg left by an incomplete unwind, the leg that would be short.
     const openShort: LegId | null = pos.a.isNegative() ? 'a' : pos.b.isNegative() ? 'b' : pos.a.gt(0) ? 'b' : pos.b.gt(0) ? 'a' : null;
-    const prices: Record<LegId, Dec | undefined> = { a: undefined, b: undefined };
-    for (const id of ['a', 'b'] as const) {
-      try {
-        prices[id] = await pair.legs[id].venue.getLatestPrice(pair.legs[id].symbol);
-      } catch {
-        prices[id] = undefined;
+    const prices = await this.prices(pair);
+    const now = this.deps.scheduler.now();
+    const busy = this.inFlight.has(symbol);
+    if (!openShort) {
+      if (this.pendingExit.has(symbol) && !busy) this.pendingExit.delete(symbol); // nothing left to close
+    } else if (!busy) {
+      // position management before the funding decision: emergency, operator, toxic basis
+      const pending = this.pendingExit.get(symbol);
+      if (pending) return this.startExit(pair, pos, funding, pending.reason, pending.detail, pending.first);
+      const risk = this.settings.risk;
+      const long = otherLeg(openShort);
+      if (risk && prices.a && prices.b) {
+        const basis = this.openBasisPnl(
+          [...this.workflows.values()].filter((w) => w.symbol === symbol),
+          prices,
+        );
+        const ref = pos[long].isZero() ? pos[openShort] : pos[long];
+        const notional = ref.abs().mul(prices[pos[long].isZero() ? openShort : long]!);
+        if (notional.gt(0) && basis.neg().gte(risk.maxAdverseBasis.mul(notional)))
+          return this.startExit(pair, pos, funding, 'toxic_basis', `basis PnL ${basis.toFixed(8)} ≤ −${risk.maxAdverseBasis} × notional ${notional.toFixed(8)}`);
       }
     }
-    const now = this.deps.scheduler.now();
     let d = decide({ pair, thresholds: this.settings.thresholds, funding, prices, openShort, inFlight: this.inFlight.has(symbol), aboveSinceMs: this.aboveSince.get(symbol), nowMs: now });
     if (!openShort && d.apr && d.apr.netApr.gte(this.settings.thresholds.entryApr)) {
       if (!this.aboveSince.has(symbol)) this.aboveSince.set(symbol, now);
     } else if (!this.inFlight.has(symbol)) this.aboveSince.delete(symbol);
     if (d.action === 'enter' && this.halted) d = { action: 'none', apr: d.apr, reasons: [`entry blocked: halted (${this.halted})`] };
+    const blocked = d.action === 'enter' ? this.entriesBlocked(symbol) : null;
+    if (blocked) d = { action: 'none', apr: d.apr, reasons: [`entry blocked: ${blocked}`] };
     if (d.action === 'enter') {
       const mid = prices.a!.plus(prices.b!).div(2);
       const refusal = await this.caps.checkEntry({ symbol, quantity: pair.orderQty, notional: pair.orderQty.mul(mid) });
       if (refusal) d = { action: 'none', apr: d.apr, reasons: [`entry blocked: portfolio cap: ${refusal}`] };
     }
     this.last.set(symbol, { atMs: now, action: d.action, reasons: d.reasons, netApr: d.apr?.netApr.toString(), grossApr: d.apr?.grossApr.toString() });
-    if (d.action === 'none') return;
+    if (d.action === 'exit') return this.startExit(pair, pos, funding, 'spread', d.reasons.join('; '));
+    if (d.action === 'none') {
+      // hold: trim a drifted delta
+      const tol = this.tolerance(pair);
+      if (openShort && !busy && tol && this.settings.risk) {
+        const delta = pos.a.plus(pos.b);
+        if (delta.abs().gt(tol)) await this.startRebalance(pair, pos, funding, delta, tol);
+      }
+      return;
+    }
+    // entry
     const short = d.short;
-    const legFunding = funding.legs[short]!.nextFundingTimeMs || funding.legs[otherLeg(short)]!.nextFundingTimeMs;
-    let first: LegId = this.settings.firstLeg === 'short' ? short : otherLeg(short);
-    // an exit with only one leg left open (after a failed unwind) closes that leg first
-    if (d.action === 'exit' && pos[first].isZero()) first = otherLeg(first);
-    let quantity: Dec;
-    if (d.action === 'enter') quantity = roundToIncrement(pair.orderQty, this.rule(symbol, first).stepSize, 'down');
-    else quantity = pos[first].abs();
+    const legFunding = this.fundingTimeOf(funding, short);
+    const first: LegId = this.settings.firstLeg === 'short' ? short : otherLeg(short);
+    const quantity = roundToIncrement(pair.orderQty, this.rule(symbol, first).stepSize, 'down');
     if (!quantity.gt(0)) return;
-    const kind: WorkflowKind = d.action === 'enter' ? 'entry' : 'exit';
-    const attempt = 1 + [...this.workflows.values()].filter((w) => w.symbol === symbol && w.kind === kind && w.short === short && w.fundingTimeMs === legFunding).length;
-    if (kind === 'entry' && attempt > this.settings.maxEntryAttemptsPerFunding) {
+    const attempt = this.nextAttempt(symbol, 'entry', short, legFunding);
+    if (attempt > this.settings.maxEntryAttemptsPerFunding) {
       this.last.set(symbol, { ...this.last.get(symbol)!, action: 'none', reasons: [`entry blocked: ${attempt - 1} entry attempt(s) already made for funding time ${legFunding}`] });
       return;
     }
-    const id = workflowId(symbol, kind, short, legFunding, attempt);
-    await this.journal({ t: 'started', atMs: now, id, symbol, kind, short, first, fundingTimeMs: legFunding, attempt, quantity: quantity.toString() });
+    const id = workflowId(symbol, 'entry', short, legFunding, attempt);
+    await this.journal({ t: 'started', atMs: now, id, symbol, kind: 'entry', short, first, fundingTimeMs: legFunding, attempt, quantity: quantity.toString(), predictedApr: d.apr.netApr.toString() });
+    this.inFlight.set(symbol, id);
+    await this.advance(this.workflows.get(id)!);
+  }
+
+  /** Funding time a workflow's id carries: the short leg's next funding time, else the other leg's, else 0 (no funding data). */
+  private fundingTimeOf(funding: PairFunding, short: LegId): number {
+    return funding.legs[short]?.nextFundingTimeMs || funding.legs[otherLeg(short)]?.nextFundingTimeMs || 0;
+  }
+
+  private nextAttempt(symbol: string, kind: WorkflowKind, short: LegId, fundingTimeMs: number): number {
+    return 1 + [...this.workflows.values()].filter((w) => w.symbol === symbol && w.kind === kind && w.short === short && w.fundingTimeMs === fundingTimeMs).length;
+  }
+
+  /**
+   * Starts an exit workflow closing both legs in full by their journaled positions: the first leg
+   * (`preferFirst`, else per `firstLeg`; a flat leg is skipped) reduce-only, then the other leg by its
+   * whole position once the first closed in full (else by what closed, staying hedged).
+   */
+  private async startExit(pair: PairSpec, pos: Record<LegId, Dec>, funding: PairFunding, reason: ExitReason, detail: string, preferFirst?: LegId): Promise<void> {
+    const symbol = pair.symbol;
+    const now = this.deps.scheduler.now();
+    const short: LegId = pos.a.isNegative() ? 'a' : pos.b.isNegative() ? 'b' : pos.a.gt(0) ? 'b' : 'a';
+    let first: LegId = preferFirst ?? (this.settings.firstLeg === 'short' ? short : otherLeg(short));
+    if (pos[first].isZero()) first = otherLeg(first);
+    const legQty = { a: pos.a.abs(), b: pos.b.abs() };
+    const fundingTimeMs = this.fundingTimeOf(funding, short);
+    const attempt = this.nextAttempt(symbol, 'exit', short, fundingTimeMs);
+    const id = workflowId(symbol, 'exit', short, fundingTimeMs, attempt);
+    if (reason !== 'spread') this.last.set(symbol, { atMs: now, action: 'exit', reasons: [`${reason}: ${detail}`] });
+    await this.journal({
+      t: 'started',
+      atMs: now,
+      id,
+      symbol,
+      kind: 'exit',
+      short,
+      first,
+      fundingTimeMs,
+      attempt,
+      quantity: legQty[first].toString(),
+      exitReason: reason,
+      detail,
+      legQty: { a: legQty.a.toString(), b: legQty.b.toString() },
+    });
+    if (this.pendingExit.get(symbol)?.reason === reason) this.pendingExit.delete(symbol);
+    this.inFlight.set(symbol, id);
+    if (reason === 'emergency')
+      this.alerts.notify({
+        kind: 'arb_emergency_exit',
+        level: 'CRITICAL',
+        title: `funding-arb ${symbol}: emergency exit, closing both legs`,
+        message: `${id}: ${detail}; closing leg ${first} (${legQty[first]}) reduce-only, then leg ${otherLeg(first)} (${legQty[otherLeg(first)]})`,
+        dedupeKey: id,
+      });
+    await this.advance(this.workflows.get(id)!);
+  }
+
+  /** Starts a rebalance: trims the larger leg by |delta| (rounded down to its step size). */
+  private async startRebalance(pair: PairSpec, pos: Record<LegId, Dec>, funding: PairFunding, delta: Dec, tol: Dec): Promise<void> {
+    const symbol = pair.symbol;
+    const now = this.deps.scheduler.now();
+    const big: LegId = pos.a.abs().gte(pos.b.abs()) ? 'a' : 'b';
+    const qty = roundToIncrement(Dec.min(delta.abs(), pos[big].abs()), this.rule(symbol, big).stepSize, 'down');
+    const detail = `net delta ${delta} beyond tolerance ${tol}: trim leg ${big} (${pos[big]}) by ${qty}`;
+    if (!qty.gt(0)) {
+      this.last.set(symbol, { ...this.last.get(symbol)!, reasons: [`hold; delta ${delta} beyond tolerance ${tol} but below one step of leg ${big}`] });
+      return;
+    }
+    const short: LegId = pos[big].isNegative() ? big : otherLeg(big);
+    const fundingTimeMs = this.fundingTimeOf(funding, short);
+    const attempt = this.nextAttempt(symbol, 'rebalance', short, fundingTimeMs);
+    if (attempt > this.settings.risk!.maxRebalanceAttemptsPerFunding) {
+      this.last.set(symbol, { ...this.last.get(symbol)!, reasons: [`rebalance blocked: ${attempt - 1} attempt(s) already made for funding time ${fundingTimeMs}; ${detail}`] });
+      return;
+    }
+    const id = workflowId(symbol, 'rebalance', short, fundingTimeMs, attempt);
+    this.last.set(symbol, { atMs: now, action: 'rebalance', reasons: [detail] });
+    await this.journal({ t: 'started', atMs: now, id, symbol, kind: 'rebalance', short, first: big, fundingTimeMs, attempt, quantity: qty.toString(), detail });
     this.inFlight.set(symbol, id);
     await this.advance(this.workflows.get(id)!);
   }
@@ -292,6 +774,8 @@ export class FundingArbStrategy {
   private finishedCleanup(wf: WorkflowState): void {
     if (this.inFlight.get(wf.symbol) === wf.id) this.inFlight.delete(wf.symbol);
     this.aboveSince.delete(wf.symbol);
+    // an exit that waited for this workflow starts now
+    if (this.pendingExit.has(wf.symbol) && !this.inFlight.has(wf.symbol)) this.enqueue(() => this.evaluate(wf.symbol));
   }
 
   /**
@@ -335,17 +819,36 @@ export class FundingArbStrategy {
       return this.finish(wf, 'hedged', `both legs ${e2}`);
     }
 
-    // exit: close the first leg by its journaled size, then the second by what actually closed
+    if (wf.kind === 'rebalance') {
+      if (!(await this.step(wf, pair, 'r', first, closeSide(first), wf.quantity, true))) return;
+      const r = exec(wf.steps.r);
+      const o = wf.steps.r!.outcome!;
+      this.alerts.notify({
+        kind: 'arb_compensation',
+        level: r.isZero() ? 'ERROR' : 'WARNING',
+        title: `funding-arb ${wf.symbol}: delta drift, leg ${first} trimmed`,
+        message: `${wf.id}: ${wf.detail ?? ''}; trimmed ${r} of ${wf.quantity} (${o.status}${o.error ? ` ${o.error}` : ''})`,
+      });
+      return this.finish(wf, r.isZero() ? 'failed' : 'rebalanced', `trimmed leg ${first} by ${r} of ${wf.quantity}`);
+    }
+
+    // exit: close the first leg by its journaled size, then the second: by its own journaled size
+    // when the first closed in full (exits with `legQty`), else by what actually closed
     if (!(await this.step(wf, pair, 'x', first, closeSide(first), wf.quantity, true))) return;
     const x = exec(wf.steps.x);
     if (x.gt(0)) {
-      const y = roundToIncrement(x, this.rule(wf.symbol, second).stepSize, 'down');
+      const full = wf.legQty !== undefined && x.gte(new Dec(wf.steps.x!.intent.quantity));
+      const want = wf.legQty ? (full ? wf.legQty[second] : Dec.min(x, wf.legQty[second])) : x;
+      const y = roundToIncrement(want, this.rule(wf.symbol, second).stepSize, 'down');
       if (y.gt(0) && !(await this.step(wf, pair, 'y', second, closeSide(second), y, true))) return;
     }
-    return this.finish(wf, 'exited', `closed ${x} / ${exec(wf.steps.y)}`);
+    const detail = `closed ${x} / ${exec(wf.steps.y)}`;
+    if (wf.exitReason === 'emergency')
+      this.alerts.notify({ kind: 'arb_emergency_exit', level: 'CRITICAL', title: `funding-arb ${wf.symbol}: emergency exit finished`, message: `${wf.id}: leg ${first} ${detail.replace('closed ', '')} (of ${wf.legQty?.[first]} / ${wf.legQty?.[second]})` });
+    return this.finish(wf, 'exited', detail);
   }
 
-  private async finish(wf: WorkflowState, result: 'hedged' | 'compensated' | 'aborted' | 'exited' | 'failed', detail: string): Promise<void> {
+  private async finish(wf: WorkflowState, result: WorkflowResult, detail: string): Promise<void> {
     await this.journal({ t: 'finished', atMs: this.deps.scheduler.now(), id: wf.id, result, detail });
     this.finishedCleanup(wf);
   }
@@ -447,7 +950,9 @@ export class FundingArbStrategy {
         return false;
       }
     }
-    await this.outcome(wf, { clientOrderId: intent.clientOrderId, status: order.status, executedQty: order.executedQty.toString(), avgPrice: order.avgPrice.toString(), orderId: order.orderId });
+    const trades = order.trades ?? [];
+    const fee = trades.length ? { fee: trades.reduce((s, t) => s.plus(t.fee), ZERO).toString(), feeAsset: trades[0].feeAsset } : {};
+    await this.outcome(wf, { clientOrderId: intent.clientOrderId, status: order.status, executedQty: order.executedQty.toString(), avgPrice: order.avgPrice.toString(), orderId: order.orderId, ...fee });
     return true;
   }
 
@@ -460,8 +965,46 @@ function foldInto(wf: WorkflowState, e: JournalEntry): void {
   if (e.t === 'intent') wf.steps[e.intent.step] = { intent: e.intent };
   else if (e.t === 'outcome') {
     const st = Object.values(wf.steps).find((s) => s?.intent.clientOrderId === e.outcome.clientOrderId);
-    if (st) st.outcome = e.outcome;
-  } else if (e.t === 'finished') wf.finished = { result: e.result, detail: e.detail };
+    if (st) {
+      st.outcome = e.outcome;
+      st.outcomeAtMs = e.atMs;
+    }
+  } else if (e.t === 'finished') {
+    wf.finished = { result: e.result, detail: e.detail };
+    wf.finishedAtMs = e.atMs;
+  }
+}
+
+/**
+ * Borrow interest (base units) a short leg `leg` has accrued by `nowMs`, estimated from the journal's
+ * fills with the hourly model of Binance cross margin and the sim (`SimSpotExchange`): at every UTC
+ * hour boundary H (H mod 3 600 000 = 0) in (fill time, next fill time] while the leg is short,
+ * ⌈|position| × rateHourly⌉ to 8 decimals. An estimate: the venue may charge the first hour at the
+ * borrow instant and repays interest before principal.
+ */
+export function estimateBorrowInterest(wfs: Iterable<WorkflowState>, leg: LegId, rateHourly: Dec, nowMs: number): Dec {
+  const fills: { at: number; q: Dec }[] = [];
+  for (const wf of wfs)
+    for (const st of Object.values(wf.steps))
+      if (st?.outcome && st.intent.leg === leg && st.outcomeAtMs !== undefined) {
+        const q = signedFill(st);
+        if (!q.isZero()) fills.push({ at: st.outcomeAtMs, q });
+      }
+  fills.sort((x, y) => x.at - y.at);
+  let pos = ZERO;
+  let total = ZERO;
+  const accrue = (from: number, to: number) => {
+    const hours = Math.floor(to / HOUR_MS) - Math.floor(from / HOUR_MS);
+    if (hours > 0 && pos.isNegative()) total = total.plus(pos.abs().mul(rateHourly).toDecimalPlaces(8, Dec.ROUND_UP).mul(hours));
+  };
+  let t = fills[0]?.at ?? nowMs;
+  for (const f of fills) {
+    accrue(t, f.at);
+    pos = pos.plus(f.q);
+    t = f.at;
+  }
+  accrue(t, nowMs);
+  return total;
 }
 
 function toRequest(i: OrderIntent): OrderRequest {

@@ -31,6 +31,21 @@ export interface LegSpec {
   execution: { type: 'MARKET' } | { type: 'LIMIT'; offset: Dec; timeoutMs: number };
   /** Funding interval used until the venue's data reveals the actual one (ms), e.g. 8 h. */
   defaultFundingIntervalMs: number;
+  /**
+   * Where the borrow interest this leg's short has accrued is read (spot margin legs). Absent: the
+   * strategy's accounting estimates it from the journal with the documented hourly model (see
+   * `estimateBorrowInterest`).
+   */
+  borrowInterest?: BorrowInterestSource;
+}
+
+/**
+ * Reports the margin interest accrued on a borrowed asset (a venue adapter: Binance
+ * `GET /sapi/v1/margin/interestHistory`, the sim's `SimSpotExchange.balances()[].interestAccrued`).
+ */
+export interface BorrowInterestSource {
+  /** Cumulative interest accrued on `asset` since start, in units of that asset (e.g. BTC). */
+  interestAccrued(asset: string): Promise<Dec> | Dec;
 }
 
 /** A configured pair: one logical symbol traded on two legs. */
@@ -40,6 +55,59 @@ export interface PairSpec {
   legs: Record<LegId, LegSpec>;
   /** Base quantity of one entry, per leg (base units). */
   orderQty: Dec;
+  /** Net-delta tolerance of this pair (base units, ≥ 0); overrides `ArbRiskSettings.deltaTolerance`. */
+  deltaTolerance?: Dec;
+}
+
+/**
+ * Position management of open pairs (issue 10 "Position management"). Fractions (0.1 = 10 %), times
+ * ms of scheduler time. Config keys `arb.risk.*`.
+ *
+ * - Delta drift: net delta = position(a) + position(b) (signed, base units, from the journal's
+ *   executed quantities). |net delta| > `deltaTolerance` → a rebalance workflow trims the larger leg
+ *   by |net delta| (rounded down to its step size).
+ * - Toxic basis: basis PnL (both legs' price PnL at the last prices, see `FundingArbStrategy.accounting`)
+ *   ≤ −`maxAdverseBasis` × the long leg's notional → exit.
+ * - Emergency: the perp leg's liquidation distance |mark − liquidation price| ÷ mark ≤
+ *   `emergencyLiquidationDistance`, or its account's margin ratio ≥ `emergencyMarginRatio` →
+ *   both legs closed (perp reduce-only, the other leg by its held/borrowed quantity). Read by the
+ *   grid's `MarginGuard` (same formulas) from the perp venue's `getAccount`, every `pollMs`.
+ *   Entries stay blocked while a leg is past its stop-opening limit and until `recoveryMs` after.
+ */
+export interface ArbRiskSettings {
+  /** Largest |net delta| (base units, ≥ 0) tolerated before a rebalance (`arb.risk.delta_tolerance`). */
+  deltaTolerance: Dec;
+  /** Rebalance workflows allowed per symbol and funding time (≥ 1), so a venue that keeps rejecting does not churn. */
+  maxRebalanceAttemptsPerFunding: number;
+  /** Basis loss, fraction of the long leg's notional, at which the position exits (`arb.risk.max_adverse_basis`, > 0). */
+  maxAdverseBasis: Dec;
+  /** Emergency exit at a perp liquidation distance ≤ this (fraction, > 0). */
+  emergencyLiquidationDistance: Dec;
+  /** Emergency exit at an account margin ratio ≥ this (fraction, > 0; the venue liquidates at 1). */
+  emergencyMarginRatio: Dec;
+  /** Entries blocked at a liquidation distance ≤ this (≥ the emergency limit). */
+  stopOpeningLiquidationDistance: Dec;
+  /** Entries blocked at a margin ratio ≥ this (≤ the emergency limit). */
+  stopOpeningMarginRatio: Dec;
+  /** Account poll period of the perp legs' venues (ms, > 0). */
+  pollMs: number;
+  /** Entries stay blocked this long (ms, ≥ 0) after every measure went healthy again. */
+  recoveryMs: number;
+}
+
+/**
+ * Validates {@link ArbRiskSettings}. @throws Error naming the key (`risk.pollMs`, …) for a value out of range.
+ */
+export function validateArbRisk(r: ArbRiskSettings): void {
+  if (!(Number.isFinite(r.pollMs) && r.pollMs > 0)) throw new Error(`risk.pollMs must be > 0 ms, got ${r.pollMs}`);
+  if (!(r.recoveryMs >= 0)) throw new Error(`risk.recoveryMs must be ≥ 0 ms, got ${r.recoveryMs}`);
+  if (!(Number.isInteger(r.maxRebalanceAttemptsPerFunding) && r.maxRebalanceAttemptsPerFunding >= 1))
+    throw new Error(`risk.maxRebalanceAttemptsPerFunding must be an integer ≥ 1, got ${r.maxRebalanceAttemptsPerFunding}`);
+  if (r.deltaTolerance.isNegative()) throw new Error('risk.deltaTolerance must be ≥ 0');
+  for (const k of ['maxAdverseBasis', 'emergencyLiquidationDistance', 'emergencyMarginRatio'] as const)
+    if (!r[k].gt(0)) throw new Error(`risk.${k} must be > 0, got ${r[k].toString()}`);
+  if (r.stopOpeningLiquidationDistance.lt(r.emergencyLiquidationDistance)) throw new Error('risk.stopOpeningLiquidationDistance must be ≥ risk.emergencyLiquidationDistance');
+  if (r.stopOpeningMarginRatio.gt(r.emergencyMarginRatio)) throw new Error('risk.stopOpeningMarginRatio must be ≤ risk.emergencyMarginRatio');
 }
 
 /** Decision thresholds (REQ-ARB-001/002). APRs are fractions per year (0.1 = 10 %). */
@@ -94,6 +162,7 @@ export function validateArbConfig(pairs: readonly PairSpec[], t: ArbThresholds):
     seen.add(p.symbol);
     if (!/^[A-Z0-9]{2,16}$/.test(p.symbol)) throw new Error(`pairs[${i}].symbol must be 2–16 of A-Z0-9, got "${p.symbol}"`);
     if (!p.orderQty.gt(0)) throw new Error(`pairs[${i}].orderQty must be > 0`);
+    if (p.deltaTolerance?.isNegative()) throw new Error(`pairs[${i}].deltaTolerance must be ≥ 0`);
     for (const id of ['a', 'b'] as const) {
       const l = p.legs[id];
       const key = `pairs[${i}].legs.${id}`;
