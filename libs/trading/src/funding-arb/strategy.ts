@@ -560,7 +560,8 @@ export class FundingArbStrategy {
         const base = new Dec(await spec.borrowInterest.interestAccrued(asset));
         return { asset, base, quote: base.mul(px), source: 'venue' as const };
       }
-      return { asset, base: estimateBorrowInterest(wfs, id, spec.borrowRateHourly, now), quote: ZERO, source: 'estimate' as const };
+      const base = estimateBorrowInterest(wfs, id, spec.borrowRateHourly, now);
+      return { asset, base, quote: base.mul(px), source: 'estimate' as const };
     }
     return { asset: '', base: ZERO, quote: ZERO, source: 'none' as const };
   }
