@@ -115,7 +115,7 @@ async function setup(o: Opts = {}) {
   const scheduler = new VirtualScheduler(START);
   const journal = new InMemoryArbJournal();
   const alerts: { kind: string; level: string; title: string; message: string }[] = [];
-  const strategy = new FundingArbStrategy(
+  const make = () => new FundingArbStrategy(
     {
       pairs: [pair],
       thresholds: THRESHOLDS,
@@ -129,20 +129,43 @@ async function setup(o: Opts = {}) {
     },
     { scheduler, journal, alerts: { notify: (e) => alerts.push({ kind: e.kind, level: e.level, title: e.title, message: e.message }) } },
   );
-  await strategy.start();
-  await strategy.whenIdle();
+  const h = { strategy: make() };
+  await h.strategy.start();
+  await h.strategy.whenIdle();
+  /** A new instance over the same journal and venues (a process restart). */
+  const restart = async () => {
+    h.strategy.stop();
+    h.strategy = make();
+    await h.strategy.start();
+    await h.strategy.whenIdle();
+    return h.strategy;
+  };
   const step = async (ms: number, stepMs = 10_000) => {
     for (let t = 0; t < ms; t += stepMs) {
       const d = Math.min(stepMs, ms - t);
       spot.advance(d);
       perp.advance(d);
-      await scheduler.advanceToAsync(perp.clock.now(), () => strategy.whenIdle());
+      await scheduler.advanceToAsync(perp.clock.now(), () => h.strategy.whenIdle());
     }
   };
   const until = (atMs: number) => step(atMs - scheduler.now());
   const btc = () => spot.balances().find((x) => x.asset === 'BTC')!;
   const perpPos = async () => (await perp.getPositions(SYMBOL))[0];
-  return { spot, perp, strategy, scheduler, journal, alerts, step, until, btc, perpPos };
+  return {
+    spot,
+    perp,
+    get strategy() {
+      return h.strategy;
+    },
+    restart,
+    scheduler,
+    journal,
+    alerts,
+    step,
+    until,
+    btc,
+    perpPos,
+  };
 }
 
 const entryId = workflowId(SYMBOL, 'entry', 'b', FT, 1);
@@ -202,6 +225,23 @@ describe('funding-arb position management (spot leg + perp leg on the sims)', ()
     const st = h.strategy.status()[0];
     expect(st).toMatchObject({ position: { a: '0', b: '0' }, state: 'flat', netDelta: '0' });
     expect(st.entriesBlocked).toMatch(/^margin guard of leg b: /);
+    expect(h.strategy.divergences(SYMBOL)).toEqual([]);
+    expect(h.alerts.filter((a) => a.kind === 'reconciliation_divergence')).toEqual([]);
+    h.strategy.stop();
+  });
+
+  it('a venue liquidation the strategy did not make (emergency limits out of reach) shows as a divergence of the perp leg, alerted once', async () => {
+    const h = await setup({
+      spotCloses: SPIKE,
+      perpCloses: SPIKE,
+      perpBalance: '1000',
+      risk: { emergencyLiquidationDistance: dec('0.0001'), stopOpeningLiquidationDistance: dec('0.0001'), emergencyMarginRatio: dec('5'), stopOpeningMarginRatio: dec('5') },
+    });
+    await h.until(T0 + 130 * 60_000);
+    expect(h.perp.liquidations()).toHaveLength(1);
+    expect(h.strategy.listWorkflows()).toHaveLength(1);
+    expect(h.strategy.divergences(SYMBOL)).toEqual(['leg b (simperp BTCUSDT): venue position 0 ≠ journal -0.05']);
+    expect(h.alerts.filter((a) => a.kind === 'reconciliation_divergence')).toHaveLength(1);
     h.strategy.stop();
   });
 
@@ -269,6 +309,11 @@ describe('funding-arb position management (spot leg + perp leg on the sims)', ()
     await h.until(FT + 30 * 60_000);
     expect(h.strategy.listWorkflows()).toHaveLength(2);
     expect(h.strategy.status()[0].lastDecision?.reasons[0]).toBe('entry blocked: entries paused (operator: desk closes BTC)');
+    // the pause survives a restart (rebuilt from the journal: the last workflow is an operator exit)
+    await h.restart();
+    await h.step(8 * 60_000);
+    expect(h.strategy.listWorkflows()).toHaveLength(2);
+    expect(h.strategy.status()[0].entriesBlocked).toBe('entries paused (operator: desk closes BTC)');
     h.strategy.resumeEntries(SYMBOL);
     await h.step(8 * 60_000);
     const after = h.strategy.listWorkflows();

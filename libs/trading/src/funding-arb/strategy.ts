@@ -90,7 +90,7 @@ export interface ArbSymbolStatus {
   /** Signed leg positions from the journal (base units, decimal strings). */
   position: Record<LegId, string>;
   inFlight: string | null;
-  lastDecision?: { atMs: number; action: Decision['action'] | 'rebalance'; reasons: string[]; netApr?: string; grossApr?: string };
+  lastDecision?: { atMs: number; action: Decision['action']; reasons: string[]; netApr?: string; grossApr?: string };
   /** position(a) + position(b), base units, decimal string. */
   netDelta?: string;
   state?: ArbSymbolState;
@@ -213,6 +213,8 @@ export class FundingArbStrategy {
   private readonly pendingExit = new Map<string, { reason: ExitReason; detail: string; first?: LegId }>();
   /** Entries paused by an operator exit, per symbol (reason). */
   private readonly paused = new Map<string, string>();
+  /** Perp legs whose venue position differs from the journal's (key `symbol:leg`), with the detail. */
+  private readonly divergence = new Map<string, string>();
   /** Last account poll error per venue name. */
   readonly riskPollErrors = new Map<string, string>();
 
@@ -265,6 +267,11 @@ export class FundingArbStrategy {
     for (const p of this.settings.pairs)
       for (const id of ['a', 'b'] as const) this.rules.set(`${p.symbol}:${id}`, await p.legs[id].venue.getSymbolRules(p.legs[id].symbol));
     this.workflows = foldJournal(await this.deps.journal.entries());
+    // an operator exit stays in force across a restart: entries of a symbol whose last workflow is
+    // an operator exit stay paused until resumeEntries()
+    const lastBySymbol = new Map<string, WorkflowState>();
+    for (const wf of this.workflows.values()) lastBySymbol.set(wf.symbol, wf);
+    for (const [symbol, wf] of lastBySymbol) if (wf.kind === 'exit' && wf.exitReason === 'operator' && this.pairs.has(symbol)) this.paused.set(symbol, wf.detail ?? 'operator');
     await this.monitor.start();
     for (const wf of this.workflows.values()) {
       if (wf.finished) continue;
@@ -517,6 +524,11 @@ export class FundingArbStrategy {
     return pos.a.isZero() && pos.b.isZero() ? 'flat' : 'open';
   }
 
+  /** Perp legs whose venue position differs from the journal's: `symbol` → details (empty when none). */
+  divergences(symbol: string): string[] {
+    return LEGS.map((id) => this.divergence.get(`${symbol}:${id}`)).filter((d): d is string => d !== undefined);
+  }
+
   /** Why entries of `symbol` are blocked beyond the decision (operator pause, a perp leg's margin guard), or null. */
   private entriesBlocked(symbol: string): string | null {
     const p = this.paused.get(symbol);
@@ -591,9 +603,10 @@ export class FundingArbStrategy {
         }
         const account = accounts.get(venue);
         if (!account) continue;
+        const pos = positionsFromJournal([...this.workflows.values()].filter((w) => w.symbol === pair.symbol)).get(pair.symbol);
+        this.checkDivergence(pair, id, account, pos?.[id] ?? ZERO);
         const v = guard.read(account, now);
         if (!v.reduce) continue;
-        const pos = positionsFromJournal([...this.workflows.values()].filter((w) => w.symbol === pair.symbol)).get(pair.symbol);
         if (!pos || (pos.a.isZero() && pos.b.isZero())) continue;
         if (this.pendingExit.get(pair.symbol)?.reason !== 'emergency') {
           this.pendingExit.set(pair.symbol, { reason: 'emergency', detail: v.detail, first: pos[id].isZero() ? otherLeg(id) : id });
@@ -602,6 +615,25 @@ export class FundingArbStrategy {
       }
     }
     for (const symbol of trigger) await this.evaluate(symbol);
+  }
+
+  /**
+   * Compares a perp leg's venue position with the journal's (nothing in flight): a difference
+   * (a venue liquidation or ADL, a manual trade) is alerted once per distinct venue size
+   * (`reconciliation_divergence`) and shown in `status()`; it is not adopted.
+   */
+  private checkDivergence(pair: PairSpec, id: LegId, account: AccountSnapshot, journaled: Dec): void {
+    const key = `${pair.symbol}:${id}`;
+    if (this.inFlight.has(pair.symbol)) return;
+    const venueSize = account.positions.find((p) => p.symbol === pair.legs[id].symbol)?.size ?? ZERO;
+    if (venueSize.eq(journaled)) {
+      this.divergence.delete(key);
+      return;
+    }
+    const detail = `leg ${id} (${pair.legs[id].venue.name} ${pair.legs[id].symbol}): venue position ${venueSize} ≠ journal ${journaled}`;
+    if (this.divergence.get(key) === detail) return;
+    this.divergence.set(key, detail);
+    this.alerts.notify({ kind: 'reconciliation_divergence', level: 'ERROR', title: `funding-arb ${pair.symbol}: perp leg differs from the journal`, message: `${detail}; not adopted`, dedupeKey: `fa-div-${key}` });
   }
 
   private async evaluate(symbol: string): Promise<void> {
@@ -745,7 +777,7 @@ export class FundingArbStrategy {
       return;
     }
     const id = workflowId(symbol, 'rebalance', short, fundingTimeMs, attempt);
-    this.last.set(symbol, { atMs: now, action: 'rebalance', reasons: [detail] });
+    this.last.set(symbol, { atMs: now, action: 'none', reasons: [`rebalance: ${detail}`] });
     await this.journal({ t: 'started', atMs: now, id, symbol, kind: 'rebalance', short, first: big, fundingTimeMs, attempt, quantity: qty.toString(), detail });
     this.inFlight.set(symbol, id);
     await this.advance(this.workflows.get(id)!);
