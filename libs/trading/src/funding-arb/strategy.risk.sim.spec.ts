@@ -1,7 +1,19 @@
 import { Dec, type ExchangeVenue, VenueError, VirtualScheduler, dec } from '@mm/domain';
 import { type FundingPoint, type KlineFillModel, SimExchange, SimSpotExchange, defaultSpotRules, defaultSymbolRules } from '@mm/sim-exchange';
 import { type OhlcRow, candlesFromRows } from '@mm/testing';
-import { type ArbRiskSettings, type ArbThresholds, FundingArbStrategy, InMemoryArbJournal, type LegSpec, type PairSpec, YEAR_MS, stepClientOrderId, workflowId } from './index';
+import {
+  type ArbJournal,
+  type ArbRiskSettings,
+  type ArbThresholds,
+  FundingArbStrategy,
+  InMemoryArbJournal,
+  type JournalEntry,
+  type LegSpec,
+  type PairSpec,
+  YEAR_MS,
+  stepClientOrderId,
+  workflowId,
+} from './index';
 
 /**
  * Position management of the funding-arb strategy (issue 10 "Position management", acceptance 6) on
@@ -64,6 +76,21 @@ const RISK: ArbRiskSettings = {
   recoveryMs: H,
 };
 
+/** A venue that records the client order id of every placeOrder call in `sent`. */
+function counting(v: ExchangeVenue, sent: string[]): ExchangeVenue {
+  return new Proxy(v, {
+    get(target, key) {
+      if (key === 'placeOrder')
+        return (req: Parameters<ExchangeVenue['placeOrder']>[0]) => {
+          sent.push(req.clientOrderId ?? '');
+          return target.placeOrder(req);
+        };
+      const val = Reflect.get(target, key, target) as unknown;
+      return typeof val === 'function' ? (val as (...a: unknown[]) => unknown).bind(target) : val;
+    },
+  }) as ExchangeVenue;
+}
+
 /** A venue whose placeOrder rejects client order ids ending with `suffix` (a venue-side rejection). */
 function rejecting<T extends ExchangeVenue>(v: T, suffix: string): ExchangeVenue {
   return new Proxy(v, {
@@ -79,7 +106,27 @@ function rejecting<T extends ExchangeVenue>(v: T, suffix: string): ExchangeVenue
   }) as ExchangeVenue;
 }
 
+/** A journal that fails the first append matching `when`, after writing it (the process dies right after). */
+class CrashAfterJournal implements ArbJournal {
+  crashed = false;
+  constructor(
+    private readonly inner: ArbJournal,
+    private readonly when: (e: JournalEntry) => boolean,
+  ) {}
+  async append(e: JournalEntry): Promise<void> {
+    await this.inner.append(e);
+    if (!this.crashed && this.when(e)) {
+      this.crashed = true;
+      throw new Error('simulated crash');
+    }
+  }
+  entries(): Promise<JournalEntry[]> {
+    return this.inner.entries();
+  }
+}
+
 interface Opts {
+  crashWhen?: (e: JournalEntry) => boolean;
   perpRate?: string;
   spotCloses?: number[];
   perpCloses?: number[];
@@ -109,13 +156,15 @@ async function setup(o: Opts = {}) {
     ...(o.perpFill ?? {}),
   });
   const base = { symbol: SYMBOL, execution: { type: 'MARKET' } as const, defaultFundingIntervalMs: 8 * H, canShort: true };
-  const a: LegSpec = { ...base, venue: o.wrapSpot ? o.wrapSpot(spot) : spot, kind: 'spot', makerFee: dec('0.001'), takerFee: dec('0.001'), borrowRateHourly: dec(RATE), ...o.spotLeg };
-  const b: LegSpec = { ...base, venue: perp, kind: 'perp', makerFee: dec('0.0002'), takerFee: dec('0.0005'), borrowRateHourly: dec(0), ...o.perpLeg };
+  const sent: string[] = [];
+  const a: LegSpec = { ...base, venue: counting(o.wrapSpot ? o.wrapSpot(spot) : spot, sent), kind: 'spot', makerFee: dec('0.001'), takerFee: dec('0.001'), borrowRateHourly: dec(RATE), ...o.spotLeg };
+  const b: LegSpec = { ...base, venue: counting(perp, sent), kind: 'perp', makerFee: dec('0.0002'), takerFee: dec('0.0005'), borrowRateHourly: dec(0), ...o.perpLeg };
   const pair: PairSpec = { symbol: SYMBOL, legs: { a, b }, orderQty: dec('0.05') };
   const scheduler = new VirtualScheduler(START);
   const journal = new InMemoryArbJournal();
   const alerts: { kind: string; level: string; title: string; message: string }[] = [];
-  const make = () => new FundingArbStrategy(
+  const crashing = o.crashWhen ? new CrashAfterJournal(journal, o.crashWhen) : undefined;
+  const make = (j: ArbJournal = crashing ?? journal) => new FundingArbStrategy(
     {
       pairs: [pair],
       thresholds: THRESHOLDS,
@@ -127,7 +176,7 @@ async function setup(o: Opts = {}) {
       maxEntryAttemptsPerFunding: 1,
       ...(o.risk === null ? {} : { risk: { ...RISK, ...o.risk } }),
     },
-    { scheduler, journal, alerts: { notify: (e) => alerts.push({ kind: e.kind, level: e.level, title: e.title, message: e.message }) } },
+    { scheduler, journal: j, alerts: { notify: (e) => alerts.push({ kind: e.kind, level: e.level, title: e.title, message: e.message }) } },
   );
   const h = { strategy: make() };
   await h.strategy.start();
@@ -135,7 +184,7 @@ async function setup(o: Opts = {}) {
   /** A new instance over the same journal and venues (a process restart). */
   const restart = async () => {
     h.strategy.stop();
-    h.strategy = make();
+    h.strategy = make(journal);
     await h.strategy.start();
     await h.strategy.whenIdle();
     return h.strategy;
@@ -158,6 +207,7 @@ async function setup(o: Opts = {}) {
       return h.strategy;
     },
     restart,
+    sent,
     scheduler,
     journal,
     alerts,
@@ -242,6 +292,32 @@ describe('funding-arb position management (spot leg + perp leg on the sims)', ()
     expect(h.strategy.listWorkflows()).toHaveLength(1);
     expect(h.strategy.divergences(SYMBOL)).toEqual(['leg b (simperp BTCUSDT): venue position 0 ≠ journal -0.05']);
     expect(h.alerts.filter((a) => a.kind === 'reconciliation_divergence')).toHaveLength(1);
+    h.strategy.stop();
+  });
+
+  it('crash right after the emergency exit closed the perp leg: the restarted instance closes the spot leg; no client order id twice, no liquidation', async () => {
+    const h = await setup({
+      spotCloses: SPIKE,
+      perpCloses: SPIKE,
+      perpBalance: '1000',
+      crashWhen: (e) => e.t === 'outcome' && e.outcome.clientOrderId === stepClientOrderId(exitId, 'x'),
+    });
+    await h.until(T0 + 90 * 60_000);
+    expect(h.strategy.haltReason).toBe('journal append failed: simulated crash');
+    // the perp leg is closed, the spot leg still held: the exit workflow is unfinished in the journal
+    expect((await h.perpPos()).size.isZero()).toBe(true);
+    expect(h.btc().free.toString()).toBe('0.05');
+    expect(h.strategy.listWorkflows()[1]).toMatchObject({ exitReason: 'emergency' });
+    expect(h.strategy.listWorkflows()[1].finished).toBeUndefined();
+    await h.restart();
+    expect(h.btc().free.isZero()).toBe(true);
+    expect(h.strategy.listWorkflows()[1]).toMatchObject({ exitReason: 'emergency', finished: { result: 'exited' } });
+    await h.until(T0 + 130 * 60_000);
+    expect(h.perp.liquidations()).toEqual([]);
+    // the new instance's margin guards start closed; the journal's emergency exit still blocks re-entry (past FT a new funding time would allow one)
+    expect(h.strategy.status()[0].entriesBlocked).toMatch(/^emergency exit at \d+: entries blocked until \d+ \(risk\.recoveryMs\)$/);
+    // every placement the venues received, in order: each client order id exactly once
+    expect(h.sent).toEqual([`${entryId}-f`, `${entryId}-h`, `${exitId}-x`, `${exitId}-y`]);
     h.strategy.stop();
   });
 

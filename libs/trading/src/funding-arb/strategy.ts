@@ -537,6 +537,14 @@ export class FundingArbStrategy {
       const g = this.guards.get(`${symbol}:${id}`);
       if (g?.open) return `margin guard of leg ${id}: ${g.reason}`;
     }
+    // from the journal, so it holds across a restart (the margin guards start closed)
+    const r = this.settings.risk;
+    if (r) {
+      let at: number | undefined;
+      for (const wf of this.workflows.values()) if (wf.symbol === symbol && wf.exitReason === 'emergency') at = wf.finishedAtMs ?? wf.startedAtMs;
+      const now = this.deps.scheduler.now();
+      if (at !== undefined && now < at + r.recoveryMs) return `emergency exit at ${at}: entries blocked until ${at + r.recoveryMs} (risk.recoveryMs)`;
+    }
     return null;
   }
 
