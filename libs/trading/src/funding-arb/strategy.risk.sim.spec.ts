@@ -12,6 +12,7 @@ import {
   type PairSpec,
   YEAR_MS,
   stepClientOrderId,
+  validateArbRisk,
   workflowId,
 } from './index';
 
@@ -222,6 +223,18 @@ const entryId = workflowId(SYMBOL, 'entry', 'b', FT, 1);
 const exitId = workflowId(SYMBOL, 'exit', 'b', FT, 1);
 
 describe('funding-arb position management (spot leg + perp leg on the sims)', () => {
+  it('risk settings out of range are refused naming the key', async () => {
+    expect(() => validateArbRisk({ ...RISK, pollMs: 0 })).toThrow('risk.pollMs must be > 0 ms, got 0');
+    expect(() => validateArbRisk({ ...RISK, emergencyLiquidationDistance: dec(0) })).toThrow('risk.emergencyLiquidationDistance must be > 0, got 0');
+    expect(() => validateArbRisk({ ...RISK, stopOpeningLiquidationDistance: dec('0.05') })).toThrow('risk.stopOpeningLiquidationDistance must be ≥ risk.emergencyLiquidationDistance');
+    expect(() => validateArbRisk({ ...RISK, stopOpeningMarginRatio: dec('0.9') })).toThrow('risk.stopOpeningMarginRatio must be ≤ risk.emergencyMarginRatio');
+    expect(() => validateArbRisk({ ...RISK, deltaTolerance: dec('-0.1') })).toThrow('risk.deltaTolerance must be ≥ 0');
+    expect(() => validateArbRisk({ ...RISK, maxRebalanceAttemptsPerFunding: 0 })).toThrow('risk.maxRebalanceAttemptsPerFunding must be an integer ≥ 1, got 0');
+    expect(() => validateArbRisk(RISK)).not.toThrow();
+    // the strategy validates at construction
+    await expect(setup({ risk: { pollMs: -1 } })).rejects.toThrow('risk.pollMs must be > 0 ms, got -1');
+  });
+
   // 100 000 flat for the first hour, then +500 per minute for an hour (→ 130 000) on both legs:
   // a short perp of 0.05 BTC on 1 000 USDT is liquidated by the sim near 119 500.
   const SPIKE = path(12 * 60, [0, 100000], [60, 100000], [120, 130000]);
