@@ -160,7 +160,7 @@ export interface ArbAccounting {
 const KIND_CODE: Record<WorkflowKind, string> = { entry: 'E', exit: 'X', rebalance: 'R' };
 
 /**
- * Deterministic workflow id: `fa-<symbol>-<E|X><short leg>-<funding time, base 36>-<attempt>`.
+ * Deterministic workflow id: `fa-<symbol>-<E|X|R><short leg>-<funding time, base 36>-<attempt>` (entry, exit, rebalance).
  * Client order ids append `-<step>` (REQ-ARB-003): the same workflow step always carries the same
  * id, so a resend after a crash is answered by the venue with the existing order.
  * @throws Error when the client order id would exceed 36 characters (Binance's limit).
@@ -190,6 +190,11 @@ class JournalFailure extends Error {}
  * reduce-only, client order id) are FOREIGN and never adopted.
  *
  * Position per symbol and leg = Σ executed fills of all journaled steps (signed). Never reads the wall clock.
+ *
+ * Position management (with `settings.risk`, see `ArbRiskSettings`): emergency exits on the perp
+ * legs' liquidation distance / margin ratio (polled every `risk.pollMs`), operator exits
+ * ({@link requestExit}), toxic-basis exits and delta rebalances; per-symbol accounting in
+ * {@link accounting}.
  */
 export class FundingArbStrategy {
   private readonly monitor: FundingMonitor;
