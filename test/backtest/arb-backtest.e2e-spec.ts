@@ -18,6 +18,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { ARB_COLORS } from '@mm/backtest';
 import { Dec, type OrderEvent } from '@mm/domain';
 import type { SimExchange, SimSpotExchange } from '@mm/sim-exchange';
 import { executeArbJob, writeArbOutputs } from '../../apps/market-maker/src/backtest/arb-job';
@@ -30,6 +32,7 @@ const fundingFile = (s: string) => path.join(M, `binance-usdm-${s}-funding-rate-
 const markFile = (s: string) => path.join(M, `binance-usdm-${s}-markprice-8h.csv`);
 const spotFile = (s: string) => path.join(M, `binance-spot-${s}-1m-20250520-20250624.csv`);
 const list = (f: (s: string) => string, syms = ['BTCUSDT', 'ETHUSDT']) => syms.map((s) => `${s}=${f(s)}`).join(',');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-arb-backtest-'));
 jest.setTimeout(10 * 60_000);
 
@@ -232,6 +235,44 @@ describe('funding-arb backtest over the shared BTCUSDT + ETHUSDT data 2025-05-20
     const fills = csv(files[2]);
     expect(fills.length).toBe(result.run.fills.length);
     expect(new Set(fills.map((f) => f.market))).toEqual(new Set(['spot', 'perp']));
+  });
+  (fs.existsSync(CHROMIUM) ? it : it.skip)('report.html opens offline in headless Chromium: no page errors, no request, the component lines drawn', async () => {
+    let browser: Browser | undefined;
+    try {
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      const requests: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      page.on('request', (r) => !r.url().startsWith('file:') && !r.url().startsWith('data:') && requests.push(r.url()));
+      await page.goto(`file://${files[1]}`);
+      await page.waitForFunction('window.__reportReady === true');
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+      const hex = (c: string) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
+      const drawn = await page.evaluate(
+        ([colors]) => {
+          const near = (d: Uint8ClampedArray, rgb: number[]) => {
+            for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - rgb[0]) < 8 && Math.abs(d[i + 1] - rgb[1]) < 8 && Math.abs(d[i + 2] - rgb[2]) < 8) return true;
+            return false;
+          };
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          const doc = (globalThis as any).document;
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          return [...doc.querySelectorAll('canvas')].map((c: any) => {
+            const ctx = c.getContext('2d');
+            if (!ctx || !c.width || !c.height) return [];
+            const d = ctx.getImageData(0, 0, c.width, c.height).data;
+            return (colors as number[][]).map((rgb) => near(d, rgb));
+          });
+        },
+        [[ARB_COLORS.funding, ARB_COLORS.fees, ARB_COLORS.net].map(hex)],
+      );
+      for (let k = 0; k < 3; k++) expect(drawn.some((row) => row[k])).toBe(true);
+    } finally {
+      await browser?.close();
+    }
   });
 });
 
