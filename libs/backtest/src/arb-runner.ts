@@ -120,7 +120,7 @@ export interface ArbSymbolResult {
   /** The strategy's own net / gross APR of the held direction at each step, weighted by notional × time. */
   predictedApr: Dec | null;
   predictedGrossApr: Dec | null;
-  /** Entry workflows that ended hedged, exit workflows, compensations (unwound / trimmed / failed / aborted entries). */
+  /** Entry workflows that ended hedged, finished exit workflows, compensations (finished entries that were unwound, trimmed, failed or aborted); unfinished workflows are listed in `workflows` as `unfinished`. */
   entries: number;
   exits: number;
   compensations: number;
@@ -414,8 +414,8 @@ export async function runArbBacktest(o: ArbBacktestOptions): Promise<ArbBacktest
     const last = a.series[a.series.length - 1];
     const mine = workflows.filter((w) => w.symbol === sym);
     const entries = mine.filter((w) => w.kind === 'entry' && w.finished?.result === 'hedged').length;
-    const exits = mine.filter((w) => w.kind === 'exit').length;
-    const compensations = mine.filter((w) => w.kind === 'entry' && (w.finished?.result !== 'hedged' || w.steps.t !== undefined)).length;
+    const exits = mine.filter((w) => w.kind === 'exit' && w.finished).length;
+    const compensations = mine.filter((w) => w.kind === 'entry' && w.finished && (w.finished.result !== 'hedged' || w.steps.t !== undefined)).length;
     const per = (x: Dec): Dec | null => (a.notionalMs.gt(0) ? x.mul(YEAR_MS).div(a.notionalMs) : null);
     symbols.push({
       symbol: sym,
