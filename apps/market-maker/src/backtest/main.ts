@@ -49,7 +49,7 @@ function progressReporter(unit = 'events'): { update(p: BacktestProgress): void;
       const eta = frac > 0 ? Math.round((secs * (1 - frac)) / frac) : 0;
       const date = new Date(p.marketTimeMs).toISOString().slice(0, 16).replace('T', ' ');
       if (tty) {
-        bar ??= new SingleBar({ format: 'backtest |{bar}| {percentage}% | {date} UTC | {eps} ${unit}/s | {fills} fills | ETA {eta_formatted}', stream: process.stderr, hideCursor: true, etaBuffer: 20 });
+        bar ??= new SingleBar({ format: `backtest |{bar}| {percentage}% | {date} UTC | {eps} ${unit}/s | {fills} fills | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 20 });
         if (!bar.isActive) bar.start(1000, 0, { date, eps: fmtRate(eps), fills: p.fills });
         bar.update(Math.round(frac * 1000), { date, eps: fmtRate(eps), fills: p.fills });
       } else if (now - lastLine >= 5000) {
