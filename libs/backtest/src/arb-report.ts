@@ -4,7 +4,8 @@ import { downsampleLine, escapeHtml, lightweightCharts, scriptJson } from './htm
 import { formatDuration } from './report';
 
 const s = (d: Dec): string => d.toString();
-const sn = (d: Dec | null): string | null => (d === null ? null : d.toString());
+/** APRs are ratios, not money: 12 decimal places (report.json keeps money exact). */
+const sn = (d: Dec | null): string | null => (d === null ? null : d.toDecimalPlaces(12).toString());
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** The per-symbol (and total) block of `report.json`. Money in quote units (USDT) as exact decimal strings, APRs as fractions per year. */
