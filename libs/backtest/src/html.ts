@@ -16,7 +16,7 @@ export const COLORS = { up: '#26a69a', down: '#ef5350', buy: '#1e88e5', sell: '#
 
 let lwcSource: string | undefined;
 /** The lightweight-charts 4.x standalone bundle (inlined, so the page needs no network). */
-function lightweightCharts(): string {
+export function lightweightCharts(): string {
   lwcSource ??= readFileSync(join(dirname(require.resolve('lightweight-charts/package.json')), 'dist', 'lightweight-charts.standalone.production.js'), 'utf8');
   return lwcSource;
 }
@@ -74,12 +74,13 @@ export function downsampleLine(points: readonly { timeMs: number; value: number 
   return out;
 }
 
-function escapeHtml(s: string): string {
+/** Escapes text for HTML element content and attribute values. */
+export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 /** JSON safe inside a <script> element. */
-function scriptJson(v: unknown): string {
+export function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 

@@ -10,3 +10,5 @@ export { buildReport, formatDuration, renderReportJson, renderSummaryTable, summ
 export { COLORS, MAX_BARS, MAX_LINE_BUCKETS, MAX_MARKERS, downsampleBars, downsampleLine, renderReportHtml } from './html';
 export { LotBook } from './lots';
 export { BacktestError, DEFAULT_BACKTEST_MARGIN_CHECK_MS, DEFAULT_BACKTEST_RECONCILE_MS, runBacktest, type BacktestOptions, type BacktestOrderRequest, type BacktestProgress, type BacktestRun } from './runner';
+export { runArbBacktest, type ArbBacktestOptions, type ArbBacktestRun, type ArbFill, type ArbSample, type ArbSymbolInput, type ArbSymbolResult, type ArbWorkflowSummary } from './arb-runner';
+export { ARB_COLORS, arbSummaryRows, buildArbReport, renderArbReportHtml, renderArbReportJson, renderArbSummaryTable, type ArbBacktestReport, type ArbReportFigures } from './arb-report';

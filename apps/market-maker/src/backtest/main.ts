@@ -1,5 +1,7 @@
 /**
- * `npm run backtest -- --data <klines.csv> [--funding <csv>] [--config <yaml>] [--from <date>] [--to <date>]
+ * `npm run backtest -- [--strategy grid|funding-arb] …` (default grid; funding-arb: see `arb-job.ts` and the USAGE text).
+ *
+ * Grid: `npm run backtest -- --data <klines.csv> [--funding <csv>] [--config <yaml>] [--from <date>] [--to <date>]
  *   [--out <dir>] [--recording <file>] [--fill-model touch|conservative] [--volume-share 0.1] [--balance 10000]`
  *
  * Runs the unchanged grid engine against the in-process sim on market time (see `runBacktest`), writes
@@ -8,19 +10,30 @@
  */
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { type BacktestProgress, renderSummaryTable } from '@mm/backtest';
+import { type BacktestProgress, renderArbSummaryTable, renderSummaryTable } from '@mm/backtest';
 import { type BacktestJob, UsageError, executeJob, parseDate, writeOutputs } from './backtest-job';
+import { executeArbJob, writeArbOutputs } from './arb-job';
 
 const USAGE = `usage: npm run backtest -- --data <klines.csv> [--funding <funding.csv>] [--config <market-maker.yaml>]
        [--from <date>] [--to <date>] [--out <dir>] [--recording <file>] [--fill-model touch|conservative]
-       [--volume-share <0..1>] [--balance <USDT>] [--engine-feed coalesced|every] [--reconcile-ms <market ms>] [--margin-check-ms <market ms>]`;
+       [--volume-share <0..1>] [--balance <USDT>] [--engine-feed coalesced|every] [--reconcile-ms <market ms>] [--margin-check-ms <market ms>]
+       npm run backtest -- --strategy funding-arb --data SYM=<perp 1m klines.csv>[,SYM=…] --funding SYM=<funding.csv>[,…]
+       [--mark-price SYM=<markprice-8h.csv>[,…]] [--spot-data SYM=<spot 1m klines.csv>[,…]] [--symbols BTCUSDT,ETHUSDT]
+       [--config <funding-arb.yaml>] [--from <date>] [--to <date>] [--out <dir>] [--balance <USDT per market>]
+  --strategy      grid (default) or funding-arb (spot + perp per symbol on the in-process sim)
+  funding-arb:    files are SYMBOL=path lists (one path alone needs exactly one --symbols symbol); a symbol
+                  without --spot-data trades a spot path derived from its perp (basis -4.5 bp); without
+                  --mark-price funding settles at the last price. --config keys: see README "Funding-arb backtest".
+                  Writes report.json, report.html, fills.csv.`;
+const GRID_ONLY = ['recording', 'fill-model', 'volume-share', 'engine-feed', 'reconcile-ms', 'margin-check-ms'] as const;
+const ARB_ONLY = ['symbols', 'mark-price', 'spot-data'] as const;
 
 function fmtRate(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : n.toFixed(0);
 }
 
 /** Progress: a bar on a TTY, a plain line every 5 s otherwise (stderr). */
-function progressReporter(): { update(p: BacktestProgress): void; stop(): void } {
+function progressReporter(unit = 'events'): { update(p: BacktestProgress): void; stop(): void } {
   const t0 = Date.now();
   const tty = process.stderr.isTTY === true;
   let bar: SingleBar | undefined;
@@ -36,12 +49,12 @@ function progressReporter(): { update(p: BacktestProgress): void; stop(): void }
       const eta = frac > 0 ? Math.round((secs * (1 - frac)) / frac) : 0;
       const date = new Date(p.marketTimeMs).toISOString().slice(0, 16).replace('T', ' ');
       if (tty) {
-        bar ??= new SingleBar({ format: 'backtest |{bar}| {percentage}% | {date} UTC | {eps} events/s | {fills} fills | ETA {eta_formatted}', stream: process.stderr, hideCursor: true, etaBuffer: 20 });
+        bar ??= new SingleBar({ format: `backtest |{bar}| {percentage}% | {date} UTC | {eps} ${unit}/s | {fills} fills | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 20 });
         if (!bar.isActive) bar.start(1000, 0, { date, eps: fmtRate(eps), fills: p.fills });
         bar.update(Math.round(frac * 1000), { date, eps: fmtRate(eps), fills: p.fills });
       } else if (now - lastLine >= 5000) {
         lastLine = now;
-        process.stderr.write(`backtest: ${date} UTC ${total ? `${(frac * 100).toFixed(0)}%` : ''} ${fmtRate(eps)} events/s, ${p.fills} fills${total ? `, ETA ${eta}s` : ''}\n`);
+        process.stderr.write(`backtest: ${date} UTC ${total ? `${(frac * 100).toFixed(0)}%` : ''} ${fmtRate(eps)} ${unit}/s, ${p.fills} fills${total ? `, ETA ${eta}s` : ''}\n`);
       }
     },
     stop() {
@@ -70,6 +83,10 @@ async function main(argv: string[]): Promise<number> {
         'engine-feed': { type: 'string' },
         'reconcile-ms': { type: 'string' },
         'margin-check-ms': { type: 'string' },
+        strategy: { type: 'string' },
+        symbols: { type: 'string' },
+        'mark-price': { type: 'string' },
+        'spot-data': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -81,8 +98,41 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const reporter = progressReporter();
+  const strategy = args.strategy ?? 'grid';
+  if (strategy !== 'grid' && strategy !== 'funding-arb') {
+    process.stderr.write(`backtest: --strategy must be grid or funding-arb, got "${strategy}"\n`);
+    return 2;
+  }
+  const reporter = progressReporter(strategy === 'grid' ? 'events' : 'steps');
   try {
+    if (strategy === 'funding-arb') {
+      for (const k of GRID_ONLY) if (args[k] !== undefined) throw new UsageError(`--${k} does not apply to --strategy funding-arb`);
+      if (args.balance !== undefined && !/^\d+(\.\d+)?$/.test(args.balance)) throw new UsageError(`--balance must be a positive decimal, got "${args.balance}"`);
+      const job = {
+        symbols: args.symbols === undefined ? undefined : args.symbols.split(',').map((x) => x.trim()).filter(Boolean),
+        data: args.data,
+        funding: args.funding,
+        markPrice: args['mark-price'],
+        spotData: args['spot-data'],
+        config: args.config,
+        fromMs: args.from === undefined ? undefined : parseDate('from', args.from),
+        toMs: args.to === undefined ? undefined : parseDate('to', args.to),
+        balance: args.balance,
+      };
+      if (job.fromMs !== undefined && job.toMs !== undefined && job.toMs <= job.fromMs) throw new UsageError('--to must be after --from');
+      const t0 = Date.now();
+      const { run, report } = await executeArbJob(job, (p) => reporter.update(p));
+      reporter.stop();
+      const secs = (Date.now() - t0) / 1000;
+      const files = writeArbOutputs(args.out ?? 'backtest-report', run, report);
+      process.stdout.write(`${renderArbSummaryTable(report)}\n`);
+      process.stdout.write(`backtest: funding-arb ${run.symbols.map((x) => x.symbol).join(', ')}: ${run.steps} steps, ${run.candlesReplayed} candles, ${run.fills.length} fills in ${secs.toFixed(2)} s\n`);
+      for (const x of run.symbols)
+        if (x.delta.violationsOutsideWorkflow > 0) process.stdout.write(`backtest: WARNING ${x.symbol}: net delta exceeded the tolerance ${x.deltaTolerance} outside a workflow ${x.delta.violationsOutsideWorkflow} time(s), max ${x.delta.maxAbsOutsideWorkflow}\n`);
+      process.stdout.write(`backtest: wrote ${files.join(', ')}\n`);
+      return 0;
+    }
+    for (const k of ARB_ONLY) if (args[k] !== undefined) throw new UsageError(`--${k} applies to --strategy funding-arb only`);
     const fm = args['fill-model'];
     if (fm !== undefined && fm !== 'touch' && fm !== 'conservative') throw new UsageError(`--fill-model must be touch or conservative, got "${fm}"`);
     const vs = args['volume-share'] === undefined ? undefined : Number(args['volume-share']);
@@ -122,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     reporter.stop();
     const err = e as Error;
-    const known = ['MarketDataError', 'ConfigError', 'BacktestError'].includes(err.name) || err instanceof UsageError;
+    const known = ['MarketDataError', 'ConfigError', 'BacktestError', 'SymbolFileListError'].includes(err.name) || err instanceof UsageError;
     process.stderr.write(`backtest: ${known ? err.message.split('\n')[0] : `internal error: ${err.stack ?? err.message}`}\n`);
     return known ? 2 : 1;
   }
