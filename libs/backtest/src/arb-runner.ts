@@ -1,6 +1,6 @@
 import { type Candle, Dec, type OrderEvent, type SymbolRules, VirtualScheduler, ZERO } from '@mm/domain';
 import { type FundingPoint, type MarkPricePoint, SimExchange, SimSpotExchange, deriveSpotCandles, defaultSpotRules, defaultSymbolRules, DEFAULT_SPOT_BASIS } from '@mm/sim-exchange';
-import { type ArbThresholds, FundingArbStrategy, InMemoryArbJournal, type LegSpec, type PairSpec } from '@mm/trading';
+import { type ArbRiskSettings, type ArbThresholds, FundingArbStrategy, InMemoryArbJournal, type LegSpec, type PairSpec, type WorkflowKind } from '@mm/trading';
 import { BacktestError, type BacktestProgress } from './runner';
 
 const MINUTE_MS = 60_000;
@@ -44,6 +44,11 @@ export interface ArbBacktestOptions {
   decisionIntervalMs: number;
   fundingPollMs: number;
   maxEntryAttemptsPerFunding: number;
+  /**
+   * Position management (rebalance, toxic-basis and emergency exits); each symbol's `deltaTolerance`
+   * is its rebalance tolerance. Absent → the strategy runs without it.
+   */
+  risk?: Omit<ArbRiskSettings, 'deltaTolerance'>;
   /** Market ms per driver step (both sims advance, then the strategy's timers run up to the new time), default 60 000. */
   stepMs?: number;
   /** Market ms between path points within a candle, both sims, default 15 000. */
@@ -136,7 +141,7 @@ export interface ArbSymbolResult {
 export interface ArbWorkflowSummary {
   id: string;
   symbol: string;
-  kind: 'entry' | 'exit';
+  kind: WorkflowKind;
   short: 'spot' | 'perp';
   startedAtMs: number;
   result: string;
@@ -257,7 +262,7 @@ export async function runArbBacktest(o: ArbBacktestOptions): Promise<ArbBacktest
     const common = { symbol: s.symbol, execution: { type: 'MARKET' } as const, defaultFundingIntervalMs: 8 * 3_600_000 };
     const a: LegSpec = { ...common, venue: spot, kind: 'spot', makerFee: o.spotFees.maker, takerFee: o.spotFees.taker, borrowRateHourly: s.borrowRateHourly, canShort: s.borrowRateHourly.gt(0) };
     const b: LegSpec = { ...common, venue: perp, kind: 'perp', makerFee: o.perpFees.maker, takerFee: o.perpFees.taker, borrowRateHourly: ZERO, canShort: true };
-    return { symbol: s.symbol, legs: { a, b }, orderQty: s.orderQty };
+    return { symbol: s.symbol, legs: { a, b }, orderQty: s.orderQty, deltaTolerance: s.deltaTolerance };
   });
   const journal = new InMemoryArbJournal();
   const strategy = new FundingArbStrategy(
@@ -270,6 +275,8 @@ export async function runArbBacktest(o: ArbBacktestOptions): Promise<ArbBacktest
       maxSendAttempts: 3,
       retryDelayMs: 30_000,
       maxEntryAttemptsPerFunding: o.maxEntryAttemptsPerFunding,
+      // every pair carries its own deltaTolerance; the settings-wide value is only their fallback
+      ...(o.risk ? { risk: { ...o.risk, deltaTolerance: ZERO } } : {}),
     },
     { scheduler, journal },
   );

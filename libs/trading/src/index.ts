@@ -13,7 +13,7 @@ export { distributePosition } from './reconciler';
 export { buildGridEngine, type GridEngineSettings } from './engine.factory';
 export { CountingMetrics } from './counting-metrics';
 export * as fundingArb from './funding-arb';
-export { FundingArbStrategy, InMemoryArbJournal, type FundingArbSettings, type ArbJournal, type PairSpec, type LegSpec, type ArbThresholds } from './funding-arb';
+export { FundingArbStrategy, InMemoryArbJournal, type FundingArbSettings, type ArbJournal, type PairSpec, type LegSpec, type ArbThresholds, type ArbRiskSettings, type WorkflowKind } from './funding-arb';
 export { SharedPortfolioLimiter, unlimitedPortfolio, type PortfolioLimiter, type PortfolioLimits, type PortfolioVerdict, type PortfolioBlockReason, type SymbolExposure } from './portfolio';
 export { AccountView, type AccountViewSettings, type AccountReading } from './account-view';
 export { AverageCostLedger } from './average-cost';

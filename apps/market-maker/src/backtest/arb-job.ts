@@ -64,6 +64,20 @@ export const arbConfigSchema = z
     decision_interval_ms: ms(300_000, 1000),
     funding_poll_ms: ms(60_000, 1000),
     max_entry_attempts_per_funding: z.number().int().min(1).default(1),
+    /** Position management (see `ArbRiskSettings`): rebalance beyond `delta_tolerance`, toxic-basis and emergency exits. */
+    risk: z
+      .object({
+        max_rebalance_attempts_per_funding: z.number().int().min(1).default(2),
+        max_adverse_basis: pos.default('0.02'),
+        emergency_liquidation_distance: pos.default('0.1'),
+        emergency_margin_ratio: pos.default('0.8'),
+        stop_opening_liquidation_distance: pos.default('0.15'),
+        stop_opening_margin_ratio: pos.default('0.6'),
+        poll_ms: ms(60_000, 1000),
+        recovery_ms: ms(3_600_000),
+      })
+      .strict()
+      .default({}),
     /** Driver step (market ms): both sims advance this much, then the strategy's timers run. */
     step_ms: ms(60_000, 1000),
     /** Path points within a 1-minute candle, both sims (market ms). */
@@ -206,6 +220,16 @@ export function arbOptionsFromJob(job: ArbJob, onProgress?: (p: BacktestProgress
     decisionIntervalMs: cfg.decision_interval_ms,
     fundingPollMs: cfg.funding_poll_ms,
     maxEntryAttemptsPerFunding: cfg.max_entry_attempts_per_funding,
+    risk: {
+      maxRebalanceAttemptsPerFunding: cfg.risk.max_rebalance_attempts_per_funding,
+      maxAdverseBasis: new Dec(cfg.risk.max_adverse_basis),
+      emergencyLiquidationDistance: new Dec(cfg.risk.emergency_liquidation_distance),
+      emergencyMarginRatio: new Dec(cfg.risk.emergency_margin_ratio),
+      stopOpeningLiquidationDistance: new Dec(cfg.risk.stop_opening_liquidation_distance),
+      stopOpeningMarginRatio: new Dec(cfg.risk.stop_opening_margin_ratio),
+      pollMs: cfg.risk.poll_ms,
+      recoveryMs: cfg.risk.recovery_ms,
+    },
     stepMs: cfg.step_ms,
     tickIntervalMs: cfg.tick_interval_ms,
     fromMs: job.fromMs,
