@@ -21,7 +21,7 @@ import { TestExchangeClient } from '../support/exchange-client';
 jest.setTimeout(300_000);
 const ETH_CSV = BTC_CSV.replace('BTCUSDT', 'ETHUSDT');
 const H = 3_600_000;
-const SPEED = '2400';
+const SPEED = '3600';
 const TOLERANCE = new Decimal('0.001'); // one perp step size of ETHUSDT
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -127,7 +127,7 @@ describe('funding arbitrage survives 30 SIGKILLs (between the legs and at random
       const point = i % 3 === 0 ? 'arb_between_legs' : i % 3 === 1 ? 'arb_after_first_send' : '';
       const mm = startApp('market-maker', point ? { ...mmEnv('0.5'), MM_CRASH_POINT: point, MM_CRASH_PROBABILITY: '1' } : mmEnv('0.5'), logDir, `mm-${i}`);
       procs.push(mm);
-      const died = await Promise.race([mm.exited.then(() => true), sleep(point ? 9000 : 1500 + rand() * 2500).then(() => false)]);
+      const died = await Promise.race([mm.exited.then(() => true), sleep(point ? 7000 : 1000 + rand() * 2000).then(() => false)]);
       if (died && point && mm.output().includes(`fault injection: SIGKILL at ${point}`)) kills[point as 'arb_between_legs' | 'arb_after_first_send']++;
       else {
         if (died) throw new Error(`market maker ${i} exited on its own:\n${mm.output().slice(-3000)}`);
@@ -166,8 +166,8 @@ describe('funding arbitrage survives 30 SIGKILLs (between the legs and at random
     process.stdout.write(`arb crash e2e: kills ${JSON.stringify(kills)}; workflows ${JSON.stringify(results)}\n`);
     expect(results.unfinished).toBeUndefined();
     expect(results.failed).toBeUndefined();
-    expect(results.hedged).toBeGreaterThanOrEqual(10);
-    expect(results.exited).toBeGreaterThanOrEqual(5);
+    expect(results.hedged).toBeGreaterThanOrEqual(8);
+    expect(results.exited).toBeGreaterThanOrEqual(4);
     expect(last.workflows).toEqual(results);
 
     // the venues (gRPC): spot ETH + perp ETH within one step of zero; the journal's legs equal the venues'
