@@ -88,6 +88,9 @@ const spotEnv = spotWanted
       PORT: String(spotPort),
       METRICS_PORT: String(Number(env.SPOT_METRICS_PORT || Number(env.METRICS_PORT || 9090) + 1)),
       SIM_MARKET: 'spot',
+      // no market maker arms a switch or acknowledges on the spot connector: it replays on its own
+      SIM_START: 'immediate',
+      SIM_LOCKSTEP: 'false',
       ...(env.SIM_STATE_FILE ? { SIM_STATE_FILE: env.SIM_STATE_FILE.replace(/(\.json)?$/, '-spot.json') } : {}),
     }
   : undefined;

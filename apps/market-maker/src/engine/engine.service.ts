@@ -242,7 +242,9 @@ export class EngineService implements OnApplicationShutdown {
     if (s === undefined) configured = [{ symbol: this.config.grid.symbol, status: 'active', grid: {}, source: 'config' }];
     else if (s === 'auto') {
       configured = [];
-      for (const symbol of await this.exchange.getSymbols()) configured.push({ symbol, status: 'active', grid: await this.autoGrid(symbol), source: 'auto' });
+      // the funding arbitrage's symbols on this connector are not grid symbols
+      const arb = new Set(this.config.funding_arb.enabled ? this.config.funding_arb.pairs.flatMap((p) => (['a', 'b'] as const).filter((l) => p.legs[l].venue === 'exchange').map((l) => p.legs[l].symbol ?? p.symbol)) : []);
+      for (const symbol of await this.exchange.getSymbols()) if (!arb.has(symbol)) configured.push({ symbol, status: 'active', grid: await this.autoGrid(symbol), source: 'auto' });
     } else configured = s.map((e) => ({ symbol: e.symbol, status: 'active', grid: overridesOf(e), source: 'config' }));
     return this.table.seed(configured);
   }
