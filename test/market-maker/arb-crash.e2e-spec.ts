@@ -1,7 +1,7 @@
 /**
  * Issue 10 acceptance 3 — crash safety of the funding arbitrage, end to end: a perp sim connector
  * (BTCUSDT for the grid, ETHUSDT for the arbitrage's perp leg, a crafted hourly funding file), a spot
- * sim connector (ETHUSDT, the spot leg), and the market maker running the grid and the arbitrage in
+ * sim connector (ETHUSDT, the spot leg, margin borrowing with hourly interest), and the market maker running the grid and the arbitrage in
  * one process. The market maker is SIGKILLed 30 times — between the first and second leg (fault
  * point `arb_between_legs`: first leg journaled, hedge not sent), right after the venue answered the
  * first leg (`arb_after_first_send`: outcome not journaled) and at random instants — and restarted
@@ -54,10 +54,14 @@ function shifted(dir: string, src: string, symbol: string, rows: number): { file
   return { file, start };
 }
 
-/** Hourly funding from the first data hour: two hours at 5 bp (enter, hold), one at 0.00001 bp (exit). */
+/**
+ * Hourly funding from the first data hour, in blocks of three: two hours at +5 bp (long spot + short
+ * perp: enter, hold), one at 0.00001 bp (exit), two at −5 bp (short spot on margin + long perp), one
+ * at 0.00001 bp (exit): both directions, entries and exits every few wall seconds.
+ */
 function fundingFile(dir: string, start: number): string {
   const rows = ['funding_time_ms,funding_rate'];
-  for (let k = 1; k < 400; k++) rows.push(`${start + k * H},${k % 3 === 0 ? '0.0000001' : '0.0005'}`);
+  for (let k = 1; k < 400; k++) rows.push(`${start + k * H},${k % 3 === 0 ? '0.0000001' : k % 6 < 3 ? '0.0005' : '-0.0005'}`);
   const file = path.join(dir, 'ETHUSDT-funding.csv');
   fs.writeFileSync(file, rows.join('\n') + '\n');
   return file;
@@ -89,7 +93,7 @@ funding_arb:
     - symbol: ETHUSDT
       order_qty: "0.05"
       legs:
-        a: { venue: spot, kind: spot, maker_fee: "0.001", taker_fee: "0.001", default_funding_interval_ms: 3600000 }
+        a: { venue: spot, kind: spot, maker_fee: "0.001", taker_fee: "0.001", borrow_rate_hourly: "0.0000042", can_short: true, default_funding_interval_ms: 3600000 }
         b: { venue: exchange, kind: perp, default_funding_interval_ms: 3600000 }
 `,
   );
@@ -111,7 +115,7 @@ describe('funding arbitrage survives 30 SIGKILLs (between the legs and at random
     const eth = shifted(logDir, ETH_CSV, 'ETHUSDT', 12000);
     const [perp, spot] = await Promise.all([
       connector(logDir, 'perp', { ...common, SIM_DATA: `BTCUSDT=${btc.file},ETHUSDT=${eth.file}`, SIM_FUNDING: `ETHUSDT=${fundingFile(logDir, eth.start)}` }),
-      connector(logDir, 'spot', { ...common, SIM_MARKET: 'spot', SIM_DATA: `ETHUSDT=${eth.file}` }),
+      connector(logDir, 'spot', { ...common, SIM_MARKET: 'spot', SIM_DATA: `ETHUSDT=${eth.file}`, SIM_SPOT_AUTO_BORROW: 'true', SIM_SPOT_INTEREST: 'ETH=0.0000042' }),
     ]);
     procs.push(perp.proc, spot.proc);
     clients.push(perp.client, spot.client);
@@ -173,14 +177,24 @@ describe('funding arbitrage survives 30 SIGKILLs (between the legs and at random
     expect(results.exited).toBeGreaterThanOrEqual(4);
     expect(last.workflows).toEqual(results);
 
-    // the venues (gRPC): spot ETH + perp ETH within one step of zero; the journal's legs equal the venues'
+    // both directions were taken: short perp (long spot) and short spot on margin (long perp)
+    expect(wfs.filter((w) => w.kind === 'entry' && w.finished?.result === 'hedged' && w.short === 'b').length).toBeGreaterThanOrEqual(2);
+    expect(wfs.filter((w) => w.kind === 'entry' && w.finished?.result === 'hedged' && w.short === 'a').length).toBeGreaterThanOrEqual(2);
+
+    // the venues: perp ETH position (gRPC GetPositions); spot ETH holding (gRPC GetBalance: free +
+    // locked) and its margin debt (the spot sim's HTTP status: the gRPC balance carries no debt);
+    // spot net = held − borrowed − interest. Net delta (perp + spot net) within one step of zero;
+    // the journal's legs reconcile with the venues exactly.
     const perpEth = new Decimal((await perp.client.call('GetPositions', { symbol: 'ETHUSDT' })).positions.find((p: any) => p.symbol === 'ETHUSDT')?.size?.value ?? '0');
-    const spotEth = new Decimal((await spot.client.call('GetBalance', { asset: 'ETH' })).balance?.value ?? '0');
+    const spotHeld = new Decimal((await spot.client.call('GetBalance', { asset: 'ETH' })).balance?.value ?? '0');
     const spotStatus = (await spot.status()).sim;
-    expect(spotStatus.balances.ETH?.borrowed ?? '0').toBe('0'); // no margin: gross = net
-    expect(perpEth.plus(spotEth).abs().lte(TOLERANCE)).toBe(true);
+    const ethBal = spotStatus.balances.ETH ?? { free: '0', locked: '0', borrowed: '0', interest: '0', interestAccrued: '0', net: '0' };
+    expect(spotHeld.toString()).toBe(new Decimal(ethBal.free).plus(ethBal.locked).toString());
+    expect(perpEth.plus(ethBal.net).abs().lte(TOLERANCE)).toBe(true);
     const legs = fundingArb.positionsFromJournal(wfs).get('ETHUSDT')!;
-    expect(legs.a.toString()).toBe(spotEth.toString());
+    // venue net = Σ spot fills − Σ interest charged (in ETH): the journal's spot leg is the net plus
+    // the interest accrued (an exit buys back the journaled quantity; auto-repay pays interest first)
+    expect(legs.a.toString()).toBe(new Decimal(ethBal.net).plus(ethBal.interestAccrued).toString());
     expect(legs.b.toString()).toBe(perpEth.toString());
 
     // venue-side: no client order id placed twice on either venue
