@@ -161,6 +161,22 @@ describe('funding arbitrage survives 30 SIGKILLs (between the legs and at random
       300,
     );
     const last = await arbStatus();
+    // /status shows each leg (venue, kind, position) and each workflow's state and steps
+    expect(last.pairs[0].legs.a).toMatchObject({ venue: 'spot', kind: 'spot', symbol: 'ETHUSDT' });
+    expect(last.pairs[0].legs.b).toMatchObject({ venue: 'exchange', kind: 'perp', symbol: 'ETHUSDT' });
+    expect(last.pairs[0].delta).toBe(new Decimal(last.pairs[0].legs.a.position).plus(last.pairs[0].legs.b.position).toString());
+    const shown = last.pairs[0].recentWorkflows.at(-1);
+    expect(shown.state).toMatch(/^(hedged|exited|compensated|aborted)$/);
+    expect(shown.steps.length).toBeGreaterThanOrEqual(2);
+    expect(shown.steps[0].clientOrderId).toBe(`${shown.id}-${shown.steps[0].step}`);
+    // metrics: the arbitrage gauges per symbol (quote and base units)
+    const metrics = await (await fetch(`http://127.0.0.1:${mmPort}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name}\\{symbol="ETHUSDT"[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(gauge('market_maker_arb_fees')).toBeGreaterThan(0);
+    expect(Math.abs(gauge('market_maker_arb_leg_delta'))).toBeLessThanOrEqual(TOLERANCE.toNumber());
+    expect(metrics).toMatch(/^market_maker_arb_leg_position\{symbol="ETHUSDT",leg="a"\} /m);
+    expect(metrics).toMatch(/^market_maker_arb_funding_received\{symbol="ETHUSDT"\} /m);
+    expect(metrics).toMatch(/^market_maker_arb_borrow_interest\{symbol="ETHUSDT"\} /m);
     await stopApp(mm);
 
     // the journal: every workflow finished, none failed (an unwind that could not complete)
