@@ -7,12 +7,13 @@
  * first leg (`arb_after_first_send`: outcome not journaled) and at random instants — and restarted
  * each time on the same SQLite file. At the end, read from the venues (gRPC) and the journal:
  * no unhedged position beyond one perp step, no client order id placed twice on either venue, every
- * workflow complete or compensated.
+ * workflow complete or compensated. A shorter run does the same with the journal on PostgreSQL.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import { DataSource } from 'typeorm';
 import Decimal from 'decimal.js';
 import { BTC_CSV, type AppProcess, freePort, httpJson, startApp, stopApp, waitFor } from '@mm/testing';
 import { fundingArb } from '@mm/trading';
@@ -100,13 +101,38 @@ funding_arb:
   return file;
 }
 
-describe('funding arbitrage survives 30 SIGKILLs (between the legs and at random instants)', () => {
+const PG_ADMIN = process.env.DATABASE_URL_TEST ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * `lives` market-maker lives killed; the journal on the SQLite file, or on PostgreSQL (`pg`: a fresh
+ * database of its own). Each fault point must fire at least `minFaults` times.
+ */
+const cases: [string, { lives: number; minFaults: number; pg: boolean }][] = [
+  ['30 SIGKILLs, journal on SQLite', { lives: 30, minFaults: 5, pg: false }],
+  ['9 SIGKILLs, journal on PostgreSQL', { lives: 9, minFaults: 2, pg: true }],
+];
+
+describe.each(cases)('funding arbitrage survives %s (between the legs and at random instants)', (_name, { lives, minFaults, pg }) => {
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opensqt-arbcrash-'));
+  const pgDb = `arb_crash_${process.pid}`;
+  const pgUrl = PG_ADMIN.replace(/\/[^/]*$/, `/${pgDb}`);
+  beforeAll(async () => {
+    if (!pg) return;
+    const admin = await new DataSource({ type: 'postgres', url: PG_ADMIN }).initialize();
+    await admin.query(`DROP DATABASE IF EXISTS ${pgDb}`);
+    await admin.query(`CREATE DATABASE ${pgDb}`);
+    await admin.destroy();
+  });
   const procs: AppProcess[] = [];
   const clients: TestExchangeClient[] = [];
   afterAll(async () => {
     for (const c of clients) c.close();
     await Promise.all(procs.map((p) => stopApp(p)));
+    if (pg) {
+      const admin = await new DataSource({ type: 'postgres', url: PG_ADMIN }).initialize();
+      await admin.query(`DROP DATABASE IF EXISTS ${pgDb}`);
+      await admin.destroy();
+    }
   });
 
   it('no unhedged position, no client order id twice, every workflow complete or compensated', async () => {
@@ -121,16 +147,16 @@ describe('funding arbitrage survives 30 SIGKILLs (between the legs and at random
     clients.push(perp.client, spot.client);
     const mmPort = await freePort();
     const sqlite = path.join(logDir, 'mm.sqlite');
-    const mmEnv = (entryApr: string) => ({ CONFIG_FILE: config(logDir, spot.address, entryApr), MM_PORT: String(mmPort), MM_HOST: '127.0.0.1', EXCHANGE_GRPC_ADDRESS: perp.address, SQLITE_PATH: sqlite });
+    const mmEnv = (entryApr: string) => ({ CONFIG_FILE: config(logDir, spot.address, entryApr), MM_PORT: String(mmPort), MM_HOST: '127.0.0.1', EXCHANGE_GRPC_ADDRESS: perp.address, SQLITE_PATH: sqlite, ...(pg ? { DATABASE_URL: pgUrl } : {}) });
     const arbStatus = () => httpJson<any>(`http://127.0.0.1:${mmPort}/status`).then((r) => r.body.fundingArb).catch(() => undefined);
 
     const kills = { arb_between_legs: 0, arb_after_first_send: 0, external: 0 };
     let rng = 20261129;
     const rand = () => (rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < lives; i++) {
       // a fixed pattern (fault, fault, random instant); in the last ten lives a fault point that has
       // fired fewer than 5 times takes the random instant's turn (a life can end before a first leg)
-      const short = i >= 20 && i % 3 === 2 ? (kills.arb_between_legs < 5 ? 'arb_between_legs' : kills.arb_after_first_send < 5 ? 'arb_after_first_send' : '') : '';
+      const short = i >= lives - 10 && i % 3 === 2 ? (kills.arb_between_legs < minFaults ? 'arb_between_legs' : kills.arb_after_first_send < minFaults ? 'arb_after_first_send' : '') : '';
       const point = i % 3 === 0 ? 'arb_between_legs' : i % 3 === 1 ? 'arb_after_first_send' : short;
       const mm = startApp('market-maker', point ? { ...mmEnv('0.5'), MM_CRASH_POINT: point, MM_CRASH_PROBABILITY: '1' } : mmEnv('0.5'), logDir, `mm-${i}`);
       procs.push(mm);
@@ -143,9 +169,9 @@ describe('funding arbitrage survives 30 SIGKILLs (between the legs and at random
       }
       await mm.exited;
     }
-    expect(kills.arb_between_legs + kills.arb_after_first_send + kills.external).toBe(30);
-    expect(kills.arb_between_legs).toBeGreaterThanOrEqual(5);
-    expect(kills.arb_after_first_send).toBeGreaterThanOrEqual(5);
+    expect(kills.arb_between_legs + kills.arb_after_first_send + kills.external).toBe(lives);
+    expect(kills.arb_between_legs).toBeGreaterThanOrEqual(minFaults);
+    expect(kills.arb_after_first_send).toBeGreaterThanOrEqual(minFaults);
 
     // Last life, no faults and no new entries (entry APR out of reach): it resumes or compensates what
     // the kills left unfinished; then it is stopped and the venues and the journal are read.
@@ -180,22 +206,31 @@ describe('funding arbitrage survives 30 SIGKILLs (between the legs and at random
     await stopApp(mm);
 
     // the journal: every workflow finished, none failed (an unwind that could not complete)
-    const db = new Database(sqlite, { readonly: true });
-    const rows = db.prepare('SELECT entry FROM arb_journal ORDER BY seq').all() as { entry: string }[];
-    db.close();
+    let rows: { entry: string }[];
+    if (pg) {
+      const ds = await new DataSource({ type: 'postgres', url: pgUrl }).initialize();
+      rows = await ds.query('SELECT entry FROM arb_journal ORDER BY seq');
+      await ds.destroy();
+      expect(fs.existsSync(sqlite)).toBe(false); // the journal really is on PostgreSQL
+    } else {
+      const db = new Database(sqlite, { readonly: true });
+      rows = db.prepare('SELECT entry FROM arb_journal ORDER BY seq').all() as { entry: string }[];
+      db.close();
+    }
     const wfs = [...fundingArb.foldJournal(rows.map((r) => JSON.parse(r.entry))).values()];
     const results: Record<string, number> = {};
     for (const w of wfs) results[w.finished?.result ?? 'unfinished'] = (results[w.finished?.result ?? 'unfinished'] ?? 0) + 1;
     process.stdout.write(`arb crash e2e: kills ${JSON.stringify(kills)}; workflows ${JSON.stringify(results)}\n`);
     expect(results.unfinished).toBeUndefined();
     expect(results.failed).toBeUndefined();
-    expect(results.hedged).toBeGreaterThanOrEqual(8);
-    expect(results.exited).toBeGreaterThanOrEqual(4);
+    const least = lives >= 30 ? { hedged: 8, exited: 4, perDirection: 2 } : { hedged: 2, exited: 1, perDirection: 1 };
+    expect(results.hedged).toBeGreaterThanOrEqual(least.hedged);
+    expect(results.exited).toBeGreaterThanOrEqual(least.exited);
     expect(last.workflows).toEqual(results);
 
     // both directions were taken: short perp (long spot) and short spot on margin (long perp)
-    expect(wfs.filter((w) => w.kind === 'entry' && w.finished?.result === 'hedged' && w.short === 'b').length).toBeGreaterThanOrEqual(2);
-    expect(wfs.filter((w) => w.kind === 'entry' && w.finished?.result === 'hedged' && w.short === 'a').length).toBeGreaterThanOrEqual(2);
+    expect(wfs.filter((w) => w.kind === 'entry' && w.finished?.result === 'hedged' && w.short === 'b').length).toBeGreaterThanOrEqual(least.perDirection);
+    expect(wfs.filter((w) => w.kind === 'entry' && w.finished?.result === 'hedged' && w.short === 'a').length).toBeGreaterThanOrEqual(least.perDirection);
 
     // the venues: perp ETH position (gRPC GetPositions); spot ETH holding (gRPC GetBalance: free +
     // locked) and its margin debt (the spot sim's HTTP status: the gRPC balance carries no debt);
