@@ -1,7 +1,7 @@
 import { type Candle, Dec, VirtualScheduler, dec } from '@mm/domain';
 import { type FundingPoint, SimExchange, SimSpotExchange, defaultSpotRules, defaultSymbolRules } from '@mm/sim-exchange';
 import { type ArbThresholds, CountingMetrics, FundingArbStrategy, type GridEngineSettings, InMemoryArbJournal, InMemoryStateStore, type PairSpec, SharedPortfolioLimiter, buildGridEngine } from '@mm/trading';
-import { arbPortfolioKey, portfolioCapCheck } from './arb-runner';
+import { arbExposure, arbPortfolioKey, portfolioCapCheck } from './arb-runner';
 
 /**
  * Acceptance 7 of issue 10: the grid (BTCUSDT) and the funding arbitrage (ETHUSDT, spot + perp legs)
@@ -94,7 +94,7 @@ async function run(withGrid: boolean) {
   const spotEth = spot.balances().find((b) => b.asset === 'ETH')?.free ?? new Dec(0);
   strategy.stop();
   if (withGrid) await grid.stop(false);
-  return { status, perpEth, spotEth, portfolio, gridOpen: (await perp.getOpenOrders('BTCUSDT')).length };
+  return { status, perpEth, spotEth, portfolio, perp, gridOpen: (await perp.getOpenOrders('BTCUSDT')).length };
 }
 
 describe('grid and funding arbitrage under one portfolio limiter (issue 10 acceptance 7)', () => {
@@ -109,12 +109,24 @@ describe('grid and funding arbitrage under one portfolio limiter (issue 10 accep
     expect(r.portfolio.blockedBySymbol[arbPortfolioKey('ETHUSDT')]?.portfolio_total_notional).toBe(1);
   });
 
-  it('without the grid exposure the same entry goes through: long 0.05 spot, short 0.05 perp', async () => {
+  it('without the grid exposure the same entry goes through: long 0.05 spot, short 0.05 perp; its exposure then limits the grid', async () => {
     const r = await run(false);
     expect(r.gridOpen).toBe(0);
     expect(r.status.position).toEqual({ a: '0.05', b: '-0.05' });
     expect(r.perpEth.toString()).toBe('-0.05');
     expect(r.spotEth.toString()).toBe('0.05');
     expect(r.portfolio.blocked.portfolio_total_notional).toBeUndefined();
+
+    // the other way round: the arbitrage's gross legs (0.1 ETH × 2000 = 200) are in the book the grid
+    // consults; with 1150 of cap the grid's fifth ≈ 200 buy no longer fits (4 × ≈ 200 + 200 ≤ 1150 < 5 × ≈ 200 + 200)
+    r.portfolio.report(arbPortfolioKey('ETHUSDT'), arbExposure({ a: new Dec(r.status.position.a), b: new Dec(r.status.position.b) }, dec('2000'), false, dec('0.05')));
+    expect(r.portfolio.snapshot().symbols[arbPortfolioKey('ETHUSDT')]).toEqual({ positionNotional: '200.00', openOpeningNotional: '0.00' });
+    const scheduler = new VirtualScheduler(r.perp.clock.now());
+    const grid = buildGridEngine({ venue: r.perp, store: new InMemoryStateStore('BTCUSDT', () => scheduler.now()), scheduler, metrics: new CountingMetrics(), portfolio: r.portfolio }, gridSettings('BTCUSDT'));
+    await grid.start();
+    await grid.whenIdle();
+    expect((await r.perp.getOpenOrders('BTCUSDT')).length).toBe(4);
+    expect(r.portfolio.blockedBySymbol.BTCUSDT?.portfolio_total_notional).toBeGreaterThanOrEqual(1);
+    await grid.stop(false);
   });
 });

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { Dec, type ExchangeVenue, type Scheduler, ZERO, dec, systemScheduler } from '@mm/domain';
 import { grpcClientCredentials, readSecret } from '@mm/platform';
-import { type AlertSink, FundingArbStrategy, type LegSpec, type PairSpec, type SharedPortfolioLimiter, fundingArb } from '@mm/trading';
+import { type AlertSink, FundingArbStrategy, type LegSpec, type PairSpec, type SharedPortfolioLimiter, type SymbolExposure, fundingArb } from '@mm/trading';
 import type { MmConfig } from '../mm.config';
 import { RemoteExchange } from '../exchange/remote-exchange';
 import type { MmMetrics } from '../http/mm.metrics';
@@ -29,6 +29,15 @@ export function portfolioCapCheck(portfolio: SharedPortfolioLimiter): fundingArb
       return v.ok ? null : `${v.reason}: ${v.detail}`;
     },
   };
+}
+
+/**
+ * What the arbitrage reports into the shared portfolio limiter for one pair: the gross position
+ * |a| + |b| (base units) valued at the legs' mid price, and, while a workflow is in flight, one entry's
+ * 2 × order quantity at mid as pending opening notional. The grid engines' cap checks see it.
+ */
+export function arbExposure(position: Record<'a' | 'b', Dec>, mid: Dec, inFlight: boolean, orderQty: Dec): SymbolExposure {
+  return { positionQty: position.a.abs().plus(position.b.abs()), markPrice: mid, openOpeningNotional: inFlight ? orderQty.mul(2).mul(mid) : ZERO };
 }
 
 /** Builds the library's pair specs from `funding_arb.pairs`, resolving each leg's connector by name. */
@@ -248,10 +257,7 @@ export class ArbRunner {
         const l = p.legs[id];
         if (q[id].isNegative() && l.borrowRateHourly.gt(0) && mid) this.interest.set(p.symbol, (this.interest.get(p.symbol) ?? ZERO).plus(q[id].abs().mul(mid).mul(l.borrowRateHourly).mul(dtH)));
       }
-      if (mid) {
-        const open = inFlight.get(p.symbol) ? p.orderQty.mul(2).mul(mid) : ZERO;
-        this.portfolio.report(arbPortfolioKey(p.symbol), { positionQty: q.a.abs().plus(q.b.abs()), markPrice: mid, openOpeningNotional: open });
-      }
+      if (mid) this.portfolio.report(arbPortfolioKey(p.symbol), arbExposure(q, mid, !!inFlight.get(p.symbol), p.orderQty));
       const m = this.metrics;
       const symbol = p.symbol;
       m.arbLegPosition.set({ symbol, leg: 'a' }, q.a.toNumber());
