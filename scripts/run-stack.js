@@ -15,7 +15,9 @@
  * for the sim SIM_STATE_FILE=data/sim-state.json (the sim account survives restarts like the market
  * maker's data/market-maker.sqlite does; `npm run reset` clears both; SIM_STATE_FILE= (empty) turns it off),
  * MM_LOCKSTEP=on and RATE_LIMIT_RPS=5000 / RATE_LIMIT_BURST=10000 with SIM_DATA (unless SIM_LOCKSTEP=false),
- * MM_SYMBOLS=auto when SIM_DATA names several symbols and the config file has no `symbols:` list.
+ * MM_SYMBOLS=auto when SIM_DATA names several symbols and the config file has no `symbols:` list;
+ * a second, spot sim connector when the config's funding arbitrage trades a leg on the venue `spot`
+ * (or SIM_SPOT=true), see `spotWanted` below.
  * No dependencies: plain Node.
  */
 const { spawn } = require('node:child_process');
@@ -57,6 +59,41 @@ const configText = (() => {
 if (simSymbols > 1 && !env.MM_SYMBOLS && !/^symbols\s*:/m.test(configText)) env.MM_SYMBOLS = 'auto';
 
 const grpcPort = Number(env.PORT || 50051); // the connector's gRPC port (its PORT setting)
+
+// Funding arbitrage with a spot leg (README "Funding-rate arbitrage in the market maker"): with the
+// sim, a second connector serves the spot market (SIM_MARKET=spot) when SIM_SPOT=true, or when the
+// config enables `funding_arb` (or MM_FUNDING_ARB=true) with a leg on the venue `spot` and no address
+// for it is given (MM_SPOT_GRPC_ADDRESS / venues.spot.address). Its gRPC port is SPOT_PORT (default
+// PORT + 1), its HTTP port SPOT_METRICS_PORT (default METRICS_PORT + 1); the market maker dials it
+// through MM_SPOT_GRPC_ADDRESS. Spot prices from SIM_SPOT_DATA, else derived from SIM_DATA.
+const spotWanted = (() => {
+  if (env.EXCHANGE !== 'sim') return false;
+  if (/^(true|1|yes|on)$/i.test(env.SIM_SPOT ?? '')) return true;
+  if (/^(false|0|no|off)$/i.test(env.SIM_SPOT ?? '') || env.MM_SPOT_GRPC_ADDRESS) return false;
+  let cfg = {};
+  try {
+    cfg = require('yaml').parse(configText) ?? {};
+  } catch {
+    return false; // the market maker reports the bad file itself
+  }
+  const arb = cfg.funding_arb ?? {};
+  const enabled = env.MM_FUNDING_ARB !== undefined ? /^(true|1|yes|on)$/i.test(env.MM_FUNDING_ARB) : arb.enabled === true || arb.enabled === 'true';
+  const onSpot = (arb.pairs ?? []).some((p) => ['a', 'b'].some((l) => p?.legs?.[l]?.venue === 'spot'));
+  return enabled && onSpot && !cfg.venues?.spot?.address;
+})();
+const spotPort = Number(env.SPOT_PORT || grpcPort + 1);
+const spotEnv = spotWanted
+  ? {
+      ...env,
+      PORT: String(spotPort),
+      METRICS_PORT: String(Number(env.SPOT_METRICS_PORT || Number(env.METRICS_PORT || 9090) + 1)),
+      SIM_MARKET: 'spot',
+      // no market maker arms a switch or acknowledges on the spot connector: it replays on its own
+      SIM_START: 'immediate',
+      SIM_LOCKSTEP: 'false',
+      ...(env.SIM_STATE_FILE ? { SIM_STATE_FILE: env.SIM_STATE_FILE.replace(/(\.json)?$/, '-spot.json') } : {}),
+    }
+  : undefined;
 const grpcHost = !env.GRPC_HOST || env.GRPC_HOST === '0.0.0.0' || env.GRPC_HOST === '::' ? '127.0.0.1' : env.GRPC_HOST;
 if (!env.EXCHANGE_GRPC_ADDRESS) env.EXCHANGE_GRPC_ADDRESS = `${grpcHost}:${grpcPort}`; // where the clients dial it
 
@@ -67,6 +104,7 @@ const paint = (code, s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
 
 const APPS = {
   connector: { main: 'dist/apps/exchange-connector/src/main.js', color: 36 }, // cyan
+  spot: { main: 'dist/apps/exchange-connector/src/main.js', color: 34, env: () => spotEnv }, // blue: the spot sim connector (funding arbitrage)
   'market-maker': { main: 'dist/apps/market-maker/src/main.js', color: 33 }, // yellow
   live: { main: 'dist/apps/live-server/src/main.js', color: 35 }, // magenta
 };
@@ -89,7 +127,7 @@ function start(name) {
     return shutdown();
   }
   // detached: the children get signals only from us, not twice from the terminal's Ctrl-C.
-  const proc = spawn(process.execPath, [file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn(process.execPath, [file], { cwd: ROOT, env: app.env?.() ?? env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const tag = paint(app.color, `[${name}]`.padEnd(TAG_WIDTH));
   for (const [stream, out] of [[proc.stdout, process.stdout], [proc.stderr, process.stderr]]) {
     readline.createInterface({ input: stream }).on('line', (line) => out.write(`${tag} ${line}\n`));
@@ -126,7 +164,7 @@ async function shutdown(signal = 'SIGTERM') {
   stopping = true;
   if (children.size) log(`stopping (${signal})…`);
   await Promise.all([stop('market-maker', signal), stop('live', signal)]);
-  await stop('connector', signal);
+  await Promise.all([stop('connector', signal), stop('spot', signal)]);
   process.exit(exitCode);
 }
 
@@ -161,6 +199,17 @@ async function main() {
     log(`connector gRPC port ${grpcHost}:${grpcPort} not accepting connections after ${START_TIMEOUT_MS / 1000} s`);
     exitCode = 1;
     return shutdown();
+  }
+  if (spotWanted) {
+    env.MM_SPOT_GRPC_ADDRESS = `${grpcHost}:${spotPort}`;
+    log(`funding arbitrage: spot sim connector on ${env.MM_SPOT_GRPC_ADDRESS} (SIM_MARKET=spot)`);
+    start('spot');
+    if (!(await waitForPort(spotPort, grpcHost, START_TIMEOUT_MS))) {
+      if (stopping) return;
+      log(`spot connector gRPC port ${grpcHost}:${spotPort} not accepting connections after ${START_TIMEOUT_MS / 1000} s`);
+      exitCode = 1;
+      return shutdown();
+    }
   }
   start('market-maker');
   start('live');

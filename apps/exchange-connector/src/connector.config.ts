@@ -333,6 +333,7 @@ export const CONNECTOR_ENV = [
  */
 export const CONNECTOR_EXTRA_ENV = [
   'SIM_TEST_BURST', // test-only HTTP hooks (http/test-hooks.controller.ts)
+  'SIM_SPOT', // scripts/run-stack.js: start a second, spot sim connector (funding arbitrage)
   'SIM_DATA_DIR', // docker-compose host folder of SIM_DATA files (interpolation variable)
 ] as const;
 

@@ -53,10 +53,8 @@ const symbolsSchema = z.preprocess(
   z.union([z.literal('auto'), z.array(symbolEntrySchema).min(1).max(50)]),
 );
 
-export const mmConfigSchema = z.object({
-  /** Prefix of every client order id of this strategy instance (2–8 lower-case alphanumerics). */
-  instance_id: z.string().regex(/^[a-z][a-z0-9]{1,7}$/, 'must be 2–8 lower-case alphanumerics starting with a letter').default('mm1'),
-  exchange: z
+/** One exchange connector (gRPC): address, token, TLS, connection settings. */
+export const connectorSchema = z
     .object({
       address: z.string().min(3).default('127.0.0.1:50051'),
       token: z.string().default(''),
@@ -73,7 +71,103 @@ export const mmConfigSchema = z.object({
       connect_attempts: z.coerce.number().int().min(1).max(100).default(10),
       request_timeout_ms: z.coerce.number().int().min(100).max(120000).default(5000),
     })
-    .default({}),
+    .strict();
+
+/** A fraction per year (0.1 = 10 %), may be negative where noted. */
+const aprString = decimalString();
+const ms = (min: number) => z.coerce.number().int().min(min);
+
+/** One leg of a `funding_arb` pair: which connector serves it and how it trades. */
+export const arbLegSchema = z
+  .object({
+    /** `exchange` (the main connector) or a name under `venues`. */
+    venue: z.string().min(1).default('exchange'),
+    /** Instrument on that venue; default the pair's symbol. */
+    symbol: z.string().regex(/^[A-Z0-9]{2,20}$/, 'must be an upper-case symbol like BTCUSDT').optional(),
+    /** `perp` legs pay/receive funding; `spot` legs have none (short only with margin borrowing). */
+    kind: z.enum(['perp', 'spot']),
+    maker_fee: decimalString({ gte: 0 }).default('0.0002'),
+    taker_fee: decimalString({ gte: 0 }).default('0.0005'),
+    /** Expected borrow interest while this leg is short, fraction of notional per hour (spot margin); 0 for perps. */
+    borrow_rate_hourly: decimalString({ gte: 0 }).default('0'),
+    /** May this leg be held short? Default: perp yes, spot no (set true where the venue lends the base asset). */
+    can_short: boolish.optional(),
+    /** `market` (taker) or `limit` (maker: GTC at last × (1 ∓ limit_offset), the rest cancelled after limit_timeout_ms). */
+    execution: z.enum(['market', 'limit']).default('market'),
+    limit_offset: decimalString({ gte: 0 }).default('0.0002'),
+    limit_timeout_ms: ms(1).default(30_000),
+    /** Funding interval used until the venue's data reveals the actual one, ms. */
+    default_funding_interval_ms: ms(1).default(8 * 3_600_000),
+  })
+  .strict();
+
+/** One `funding_arb` pair: a logical symbol traded on two legs. */
+export const arbPairSchema = z
+  .object({
+    symbol: z.string().regex(/^[A-Z0-9]{2,16}$/, 'must be 2–16 upper-case letters/digits like ETHUSDT'),
+    /** Base quantity of one entry per leg (base units). */
+    order_qty: decimalString({ gt: 0 }),
+    legs: z.object({ a: arbLegSchema, b: arbLegSchema }).strict(),
+  })
+  .strict();
+
+/**
+ * `funding_arb`: the funding-rate arbitrage strategy (README "Funding-rate arbitrage in the market
+ * maker"), run beside the grid engines in the same process, on other symbols, under the same
+ * portfolio caps. Times ms, APRs fractions per year.
+ */
+export const fundingArbSchema = z
+  .object({
+    enabled: boolish.default(false),
+    /** Which leg an entry sends first (and an exit closes first). */
+    first_leg: z.enum(['long', 'short']).default('long'),
+    decision_interval_ms: ms(100).default(60_000),
+    funding_poll_ms: ms(100).default(60_000),
+    max_send_attempts: z.coerce.number().int().min(1).max(10).default(3),
+    retry_delay_ms: ms(100).default(5_000),
+    max_entry_attempts_per_funding: z.coerce.number().int().min(1).max(100).default(1),
+    thresholds: z
+      .object({
+        entry_apr: aprString.default('0.15'),
+        exit_apr: aprString.default('0.03'),
+        min_above_threshold_ms: ms(0).default(0),
+        min_lead_before_funding_ms: ms(0).default(600_000),
+        expected_hold_ms: ms(1).default(7 * 24 * 3_600_000),
+        basis_haircut_apr: decimalString({ gte: 0 }).default('0.02'),
+        max_leg_price_spread: decimalString({ gte: 0 }).default('0.002'),
+        /** Funding data older than this blocks entries (must be > 0: the upstream's 0 skipped every decision). */
+        max_funding_age_ms: ms(1).default(180_000),
+      })
+      .strict()
+      .superRefine((t, ctx) => {
+        if (Number(t.exit_apr) > Number(t.entry_apr)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['exit_apr'], message: `must be ≤ entry_apr ${t.entry_apr}` });
+      })
+      .default({}),
+    pairs: z.array(arbPairSchema).max(20).default([]),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const seen = new Set<string>();
+    a.pairs.forEach((p, i) => {
+      if (seen.has(p.symbol)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pairs', i, 'symbol'], message: `duplicate pair ${p.symbol}` });
+      seen.add(p.symbol);
+      const canShort = (l: z.infer<typeof arbLegSchema>) => l.can_short ?? l.kind === 'perp';
+      if (!canShort(p.legs.a) && !canShort(p.legs.b)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pairs', i, 'legs'], message: 'no leg may be short (set can_short on a spot leg with margin borrowing, or use a perp leg)' });
+    });
+    if (a.enabled && a.pairs.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pairs'], message: 'enabled without pairs' });
+  })
+  .default({});
+
+export const mmConfigSchema = z.object({
+  /** Prefix of every client order id of this strategy instance (2–8 lower-case alphanumerics). */
+  instance_id: z.string().regex(/^[a-z][a-z0-9]{1,7}$/, 'must be 2–8 lower-case alphanumerics starting with a letter').default('mm1'),
+  exchange: connectorSchema.default({}),
+  /**
+   * Further connectors by name (one per market, e.g. `spot: { address: 127.0.0.1:50052 }`), for the
+   * legs of `funding_arb`. The name `exchange` is reserved for the connector above (the grid engines').
+   */
+  venues: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,15}$/, 'venue names are 1–16 of a-z0-9_ starting with a letter'), connectorSchema).default({}),
+  funding_arb: fundingArbSchema,
   database: z
     .object({
       /** postgres://… to use PostgreSQL; empty for the SQLite file. */
@@ -318,6 +412,22 @@ export const mmConfigSchema = z.object({
     })
     .default({}),
 });
+/**
+ * Cross-section checks of the whole config: every `funding_arb` leg names a known connector
+ * (`exchange` or a key of `venues`), and no arbitrage symbol is a grid symbol (the two strategies
+ * share the account and the portfolio caps, not a symbol).
+ */
+export const mmConfigChecked = mmConfigSchema.superRefine((c, ctx) => {
+  const venues = new Set(['exchange', ...Object.keys(c.venues)]);
+  const grid = new Set(Array.isArray(c.symbols) ? c.symbols.map((e) => e.symbol) : c.symbols === 'auto' ? [] : [c.grid.symbol]);
+  c.funding_arb.pairs.forEach((p, i) => {
+    for (const id of ['a', 'b'] as const)
+      if (!venues.has(p.legs[id].venue))
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['funding_arb', 'pairs', i, 'legs', id, 'venue'], message: `unknown venue "${p.legs[id].venue}" (known: ${[...venues].join(', ')}; add it under venues:)` });
+    if (c.funding_arb.enabled && grid.has(p.symbol))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['funding_arb', 'pairs', i, 'symbol'], message: `${p.symbol} is also a grid symbol; the arbitrage runs on other symbols` });
+  });
+});
 export type MmConfig = z.infer<typeof mmConfigSchema>;
 
 export const MM_ENV = [
@@ -370,6 +480,8 @@ export const MM_ENV = [
   ['MM_MAX_TOTAL_OPEN_ORDER_NOTIONAL', 'risk.exposure.max_total_open_order_notional'],
   ['MM_ACCOUNT_MAX_DRAWDOWN', 'risk.account.max_drawdown'],
   ['MM_ACCOUNT_MAX_STALE_MS', 'risk.account.max_stale_ms'],
+  ['MM_FUNDING_ARB', 'funding_arb.enabled'],
+  ['MM_SPOT_GRPC_ADDRESS', 'venues.spot.address'],
 ] as const;
 
 /**
@@ -377,7 +489,7 @@ export const MM_ENV = [
  * bound in MM_ENV or listed here, or the start fails with "unknown environment variable".
  */
 export const MM_EXTRA_ENV = [
-  'MM_CRASH_POINT', // test-only fault injection (engine.factory.ts)
+  'MM_CRASH_POINT', // test-only fault injection (engine.factory.ts; arb_* points: arb/arb-fault.ts)
   'MM_CRASH_PROBABILITY',
   'MM_FAULT_SYMBOL', // test-only fault injection into one symbol engine (engine.service.ts)
   'MM_FAULT_AFTER_TICKS',
@@ -404,7 +516,7 @@ export const MM_CONFIG = Symbol('MM_CONFIG');
 export function loadMmConfig(source: NodeJS.ProcessEnv = process.env): MmConfig {
   const env = withFileSecrets(source, MM_SECRET_ENV);
   const file = env.CONFIG_FILE ?? 'config/market-maker.yaml';
-  return loadConfig(mmConfigSchema, { file, required: !!env.CONFIG_FILE, env: MM_ENV, source: env, strictEnvPrefixes: MM_ENV_PREFIXES, extraEnv: MM_EXTRA_ENV });
+  return loadConfig(mmConfigChecked, { file, required: !!env.CONFIG_FILE, env: MM_ENV, source: env, strictEnvPrefixes: MM_ENV_PREFIXES, extraEnv: MM_EXTRA_ENV });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import type { ExchangeVenue } from '@mm/domain';
-import { SimExchange } from '@mm/sim-exchange';
+import { SimExchange, SimSpotExchange } from '@mm/sim-exchange';
 import { VENUE } from '../venue/venue.provider';
 import type { Response } from 'express';
 import { type Server, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, status as grpcStatus } from '@grpc/grpc-js';
@@ -189,7 +189,7 @@ export class HealthController {
       venue: this.venue.name,
       marketType: this.venue.marketType,
       ...this.health.status,
-      sim: this.venue instanceof SimExchange ? this.venue.status() : undefined,
+      sim: this.venue instanceof SimExchange || this.venue instanceof SimSpotExchange ? this.venue.status() : undefined,
     };
   }
 }

@@ -12,6 +12,7 @@ import { FillLogStore } from '../telemetry/fill-log.store';
 import { MmMetrics } from '../http/mm.metrics';
 import { AlertService, alertConfigFromEnv } from '../alerts';
 import { buildEngineFromConfig, clientIdSecret } from './engine.factory';
+import { ArbRunner } from '../arb/arb-runner';
 import { LockstepAcker, ReplayClock, type TapOptions, tapMarketEvents } from './lockstep';
 import { type SymbolRecord, SymbolTable } from './symbol-table';
 
@@ -85,6 +86,8 @@ export class EngineService implements OnApplicationShutdown {
   /** One account view for every symbol engine: one account poll per `risk.margin.check_interval_ms`, account drawdown and staleness (`risk.account.*`). */
   readonly accountView: AccountView;
   readonly table: SymbolTable;
+  /** The funding-rate arbitrage beside the grid engines (`funding_arb`), under the same portfolio limiter. */
+  readonly arb: ArbRunner;
   private readonly tapOptions: TapOptions = {};
   private readonly venue: ReturnType<typeof tapMarketEvents>;
   private readonly journal?: IntentJournal;
@@ -162,6 +165,7 @@ export class EngineService implements OnApplicationShutdown {
     this.accountView = new AccountView(this.exchange, this.clock, { pollIntervalMs: config.risk.margin.check_interval_ms, maxDrawdown: new Dec(config.risk.account.max_drawdown), maxStaleMs: config.risk.account.max_stale_ms }, new Logger('AccountView'));
     this.accountView.subscribe((r) => this.accountMetrics(r));
     this.table = new SymbolTable(dataSource);
+    this.arb = new ArbRunner(config, dataSource, this.exchange, this.portfolio, metrics, this.alerts);
     const entry = list?.find((e) => e.symbol === this.defaultSymbol);
     const rec: SymbolRecord = { symbol: this.defaultSymbol, status: 'active', grid: entry ? overridesOf(entry) : {}, source: 'config' };
     this.runners.set(rec.symbol, this.makeRunner(rec));
@@ -238,7 +242,9 @@ export class EngineService implements OnApplicationShutdown {
     if (s === undefined) configured = [{ symbol: this.config.grid.symbol, status: 'active', grid: {}, source: 'config' }];
     else if (s === 'auto') {
       configured = [];
-      for (const symbol of await this.exchange.getSymbols()) configured.push({ symbol, status: 'active', grid: await this.autoGrid(symbol), source: 'auto' });
+      // the funding arbitrage's symbols on this connector are not grid symbols
+      const arb = new Set(this.config.funding_arb.enabled ? this.config.funding_arb.pairs.flatMap((p) => (['a', 'b'] as const).filter((l) => p.legs[l].venue === 'exchange').map((l) => p.legs[l].symbol ?? p.symbol)) : []);
+      for (const symbol of await this.exchange.getSymbols()) if (!arb.has(symbol)) configured.push({ symbol, status: 'active', grid: await this.autoGrid(symbol), source: 'auto' });
     } else configured = s.map((e) => ({ symbol: e.symbol, status: 'active', grid: overridesOf(e), source: 'config' }));
     return this.table.seed(configured);
   }
@@ -353,6 +359,7 @@ export class EngineService implements OnApplicationShutdown {
         this.startHeartbeats();
       }
       for (const r of this.runners.values()) await this.startRunner(r);
+      await this.startArb();
     } else {
       // The replay starts with its first trading client (an armed switch or an acknowledgement, plus an
       // orders stream). Start the engines first and join only when their price and order streams are
@@ -363,6 +370,22 @@ export class EngineService implements OnApplicationShutdown {
       const tickers = await this.exchange.getTickers().catch(() => []);
       await this.lockstep!.join(tickers.find((t) => t.symbol === this.defaultSymbol)?.timestampMs ?? 1);
       if (this.config.dead_man.enabled) this.startHeartbeats();
+      await this.startArb();
+    }
+  }
+
+  /**
+   * Starts the funding arbitrage when `funding_arb.enabled` (after the grid engines: both share the
+   * portfolio limiter). A failed start is fatal (crash-only: a restart resumes from the journal).
+   */
+  private async startArb(): Promise<void> {
+    if (!this.arb.enabled) return;
+    try {
+      await this.arb.start();
+    } catch (e) {
+      this.arb.startError = (e as Error).message;
+      this.alerts.notify({ kind: 'strategy_crashed', level: 'CRITICAL', title: 'Funding arbitrage failed to start', message: (e as Error).message });
+      throw e;
     }
   }
 
@@ -657,6 +680,7 @@ export class EngineService implements OnApplicationShutdown {
         this.log.log(policy === 'cancel' ? `shutdown: orders cancelled, dead-man's switch disarmed (${symbol})` : `shutdown: dead-man's switch disarmed, orders left unprotected (${symbol})`);
       }
     }
+    await this.arb.stop();
     for (const u of this.fundingSubs.values()) u();
     await this.alerts.close();
     await this.exchange.close();

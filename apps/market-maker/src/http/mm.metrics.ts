@@ -64,6 +64,13 @@ export class MmMetrics {
   readonly accountDrawdown: Gauge<string>;
   readonly accountOpeningBlocked: Gauge<string>;
   readonly accountReadingAge: Gauge<string>;
+  // Funding arbitrage (apps/market-maker/src/arb):
+  readonly arbFundingReceived: Gauge<string>;
+  readonly arbBorrowInterest: Gauge<string>;
+  readonly arbFees: Gauge<string>;
+  readonly arbLegDelta: Gauge<string>;
+  readonly arbLegPosition: Gauge<string>;
+  readonly arbInFlight: Gauge<string>;
 
   /** @param registers where the series are registered (none: detached, for benchmarks). */
   constructor(registers: Registry[] = [defaultRegistry]) {
@@ -110,6 +117,12 @@ export class MmMetrics {
     this.accountDrawdown = g('market_maker_account_drawdown_ratio', 'Account equity below its peak: (peak - equity) / peak (ratio)', []);
     this.accountOpeningBlocked = g('market_maker_account_opening_blocked', '1 while account risk stops opening on every symbol', ['reason']);
     this.accountReadingAge = g('market_maker_account_reading_age_seconds', 'Age of the last good account reading, seconds', []);
+    this.arbFundingReceived = g('market_maker_arb_funding_received', "Funding received (+) / paid (-) by the arbitrage's perp legs as their venues report it, quote units (USDT)", ['symbol']);
+    this.arbBorrowInterest = g('market_maker_arb_borrow_interest', 'Expected borrow interest of the short spot leg at its configured hourly rate since the process started, quote units (USDT)', ['symbol']);
+    this.arbFees = g('market_maker_arb_fees', "Fees of every journaled arbitrage fill at the leg's configured maker/taker rate, quote units (USDT)", ['symbol']);
+    this.arbLegDelta = g('market_maker_arb_leg_delta', 'Net delta of the arbitrage: leg a + leg b signed positions, base units', ['symbol']);
+    this.arbLegPosition = g('market_maker_arb_leg_position', 'Signed position of one arbitrage leg from the workflow journal, base units', ['symbol', 'leg']);
+    this.arbInFlight = g('market_maker_arb_workflow_in_flight', '1 while an arbitrage entry or exit workflow of the symbol is unfinished', ['symbol']);
     this.engineRestarts = c('market_maker_engine_restarts_total', 'Supervisor restarts of a failed symbol engine', ['symbol']);
     this.engineUp = g('market_maker_engine_up', '1 while the symbol engine runs, 0 when paused, failed or waiting for its restart', ['symbol']);
     this.buildInfo = g('market_maker_build_info', 'Build information; value is always 1', ['version', 'node_version']);

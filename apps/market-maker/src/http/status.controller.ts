@@ -96,6 +96,8 @@ export class StatusController {
       // the account as the venue reports it, and the portfolio limiter's book shared by the engines
       account: await this.engine.account(),
       portfolio: this.engine.portfolio.snapshot(),
+      // funding arbitrage: each pair's legs (venue, position), delta, workflow in flight and recent workflows
+      fundingArb: this.engine.arb.status(),
     };
   }
 

@@ -5,8 +5,9 @@ import { type Dialect, buildEntities } from './entities';
 import { InitialSchema1732200000000 } from './migrations/1732200000000-initial-schema';
 import { EngineMeta1732300000000 } from './migrations/1732300000000-engine-meta';
 import { ActiveSymbols1764300000000 } from './migrations/1764300000000-active-symbols';
+import { ArbJournal1764400000000 } from './migrations/1764400000000-arb-journal';
 
-export const MIGRATIONS = [InitialSchema1732200000000, EngineMeta1732300000000, ActiveSymbols1764300000000];
+export const MIGRATIONS = [InitialSchema1732200000000, EngineMeta1732300000000, ActiveSymbols1764300000000, ArbJournal1764400000000];
 
 /** Default PostgreSQL statement and client query timeout, ms (`database.statement_timeout_ms`). */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;

@@ -99,6 +99,17 @@ export function buildEntities(dialect: Dialect) {
         updatedAt: { type: ts, name: 'updated_at' },
       },
     }),
+    new EntitySchema<ArbJournalRow>({
+      name: 'arb_journal',
+      columns: {
+        seq: { type: 'integer', primary: true, generated: 'increment' },
+        workflowId: { type: 'varchar', length: 40, name: 'workflow_id' },
+        kind: { type: 'varchar', length: 16 },
+        entry: { type: 'text' },
+        createdAt: { type: ts, name: 'created_at' },
+      },
+      indices: [{ name: 'arb_journal_workflow', columns: ['workflowId'] }],
+    }),
     new EntitySchema<MetaRow>({
       name: 'engine_meta',
       columns: {
@@ -126,4 +137,17 @@ export interface ActiveSymbolRow {
   grid: string;
   source: 'config' | 'auto' | 'operator';
   updatedAt: Date;
+}
+
+/**
+ * One row of `arb_journal`, the funding-arbitrage workflow journal (append-only): `seq` the append
+ * order, `workflow_id` the deterministic workflow id, `kind` the entry type (started, intent,
+ * outcome, finished), `entry` the JournalEntry as JSON (decimal strings), `created_at` wall time.
+ */
+export interface ArbJournalRow {
+  seq: number;
+  workflowId: string;
+  kind: string;
+  entry: string;
+  createdAt: Date;
 }

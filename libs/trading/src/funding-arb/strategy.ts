@@ -1065,7 +1065,7 @@ function toRequest(i: OrderIntent): OrderRequest {
   };
 }
 
-/** Compares a venue reply with its intent; returns what differs, or null when it matches. */
+/** Compares a venue reply with its intent; returns what differs, or null when it matches (reduce-only: only an unrequested one differs). */
 export function intentMismatch(i: OrderIntent, o: Order): string | null {
   const diffs: string[] = [];
   if (o.clientOrderId !== i.clientOrderId) diffs.push(`clientOrderId ${o.clientOrderId} ≠ ${i.clientOrderId}`);
@@ -1074,6 +1074,8 @@ export function intentMismatch(i: OrderIntent, o: Order): string | null {
   if (o.type !== i.type) diffs.push(`type ${o.type} ≠ ${i.type}`);
   if (!o.quantity.eq(new Dec(i.quantity))) diffs.push(`quantity ${o.quantity} ≠ ${i.quantity}`);
   if (i.price && !o.price.eq(new Dec(i.price))) diffs.push(`price ${o.price} ≠ ${i.price}`);
-  if (o.reduceOnly !== i.reduceOnly) diffs.push(`reduceOnly ${o.reduceOnly} ≠ ${i.reduceOnly}`);
+  // The gRPC Order message carries no reduce-only flag (a RemoteExchange reply always says false), so
+  // as in the grid's check (grid-book.ts) only a reduce-only order we did not ask for is foreign.
+  if (o.reduceOnly && !i.reduceOnly) diffs.push('reduce-only not requested');
   return diffs.length ? diffs.join(', ') : null;
 }
