@@ -7,11 +7,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Dec } from '@mm/domain';
 import { BTC_CSV, freePort, httpJson, waitFor } from '@mm/testing';
 import { stackEnv, startStack } from '../support/run-stack';
 
 jest.setTimeout(180_000);
 const ETH_CSV = BTC_CSV.replace('BTCUSDT', 'ETHUSDT');
+const TOKEN = 'op-token-run-stack-spot-0123456789';
 
 describe('npm start with a spot leg: a second sim connector', () => {
   it('starts the spot connector, and the market maker trades the grid and runs the arbitrage on both connectors', async () => {
@@ -35,6 +37,7 @@ funding_arb:
     );
     const { env, mmPort } = await stackEnv(dir, { SIM_DATA: `BTCUSDT=${BTC_CSV},ETHUSDT=${ETH_CSV}`, SIM_MAX_CANDLES: '3000', SIM_SPEED: '120', SIM_LOCKSTEP: 'false' });
     env.CONFIG_FILE = config;
+    env.OPERATOR_TOKEN = TOKEN;
     env.SPOT_PORT = String(await freePort());
     env.SPOT_METRICS_PORT = String(await freePort());
     const stack = startStack(env, mmPort);
@@ -59,6 +62,28 @@ funding_arb:
       const spot = await httpJson<any>(`http://127.0.0.1:${env.SPOT_METRICS_PORT}/status`);
       expect(spot.body.marketType).toBe('spot');
       expect(spot.body.sim.balances.USDT).toBeDefined();
+
+      // Operator exit of the arbitrage pair: token checked first, unknown pair 404, then exit pauses
+      // the pair's entries (and closes its legs if any) until resume.
+      const op = (p: string, token?: string) =>
+        fetch(`http://127.0.0.1:${mmPort}/operator/${p}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ reason: 'e2e' }),
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      expect((await op('arb/ETHUSDT/exit')).status).toBe(401);
+      expect((await op('arb/ETHUSDT/exit', 'wrong-token')).status).toBe(403);
+      expect((await op('arb/BTCUSDT/exit', TOKEN)).status).toBe(404);
+      const exit = await op('arb/ETHUSDT/exit', TOKEN);
+      expect(exit.status).toBe(202);
+      expect(exit.body.entriesBlocked).toContain('operator: e2e');
+      await waitFor('pair flat after the operator exit', async () => {
+        const p = (await status())?.fundingArb?.pairs?.[0];
+        return p !== undefined && new Dec(p.legs.a.position).isZero() && new Dec(p.legs.b.position).isZero() && !p.inFlight;
+      }, 60_000, 500);
+      const resumed = await op('arb/ETHUSDT/resume', TOKEN);
+      expect(resumed.status).toBe(200);
+      expect(resumed.body.entriesBlocked ?? null).toBeNull();
     } catch (e) {
       process.stderr.write(stack.output().slice(-4000));
       throw e;

@@ -107,6 +107,8 @@ export const arbPairSchema = z
     symbol: z.string().regex(/^[A-Z0-9]{2,16}$/, 'must be 2–16 upper-case letters/digits like ETHUSDT'),
     /** Base quantity of one entry per leg (base units). */
     order_qty: decimalString({ gt: 0 }),
+    /** Largest |net delta| (base units) before a rebalance; default 10 % of `order_qty` (rounded by the strategy to the step size). */
+    delta_tolerance: decimalString({ gte: 0 }).optional(),
     legs: z.object({ a: arbLegSchema, b: arbLegSchema }).strict(),
   })
   .strict();
@@ -141,6 +143,32 @@ export const fundingArbSchema = z
       .strict()
       .superRefine((t, ctx) => {
         if (Number(t.exit_apr) > Number(t.entry_apr)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['exit_apr'], message: `must be ≤ entry_apr ${t.entry_apr}` });
+      })
+      .default({}),
+    /**
+     * Position management of open pairs (`ArbRiskSettings`): rebalance beyond each pair's
+     * `delta_tolerance`, exit on toxic basis, emergency exit (reduce-only) on the perp leg's
+     * liquidation distance or its account's margin ratio. Fractions; times ms.
+     */
+    risk: z
+      .object({
+        enabled: boolish.default(true),
+        max_rebalance_attempts_per_funding: z.coerce.number().int().min(1).max(100).default(2),
+        /** Basis loss as a fraction of the long leg's notional at which the pair exits. */
+        max_adverse_basis: fraction.default('0.02'),
+        emergency_liquidation_distance: fraction.default('0.1'),
+        emergency_margin_ratio: fraction.default('0.8'),
+        stop_opening_liquidation_distance: fraction.default('0.15'),
+        stop_opening_margin_ratio: fraction.default('0.6'),
+        poll_ms: ms(100).default(5_000),
+        recovery_ms: ms(0).default(600_000),
+      })
+      .strict()
+      .superRefine((r, ctx) => {
+        if (Number(r.stop_opening_liquidation_distance) < Number(r.emergency_liquidation_distance))
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['stop_opening_liquidation_distance'], message: `must be ≥ emergency_liquidation_distance ${r.emergency_liquidation_distance}` });
+        if (Number(r.stop_opening_margin_ratio) > Number(r.emergency_margin_ratio))
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['stop_opening_margin_ratio'], message: `must be ≤ emergency_margin_ratio ${r.emergency_margin_ratio}` });
       })
       .default({}),
     pairs: z.array(arbPairSchema).max(20).default([]),

@@ -45,6 +45,12 @@ describe('funding_arb config', () => {
     expect(s.thresholds.entryApr).toEqual(dec('0.2'));
     expect(s.thresholds.maxFundingAgeMs).toBe(60_000);
     expect(s.decisionIntervalMs).toBe(500);
+    // position management is on by default; the pair's rebalance tolerance defaults to 10 % of order_qty
+    expect(s.risk).toMatchObject({ emergencyLiquidationDistance: dec('0.1'), emergencyMarginRatio: dec('0.8'), pollMs: 5_000 });
+    expect(pairs[0].deltaTolerance).toEqual(dec('0.005'));
+    const off = load(GOOD.replace('  pairs:', '  risk: { enabled: false }\n  pairs:').replace('order_qty: "0.05"', 'order_qty: "0.05"\n      delta_tolerance: "0.01"'));
+    expect(settingsFromConfig(off.funding_arb, pairsFromConfig(off.funding_arb, (n) => venues[n])).risk).toBeUndefined();
+    expect(pairsFromConfig(off.funding_arb, (n) => venues[n])[0].deltaTolerance).toEqual(dec('0.01'));
   });
 
   it('the spot address comes from MM_SPOT_GRPC_ADDRESS and the switch from MM_FUNDING_ARB', () => {
@@ -63,6 +69,9 @@ describe('funding_arb config', () => {
     [GOOD.replace('symbol: ETHUSDT', 'symbol: BTCUSDT'), /funding_arb\.pairs\.0\.symbol: BTCUSDT is also a grid symbol/],
     [GOOD.replace('order_qty: "0.05"', 'order_qty: "0.05"\n      qty: 1'), /funding_arb\.pairs(\.0)?\.qty: unknown key/],
     [GOOD.replace('address: 127.0.0.1:50052', 'adress: 127.0.0.1:50052'), /venues\.spot.*adress|Unrecognized key.*adress/],
+    [GOOD.replace('  pairs:', '  risk: { emergency_liquidation_distance: "0.2" }\n  pairs:'), /funding_arb\.risk\.stop_opening_liquidation_distance: must be ≥ emergency_liquidation_distance 0\.2/],
+    [GOOD.replace('  pairs:', '  risk: { max_adverse_basis: "2" }\n  pairs:'), /funding_arb\.risk\.max_adverse_basis: must be ≤ 1/],
+    [GOOD.replace('  pairs:', '  risk: { poll: 5 }\n  pairs:'), /funding_arb\.risk(\.poll)?: .*(unknown key|Unrecognized key).*poll|funding_arb\.risk\.poll: unknown key/],
   ])('a bad value is an error naming the key (%#)', (yaml, msg) => {
     expect(() => load(yaml)).toThrow(msg);
   });

@@ -53,7 +53,13 @@ export function pairsFromConfig(arb: ArbConfig, venueFor: (name: string) => Exch
     execution: l.execution === 'market' ? { type: 'MARKET' } : { type: 'LIMIT', offset: dec(l.limit_offset), timeoutMs: l.limit_timeout_ms },
     defaultFundingIntervalMs: l.default_funding_interval_ms,
   });
-  return arb.pairs.map((p) => ({ symbol: p.symbol, orderQty: dec(p.order_qty), legs: { a: leg(p.legs.a, p.symbol), b: leg(p.legs.b, p.symbol) } }));
+  return arb.pairs.map((p) => ({
+    symbol: p.symbol,
+    orderQty: dec(p.order_qty),
+    // default rebalance tolerance: 10 % of one entry's quantity
+    deltaTolerance: p.delta_tolerance !== undefined ? dec(p.delta_tolerance) : dec(p.order_qty).mul('0.1'),
+    legs: { a: leg(p.legs.a, p.symbol), b: leg(p.legs.b, p.symbol) },
+  }));
 }
 
 /** Strategy settings from `funding_arb` (snake_case config → the library's camelCase settings). */
@@ -77,6 +83,22 @@ export function settingsFromConfig(arb: ArbConfig, pairs: PairSpec[]): fundingAr
     maxSendAttempts: arb.max_send_attempts,
     retryDelayMs: arb.retry_delay_ms,
     maxEntryAttemptsPerFunding: arb.max_entry_attempts_per_funding,
+    ...(arb.risk.enabled
+      ? {
+          risk: {
+            // each pair carries its own tolerance (pairsFromConfig); this is only their fallback
+            deltaTolerance: ZERO,
+            maxRebalanceAttemptsPerFunding: arb.risk.max_rebalance_attempts_per_funding,
+            maxAdverseBasis: dec(arb.risk.max_adverse_basis),
+            emergencyLiquidationDistance: dec(arb.risk.emergency_liquidation_distance),
+            emergencyMarginRatio: dec(arb.risk.emergency_margin_ratio),
+            stopOpeningLiquidationDistance: dec(arb.risk.stop_opening_liquidation_distance),
+            stopOpeningMarginRatio: dec(arb.risk.stop_opening_margin_ratio),
+            pollMs: arb.risk.poll_ms,
+            recoveryMs: arb.risk.recovery_ms,
+          },
+        }
+      : {}),
   };
 }
 

@@ -106,6 +106,35 @@ export class OperatorController {
     return orchestrated(() => this.svc.removeSymbol(symbol, body?.position));
   }
 
+  /**
+   * Funding arbitrage: exit the pair's position (both legs, journaled, deterministic client order ids)
+   * and pause its entries until `arb/:symbol/resume`. 404 for a symbol that is not an arbitrage pair,
+   * 409 when the arbitrage is not running.
+   */
+  @Post('arb/:symbol/exit')
+  @HttpCode(202)
+  arbExit(@Param('symbol') symbol: string, @Body() body: { reason?: string } = {}) {
+    const strategy = this.arbStrategy(symbol);
+    strategy.requestExit(symbol, String(body?.reason ?? 'operator exit').slice(0, 200));
+    return strategy.status().find((s) => s.symbol === symbol);
+  }
+
+  /** Funding arbitrage: allow entries on the pair again after an operator exit. */
+  @Post('arb/:symbol/resume')
+  @HttpCode(200)
+  arbResume(@Param('symbol') symbol: string) {
+    const strategy = this.arbStrategy(symbol);
+    strategy.resumeEntries(symbol);
+    return strategy.status().find((s) => s.symbol === symbol);
+  }
+
+  private arbStrategy(symbol: string) {
+    const strategy = this.svc.arb.strategy;
+    if (!strategy) throw new ConflictException('funding arbitrage is not running (funding_arb.enabled)');
+    if (!strategy.status().some((s) => s.symbol === symbol)) throw new NotFoundException(`${symbol} is not a funding_arb pair`);
+    return strategy;
+  }
+
   @Get('slots')
   slots() {
     return this.svc.engine.listSlots();
