@@ -1,7 +1,7 @@
 /**
  * Jest: unit specs next to sources (*.spec.ts under apps/ and libs/), integration/e2e under test/
  * (*.e2e-spec.ts; they start dist/ apps, so `npm run build` first).
- *   npm test                         → build, proto check, every project (jest --runInBand)
+ *   npm test                         → build, proto check, every project (jest --maxWorkers=2, longest suites first)
  *   npm run test:unit                → jest --selectProjects unit
  *   npx jest --selectProjects e2e    → the e2e specs only
  * Both projects share the ts-jest transform and the @mm/<lib> path mapping from tsconfig.json.
@@ -20,6 +20,7 @@ const shared = {
 
 module.exports = {
   testTimeout: 60000,
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   projects: [
     { ...shared, displayName: 'unit', testRegex: '(apps|libs)/.*\\.spec\\.ts$' },
     { ...shared, displayName: 'e2e', testRegex: 'test/.*\\.e2e-spec\\.ts$' },
