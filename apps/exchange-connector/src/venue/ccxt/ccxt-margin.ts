@@ -58,7 +58,7 @@ function assetRow(r: Record<string, CcxtNum> & { asset?: string }): MarginAssetB
 
 /**
  * Binance margin (https://developers.binance.com/docs/margin_trading): ccxt sends `marginMode` →
- * POST /sapi/v1/margin/order (`isIsolated=TRUE` added for isolated); `sideEffectType` is passed
+ * POST /sapi/v1/margin/order (`isIsolated=true` added for isolated); `sideEffectType` is passed
  * through unchanged (ccxt sets it itself only for reduce-only orders, `AUTO_REPAY`). SELL
  * `MARGIN_BUY` borrows the shortfall of the base at placement; BUY `AUTO_REPAY` repays the debt of
  * the bought asset with the fill (interest first). Balances: GET /sapi/v1/margin/account
