@@ -5,7 +5,8 @@
  * - `SPOT_MARGIN=cross`: a SELL with no base on the account borrows it (the fake receives
  *   POST /sapi/v1/margin/order with `sideEffectType=MARGIN_BUY`); GetAccount then shows the BTCUSDT
  *   position negative by the borrowed base plus the interest owed, with `borrowed` and
- *   `borrow_interest` set; a BUY (`sideEffectType=AUTO_REPAY`) repays principal and interest.
+ *   `borrow_interest` set; a BUY (`sideEffectType=AUTO_REPAY`) repays principal and interest; a
+ *   reduce-only order only repays (never borrows).
  *   Nothing goes to the plain spot endpoints; the order stream is the margin user stream.
  * - `SPOT_MARGIN=isolated`: the same flow with `isIsolated=true` and the isolated account.
  * - Bad combinations exit non-zero naming the config key or the venue.
@@ -13,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import Decimal from 'decimal.js';
 import { freePort, startApp, stopApp, waitFor } from '@mm/testing';
 import { TestExchangeClient } from '../support/exchange-client';
@@ -115,6 +117,21 @@ function marginFlow(mode: 'cross' | 'isolated') {
       expect(p.borrowInterest).toBe('0');
       expect(p.size).toBe(qty.minus(debt).toFixed()); // what the rounding left over
       expect(e.borrowed('BTC').isZero() && e.interest('BTC').isZero()).toBe(true);
+    });
+
+    it('a reduce-only SELL only repays: sideEffectType=AUTO_REPAY, no borrowing, rejected for lack of base', async () => {
+      const e = c!.fake.engine;
+      const free = e.spotFree('BTC');
+      expect(free.lt('0.01')).toBe(true);
+      const err = await client.call('PlaceOrder', { ...marketOrder('SELL', '0.01', `reduce-${mode}`), reduceOnly: true }).then(
+        () => undefined,
+        (x: grpc.ServiceError) => x,
+      );
+      expect(err?.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(err?.details).toContain('insufficient balance');
+      const sent = orderCalls(c!.fake.calls, `reduce-${mode}`);
+      expect(sent.map((x) => [x.path, x.params.sideEffectType, x.params.reduceOnly])).toEqual([['/sapi/v1/margin/order', 'AUTO_REPAY', undefined]]);
+      expect(e.borrowed('BTC').isZero()).toBe(true);
     });
 
     it('went only to the margin endpoints, and the order stream is the margin user stream', async () => {

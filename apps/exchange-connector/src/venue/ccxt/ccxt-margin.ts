@@ -37,6 +37,8 @@ export interface SpotMarginMapping {
   route: Record<SpotMarginMode, Record<string, unknown>>;
   /** createOrder params per side: auto-borrow on SELL (borrow the base shortfall), auto-repay on BUY. */
   order: Record<'BUY' | 'SELL', Record<string, unknown>>;
+  /** createOrder params of a reduce-only order (either side): repay only, never borrow. */
+  reduceOnly: Record<string, unknown>;
   /** ccxt.pro `watchOrders` params selecting the margin account's user stream. */
   watchOrders: Record<SpotMarginMode, Record<string, unknown>>;
   /** REST endpoints ccxt hits with `route` (documentation and the fake venue's routes). */
@@ -59,7 +61,8 @@ function assetRow(r: Record<string, CcxtNum> & { asset?: string }): MarginAssetB
 /**
  * Binance margin (https://developers.binance.com/docs/margin_trading): ccxt sends `marginMode` →
  * POST /sapi/v1/margin/order (`isIsolated=true` added for isolated); `sideEffectType` is passed
- * through unchanged (ccxt sets it itself only for reduce-only orders, `AUTO_REPAY`). SELL
+ * through unchanged (ccxt sets it itself only for reduce-only orders, `AUTO_REPAY`, which is also
+ * what a reduce-only order gets here: it may repay, never borrow). SELL
  * `MARGIN_BUY` borrows the shortfall of the base at placement; BUY `AUTO_REPAY` repays the debt of
  * the bought asset with the fill (interest first). Balances: GET /sapi/v1/margin/account
  * `userAssets[]` (cross), GET /sapi/v1/margin/isolated/account `assets[].baseAsset/quoteAsset`
@@ -71,6 +74,8 @@ const BINANCE: SpotMarginMapping = {
   modes: ['cross', 'isolated'],
   route: { cross: { marginMode: 'cross' }, isolated: { marginMode: 'isolated' } },
   order: { SELL: { sideEffectType: 'MARGIN_BUY' }, BUY: { sideEffectType: 'AUTO_REPAY' } },
+  // What ccxt itself sends for a margin order with `reduceOnly` (the flag is dropped, AUTO_REPAY set).
+  reduceOnly: { sideEffectType: 'AUTO_REPAY' },
   watchOrders: { cross: { type: 'margin' }, isolated: { type: 'margin', marginMode: 'isolated' } },
   endpoints: {
     cross: { order: '/sapi/v1/margin/order', openOrders: '/sapi/v1/margin/openOrders', myTrades: '/sapi/v1/margin/myTrades', account: '/sapi/v1/margin/account', stream: '/sapi/v1/userListenToken' },

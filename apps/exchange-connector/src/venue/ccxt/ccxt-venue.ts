@@ -342,12 +342,14 @@ export class CcxtVenue implements ExchangeVenue {
     const rules = symbolRulesOf(v, this.ex.precisionMode);
     validateOrderRequest(req, rules, req.type === 'MARKET' ? await this.getLatestPrice(req.symbol).catch(() => undefined) : undefined);
     const amount = req.quantity.div(v.contractSize).toString();
-    const params: Record<string, unknown> = this.opts.spotMargin ? this.acct(this.opts.spotMargin.mapping.order[req.side]) : {};
+    const margin = this.opts.spotMargin?.mapping;
+    // Spot margin: auto-borrow / auto-repay per side; a reduce-only order only repays (never borrows).
+    const params: Record<string, unknown> = margin ? this.acct(req.reduceOnly ? margin.reduceOnly : margin.order[req.side]) : {};
     if (cid) params.clientOrderId = cid;
     const postOnly = req.postOnly === true || req.timeInForce === 'GTX';
     if (postOnly) params.postOnly = true;
     else if (req.timeInForce && req.timeInForce !== 'GTC') params.timeInForce = req.timeInForce;
-    if (req.reduceOnly) params.reduceOnly = true;
+    if (req.reduceOnly && !margin) params.reduceOnly = true;
     let raw: CcxtOrder;
     try {
       raw = await this.ex.createOrder(
