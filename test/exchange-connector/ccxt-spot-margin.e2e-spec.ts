@@ -59,6 +59,9 @@ function marginFlow(mode: 'cross' | 'isolated') {
       c = await startCcxtConnector('binance', logDir, { MARKET_TYPE: 'spot', SPOT_MARGIN: mode });
       client = new TestExchangeClient(c.address);
       client.stream('SubscribeOrders', {}, (u: { clientOrderId: string; status: string }) => updates.push({ clientOrderId: u.clientOrderId, status: u.status }));
+      // The connector starts the venue order stream (margin listenToken) when the first client subscribes:
+      // once the fake saw it, our subscription is registered and no order event can be missed.
+      await waitFor('order stream subscribed', async () => c!.fake.calls.some((x) => x.path === '/sapi/v1/userListenToken'), 15_000, 50);
     });
     afterAll(async () => {
       client?.close();
@@ -134,6 +137,25 @@ function marginFlow(mode: 'cross' | 'isolated') {
       expect(e.borrowed('BTC').isZero()).toBe(true);
     });
 
+    it('a resting margin order: GetOpenOrders, CancelOrder and GetOrder through the margin endpoints', async () => {
+      const e = c!.fake.engine;
+      const i = e.inst('BTCUSDT');
+      const price = i.price.mul('0.9').div(i.tick).floor().mul(i.tick).toFixed();
+      const before = c!.fake.calls.length;
+      const o = await client.call('PlaceOrder', { ...marketOrder('BUY', '0.001', `rest-${mode}`), type: 'ORDER_TYPE_LIMIT', price: { value: price } });
+      const open = (await client.call('GetOpenOrders', { symbol: 'BTCUSDT' })).orders;
+      expect(open.map((x: { clientOrderId: string }) => x.clientOrderId)).toEqual([`rest-${mode}`]);
+      await client.call('CancelOrder', { symbol: 'BTCUSDT', orderId: o.orderId }); // CancelOrderResponse is empty
+      expect(e.orders.get(o.orderId)?.status).toBe('canceled');
+      expect((await client.call('GetOrder', { symbol: 'BTCUSDT', clientOrderId: `rest-${mode}` })).status).toBe('ORDER_STATUS_CANCELED');
+      const paths = c!.fake.calls.slice(before).map((x) => `${x.method} ${x.path}`);
+      expect(paths).toEqual(expect.arrayContaining(['POST /sapi/v1/margin/order', 'GET /sapi/v1/margin/openOrders', 'DELETE /sapi/v1/margin/order', 'GET /sapi/v1/margin/order']));
+      expect(paths.filter((p) => p.includes('/api/v3/order') || p.includes('/api/v3/openOrders'))).toEqual([]);
+      const cancelCall = c!.fake.calls.slice(before).find((x) => x.method === 'DELETE')!;
+      if (mode === 'isolated') expect(cancelCall.params.isIsolated).toBe('true');
+      else expect(cancelCall.params.isIsolated).toBeUndefined();
+    });
+
     it('went only to the margin endpoints, and the order stream is the margin user stream', async () => {
       const paths = c!.fake.calls.map((x) => `${x.method} ${x.path}`);
       expect(paths.filter((p) => p.startsWith('POST /api/v3/order') || p === 'GET /api/v3/account' || p.startsWith('GET /api/v3/openOrders'))).toEqual([]);
@@ -142,7 +164,11 @@ function marginFlow(mode: 'cross' | 'isolated') {
       if (mode === 'isolated') expect(c!.fake.calls.find((x) => x.path === '/sapi/v1/userListenToken')!.params).toMatchObject({ symbol: 'BTCUSDT', isIsolated: 'true' });
       await waitFor(
         'both fills on the order stream',
-        async () => [`short-${mode}`, `cover-${mode}`].every((cid) => updates.some((u) => u.clientOrderId === cid && u.status === 'ORDER_STATUS_FILLED')),
+        async () => {
+          const ok = [`short-${mode}`, `cover-${mode}`].every((cid) => updates.some((u) => u.clientOrderId === cid && u.status === 'ORDER_STATUS_FILLED'));
+          if (!ok && process.env.DEBUG_MARGIN) process.stderr.write(`${JSON.stringify(updates)}\n`);
+          return ok;
+        },
         15_000,
         100,
       );
