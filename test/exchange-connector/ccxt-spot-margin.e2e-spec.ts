@@ -158,7 +158,7 @@ function marginFlow(mode: 'cross' | 'isolated') {
 
     it('went only to the margin endpoints, and the order stream is the margin user stream', async () => {
       const paths = c!.fake.calls.map((x) => `${x.method} ${x.path}`);
-      expect(paths.filter((p) => p.startsWith('POST /api/v3/order') || p === 'GET /api/v3/account' || p.startsWith('GET /api/v3/openOrders'))).toEqual([]);
+      expect(paths.filter((p) => p.startsWith('POST /api/v3/order') || p === 'GET /api/v3/account' || p.startsWith('GET /api/v3/openOrders') || p.startsWith('GET /api/v3/myTrades'))).toEqual([]);
       expect(paths).toContain(mode === 'cross' ? 'GET /sapi/v1/margin/account' : 'GET /sapi/v1/margin/isolated/account');
       expect(paths).toContain('POST /sapi/v1/userListenToken');
       if (mode === 'isolated') expect(c!.fake.calls.find((x) => x.path === '/sapi/v1/userListenToken')!.params).toMatchObject({ symbol: 'BTCUSDT', isIsolated: 'true' });

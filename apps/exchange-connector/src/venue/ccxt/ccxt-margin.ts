@@ -64,7 +64,8 @@ function assetRow(r: Record<string, CcxtNum> & { asset?: string }): MarginAssetB
  * through unchanged (ccxt sets it itself only for reduce-only orders, `AUTO_REPAY`, which is also
  * what a reduce-only order gets here: it may repay, never borrow). SELL
  * `MARGIN_BUY` borrows the shortfall of the base at placement; BUY `AUTO_REPAY` repays the debt of
- * the bought asset with the fill (interest first). Balances: GET /sapi/v1/margin/account
+ * the bought asset with the fill (interest first). Not `AUTO_BORROW_REPAY` on both sides: on a BUY it
+ * would also borrow the quote a buy lacks (a leveraged long), which the arb legs never want. Balances: GET /sapi/v1/margin/account
  * `userAssets[]` (cross), GET /sapi/v1/margin/isolated/account `assets[].baseAsset/quoteAsset`
  * (isolated), each with `free`, `locked`, `borrowed`, `interest`, `netAsset`. Order pushes: ccxt.pro
  * needs `type: 'margin'` (else it subscribes the plain spot stream): POST /sapi/v1/userListenToken,
