@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { z } from 'zod';
-import { boolish, decimalString, loadConfig } from '@mm/platform';
+import { ConfigError, boolish, decimalString, loadConfig } from '@mm/platform';
 
 /**
  * Connector settings. Sources, lowest precedence first: YAML file at `$CONNECTOR_CONFIG`
@@ -70,6 +70,13 @@ export const connectorConfigSchema = z.object({
       orderIdMapFile: z.string().optional(),
       /** Start even if the API key can withdraw (README "Going live": the connector refuses such keys by default). */
       allowWithdrawKey: boolish.default(false),
+      /**
+       * `MARKET_TYPE=spot` only: trade the spot margin account (README "Funding arbitrage on real
+       * venues"): `cross` or `isolated` margin, orders with auto-borrow on SELL and auto-repay on BUY,
+       * GetAccount positions net of the borrowed base and interest. `off` = the plain spot account.
+       * Venues without spot margin in the mapping (`SPOT_MARGIN` in ccxt-margin.ts) refuse to start.
+       */
+      spotMargin: z.enum(['off', 'cross', 'isolated']).default('off'),
     })
     .default({}),
   sim: z
@@ -299,6 +306,7 @@ export const CONNECTOR_ENV = [
   ['CCXT_SANDBOX', 'ccxt.sandbox'],
   ['ORDER_ID_MAP_FILE', 'ccxt.orderIdMapFile'],
   ['ALLOW_WITHDRAW_KEY', 'ccxt.allowWithdrawKey'],
+  ['SPOT_MARGIN', 'ccxt.spotMargin'],
   ['STREAM_STALE_PRICE_MS', 'streams.staleAfterMs.price'],
   ['STREAM_STALE_KLINES_MS', 'streams.staleAfterMs.klines'],
   ['STREAM_STALE_ORDERS_MS', 'streams.staleAfterMs.orders'],
@@ -344,7 +352,7 @@ export const CONNECTOR_CONFIG = Symbol('CONNECTOR_CONFIG');
 
 /** @throws ConfigError naming the bad key. */
 export function loadConnectorConfig(env: NodeJS.ProcessEnv = process.env): ConnectorConfig {
-  return loadConfig(connectorConfigSchema, {
+  const cfg = loadConfig(connectorConfigSchema, {
     file: env.CONNECTOR_CONFIG,
     required: !!env.CONNECTOR_CONFIG,
     env: CONNECTOR_ENV,
@@ -352,6 +360,26 @@ export function loadConnectorConfig(env: NodeJS.ProcessEnv = process.env): Conne
     strictEnvPrefixes: CONNECTOR_ENV_PREFIXES,
     extraEnv: CONNECTOR_EXTRA_ENV,
   });
+  checkSpotMargin(cfg, env);
+  return cfg;
+}
+
+/**
+ * Cross-field rules of `ccxt.spotMargin` (env `SPOT_MARGIN`): only with a ccxt venue and
+ * `marketType: spot`; `isolated` needs exactly one symbol in `ccxt.symbols` (an isolated margin
+ * account and its order stream belong to one pair). Venue support is checked by the ccxt factory.
+ * @throws ConfigError naming `ccxt.spotMargin` (or `ccxt.symbols`).
+ */
+function checkSpotMargin(cfg: ConnectorConfig, env: NodeJS.ProcessEnv): void {
+  const mode = cfg.ccxt.spotMargin;
+  if (mode === 'off') return;
+  const hint = env.SPOT_MARGIN !== undefined ? ' (from env SPOT_MARGIN)' : '';
+  if (cfg.exchange === 'sim' || cfg.exchange === 'paper')
+    throw new ConfigError('ccxt.spotMargin', `${mode} needs a real venue through ccxt, not exchange=${cfg.exchange} (the sim spot market uses sim.spotAutoBorrow)${hint}`);
+  if (cfg.marketType !== 'spot')
+    throw new ConfigError('ccxt.spotMargin', `${mode} is only valid with marketType=spot (MARKET_TYPE=spot), got marketType=${cfg.marketType}${hint}`);
+  if (mode === 'isolated' && cfg.ccxt.symbols.length !== 1)
+    throw new ConfigError('ccxt.symbols', `spotMargin=isolated needs exactly one symbol (CCXT_SYMBOLS), got ${cfg.ccxt.symbols.length || 'none'}`);
 }
 
 /**

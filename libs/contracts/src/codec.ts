@@ -365,6 +365,8 @@ export function positionToWire(p: Position): pb.Position {
     haircut: undefined,
     narrativeSector: '',
     fundingPnl: p.fundingPnl ? toDec(p.fundingPnl) : undefined,
+    borrowed: p.borrowed ? toDec(p.borrowed) : undefined,
+    borrowInterest: p.borrowInterest ? toDec(p.borrowInterest) : undefined,
   };
 }
 export function positionFromWire(p: pb.Position): Position {
@@ -378,6 +380,8 @@ export function positionFromWire(p: pb.Position): Position {
     marginType: p.marginType === 'isolated' ? 'isolated' : 'cross',
     liquidationPrice: fromDec(p.liquidationPrice, 'liquidation_price', false),
     ...(p.fundingPnl ? { fundingPnl: fromDec(p.fundingPnl, 'funding_pnl', false) } : {}),
+    ...(p.borrowed ? { borrowed: fromDec(p.borrowed, 'borrowed', false) } : {}),
+    ...(p.borrowInterest ? { borrowInterest: fromDec(p.borrowInterest, 'borrow_interest', false) } : {}),
   };
 }
 

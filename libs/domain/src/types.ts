@@ -133,6 +133,13 @@ export interface Position {
    * account's `fundingPnl`.
    */
   fundingPnl?: Dec;
+  /**
+   * Spot margin account: base asset borrowed (principal outstanding, base units), when the venue
+   * reports a margin account (wire `borrowed`). `size` is already net of it and of `borrowInterest`.
+   */
+  borrowed?: Dec;
+  /** Spot margin account: interest owed on the borrowed base (accrued, unpaid, base units; wire `borrow_interest`). */
+  borrowInterest?: Dec;
 }
 
 /** Account totals in the quote/settlement asset (USDT for USD-M). */

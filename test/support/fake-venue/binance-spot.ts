@@ -5,8 +5,8 @@
  * `/api/v3/exchangeInfo` (`cryptofeed_BINANCE_0`). The engine runs in spot mode (base + quote balances).
  */
 import Decimal from 'decimal.js';
-import { FakeError, type FInstrument, type FOrder, type FTrade } from './engine';
-import { type FakeContext, type FakeDialect, type FakeRequest, type FakeSocket, recorded } from './server';
+import { FakeError, type FakeEngine, type FInstrument, type FOrder, type FTrade, type MarginSideEffect } from './engine';
+import { type FakeContext, type FakeDialect, type FakeRequest, type FakeResponse, type FakeSocket, recorded } from './server';
 import { binanceBase, tickerJson } from './binance';
 
 const s = (d: Decimal) => d.toFixed();
@@ -53,6 +53,134 @@ function tradeJson(t: FTrade) {
     isMaker: t.maker,
     isBestMatch: true,
   };
+}
+
+/** One margin asset row (`userAssets[]` of GET /sapi/v1/margin/account, `baseAsset`/`quoteAsset` of the isolated account). */
+function marginAssetJson(e: FakeEngine, asset: string) {
+  const total = e.spotBalance(asset);
+  const free = e.spotFree(asset);
+  const borrowed = e.borrowed(asset);
+  const interest = e.interest(asset);
+  return { asset, borrowed: s(borrowed), free: s(free), interest: s(interest), locked: s(total.minus(free)), netAsset: s(total.minus(borrowed).minus(interest)) };
+}
+
+/** Σ liabilities in BTC at the fake's prices (for the account-level `totalLiabilityOfBtc` style fields). */
+function inBtc(e: FakeEngine, asset: string, amount: Decimal): Decimal {
+  if (asset === 'BTC') return amount;
+  const btc = e.instruments.get('BTCUSDT')?.price ?? new Decimal(1);
+  if (asset === 'USDT') return amount.div(btc);
+  const i = e.instruments.get(`${asset}USDT`);
+  return i ? amount.mul(i.price).div(btc) : new Decimal(0);
+}
+
+const SIDE_EFFECTS = new Set<MarginSideEffect>(['NO_SIDE_EFFECT', 'MARGIN_BUY', 'AUTO_REPAY', 'AUTO_BORROW_REPAY']);
+
+/**
+ * Binance spot margin REST (https://developers.binance.com/docs/margin_trading): orders, open orders,
+ * order query, cancel, trades, cross and isolated accounts, and the listenToken of the margin user
+ * stream. Margin orders trade the engine's one account, with `sideEffectType` borrow/repay.
+ */
+function marginRest(req: FakeRequest, ctx: FakeContext): FakeResponse | undefined {
+  const e = ctx.engine;
+  const q = (k: string) => req.query.get(k) ?? (req.body[k] as string | undefined) ?? undefined;
+  const isolated = String(q('isIsolated') ?? 'FALSE').toUpperCase() === 'TRUE';
+  const marginOrder = (o: FOrder) => ({ ...orderJson(o), isIsolated: isolated });
+  switch (`${req.method} ${req.path}`) {
+    case 'POST /sapi/v1/margin/order': {
+      const t = String(q('type'));
+      const type = t === 'MARKET' ? 'market' : 'limit';
+      const se = String(q('sideEffectType') ?? 'NO_SIDE_EFFECT') as MarginSideEffect;
+      if (!SIDE_EFFECTS.has(se)) return { status: 400, body: { code: -1102, msg: `Illegal characters found in parameter 'sideEffectType'; legal range is '${[...SIDE_EFFECTS].join(', ')}'.` } };
+      const o = e.place({
+        instId: q('symbol')!,
+        side: String(q('side')).toLowerCase() as 'buy' | 'sell',
+        type,
+        qty: new Decimal(q('quantity')!),
+        price: type === 'limit' ? new Decimal(q('price')!) : undefined,
+        clientId: q('newClientOrderId'),
+        tif: t === 'LIMIT_MAKER' ? 'GTX' : ((q('timeInForce') as FOrder['tif']) ?? 'GTC'),
+        sideEffect: se,
+      });
+      const i = e.inst(o.instId);
+      const borrowed = o.borrowedAtPlace && o.borrowedAtPlace.gt(0) ? { marginBuyBorrowAmount: s(o.borrowedAtPlace), marginBuyBorrowAsset: o.side === 'sell' ? i.base : i.quote } : {};
+      return { body: { ...marginOrder(o), transactTime: o.createdAt, ...borrowed, fills: [] } };
+    }
+    case 'DELETE /sapi/v1/margin/order': {
+      const id = q('orderId') ?? e.findByClientId(q('origClientOrderId') ?? '')?.id ?? '';
+      if (!e.orders.get(id)) throw new FakeError('not_open', 'unknown order');
+      return { body: { ...marginOrder(e.cancel(id)), origClientOrderId: e.orders.get(id)!.clientId } };
+    }
+    case 'GET /sapi/v1/margin/order': {
+      const o = q('orderId') ? e.orders.get(q('orderId')!) : e.findByClientId(q('origClientOrderId') ?? '');
+      if (!o) throw new FakeError('not_found', 'no order');
+      return { body: marginOrder(o) };
+    }
+    case 'GET /sapi/v1/margin/openOrders':
+      return { body: e.open(q('symbol')).map(marginOrder) };
+    case 'GET /sapi/v1/margin/myTrades': {
+      const since = Number(q('startTime') ?? 0);
+      return { body: e.trades.filter((t) => (!q('symbol') || t.instId === q('symbol')) && t.time >= since).map((t) => ({ ...tradeJson(t), isIsolated: isolated })) };
+    }
+    case 'GET /sapi/v1/margin/account': {
+      const assets = [...new Set([e.walletAsset, ...[...e.instruments.values()].map((i) => i.base)])];
+      const rows = assets.map((a) => marginAssetJson(e, a));
+      let total = new Decimal(0);
+      let liab = new Decimal(0);
+      for (const a of assets) {
+        total = total.plus(inBtc(e, a, e.spotBalance(a)));
+        liab = liab.plus(inBtc(e, a, e.borrowed(a).plus(e.interest(a))));
+      }
+      const btc8 = (d: Decimal) => d.toFixed(8);
+      return {
+        body: {
+          created: true,
+          borrowEnabled: true,
+          marginLevel: liab.isZero() ? '999.00000000' : btc8(total.div(liab)),
+          collateralMarginLevel: liab.isZero() ? '999.00000000' : btc8(total.div(liab)),
+          totalAssetOfBtc: btc8(total),
+          totalLiabilityOfBtc: btc8(liab),
+          totalNetAssetOfBtc: btc8(total.minus(liab)),
+          TotalCollateralValueInUSDT: s(total.mul(e.instruments.get('BTCUSDT')?.price ?? 1).toDecimalPlaces(8)),
+          totalOpenOrderLossInUsdt: '0.00000000',
+          tradeEnabled: true,
+          transferInEnabled: true,
+          transferOutEnabled: true,
+          accountType: 'MARGIN_1',
+          userAssets: rows,
+        },
+      };
+    }
+    case 'GET /sapi/v1/margin/isolated/account': {
+      const wanted = (q('symbols') ?? '').split(',').filter(Boolean);
+      const insts = [...e.instruments.values()].filter((i) => !wanted.length || wanted.includes(i.id));
+      const asset = (a: string) => ({ ...marginAssetJson(e, a), borrowEnabled: true, repayEnabled: true, netAssetOfBtc: inBtc(e, a, e.spotBalance(a).minus(e.borrowed(a)).minus(e.interest(a))).toFixed(8), totalAsset: s(e.spotBalance(a)) });
+      return {
+        body: {
+          assets: insts.map((i) => ({
+            baseAsset: asset(i.base),
+            quoteAsset: asset(i.quote),
+            symbol: i.id,
+            isolatedCreated: true,
+            enabled: true,
+            marginLevel: '999.00000000',
+            marginLevelStatus: 'EXCESSIVE',
+            marginRatio: '5.00000000',
+            indexPrice: s(i.price),
+            liquidatePrice: '0.00000000',
+            liquidateRate: '0.00000000',
+            tradeEnabled: true,
+          })),
+          totalAssetOfBtc: '0.00000000',
+          totalLiabilityOfBtc: '0.00000000',
+          totalNetAssetOfBtc: '0.00000000',
+        },
+      };
+    }
+    case 'POST /sapi/v1/userListenToken':
+      return { body: { token: `fake-listen-token-${isolated ? `isolated-${q('symbol')}` : 'cross'}`, expirationTime: e.now() + 24 * 3600e3 } };
+    default:
+      return undefined;
+  }
 }
 
 /** Spot 24 h ticker: the USD-M one plus the spot-only book and previous-close fields. */
@@ -152,6 +280,15 @@ export function binanceSpotDialect(opts: { price?: string } = {}): FakeDialect {
         }
         case 'GET /api/v3/openOrders':
           return { body: e.open(q('symbol')).map(orderJson) };
+        case 'POST /sapi/v1/margin/order':
+        case 'DELETE /sapi/v1/margin/order':
+        case 'GET /sapi/v1/margin/order':
+        case 'GET /sapi/v1/margin/openOrders':
+        case 'GET /sapi/v1/margin/myTrades':
+        case 'GET /sapi/v1/margin/account':
+        case 'GET /sapi/v1/margin/isolated/account':
+        case 'POST /sapi/v1/userListenToken':
+          return marginRest(req, ctx);
         case 'GET /api/v3/myTrades': {
           const since = Number(q('startTime') ?? 0);
           return { body: e.trades.filter((t) => (!q('symbol') || t.instId === q('symbol')) && t.time >= since && (!q('orderId') || t.orderId === q('orderId'))).map(tradeJson) };
@@ -220,6 +357,14 @@ export function binanceSpotDialect(opts: { price?: string } = {}): FakeDialect {
     },
     onMessage(sock: FakeSocket, msg: unknown, ctx: FakeContext) {
       const m = msg as { method?: string; params?: unknown; id?: string | number };
+      if (m.method === 'userDataStream.subscribe.listenToken') {
+        // Margin user stream (ccxt.pro after POST /sapi/v1/userListenToken): same events as spot.
+        const token = (m.params as { listenToken?: string } | undefined)?.listenToken;
+        if (!token?.startsWith('fake-listen-token-')) return sock.reply({ id: m.id, status: 400, error: { code: -1209, msg: 'Invalid listenToken.' } });
+        sock.state.subscriptionId = 0;
+        sock.state.listenToken = token;
+        return sock.reply({ id: m.id, status: 200, result: { subscriptionId: 0 } });
+      }
       if (m.method === 'userDataStream.subscribe.signature') {
         const key = (m.params as { apiKey?: string } | undefined)?.apiKey;
         if (key !== ctx.apiKey) return sock.reply({ id: m.id, status: 401, error: { code: -2015, msg: 'Invalid API-key, IP, or permissions for action.' } });

@@ -39,7 +39,18 @@ export interface FOrder {
   reduceOnly: boolean;
   createdAt: number;
   updatedAt: number;
+  /** Spot margin orders: the venue's side effect as received (Binance `sideEffectType`), else undefined. */
+  sideEffect?: MarginSideEffect;
+  /** Spot margin: amount borrowed at placement for this order (asset = what it sells), 0 when none. */
+  borrowedAtPlace?: Decimal;
 }
+
+/**
+ * Spot margin side effect of an order (Binance `sideEffectType` names): `MARGIN_BUY` borrows the
+ * shortfall of what the order sells at placement; `AUTO_REPAY` repays the debt of the asset the
+ * fill brings in (interest first); `AUTO_BORROW_REPAY` does both; `NO_SIDE_EFFECT` neither.
+ */
+export type MarginSideEffect = 'NO_SIDE_EFFECT' | 'MARGIN_BUY' | 'AUTO_REPAY' | 'AUTO_BORROW_REPAY';
 
 export interface FTrade {
   id: string;
@@ -99,6 +110,19 @@ export class FakeEngine extends EventEmitter {
   readonly spotBalances = new Map<string, Decimal>();
   /** Order id format: `numeric` (sequence) or `uuid` (real Bybit linear order ids are UUIDs). */
   orderIds: 'numeric' | 'uuid' = 'numeric';
+  /**
+   * Spot margin (one margin account; the spot balances double as its assets): principal borrowed
+   * and unpaid interest per asset, and each borrowable asset's hourly interest rate (fraction per
+   * hour). Like Binance, the first hour's interest is charged at the borrow instant,
+   * `roundUp(amount × rate, 8)`; {@link accrueInterestHour} books each further hour.
+   */
+  readonly marginBorrowed = new Map<string, Decimal>();
+  readonly marginInterest = new Map<string, Decimal>();
+  readonly marginHourlyRate = new Map<string, Decimal>([
+    ['BTC', new Decimal('0.0000025')],
+    ['ETH', new Decimal('0.0000035')],
+    ['USDT', new Decimal('0.0000012')],
+  ]);
 
   constructor(instruments: FInstrument[]) {
     super();
@@ -183,7 +207,7 @@ export class FakeEngine extends EventEmitter {
     return undefined;
   }
 
-  place(p: { instId: string; side: FSide; type: 'limit' | 'market'; qty: Decimal; price?: Decimal; clientId?: string; tif?: FOrder['tif']; reduceOnly?: boolean }): FOrder {
+  place(p: { instId: string; side: FSide; type: 'limit' | 'market'; qty: Decimal; price?: Decimal; clientId?: string; tif?: FOrder['tif']; reduceOnly?: boolean; sideEffect?: MarginSideEffect }): FOrder {
     const inst = this.inst(p.instId);
     if (p.clientId && this.findByClientId(p.clientId)) throw new FakeError('duplicate', `duplicate client order id ${p.clientId}`);
     if (!p.qty.gt(0)) throw new FakeError('bad_request', 'quantity must be > 0');
@@ -192,6 +216,15 @@ export class FakeEngine extends EventEmitter {
     const crosses = p.type === 'market' || (p.side === 'buy' ? limit.gte(inst.price) : limit.lte(inst.price));
     if (crosses && tif === 'GTX') throw new FakeError('post_only', 'post-only order would take');
     const notional = limit.mul(p.qty).mul(inst.contractSize);
+    let borrowedAtPlace = new Decimal(0);
+    if (this.spot && (p.sideEffect === 'MARGIN_BUY' || p.sideEffect === 'AUTO_BORROW_REPAY')) {
+      const [asset, need] = p.side === 'buy' ? [inst.quote, notional] : [inst.base, p.qty];
+      const short = need.minus(this.spotFree(asset));
+      if (short.gt(0)) {
+        this.borrow(asset, short);
+        borrowedAtPlace = short;
+      }
+    }
     if (this.spot) {
       if (p.side === 'buy' ? notional.gt(this.spotFree(inst.quote)) : p.qty.gt(this.spotFree(inst.base))) throw new FakeError('insufficient', `insufficient ${p.side === 'buy' ? inst.quote : inst.base} balance`);
     } else if (!p.reduceOnly && notional.div(this.leverage).gt(this.available())) throw new FakeError('insufficient', 'insufficient margin');
@@ -211,6 +244,8 @@ export class FakeEngine extends EventEmitter {
       reduceOnly: !!p.reduceOnly,
       createdAt: now,
       updatedAt: now,
+      sideEffect: p.sideEffect,
+      borrowedAtPlace,
     };
     this.orders.set(o.id, o);
     this.emit('order', o, undefined);
@@ -246,6 +281,47 @@ export class FakeEngine extends EventEmitter {
       if (o.side === 'sell' && i.base === asset) used = used.plus(left);
     }
     return this.spotBalance(asset).minus(used);
+  }
+
+  /** Spot margin: principal outstanding of `asset`. */
+  borrowed(asset: string): Decimal {
+    return this.marginBorrowed.get(asset) ?? new Decimal(0);
+  }
+
+  /** Spot margin: unpaid interest of `asset`. */
+  interest(asset: string): Decimal {
+    return this.marginInterest.get(asset) ?? new Decimal(0);
+  }
+
+  /**
+   * Spot margin: borrows `amount` of `asset` into the balance and charges the first hour's interest
+   * (`roundUp(amount × hourly rate, 8)`). @throws FakeError insufficient when the asset is not borrowable.
+   */
+  borrow(asset: string, amount: Decimal): void {
+    const rate = this.marginHourlyRate.get(asset);
+    if (!rate) throw new FakeError('insufficient', `${asset} is not borrowable`);
+    this.marginBorrowed.set(asset, this.borrowed(asset).plus(amount));
+    this.marginInterest.set(asset, this.interest(asset).plus(amount.mul(rate).toDecimalPlaces(8, Decimal.ROUND_UP)));
+    this.spotBalances.set(asset, this.spotBalance(asset).plus(amount));
+  }
+
+  /** Spot margin, tests: one hour of interest on every outstanding principal, `roundUp(principal × rate, 8)`. */
+  accrueInterestHour(): void {
+    for (const [asset, p] of this.marginBorrowed) {
+      if (!p.gt(0)) continue;
+      this.marginInterest.set(asset, this.interest(asset).plus(p.mul(this.marginHourlyRate.get(asset) ?? 0).toDecimalPlaces(8, Decimal.ROUND_UP)));
+    }
+  }
+
+  /** Spot margin: repays the debt of `asset` from its free balance, interest first, then principal. Returns the amount paid. */
+  repay(asset: string): Decimal {
+    const pay = Decimal.min(this.spotFree(asset), this.interest(asset).plus(this.borrowed(asset)));
+    if (!pay.gt(0)) return new Decimal(0);
+    const toInterest = Decimal.min(pay, this.interest(asset));
+    this.marginInterest.set(asset, this.interest(asset).minus(toInterest));
+    this.marginBorrowed.set(asset, this.borrowed(asset).minus(pay.minus(toInterest)));
+    this.spotBalances.set(asset, this.spotBalance(asset).minus(pay));
+    return pay;
   }
 
   private countdown?: ReturnType<typeof setTimeout>;
@@ -355,6 +431,8 @@ export class FakeEngine extends EventEmitter {
     const signed = o.side === 'buy' ? qty : qty.neg();
     this.spotBalances.set(i.base, this.spotBalance(i.base).plus(signed));
     this.spotBalances.set(i.quote, this.spotBalance(i.quote).minus(price.mul(signed)).minus(fee));
+    // AUTO_REPAY: what the fill brings in pays that asset's debt (base for a BUY, quote for a SELL).
+    if (o.sideEffect === 'AUTO_REPAY' || o.sideEffect === 'AUTO_BORROW_REPAY') this.repay(o.side === 'buy' ? i.base : i.quote);
     const now = this.now();
     const t: FTrade = { id: String(this.tradeSeq++), orderId: o.id, clientId: o.clientId, instId: o.instId, side: o.side, price, qty, fee, feeAsset: i.quote, maker, realizedPnl: new Decimal(0), time: now };
     this.trades.push(t);

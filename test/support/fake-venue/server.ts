@@ -6,7 +6,8 @@
  * authentication error, so credential validation can be tested).
  *
  * Test controls: `pauseWs()` stops every WebSocket push (connections stay open) until `resumeWs()`;
- * `requests` records `METHOD path` of every REST call.
+ * `requests` records `METHOD path` of every REST call, `calls` the same with the parameters received
+ * (query string and body merged; signature and timestamp fields included as sent).
  */
 import * as http from 'node:http';
 import * as zlib from 'node:zlib';
@@ -85,11 +86,20 @@ export interface FakeContext {
   marketType: 'swap' | 'spot';
 }
 
+/** One REST call a fake venue received. */
+export interface FakeCall {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+}
+
 export interface FakeVenue {
   url: string;
   port: number;
   engine: FakeEngine;
   requests: string[];
+  /** Every REST call with its parameters (query + form/JSON body, as strings), in arrival order. */
+  calls: FakeCall[];
   pauseWs(): void;
   resumeWs(): void;
   /** Closes every WebSocket connection (clients must reconnect). */
@@ -107,6 +117,7 @@ export async function startFakeVenue(dialect: FakeDialect, opts: { apiKey: strin
   const sockets = new Set<FakeSocket>();
   const ctx: FakeContext = { engine, apiKey: opts.apiKey, sockets, marketType: opts.marketType ?? 'swap' };
   const requests: string[] = [];
+  const calls: FakeCall[] = [];
   let paused = false;
 
   const server = http.createServer((req, res) => {
@@ -126,6 +137,7 @@ export async function startFakeVenue(dialect: FakeDialect, opts: { apiKey: strin
         }
         const fr: FakeRequest = { method: req.method ?? 'GET', path: u.pathname, query: u.searchParams, body, raw, headers: req.headers };
         requests.push(`${fr.method} ${fr.path}`);
+        calls.push({ method: fr.method, path: fr.path, params: { ...Object.fromEntries(fr.query), ...Object.fromEntries(Object.entries(body).map(([k, v]) => [k, String(v)])) } });
         let out: FakeResponse | undefined;
         try {
           const key = dialect.apiKeyOf(fr);
@@ -181,6 +193,7 @@ export async function startFakeVenue(dialect: FakeDialect, opts: { apiKey: strin
     port,
     engine,
     requests,
+    calls,
     pauseWs: () => {
       paused = true;
     },

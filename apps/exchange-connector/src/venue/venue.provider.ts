@@ -174,6 +174,7 @@ async function createCcxt(config: ConnectorConfig): Promise<ExchangeVenue> {
     sandbox: c.sandbox,
     orderIdMapFile: c.orderIdMapFile,
     allowWithdrawKey: c.allowWithdrawKey,
+    spotMargin: c.spotMargin,
   });
   venue.onClose(stop);
   return venue;

@@ -4,6 +4,7 @@ import { type CredentialSources, readCredentials, watchCredentials } from './cre
 import { OrderIdMap } from './order-id-map';
 import { PERMISSION_SOURCES, checkKeyPermissions, readKeyPermissions } from './key-permissions';
 import { parseCcxtError } from './ccxt-errors';
+import { spotMarginMapping } from './ccxt-margin';
 
 /** A venue that could not start or refused to (bad credentials, key permissions): printed as one line. */
 export class VenueStartError extends Error {
@@ -35,6 +36,8 @@ export interface CcxtVenueSettings {
   allowWithdrawKey?: boolean;
   /** Public market data only (paper venue): no credentials are read or sent. */
   publicOnly?: boolean;
+  /** `marketType: spot` only: trade the spot margin account (`SPOT_MARGIN`); `off`/absent = plain spot. */
+  spotMargin?: 'off' | 'cross' | 'isolated';
 }
 
 /** Venues whose API keys carry a passphrase (ccxt `password`). */
@@ -104,10 +107,20 @@ export async function createCcxtExchange(s: CcxtVenueSettings): Promise<CcxtExch
 /**
  * Builds a started `CcxtVenue`: markets loaded and credentials validated by a signed call; then
  * watches the credential files / SIGHUP to rotate keys without a restart.
- * @throws Error `<venue> (<type>) failed to start: credential validation (signed fetchBalance): <venue error>` (the caller exits non-zero).
+ * @throws VenueStartError `<venue> (<type>) failed to start: credential validation (signed fetchBalance): <venue error>`,
+ *   or `… failed to start: spot margin not supported on <venue>` (the caller exits non-zero).
  */
 export async function createCcxtVenue(s: CcxtVenueSettings): Promise<{ venue: CcxtVenue; stop: () => void }> {
   const log = new Logger(`ccxt:${s.venue}`);
+  let spotMargin;
+  if (s.spotMargin && s.spotMargin !== 'off') {
+    if (s.marketType !== 'spot') throw new VenueStartError(`${s.venue} (${s.marketType}) failed to start: SPOT_MARGIN=${s.spotMargin} needs MARKET_TYPE=spot`);
+    try {
+      spotMargin = { mode: s.spotMargin, mapping: spotMarginMapping(s.venue, s.spotMargin) };
+    } catch (e) {
+      throw new VenueStartError(`${s.venue} (${s.marketType}) failed to start: ${(e as Error).message}`);
+    }
+  }
   const ex = await createCcxtExchange(s);
   const orderIds = new OrderIdMap(s.orderIdMapFile);
   const venue = new CcxtVenue({
@@ -121,6 +134,7 @@ export async function createCcxtVenue(s: CcxtVenueSettings): Promise<{ venue: Cc
     ordersPollMs: s.ordersPollMs,
     defaultLeverage: s.defaultLeverage,
     preCheckClientOrderId: s.preCheckClientOrderId,
+    spotMargin,
     log,
   });
   try {

@@ -45,6 +45,7 @@ import {
   validateOrderRequest,
 } from './ccxt-mapping';
 import { OrderIdMap } from './order-id-map';
+import { type MarginAssetBalance, type SpotMarginMapping, type SpotMarginMode, marginAsset } from './ccxt-margin';
 
 /** The five venues reached through ccxt. */
 export const CCXT_VENUES = ['binance', 'bitget', 'gate', 'okx', 'bybit'] as const;
@@ -81,6 +82,12 @@ export interface CcxtVenueOptions {
   preCheckClientOrderId?: boolean;
   /** Venue order id ↔ wire int64 id map (synthetic ids for Bybit UUIDs); an in-memory one when absent. */
   orderIds?: OrderIdMap;
+  /**
+   * `marketType: spot` only: trade the spot margin account (`SPOT_MARGIN`, see ccxt-margin.ts): every
+   * private call carries `mapping.route[mode]`, orders the per-side auto-borrow / auto-repay params,
+   * and account/positions report each symbol's base net of borrowed principal and interest.
+   */
+  spotMargin?: { mode: SpotMarginMode; mapping: SpotMarginMapping };
   log?: Pick<Logger, 'log' | 'warn' | 'error'>;
   now?: () => number;
 }
@@ -196,7 +203,7 @@ export class CcxtVenue implements ExchangeVenue {
     }
     this.byCcxt = new Map([...this.views.values()].map((v) => [v.market.symbol, v]));
     try {
-      await this.ex.fetchBalance();
+      await this.ex.fetchBalance(this.acct());
     } catch (e) {
       throw new Error(`credential validation (signed fetchBalance): ${parseCcxtError(e, this.name).message}`);
     }
@@ -211,6 +218,12 @@ export class CcxtVenue implements ExchangeVenue {
 
   private get volumes(): { ohlcv: boolean; ticker: boolean } {
     return this.marketType === 'spot' ? { ohlcv: false, ticker: false } : VOLUME_IN_CONTRACTS[this.name as CcxtVenueId];
+  }
+
+  /** Params routing a private REST call to the margin account (`{}` for a plain account), merged with `extra`. */
+  private acct(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const m = this.opts.spotMargin;
+    return m ? { ...m.mapping.route[m.mode], ...extra } : extra;
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -269,7 +282,7 @@ export class CcxtVenue implements ExchangeVenue {
     const s = v.market.symbol;
     switch (this.name as CcxtVenueId) {
       case 'binance':
-        return this.ex.fetchOrder(undefined, s, { origClientOrderId: cid });
+        return this.ex.fetchOrder(undefined, s, this.acct({ origClientOrderId: cid }));
       case 'okx':
         return this.ex.fetchOrder(undefined, s, { clOrdId: cid });
       case 'bitget':
@@ -289,7 +302,7 @@ export class CcxtVenue implements ExchangeVenue {
 
   private async fetchById(v: MarketView, id: string): Promise<CcxtOrder> {
     const venueId = await this.venueOrderId(v, id);
-    return this.ex.fetchOrder(venueId, v.market.symbol, this.name === 'bybit' ? { acknowledged: true } : {});
+    return this.ex.fetchOrder(venueId, v.market.symbol, this.acct(this.name === 'bybit' ? { acknowledged: true } : {}));
   }
 
   // ───────────────────────────── symbols ─────────────────────────────
@@ -329,12 +342,14 @@ export class CcxtVenue implements ExchangeVenue {
     const rules = symbolRulesOf(v, this.ex.precisionMode);
     validateOrderRequest(req, rules, req.type === 'MARKET' ? await this.getLatestPrice(req.symbol).catch(() => undefined) : undefined);
     const amount = req.quantity.div(v.contractSize).toString();
-    const params: Record<string, unknown> = {};
+    const margin = this.opts.spotMargin?.mapping;
+    // Spot margin: auto-borrow / auto-repay per side; a reduce-only order only repays (never borrows).
+    const params: Record<string, unknown> = margin ? this.acct(req.reduceOnly ? margin.reduceOnly : margin.order[req.side]) : {};
     if (cid) params.clientOrderId = cid;
     const postOnly = req.postOnly === true || req.timeInForce === 'GTX';
     if (postOnly) params.postOnly = true;
     else if (req.timeInForce && req.timeInForce !== 'GTC') params.timeInForce = req.timeInForce;
-    if (req.reduceOnly) params.reduceOnly = true;
+    if (req.reduceOnly && !margin) params.reduceOnly = true;
     let raw: CcxtOrder;
     try {
       raw = await this.ex.createOrder(
@@ -404,7 +419,7 @@ export class CcxtVenue implements ExchangeVenue {
     let raw: CcxtOrder | undefined;
     try {
       const venueId = await this.venueOrderId(v, orderId);
-      raw = await this.ex.cancelOrder(venueId, v.market.symbol);
+      raw = await this.ex.cancelOrder(venueId, v.market.symbol, this.acct());
     } catch (e) {
       const err = parseCcxtError(e, this.name);
       if (err.code === 'NOT_FOUND' || err.code === 'INVALID_ARGUMENT') {
@@ -484,12 +499,12 @@ export class CcxtVenue implements ExchangeVenue {
   async getOpenOrders(symbol?: string): Promise<Order[]> {
     const syms = symbol ? [this.view(symbol)] : undefined;
     let raws: CcxtOrder[] = [];
-    if (syms) raws = await this.call(() => this.ex.fetchOpenOrders(syms[0].market.symbol));
+    if (syms) raws = await this.call(() => this.ex.fetchOpenOrders(syms[0].market.symbol, undefined, undefined, this.acct()));
     else {
       try {
-        raws = await this.ex.fetchOpenOrders();
+        raws = await this.ex.fetchOpenOrders(undefined, undefined, undefined, this.acct());
       } catch {
-        for (const v of this.views.values()) raws.push(...(await this.call(() => this.ex.fetchOpenOrders(v.market.symbol))));
+        for (const v of this.views.values()) raws.push(...(await this.call(() => this.ex.fetchOpenOrders(v.market.symbol, undefined, undefined, this.acct()))));
       }
     }
     const out = raws.map((r) => this.toOrder(r)).filter((o): o is Order => !!o && !isTerminal(o.status));
@@ -504,18 +519,55 @@ export class CcxtVenue implements ExchangeVenue {
     return first?.market.settle ?? first?.market.quote ?? 'USDT';
   }
 
-  /** Balance in the settle asset plus positions (swap). */
+  /**
+   * Balance in the settle asset plus positions (swap). Spot margin: wallet = the quote asset's net
+   * (free + locked − borrowed − interest), available = its free balance, positions = each symbol's
+   * base net of borrowed principal and interest ({@link marginPositions}).
+   */
   async getAccount(): Promise<AccountSnapshot> {
+    if (this.opts.spotMargin) {
+      const bal = await this.call(() => this.ex.fetchBalance(this.acct()));
+      const rows = this.opts.spotMargin.mapping.balances(bal.info, this.opts.spotMargin.mode);
+      const quote = marginAsset(rows, this.settleAsset());
+      const snap = accountOf(bal, quote.asset, this.marginPositions(rows), 1, this.realizedPnl);
+      return { ...snap, totalWalletBalance: quote.net, totalMarginBalance: quote.net, availableBalance: quote.free };
+    }
     const [bal, positions] = await Promise.all([this.call(() => this.ex.fetchBalance()), this.marketType === 'futures' ? this.getPositions() : Promise.resolve([])]);
     const lev = positions.find((p) => !p.size.isZero())?.leverage ?? positions[0]?.leverage ?? this.opts.defaultLeverage;
     return accountOf(bal, this.settleAsset(), positions, lev, this.realizedPnl);
   }
 
-  /** Positions of the exposed symbols (flat ones included as size 0). Spot: none. */
+  /**
+   * Spot margin: one position per exposed symbol, `size` = the base asset's net (free + locked −
+   * borrowed − interest; negative = short spot on borrowed base), `borrowed` / `borrowInterest` the
+   * base debt (base units). Not priced: entry, mark, unrealized PnL and liquidation price are 0
+   * (margin level is account-wide on the venue). Leverage 1, margin type = the `SPOT_MARGIN` mode.
+   */
+  private marginPositions(rows: MarginAssetBalance[], views: MarketView[] = [...this.views.values()]): Position[] {
+    return views.map((v) => {
+      const b = marginAsset(rows, v.market.base);
+      return {
+        symbol: v.symbol,
+        size: b.net,
+        entryPrice: ZERO,
+        markPrice: ZERO,
+        unrealizedPnl: ZERO,
+        leverage: 1,
+        marginType: this.opts.spotMargin!.mode,
+        liquidationPrice: ZERO,
+        borrowed: b.borrowed,
+        borrowInterest: b.interest,
+      };
+    });
+  }
+
+  /** Positions of the exposed symbols (flat ones included as size 0). Spot: none; spot margin: {@link marginPositions}. */
   async getPositions(symbol?: string): Promise<Position[]> {
     if (this.marketType === 'spot') {
-      if (symbol) this.view(symbol);
-      return [];
+      const views = symbol ? [this.view(symbol)] : [...this.views.values()];
+      if (!this.opts.spotMargin) return [];
+      const bal = await this.call(() => this.ex.fetchBalance(this.acct()));
+      return this.marginPositions(this.opts.spotMargin.mapping.balances(bal.info, this.opts.spotMargin.mode), views);
     }
     const views = symbol ? [this.view(symbol)] : [...this.views.values()];
     const raws: CcxtPosition[] = await this.call(() => this.ex.fetchPositions(views.length <= 20 ? views.map((v) => v.market.symbol) : undefined));
@@ -536,7 +588,7 @@ export class CcxtVenue implements ExchangeVenue {
 
   /** Total (wallet) balance of `asset`; 0 when the venue lists none. */
   async getBalance(asset: string): Promise<Dec> {
-    const bal = await this.call(() => this.ex.fetchBalance());
+    const bal = await this.call(() => this.ex.fetchBalance(this.acct()));
     return num(bal.total?.[asset]);
   }
 
@@ -652,7 +704,7 @@ export class CcxtVenue implements ExchangeVenue {
     if (!covered(fills)) {
       const v = this.view(o.symbol);
       try {
-        const raws: CcxtTrade[] = await this.ex.fetchMyTrades(v.market.symbol, Math.max(0, o.createdAtMs - 60_000));
+        const raws: CcxtTrade[] = await this.ex.fetchMyTrades(v.market.symbol, Math.max(0, o.createdAtMs - 60_000), undefined, this.acct());
         const venueId = this.ids.toVenue(o.orderId) ?? o.orderId;
         const found = raws
           .filter((r) => String(r.order) === venueId)
@@ -839,7 +891,14 @@ export class CcxtVenue implements ExchangeVenue {
           for (const o of this.orderObservers) o.alive?.();
         },
       };
-      const params = this.name === 'gate' || this.name === 'bitget' ? [this.views.values().next().value?.market.symbol] : [];
+      const first = this.views.values().next().value?.market.symbol;
+      const m = this.opts.spotMargin;
+      // Spot margin: the margin account's own user stream (isolated: the one symbol's, see SPOT_MARGIN).
+      const params = m
+        ? [m.mode === 'isolated' ? first : undefined, undefined, undefined, m.mapping.watchOrders[m.mode]]
+        : this.name === 'gate' || this.name === 'bitget'
+          ? [first]
+          : [];
       this.orderStop = this.loop(
         'orders',
         () => this.ex.watchOrders(...params),
