@@ -1,6 +1,6 @@
 import type { Dec } from '@mm/domain';
 import type { ArbBacktestRun, ArbSymbolResult } from './arb-runner';
-import { downsampleLine, escapeHtml, lightweightCharts, scriptJson } from './html';
+import { downsampleLine, escapeHtml, lightweightCharts, reportHtmlHead, scriptJson } from './html';
 import { formatDuration } from './report';
 
 const s = (d: Dec): string => d.toString();
@@ -183,21 +183,7 @@ export function renderArbReportHtml(r: ArbBacktestReport): string {
   const legend = Object.entries(ARB_COLORS)
     .map(([k, c]) => `<span style="color:${c}">■ ${k}</span>`)
     .join(' ');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #222; background: #fff; }
-h1 { font-size: 20px; } h2 { font-size: 15px; margin: 18px 0 4px; }
-table { border-collapse: collapse; } th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }
-td { text-align: right; font-variant-numeric: tabular-nums; }
-.chart { width: 100%; height: 300px; }
-.note { color: #777; font-size: 12px; }
-</style>
-</head>
+  return `${reportHtmlHead(title, '.chart { width: 100%; height: 300px; }')}
 <body>
 <h1>${title}</h1>
 <table id="summary">

@@ -144,21 +144,7 @@ export function renderReportHtml(result: BacktestResult, report: BacktestReport)
     .join('\n');
   const title = `Backtest ${escapeHtml(report.symbol)} ${report.period.from.slice(0, 10)} → ${report.period.to.slice(0, 10)}`;
   const thinned = step > 1 ? ` (every ${step}th of ${result.fills.length} fills shown)` : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #222; background: #fff; }
-h1 { font-size: 20px; } h2 { font-size: 15px; margin: 18px 0 4px; }
-table { border-collapse: collapse; } th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }
-td { text-align: right; font-variant-numeric: tabular-nums; }
-.chart { width: 100%; height: 260px; } #price { height: 360px; }
-.note { color: #777; font-size: 12px; }
-</style>
-</head>
+  return `${reportHtmlHead(title, '.chart { width: 100%; height: 260px; } #price { height: 360px; }')}
 <body>
 <h1>${title}</h1>
 <table id="summary">
@@ -208,4 +194,26 @@ ${rows}
 </body>
 </html>
 `;
+}
+
+/**
+ * The `<!doctype>` … `</head>` of a self-contained backtest report page: charset, viewport, title
+ * (already escaped by the caller) and the shared styles plus `chartCss` (the page's chart sizes).
+ */
+export function reportHtmlHead(title: string, chartCss: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #222; background: #fff; }
+h1 { font-size: 20px; } h2 { font-size: 15px; margin: 18px 0 4px; }
+table { border-collapse: collapse; } th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }
+td { text-align: right; font-variant-numeric: tabular-nums; }
+${chartCss}
+.note { color: #777; font-size: 12px; }
+</style>
+</head>`;
 }

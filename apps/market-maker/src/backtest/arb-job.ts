@@ -7,7 +7,7 @@ import { Dec, roundToIncrement } from '@mm/domain';
 import { ConfigError } from '@mm/platform';
 import { SymbolFileListError, defaultSpotRules, defaultSymbolRules, loadFundingCsv, loadKlineCsv, loadMarkPriceCsv, parseSymbolFiles } from '@mm/sim-exchange';
 import { assertKnownKeys } from './backtest-config';
-import { UsageError } from './backtest-job';
+import { UsageError, writeFilesAtomically } from './backtest-job';
 
 /**
  * `npm run backtest -- --strategy funding-arb …`: the funding-rate arbitrage (issue 10) on market
@@ -260,12 +260,5 @@ export function writeArbOutputs(out: string, run: ArbBacktestRun, report: ArbBac
     ['report.html', renderArbReportHtml(report)],
     ['fills.csv', arbFillsCsv(run)],
   ];
-  fs.mkdirSync(out, { recursive: true });
-  return files.map(([name, text]) => {
-    const p = path.join(out, name);
-    const tmp = `${p}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, p);
-    return p;
-  });
+  return writeFilesAtomically(out, files);
 }

@@ -124,6 +124,11 @@ export function writeOutputs(out: string, run: BacktestRun, report: BacktestRepo
     ['fills.csv', fillsCsv(run)],
     ['round-trips.csv', roundTripsCsv(run)],
   ];
+  return writeFilesAtomically(out, files);
+}
+
+/** Writes each `[name, text]` into `out` (created): to a temp name first, then renamed, so a reader never sees half a file. Returns the paths. */
+export function writeFilesAtomically(out: string, files: readonly (readonly [string, string])[]): string[] {
   fs.mkdirSync(out, { recursive: true });
   return files.map(([name, text]) => {
     const p = path.join(out, name);
