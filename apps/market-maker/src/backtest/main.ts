@@ -105,9 +105,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const reporter = progressReporter(strategy === 'grid' ? 'events' : 'steps');
   try {
+    if (args.balance !== undefined && !/^\d+(\.\d+)?$/.test(args.balance)) throw new UsageError(`--balance must be a positive decimal, got "${args.balance}"`);
     if (strategy === 'funding-arb') {
       for (const k of GRID_ONLY) if (args[k] !== undefined) throw new UsageError(`--${k} does not apply to --strategy funding-arb`);
-      if (args.balance !== undefined && !/^\d+(\.\d+)?$/.test(args.balance)) throw new UsageError(`--balance must be a positive decimal, got "${args.balance}"`);
       const job = {
         symbols: args.symbols === undefined ? undefined : args.symbols.split(',').map((x) => x.trim()).filter(Boolean),
         data: args.data,
@@ -137,7 +137,6 @@ async function main(argv: string[]): Promise<number> {
     if (fm !== undefined && fm !== 'touch' && fm !== 'conservative') throw new UsageError(`--fill-model must be touch or conservative, got "${fm}"`);
     const vs = args['volume-share'] === undefined ? undefined : Number(args['volume-share']);
     if (vs !== undefined && !(vs > 0 && vs <= 1)) throw new UsageError(`--volume-share must be in (0, 1], got "${args['volume-share']}"`);
-    if (args.balance !== undefined && !/^\d+(\.\d+)?$/.test(args.balance)) throw new UsageError(`--balance must be a positive decimal, got "${args.balance}"`);
     const ef = args['engine-feed'];
     if (ef !== undefined && ef !== 'every' && ef !== 'coalesced') throw new UsageError(`--engine-feed must be coalesced or every, got "${ef}"`);
     const mc = args['margin-check-ms'];
