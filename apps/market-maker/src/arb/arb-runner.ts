@@ -102,6 +102,25 @@ export function settingsFromConfig(arb: ArbConfig, pairs: PairSpec[]): fundingAr
   };
 }
 
+/** The accounting figures `/status` shows per pair (decimal strings, quote units; APRs fractions per year), null before the first refresh. */
+function accountingView(a: fundingArb.ArbAccounting | undefined) {
+  if (!a) return null;
+  return {
+    state: a.state,
+    fundingReceived: a.fundingReceived,
+    borrowInterest: a.borrowInterest,
+    fees: a.fees,
+    basisPnl: a.basisPnl,
+    openBasisPnl: a.openBasisPnl,
+    netPnl: a.netPnl,
+    predictedApr: a.predictedApr,
+    realizedApr: a.realizedApr,
+    netDelta: a.netDelta,
+    deltaTolerance: a.deltaTolerance,
+    entriesBlocked: a.entriesBlocked,
+  };
+}
+
 /** One journaled step for `/status`: the intent and, once known, what the venue made of it. */
 function stepView(s: { intent: fundingArb.OrderIntent; outcome?: fundingArb.OrderOutcome }) {
   const i = s.intent;
@@ -150,7 +169,8 @@ export function workflowView(wf: fundingArb.WorkflowState) {
  *   arbitrage's gross leg notional is reported into it (key `arb:<symbol>`), so grid and arbitrage
  *   share the portfolio caps both ways;
  * - `/status` (`fundingArb`) shows each pair's legs, positions and workflows; Prometheus gauges per
- *   symbol: funding received, expected borrow interest, fees, leg positions and delta.
+ *   symbol: funding received, borrow interest, fees, basis and net PnL, realized vs predicted APR,
+ *   leg positions and delta (the strategy's `accounting()`).
  * Wall clock (`systemScheduler`): the app is the composition root; the library never reads it.
  */
 export class ArbRunner {
@@ -162,9 +182,8 @@ export class ArbRunner {
   private pairs: PairSpec[] = [];
   private timer?: NodeJS.Timeout;
   private readonly prices = new Map<string, Dec>();
-  /** Expected borrow interest per symbol (quote), accrued at each refresh on the short spot leg. */
-  private readonly interest = new Map<string, Dec>();
-  private lastRefreshMs?: number;
+  /** The strategy's accounting per symbol at the last refresh (funding, interest, fees, basis, APRs). */
+  private readonly accounts = new Map<string, fundingArb.ArbAccounting>();
   private readonly funding = new Map<string, Dec>();
   startError?: string;
 
@@ -233,32 +252,14 @@ export class ArbRunner {
     return out;
   }
 
-  /** Σ executed quantity × average price × the leg's fee rate (taker for MARKET, maker for LIMIT) of every journaled step, quote. */
-  private fees(symbol: string): Dec {
-    const pair = this.pairs.find((p) => p.symbol === symbol)!;
-    let total = ZERO;
-    for (const wf of this.strategy?.listWorkflows() ?? []) {
-      if (wf.symbol !== symbol) continue;
-      for (const s of Object.values(wf.steps)) {
-        if (!s?.outcome) continue;
-        const leg = pair.legs[s.intent.leg];
-        const rate = s.intent.type === 'MARKET' ? leg.takerFee : leg.makerFee;
-        total = total.plus(new Dec(s.outcome.executedQty).mul(s.outcome.avgPrice || '0').mul(rate));
-      }
-    }
-    return total;
-  }
-
   /**
-   * Refreshes prices, venue funding, the expected interest, the portfolio limiter's book and the
+   * Refreshes prices, venue funding, the strategy's accounting, the portfolio limiter's book and the
    * gauges (every `funding_arb.decision_interval_ms`, at least 1 s).
    */
   async refresh(): Promise<void> {
     if (!this.strategy) return;
-    const now = Date.now();
-    const dtH = this.lastRefreshMs === undefined ? ZERO : new Dec(now - this.lastRefreshMs).div(3_600_000);
-    this.lastRefreshMs = now;
     const pos = this.positions();
+    for (const a of await this.strategy.accountingAll().catch((e: Error) => (this.log.warn(`accounting: ${e.message}`), []))) this.accounts.set(a.symbol, a);
     const inFlight = new Map(this.strategy.status().map((s) => [s.symbol, s.inFlight]));
     for (const p of this.pairs) {
       for (const id of ['a', 'b'] as const) {
@@ -275,19 +276,23 @@ export class ArbRunner {
       const pb = this.prices.get(`${p.symbol}:b`);
       const q = pos.get(p.symbol) ?? { a: ZERO, b: ZERO };
       const mid = pa && pb ? pa.plus(pb).div(2) : (pa ?? pb);
-      for (const id of ['a', 'b'] as const) {
-        const l = p.legs[id];
-        if (q[id].isNegative() && l.borrowRateHourly.gt(0) && mid) this.interest.set(p.symbol, (this.interest.get(p.symbol) ?? ZERO).plus(q[id].abs().mul(mid).mul(l.borrowRateHourly).mul(dtH)));
-      }
       if (mid) this.portfolio.report(arbPortfolioKey(p.symbol), arbExposure(q, mid, !!inFlight.get(p.symbol), p.orderQty));
       const m = this.metrics;
       const symbol = p.symbol;
       m.arbLegPosition.set({ symbol, leg: 'a' }, q.a.toNumber());
       m.arbLegPosition.set({ symbol, leg: 'b' }, q.b.toNumber());
       m.arbLegDelta.set({ symbol }, q.a.plus(q.b).toNumber());
-      m.arbFundingReceived.set({ symbol }, (this.funding.get(`${symbol}:a`) ?? ZERO).plus(this.funding.get(`${symbol}:b`) ?? ZERO).toNumber());
-      m.arbBorrowInterest.set({ symbol }, (this.interest.get(symbol) ?? ZERO).toNumber());
-      m.arbFees.set({ symbol }, this.fees(symbol).toNumber());
+      const acc = this.accounts.get(symbol);
+      // the accounting's own funding figure, so the gauges add up to the net PnL gauge
+      m.arbFundingReceived.set({ symbol }, Number(acc?.fundingReceived ?? (this.funding.get(`${symbol}:a`) ?? ZERO).plus(this.funding.get(`${symbol}:b`) ?? ZERO)));
+      if (acc) {
+        m.arbBorrowInterest.set({ symbol }, Number(acc.borrowInterest.quote));
+        m.arbFees.set({ symbol }, Number(acc.fees));
+        m.arbBasisPnl.set({ symbol }, Number(acc.basisPnl));
+        m.arbNetPnl.set({ symbol }, Number(acc.netPnl));
+        if (acc.predictedApr !== null) m.arbApr.set({ symbol, kind: 'predicted' }, Number(acc.predictedApr));
+        if (acc.realizedApr !== null) m.arbApr.set({ symbol, kind: 'realized' }, Number(acc.realizedApr));
+      }
       m.arbInFlight.set({ symbol }, inFlight.get(symbol) ? 1 : 0);
     }
   }
@@ -314,8 +319,7 @@ export class ArbRunner {
           symbol: s.symbol,
           legs: { a: leg('a'), b: leg('b') },
           delta: new Dec(s.position.a).plus(s.position.b).toString(),
-          feesEstimated: this.fees(s.symbol).toString(),
-          borrowInterestExpected: (this.interest.get(s.symbol) ?? ZERO).toString(),
+          accounting: accountingView(this.accounts.get(s.symbol)),
           inFlight: s.inFlight ? workflowView(mine.find((w) => w.id === s.inFlight)!) : null,
           lastDecision: s.lastDecision,
           recentWorkflows: mine.slice(-5).map(workflowView),

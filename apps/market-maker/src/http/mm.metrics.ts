@@ -71,6 +71,9 @@ export class MmMetrics {
   readonly arbLegDelta: Gauge<string>;
   readonly arbLegPosition: Gauge<string>;
   readonly arbInFlight: Gauge<string>;
+  readonly arbBasisPnl: Gauge<string>;
+  readonly arbNetPnl: Gauge<string>;
+  readonly arbApr: Gauge<string>;
 
   /** @param registers where the series are registered (none: detached, for benchmarks). */
   constructor(registers: Registry[] = [defaultRegistry]) {
@@ -118,8 +121,11 @@ export class MmMetrics {
     this.accountOpeningBlocked = g('market_maker_account_opening_blocked', '1 while account risk stops opening on every symbol', ['reason']);
     this.accountReadingAge = g('market_maker_account_reading_age_seconds', 'Age of the last good account reading, seconds', []);
     this.arbFundingReceived = g('market_maker_arb_funding_received', "Funding received (+) / paid (-) by the arbitrage's perp legs as their venues report it, quote units (USDT)", ['symbol']);
-    this.arbBorrowInterest = g('market_maker_arb_borrow_interest', 'Expected borrow interest of the short spot leg at its configured hourly rate since the process started, quote units (USDT)', ['symbol']);
-    this.arbFees = g('market_maker_arb_fees', "Fees of every journaled arbitrage fill at the leg's configured maker/taker rate, quote units (USDT)", ['symbol']);
+    this.arbBorrowInterest = g('market_maker_arb_borrow_interest', "Borrow interest of the short spot leg (the venue's figure, else the strategy's hourly estimate from the journal), valued at the leg's last price, quote units (USDT)", ['symbol']);
+    this.arbFees = g('market_maker_arb_fees', "Fees of every journaled arbitrage fill (the venue's reported fee, else executed notional x the leg's maker/taker rate), quote units (USDT)", ['symbol']);
+    this.arbBasisPnl = g('market_maker_arb_basis_pnl', "Price PnL of both arbitrage legs together (what the basis made or lost), quote units (USDT)", ['symbol']);
+    this.arbNetPnl = g('market_maker_arb_net_pnl', 'Arbitrage net PnL: funding - borrow interest - fees + basis PnL, quote units (USDT)', ['symbol']);
+    this.arbApr = g('market_maker_arb_apr_ratio', 'Arbitrage APR as a fraction per year: kind="predicted" (net APR of the last entry decision) or kind="realized" (net PnL / entry notional x time held)', ['symbol', 'kind']);
     this.arbLegDelta = g('market_maker_arb_leg_delta', 'Net delta of the arbitrage: leg a + leg b signed positions, base units', ['symbol']);
     this.arbLegPosition = g('market_maker_arb_leg_position', 'Signed position of one arbitrage leg from the workflow journal, base units', ['symbol', 'leg']);
     this.arbInFlight = g('market_maker_arb_workflow_in_flight', '1 while an arbitrage entry or exit workflow of the symbol is unfinished', ['symbol']);
