@@ -188,6 +188,71 @@ describe('funding-arb with a spot leg (SimSpotExchange) and a perp leg (SimExcha
     h.strategy.stop();
   });
 
+  it('operator exit of a margin short: the BUY repays principal + interest, no debt left, the leg flat in the journal', async () => {
+    const h = await setup('-0.0005');
+    await h.step(60_000);
+    await h.step(3 * H, 60_000);
+    const owed = h.btc().interest;
+    expect(owed.gt(0)).toBe(true);
+    h.strategy.requestExit(SYMBOL, 'test');
+    await h.step(60_000);
+    const wf = h.strategy.listWorkflows();
+    expect(wf.map((w) => [w.kind, w.exitReason, w.finished?.result])).toEqual([
+      ['entry', undefined, 'hedged'],
+      ['exit', 'operator', 'exited'],
+    ]);
+    const buy = Object.values(wf[1].steps).find((x) => x?.intent.leg === 'a')!;
+    const btc = h.btc();
+    // no hour boundary between the venue's reading and the fill here: the interest paid is the interest owed
+    expect(btc.interestAccrued.toString()).toBe(owed.toString());
+    expect(buy.intent).toMatchObject({ side: 'BUY', closes: '0.05', interest: owed.toString(), interestSource: 'venue' });
+    expect(buy.outcome!.executedQty).toBe(dec('0.05').add(owed).div('0.00001').ceil().mul('0.00001').toString());
+    expect([btc.borrowed.toString(), btc.interest.toString()]).toEqual(['0', '0']);
+    expect(btc.free.toString()).toBe(new Dec(buy.outcome!.executedQty).sub('0.05').sub(owed).toString());
+    expect((await h.perpSize()).isZero()).toBe(true);
+    expect(h.strategy.status()[0]).toMatchObject({ position: { a: '0', b: '0' }, netDelta: '0', state: 'flat' });
+    const acc = await h.strategy.accounting(SYMBOL);
+    expect(acc.borrowInterest).toMatchObject({ base: owed.toString(), paidBase: owed.toString() });
+    h.strategy.stop();
+  });
+
+  it('a second margin short after an exit sells the rounding dust first; its exit repays the venue principal, so the dust stays below one step', async () => {
+    const h = await setup('-0.0005');
+    await h.step(60_000);
+    await h.step(3 * H, 60_000);
+    h.strategy.requestExit(SYMBOL, 'first cycle');
+    await h.step(60_000);
+    const dust1 = h.btc().free;
+    expect(dust1.gt(0) && dust1.lt('0.00001')).toBe(true);
+    h.strategy.resumeEntries(SYMBOL);
+    await h.step(10 * 60_000, 60_000);
+    expect(h.strategy.listWorkflows().filter((w) => w.kind === 'entry' && w.finished?.result === 'hedged')).toHaveLength(2);
+    // the SELL of 0.05 used the free dust: the venue lent 0.05 − dust
+    expect(h.btc().borrowed.toString()).toBe(dec('0.05').sub(dust1).toString());
+    await h.step(3 * H, 60_000);
+    const owed = h.btc().interest;
+    h.strategy.requestExit(SYMBOL, 'second cycle');
+    await h.step(60_000);
+    const wfs = h.strategy.listWorkflows();
+    expect(wfs.map((w) => [w.kind, w.finished?.result])).toEqual([
+      ['entry', 'hedged'],
+      ['exit', 'exited'],
+      ['entry', 'hedged'],
+      ['exit', 'exited'],
+    ]);
+    const buy = Object.values(wfs[3].steps).find((x) => x?.intent.leg === 'a')!;
+    // principal 0.05 − dust (venue) + interest, rounded up to the step
+    expect(buy.intent).toMatchObject({ closes: '0.05', interest: owed.toString(), interestSource: 'venue' });
+    expect(buy.intent.quantity).toBe(dec('0.05').sub(dust1).add(owed).div('0.00001').ceil().mul('0.00001').toString());
+    const btc = h.btc();
+    expect([btc.borrowed.toString(), btc.interest.toString()]).toEqual(['0', '0']);
+    expect(btc.free.gte(0) && btc.free.lt('0.00001')).toBe(true);
+    expect(h.strategy.status()[0]).toMatchObject({ position: { a: '0', b: '0' }, netDelta: '0', state: 'flat' });
+    const acc = await h.strategy.accounting(SYMBOL);
+    expect(acc.borrowInterest).toMatchObject({ base: btc.interestAccrued.toString(), paidBase: btc.interestAccrued.toString() });
+    h.strategy.stop();
+  });
+
   it('without a venue figure (the venue reports no margin position) the exit BUY repays the journal estimate of the interest', async () => {
     const rates: FundingPoint[] = [...[-16 * H, -8 * H, 2 * H].map((o) => ({ fundingTimeMs: T0 + o, rate: dec('-0.0005') })), ...[10 * H, 18 * H].map((o) => ({ fundingTimeMs: T0 + o, rate: dec('0.00001') }))];
     const h = await setup(rates);
