@@ -69,6 +69,15 @@ describe('sim spot market over gRPC (SIM_MARKET=spot)', () => {
     const usdt = new Decimal((await client.call('GetBalance', { asset: 'USDT' })).balance.value);
     const fee = px.mul('0.01').mul('0.001').toDecimalPlaces(8, Decimal.ROUND_HALF_UP);
     expect(usdt.eq(new Decimal('100000').add(px.mul('0.01')).sub(fee))).toBe(true);
+    // the margin position over gRPC (GetPositions and GetAccount): net size = −(borrowed + interest owed), in BTC
+    for (const positions of [(await client.call('GetPositions', { symbol: 'BTCUSDT' })).positions, (await client.call('GetAccount')).positions]) {
+      const p = positions.find((x: { symbol: string }) => x.symbol === 'BTCUSDT');
+      const borrowed = new Decimal(p.borrowed.value);
+      const interest = new Decimal(p.borrowInterest.value);
+      expect(borrowed.toString()).toBe('0.01');
+      expect(interest.gte(0)).toBe(true);
+      expect(new Decimal(p.size.value).toString()).toBe(borrowed.add(interest).neg().toString());
+    }
     // a post-only BUY 5 % above the last price would take: rejected with the reason
     await expect(
       client.call('PlaceOrder', { symbol: 'BTCUSDT', side: 'ORDER_SIDE_BUY', type: 'ORDER_TYPE_LIMIT', quantity: { value: '0.01' }, price: { value: px.mul('1.05').toFixed(2) }, postOnly: true, clientOrderId: 'spot-po-1' }),

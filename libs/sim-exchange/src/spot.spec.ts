@@ -168,6 +168,11 @@ describe('SimSpotExchange: margin borrowing and hourly interest (REQ-ARB-007)', 
     btc = v.balances().find((b) => b.asset === 'BTC')!;
     expect(btc.interest.eq(from8(perHour * 10n))).toBe(true);
     expect(perHour).toBe(209n); // 0.5 × 0.000004166667 = 0.0000020833335 → 0.00000209
+    // the margin position (getPositions and getAccount): net = −(principal + interest owed), base units
+    for (const [p] of [await v.getPositions('BTCUSDT'), (await v.getAccount()).positions]) {
+      expect(p.symbol).toBe('BTCUSDT');
+      expect([p.size.toString(), p.borrowed!.toString(), p.borrowInterest!.toString()]).toEqual([from8(-(50_000_000n + perHour * 10n)).toString(), '0.5', from8(perHour * 10n).toString()]);
+    }
 
     // BUY 0.2 back: auto-repay takes the interest first, then principal
     await v.placeOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: d('0.2') });

@@ -596,7 +596,8 @@ export class SimSpotExchange implements ExchangeVenue {
 
   /**
    * Quote-asset view: wallet = USDT free + locked − USDT debt; margin balance = net equity of all
-   * assets at last prices (USDT); available = USDT free. Spot has no positions.
+   * assets at last prices (USDT); available = USDT free. Positions: the margin positions of
+   * {@link getPositions} (none without margin borrowing).
    */
   getAccount(): Promise<AccountSnapshot> {
     return this.query(() => {
@@ -607,15 +608,44 @@ export class SimSpotExchange implements ExchangeVenue {
         totalWalletBalance: q.free.add(q.locked).sub(q.borrowed).sub(q.interest),
         totalMarginBalance: r8(equity),
         availableBalance: q.free,
-        positions: [],
+        positions: this.marginPositions(),
         leverage: 1,
         realizedPnl: ZERO,
       };
     });
   }
 
-  getPositions(): Promise<Position[]> {
-    return Promise.resolve([]);
+  /**
+   * Spot margin positions, as the ccxt spot margin connector reports them: one per symbol whose base
+   * asset can be borrowed (listed in `hourlyInterest`), flat ones included; `size` = the base asset's
+   * net (free + locked − borrowed − interest; negative = short on borrowed base), `borrowed` = principal
+   * owed and `borrowInterest` = interest owed, base units. Not priced (entry, mark, unrealized PnL and
+   * liquidation price 0; margin is account-wide). A spot market without borrowing has no positions.
+   */
+  getPositions(symbol?: string): Promise<Position[]> {
+    return this.query(() => this.marginPositions(symbol));
+  }
+
+  private marginPositions(symbol?: string): Position[] {
+    const out: Position[] = [];
+    for (const s of this.syms.values()) {
+      if (symbol && s.rules.symbol !== symbol) continue;
+      if (!this.hourly.has(s.rules.baseAsset)) continue;
+      const b = this.balance(s.rules.baseAsset);
+      out.push({
+        symbol: s.rules.symbol,
+        size: b.free.add(b.locked).sub(b.borrowed).sub(b.interest),
+        entryPrice: ZERO,
+        markPrice: ZERO,
+        unrealizedPnl: ZERO,
+        leverage: 1,
+        marginType: 'cross',
+        liquidationPrice: ZERO,
+        borrowed: b.borrowed,
+        borrowInterest: b.interest,
+      });
+    }
+    return out;
   }
 
   /** Gross holding of `asset` (free + locked; debts not subtracted, see {@link balances}). */

@@ -31,7 +31,9 @@ export {
   type StartedExtras,
   type WorkflowState,
   foldJournal,
+  interestPaid,
   positionsFromJournal,
+  signedFill,
 } from './journal';
 export {
   FundingArbStrategy,

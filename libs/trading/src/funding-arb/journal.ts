@@ -31,6 +31,17 @@ export interface OrderIntent {
   clientOrderId: string;
   /** LIMIT legs: scheduler time after which the unfilled rest is cancelled. */
   deadlineMs?: number;
+  /**
+   * A BUY that closes a spot margin short in full (exit, unwind): the |position| it closes (base units,
+   * the leg's journaled short when it was sent). Its `quantity` is the debt to repay, principal +
+   * `interest`, rounded UP to the step size; the venue's auto-repay pays the interest first, then the
+   * principal. See {@link signedFill} for what it adds to the leg's position.
+   */
+  closes?: string;
+  /** With `closes`: the borrow interest owed included in `quantity` (base units, decimal string). */
+  interest?: string;
+  /** With `closes`: where `interest` (and the principal) came from: the venue's `Position.borrowInterest` / `borrowed`, or the journal estimate. */
+  interestSource?: 'venue' | 'estimate';
 }
 
 /** What the venue made of an intent. `foreign`: the reply did not match the intent and was not adopted. */
@@ -168,11 +179,30 @@ export function startedState(e: Extract<JournalEntry, { t: 'started' }>): Workfl
   };
 }
 
-/** Signed executed base quantity a step added to its leg (BUY +, SELL −); 0 without a fill. */
+/**
+ * Signed base quantity a step added to its leg's position (BUY +, SELL −); 0 without a fill.
+ *
+ * A closing BUY of a margin short (intent `closes`) adds only the principal it closed, not its whole
+ * executed quantity: filled in full → exactly `closes` (the leg is flat: the debt, principal and
+ * interest, is repaid); partly filled → min(`closes`, max(0, executed − `interest`)), since the venue
+ * pays the interest first. The base paid as interest is a cost (booked as borrow interest), and the
+ * step-rounding excess (< one step) stays a free balance of the venue account outside the leg.
+ */
 export function signedFill(s: StepState | undefined): Dec {
   if (!s?.outcome) return ZERO;
   const q = new Dec(s.outcome.executedQty);
+  if (s.intent.closes !== undefined && s.intent.side === 'BUY') {
+    const closes = new Dec(s.intent.closes);
+    if (q.gte(s.intent.quantity)) return closes;
+    return Dec.min(closes, Dec.max(ZERO, q.minus(s.intent.interest ?? '0')));
+  }
   return s.intent.side === 'BUY' ? q : q.neg();
+}
+
+/** Base paid as borrow interest by a closing BUY of a margin short (min(executed, intent `interest`)); 0 for any other step. */
+export function interestPaid(s: StepState | undefined): Dec {
+  if (!s?.outcome || s.intent.closes === undefined || s.intent.side !== 'BUY') return ZERO;
+  return Dec.min(new Dec(s.outcome.executedQty), new Dec(s.intent.interest ?? '0'));
 }
 
 /** Net position per symbol and leg (base units, signed) from every step of every workflow. */

@@ -466,7 +466,7 @@ describe('funding-arb position management (spot leg + perp leg on the sims)', ()
     const basis = pa.minus(f.avgPrice).mul('0.05').plus(hh.avgPrice.minus(pb).mul('0.05'));
     expect(acc.basisPnl).toBe(basis.toString());
     expect(acc.openBasisPnl).toBe(basis.toString());
-    expect(acc.borrowInterest).toEqual({ asset: 'BTC', base: '0', quote: '0', source: 'estimate' });
+    expect(acc.borrowInterest).toEqual({ asset: 'BTC', base: '0', quote: '0', paidBase: '0', source: 'estimate' });
     const net = dec('2.5').minus(acc.fees).plus(basis);
     expect(acc.netPnl).toBe(net.toString());
     // predicted: gross 0.0005 × 1095 − round-trip fees (0.001 + 0.0005) × 2 annualised over 7 d − haircut 0.02
@@ -489,7 +489,7 @@ describe('funding-arb position management (spot leg + perp leg on the sims)', ()
     expect(interest.gt(0)).toBe(true);
     const acc = await h.strategy.accounting(SYMBOL);
     const px = await h.spot.getLatestPrice(SYMBOL);
-    expect(acc.borrowInterest).toEqual({ asset: 'BTC', base: interest.toString(), quote: interest.mul(px).toString(), source: 'estimate' });
+    expect(acc.borrowInterest).toEqual({ asset: 'BTC', base: interest.toString(), quote: interest.mul(px).toString(), paidBase: '0', source: 'estimate' });
     expect(acc.legs.a.position).toBe('-0.05');
     expect(acc.fundingReceived).toBe('2.5'); // long perp receives 0.05 × 100000 × 0.0005
     h.strategy.stop();
@@ -501,7 +501,7 @@ describe('funding-arb position management (spot leg + perp leg on the sims)', ()
     const acc2 = await v.strategy.accounting(SYMBOL);
     const i2 = v.btc().interestAccrued;
     expect(i2.gt(0)).toBe(true);
-    expect(acc2.borrowInterest).toEqual({ asset: 'BTC', base: i2.toString(), quote: i2.mul(px).toString(), source: 'venue' });
+    expect(acc2.borrowInterest).toEqual({ asset: 'BTC', base: i2.toString(), quote: i2.mul(px).toString(), paidBase: '0', source: 'venue' });
     v.strategy.stop();
   });
 });

@@ -135,7 +135,7 @@ describe('funding-arb with a spot leg (SimSpotExchange) and a perp leg (SimExcha
     h.strategy.stop();
   });
 
-  it('exit of a margin short when the spread decays: the spot BUY repays interest first, leaving exactly the accrued interest as debt', async () => {
+  it('exit of a margin short when the spread decays: the spot BUY repays principal + interest (venue figure), no debt left, interest booked exactly', async () => {
     // −0.05 % per 8 h until FT + 8 h, then +0.001 %: the long-perp/short-spot spread decays → exit
     const rates: FundingPoint[] = [...[-16 * H, -8 * H, 2 * H].map((o) => ({ fundingTimeMs: T0 + o, rate: dec('-0.0005') })), ...[10 * H, 18 * H].map((o) => ({ fundingTimeMs: T0 + o, rate: dec('0.00001') }))];
     const h = await setup(rates);
@@ -145,28 +145,141 @@ describe('funding-arb with a spot leg (SimSpotExchange) and a perp leg (SimExcha
     const wf = h.strategy.listWorkflows();
     expect(wf.map((w) => [w.kind, w.finished?.result])).toEqual([
       ['entry', 'hedged'],
-      ['exit', expect.any(String)],
+      ['exit', 'exited'],
     ]);
     expect((await h.perpSize()).isZero()).toBe(true);
-    const exitBuy = (await h.spot.getOpenOrders(SYMBOL)).length;
-    expect(exitBuy).toBe(0);
-    // interest booked for every hour boundary the short was open, ⌈0.05 × RATE⌉ = 0.00000021 each
+    expect(await h.spot.getOpenOrders(SYMBOL)).toHaveLength(0);
     const spotSteps = Object.values(wf[1].steps).filter((x) => x?.intent.leg === 'a');
     expect(spotSteps).toHaveLength(1);
     const exitBuyOrder = await h.spot.getOrder(SYMBOL, { clientOrderId: spotSteps[0]!.intent.clientOrderId });
     expect(exitBuyOrder).toMatchObject({ side: 'BUY', status: 'FILLED' });
-    expect(exitBuyOrder.executedQty.toString()).toBe('0.05');
     const sale = await h.spot.getOrder(SYMBOL, { clientOrderId: stepClientOrderId(wf[0].id, 'h') });
     expect(sale.createdAtMs).toBeGreaterThanOrEqual(entryAt - 60_000);
-    // boundaries H with sale < H ≤ buy-back (a boundary at the buy-back instant is booked before the fill)
+    // interest booked for every hour boundary H with sale < H ≤ buy-back (a boundary at the buy-back
+    // instant is booked before the fill), ⌈0.05 × RATE⌉ = 0.00000021 each
     const hours = Math.floor(exitBuyOrder.createdAtMs / H) - Math.floor(sale.createdAtMs / H);
     expect(hours).toBeGreaterThan(8);
+    const interest = dec('0.00000021').mul(hours);
     const btc = h.btc();
-    expect(btc.interestAccrued.toString()).toBe(dec('0.00000021').mul(hours).toString());
-    // the BUY of 0.05 paid the interest first, so principal equal to the interest is still owed (left for the strategy)
+    expect(btc.interestAccrued.toString()).toBe(interest.toString());
+    // the exit BUY = principal 0.05 + interest owed (the venue's figure), rounded UP to the 0.00001 step
+    const want = dec('0.05').add(interest).div('0.00001').ceil().mul('0.00001');
+    expect(want.gt('0.05')).toBe(true);
+    expect(exitBuyOrder.executedQty.toString()).toBe(want.toString());
+    expect(spotSteps[0]!.intent).toMatchObject({ quantity: want.toString(), closes: '0.05', interest: interest.toString(), interestSource: 'venue' });
+    // no debt left: principal and interest repaid; the step-rounding excess stays a free balance (< one step)
+    expect(btc.borrowed.isZero()).toBe(true);
     expect(btc.interest.isZero()).toBe(true);
-    expect(btc.borrowed.eq(btc.interestAccrued)).toBe(true);
-    expect(btc.free.isZero()).toBe(true);
+    expect(btc.free.toString()).toBe(want.sub('0.05').sub(interest).toString());
+    expect(btc.free.gt(0) && btc.free.lt('0.00001')).toBe(true);
+    const [pos] = await h.spot.getPositions(SYMBOL);
+    expect([pos.size.toString(), pos.borrowed?.toString(), pos.borrowInterest?.toString()]).toEqual([btc.free.toString(), '0', '0']);
+    // the strategy sees the spot leg flat (the interest and the excess are not a long), delta 0, no rebalance
+    const st = h.strategy.status()[0];
+    expect(st).toMatchObject({ position: { a: '0', b: '0' }, netDelta: '0', state: 'flat', inFlight: null });
+    const acc = await h.strategy.accounting(SYMBOL);
+    expect(acc.borrowInterest).toMatchObject({ asset: 'BTC', base: interest.toString(), paidBase: interest.toString(), source: 'estimate' });
+    expect(acc.legs.a.position).toBe('0');
+    // basis PnL of the spot leg counts the 0.05 sold and the 0.05 bought back, not the interest base
+    expect(acc.legs.a.pricePnl).toBe(sale.avgPrice.mul('0.05').sub(exitBuyOrder.avgPrice.mul('0.05')).toString());
+    await h.step(2 * H, 60_000);
+    expect(h.strategy.listWorkflows().filter((w) => w.kind === 'rebalance')).toHaveLength(0);
+    expect(h.btc().interestAccrued.toString()).toBe(interest.toString());
+    h.strategy.stop();
+  });
+
+  it('operator exit of a margin short: the BUY repays principal + interest, no debt left, the leg flat in the journal', async () => {
+    const h = await setup('-0.0005');
+    await h.step(60_000);
+    await h.step(3 * H, 60_000);
+    const owed = h.btc().interest;
+    expect(owed.gt(0)).toBe(true);
+    h.strategy.requestExit(SYMBOL, 'test');
+    await h.step(60_000);
+    const wf = h.strategy.listWorkflows();
+    expect(wf.map((w) => [w.kind, w.exitReason, w.finished?.result])).toEqual([
+      ['entry', undefined, 'hedged'],
+      ['exit', 'operator', 'exited'],
+    ]);
+    const buy = Object.values(wf[1].steps).find((x) => x?.intent.leg === 'a')!;
+    const btc = h.btc();
+    // no hour boundary between the venue's reading and the fill here: the interest paid is the interest owed
+    expect(btc.interestAccrued.toString()).toBe(owed.toString());
+    expect(buy.intent).toMatchObject({ side: 'BUY', closes: '0.05', interest: owed.toString(), interestSource: 'venue' });
+    expect(buy.outcome!.executedQty).toBe(dec('0.05').add(owed).div('0.00001').ceil().mul('0.00001').toString());
+    expect([btc.borrowed.toString(), btc.interest.toString()]).toEqual(['0', '0']);
+    expect(btc.free.toString()).toBe(new Dec(buy.outcome!.executedQty).sub('0.05').sub(owed).toString());
+    expect((await h.perpSize()).isZero()).toBe(true);
+    expect(h.strategy.status()[0]).toMatchObject({ position: { a: '0', b: '0' }, netDelta: '0', state: 'flat' });
+    const acc = await h.strategy.accounting(SYMBOL);
+    expect(acc.borrowInterest).toMatchObject({ base: owed.toString(), paidBase: owed.toString() });
+    h.strategy.stop();
+  });
+
+  it('a second margin short after an exit sells the rounding dust first; its exit repays the venue principal, so the dust stays below one step', async () => {
+    const h = await setup('-0.0005');
+    await h.step(60_000);
+    await h.step(3 * H, 60_000);
+    h.strategy.requestExit(SYMBOL, 'first cycle');
+    await h.step(60_000);
+    const dust1 = h.btc().free;
+    expect(dust1.gt(0) && dust1.lt('0.00001')).toBe(true);
+    h.strategy.resumeEntries(SYMBOL);
+    await h.step(10 * 60_000, 60_000);
+    expect(h.strategy.listWorkflows().filter((w) => w.kind === 'entry' && w.finished?.result === 'hedged')).toHaveLength(2);
+    // the SELL of 0.05 used the free dust: the venue lent 0.05 − dust
+    expect(h.btc().borrowed.toString()).toBe(dec('0.05').sub(dust1).toString());
+    await h.step(3 * H, 60_000);
+    const owed = h.btc().interest;
+    h.strategy.requestExit(SYMBOL, 'second cycle');
+    await h.step(60_000);
+    const wfs = h.strategy.listWorkflows();
+    expect(wfs.map((w) => [w.kind, w.finished?.result])).toEqual([
+      ['entry', 'hedged'],
+      ['exit', 'exited'],
+      ['entry', 'hedged'],
+      ['exit', 'exited'],
+    ]);
+    const buy = Object.values(wfs[3].steps).find((x) => x?.intent.leg === 'a')!;
+    // principal 0.05 − dust (venue) + interest, rounded up to the step
+    expect(buy.intent).toMatchObject({ closes: '0.05', interest: owed.toString(), interestSource: 'venue' });
+    expect(buy.intent.quantity).toBe(dec('0.05').sub(dust1).add(owed).div('0.00001').ceil().mul('0.00001').toString());
+    const btc = h.btc();
+    expect([btc.borrowed.toString(), btc.interest.toString()]).toEqual(['0', '0']);
+    expect(btc.free.gte(0) && btc.free.lt('0.00001')).toBe(true);
+    expect(h.strategy.status()[0]).toMatchObject({ position: { a: '0', b: '0' }, netDelta: '0', state: 'flat' });
+    const acc = await h.strategy.accounting(SYMBOL);
+    expect(acc.borrowInterest).toMatchObject({ base: btc.interestAccrued.toString(), paidBase: btc.interestAccrued.toString() });
+    h.strategy.stop();
+  });
+
+  it('without a venue figure (the venue reports no margin position) the exit BUY repays the journal estimate of the interest', async () => {
+    const rates: FundingPoint[] = [...[-16 * H, -8 * H, 2 * H].map((o) => ({ fundingTimeMs: T0 + o, rate: dec('-0.0005') })), ...[10 * H, 18 * H].map((o) => ({ fundingTimeMs: T0 + o, rate: dec('0.00001') }))];
+    const h = await setup(rates);
+    // hide the margin position: the strategy falls back to estimateBorrowInterest over the journal
+    h.spot.getPositions = async () => [];
+    await h.step(60_000);
+    await h.step(FT + 8 * H - h.scheduler.now() + 20 * 60_000, 60_000);
+    const wf = h.strategy.listWorkflows();
+    expect(wf.map((w) => [w.kind, w.finished?.result])).toEqual([
+      ['entry', 'hedged'],
+      ['exit', 'exited'],
+    ]);
+    const sale = wf[0].steps.h!;
+    const buy = Object.values(wf[1].steps).find((x) => x?.intent.leg === 'a')!;
+    // the estimate: ⌈0.05 × RATE⌉ at each hour boundary between the journal times of the sale and of the exit's decision
+    const estimate = dec('0.00000021').mul(Math.floor(buy.outcomeAtMs! / H) - Math.floor(sale.outcomeAtMs! / H));
+    expect(estimate.gt(0)).toBe(true);
+    const want = dec('0.05').add(estimate).div('0.00001').ceil().mul('0.00001');
+    expect(buy.intent).toMatchObject({ quantity: want.toString(), closes: '0.05', interest: estimate.toString(), interestSource: 'estimate' });
+    // this harness steps the venues first, so the exit decided at scheduler time 60 s before the
+    // boundary the venue had just charged: the estimate is one hour short, and the step rounding
+    // (0.05 + interest → 0.05001) repaid it all the same
+    const btc = h.btc();
+    expect(btc.interestAccrued.toString()).toBe(estimate.add('0.00000021').toString());
+    expect(btc.borrowed.isZero() && btc.interest.isZero()).toBe(true);
+    expect(btc.free.toString()).toBe(want.sub('0.05').sub(btc.interestAccrued).toString());
+    expect(h.strategy.status()[0]).toMatchObject({ position: { a: '0', b: '0' }, netDelta: '0', state: 'flat' });
     h.strategy.stop();
   });
 });

@@ -29,6 +29,7 @@ import {
   type WorkflowResult,
   type WorkflowState,
   foldJournal,
+  interestPaid,
   positionsFromJournal,
   signedFill,
 } from './journal';
@@ -137,8 +138,11 @@ export interface ArbAccounting {
   deltaTolerance: string | null;
   /** Σ over the perp legs of the venue's cumulative funding of the symbol (`Position.fundingPnl`, + received); null when no perp venue reports it. */
   fundingReceived: string | null;
-  /** Borrow interest of the short spot leg, in its base asset and valued at its last price (quote). */
-  borrowInterest: { asset: string; base: string; quote: string; source: 'venue' | 'estimate' | 'none' };
+  /**
+   * Borrow interest of the short spot leg, in its base asset and valued at its last price (quote):
+   * `base` accrued (venue or estimate), `paidBase` the part repaid by the exits' closing BUYs (journaled).
+   */
+  borrowInterest: { asset: string; base: string; quote: string; paidBase: string; source: 'venue' | 'estimate' | 'none' };
   /** Σ fees of both legs (quote). */
   fees: string;
   /** Σ price PnL of both legs (quote): what the basis between the legs made or lost. */
@@ -474,7 +478,7 @@ export class FundingArbStrategy {
       netDelta: pos.a.plus(pos.b).toString(),
       deltaTolerance: this.tolerance(pair)?.toString() ?? null,
       fundingReceived: funding ? (funding as Dec).toString() : null,
-      borrowInterest: { asset: interest.asset, base: interest.base.toString(), quote: interest.quote.toString(), source: interest.source },
+      borrowInterest: { asset: interest.asset, base: interest.base.toString(), quote: interest.quote.toString(), paidBase: interest.paid.toString(), source: interest.source },
       fees: fees.toString(),
       basisPnl: basis.toString(),
       openBasisPnl: this.openBasisPnl(wfs, prices).toString(),
@@ -581,14 +585,17 @@ export class FundingArbStrategy {
       if (spec.kind !== 'spot' || !spec.canShort) continue;
       const asset = this.rule(pair.symbol, id).baseAsset;
       const px = prices[id] ?? ZERO;
+      let paid = ZERO;
+      for (const wf of wfs) for (const st of Object.values(wf.steps)) if (st?.intent.leg === id) paid = paid.plus(interestPaid(st));
       if (spec.borrowInterest) {
         const base = new Dec(await spec.borrowInterest.interestAccrued(asset));
-        return { asset, base, quote: base.mul(px), source: 'venue' as const };
+        return { asset, base, quote: base.mul(px), paid, source: 'venue' as const };
       }
-      const base = estimateBorrowInterest(wfs, id, spec.borrowRateHourly, now);
-      return { asset, base, quote: base.mul(px), source: 'estimate' as const };
+      // the interest the exits repaid (journaled: the venue's figure when it gave one) + the estimate of the open short
+      const base = paid.plus(estimateBorrowInterest(sinceFlat(wfs, id), id, spec.borrowRateHourly, now));
+      return { asset, base, quote: base.mul(px), paid, source: 'estimate' as const };
     }
-    return { asset: '', base: ZERO, quote: ZERO, source: 'none' as const };
+    return { asset: '', base: ZERO, quote: ZERO, paid: ZERO, source: 'none' as const };
   }
 
   /**
@@ -883,7 +890,8 @@ export class FundingArbStrategy {
     if (!(await this.step(wf, pair, 'x', first, closeSide(first), wf.quantity, true))) return;
     const x = exec(wf.steps.x);
     if (x.gt(0)) {
-      const full = wf.legQty !== undefined && x.gte(new Dec(wf.steps.x!.intent.quantity));
+      const xi = wf.steps.x!.intent;
+      const full = wf.legQty !== undefined && x.gte(new Dec(xi.closes ?? xi.quantity));
       const want = wf.legQty ? (full ? wf.legQty[second] : Dec.min(x, wf.legQty[second])) : x;
       const y = roundToIncrement(want, this.rule(wf.symbol, second).stepSize, 'down');
       if (y.gt(0) && !(await this.step(wf, pair, 'y', second, closeSide(second), y, true))) return;
@@ -892,6 +900,46 @@ export class FundingArbStrategy {
     if (wf.exitReason === 'emergency')
       this.alerts.notify({ kind: 'arb_emergency_exit', level: 'CRITICAL', title: `funding-arb ${wf.symbol}: emergency exit finished`, message: `${wf.id}: leg ${first} ${detail.replace('closed ', '')} (of ${wf.legQty?.[first]} / ${wf.legQty?.[second]})` });
     return this.finish(wf, 'exited', detail);
+  }
+
+  /**
+   * Sizing of a BUY on a spot margin leg (`kind: 'spot'`, `canShort`) that closes the leg's whole
+   * journaled short (exit, unwind): it must repay the debt, principal + the borrow interest owed in
+   * the base asset, or the interest would stay owed after the exit (the venue's auto-repay pays
+   * interest first). Returns undefined for any other BUY (a partial close buys its own quantity).
+   *
+   * - Interest owed: the venue's `Position.borrowInterest` of the leg's symbol when it reports one
+   *   (the sim spot, the ccxt spot margin connector), else the journal estimate
+   *   ({@link estimateBorrowInterest} over the workflows since the leg was last flat).
+   * - Principal: the venue's `Position.borrowed` when reported and within one step below the
+   *   journaled short (a free base balance left by an earlier exit's rounding was sold first and
+   *   borrowed less), else the journaled short.
+   * - Quantity: principal + interest rounded UP to the step size (base units); the excess (< one step)
+   *   stays a free balance of the venue account, outside the leg's position (see `signedFill`).
+   */
+  private async marginClose(symbol: string, leg: LegId, qty: Dec): Promise<{ quantity: Dec; closes: Dec; interest: Dec; source: 'venue' | 'estimate' } | undefined> {
+    const spec = this.pairs.get(symbol)!.legs[leg];
+    if (spec.kind !== 'spot' || !spec.canShort) return undefined;
+    const wfs = [...this.workflows.values()].filter((w) => w.symbol === symbol);
+    const pos = positionsFromJournal(wfs).get(symbol)?.[leg] ?? ZERO;
+    const short = pos.abs();
+    if (!pos.isNegative() || qty.lt(short)) return undefined;
+    const step = this.rule(symbol, leg).stepSize;
+    let principal = short;
+    let interest: Dec | undefined;
+    let source: 'venue' | 'estimate' = 'estimate';
+    try {
+      const p = (await spec.venue.getPositions(spec.symbol)).find((x) => x.symbol === spec.symbol);
+      if (p?.borrowInterest !== undefined) {
+        interest = p.borrowInterest;
+        source = 'venue';
+        if (p.borrowed !== undefined && p.borrowed.lte(short) && p.borrowed.gt(short.minus(step))) principal = p.borrowed;
+      }
+    } catch {
+      // the venue did not answer: the journal estimate
+    }
+    if (interest === undefined) interest = estimateBorrowInterest(sinceFlat(wfs, leg), leg, spec.borrowRateHourly, this.deps.scheduler.now());
+    return { quantity: roundToIncrement(principal.plus(interest), step, 'up'), closes: short, interest, source };
   }
 
   private async finish(wf: WorkflowState, result: WorkflowResult, detail: string): Promise<void> {
@@ -918,7 +966,9 @@ export class FundingArbStrategy {
     let fresh = false;
     if (!st) {
       const rules = this.rule(wf.symbol, leg);
-      const qty = roundToIncrement(quantity, rules.stepSize, 'down');
+      let qty = roundToIncrement(quantity, rules.stepSize, 'down');
+      const close = side === 'BUY' ? await this.marginClose(wf.symbol, leg, qty) : undefined;
+      if (close) qty = close.quantity;
       let price: Dec | undefined;
       let deadlineMs: number | undefined;
       // reduce-only steps (unwind, trim, exit) always take liquidity: a hedge must not wait
@@ -939,6 +989,7 @@ export class FundingArbStrategy {
         reduceOnly: reduce && spec.kind === 'perp',
         clientOrderId: stepClientOrderId(wf.id, code),
         ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+        ...(close ? { closes: close.closes.toString(), interest: close.interest.toString(), interestSource: close.source } : {}),
       };
       await this.journal({ t: 'intent', atMs: now, id: wf.id, intent });
       st = wf.steps[code]!;
@@ -1019,6 +1070,17 @@ function foldInto(wf: WorkflowState, e: JournalEntry): void {
     wf.finished = { result: e.result, detail: e.detail };
     wf.finishedAtMs = e.atMs;
   }
+}
+
+/** The workflows after the last finished one that left `leg` flat (all when it never was): the open position's history. */
+function sinceFlat(wfs: WorkflowState[], leg: LegId): WorkflowState[] {
+  let pos = ZERO;
+  let from = 0;
+  wfs.forEach((wf, i) => {
+    for (const st of Object.values(wf.steps)) if (st?.intent.leg === leg) pos = pos.plus(signedFill(st));
+    if (wf.finished && pos.isZero()) from = i + 1;
+  });
+  return wfs.slice(from);
 }
 
 /**
