@@ -198,8 +198,18 @@ describe.each(cases)('funding arbitrage survives %s (between the legs and at ran
     expect(shown.steps.length).toBeGreaterThanOrEqual(2);
     expect(shown.steps[0].clientOrderId).toBe(`${shown.id}-${shown.steps[0].step}`);
     // metrics: the arbitrage gauges per symbol (quote and base units)
-    const metrics = await (await fetch(`http://127.0.0.1:${mmPort}/metrics`)).text();
+    // (the gauges are refreshed every decision interval, so wait for a refresh after the last workflow)
+    let metrics = '';
     const gauge = (name: string) => Number(new RegExp(`^${name}\\{symbol="ETHUSDT"[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    await waitFor(
+      'gauges refreshed after the last workflow',
+      async () => {
+        metrics = await (await fetch(`http://127.0.0.1:${mmPort}/metrics`)).text();
+        return gauge('market_maker_arb_workflow_in_flight') === 0 && Math.abs(gauge('market_maker_arb_leg_delta')) <= TOLERANCE.toNumber();
+      },
+      15_000,
+      300,
+    );
     expect(gauge('market_maker_arb_fees')).toBeGreaterThan(0);
     expect(Math.abs(gauge('market_maker_arb_leg_delta'))).toBeLessThanOrEqual(TOLERANCE.toNumber());
     expect(metrics).toMatch(/^market_maker_arb_leg_position\{symbol="ETHUSDT",leg="a"\} /m);
