@@ -1,7 +1,7 @@
 /**
  * Jest: unit specs next to sources (*.spec.ts under apps/ and libs/), integration/e2e under test/
  * (*.e2e-spec.ts; they start dist/ apps, so `npm run build` first).
- *   npm test                         → build, proto check, every project (jest --maxWorkers=2, longest suites first)
+ *   npm test                         → build, proto check, scripts/test.sh (unit on two workers, then e2e in band)
  *   npm run test:unit                → jest --selectProjects unit
  *   npx jest --selectProjects e2e    → the e2e specs only
  * Both projects share the ts-jest transform and the @mm/<lib> path mapping from tsconfig.json.

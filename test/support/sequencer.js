@@ -1,8 +1,8 @@
 /**
- * Test order for `npm test` (jest runs two workers, see package.json): longest suites first, so the
- * long end-to-end runs overlap with each other and the short specs fill the gaps (longest-processing-
- * time-first scheduling). Jest's own order on a fresh clone is by file size, which puts several of
- * the longest suites last. Weights are seconds measured on a CI run (2 cores); a suite not listed
+ * Test order: longest suites first. With two workers (the unit specs in `npm test`, see
+ * scripts/test.sh) the long ones overlap and the short ones fill the gaps (longest-processing-time-
+ * first scheduling); in band it puts the slow e2e specs, which fail most expensively, early. Jest's
+ * own order on a fresh clone is by file size. Weights are seconds measured on a CI run (2 cores); a suite not listed
  * weighs its file size in kB ÷ 10, so new long suites still come early enough.
  */
 const Sequencer = require('@jest/test-sequencer').default;
