@@ -18,7 +18,7 @@
  * MM_SYMBOLS=auto when SIM_DATA names several symbols and the config file has no `symbols:` list;
  * a second, spot sim connector when the config's funding arbitrage trades a leg on the venue `spot`
  * (or SIM_SPOT=true), see `spotWanted` below.
- * No dependencies: plain Node.
+ * Plain Node plus the `yaml` package (to read the config file).
  */
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
