@@ -145,7 +145,7 @@ describe('sim: liquidation of a leveraged long on a small balance through a −2
     }
     for (let k = 0; k < 30; k++, i++) lines.push(`${t0 + i * 60_000},75000,75000,75000,75000,50`);
     fs.writeFileSync(csv, lines.join('\n') + '\n');
-    ({ conn, client } = await start({ SIM_DATA: csv, SIM_BALANCE: '300', SIM_LEVERAGE: '50', SIM_SPEED: '40', SIM_START: 'immediate' }));
+    ({ conn, client } = await start({ SIM_DATA: csv, SIM_BALANCE: '300', SIM_LEVERAGE: '50', SIM_SPEED: '120', SIM_START: 'immediate' }));
   });
   afterAll(async () => {
     client?.close();
