@@ -42,9 +42,9 @@ describe('sim: BTCUSDT + ETHUSDT replayed together on one account', () => {
       SIM_DATA: `BTCUSDT=${KLINES.BTCUSDT},ETHUSDT=${KLINES.ETHUSDT}`,
       SIM_FUNDING: `BTCUSDT=${file('BTCUSDT', 'funding-rate-8h')},ETHUSDT=${file('ETHUSDT', 'funding-rate-8h')}`,
       SIM_MARK_PRICE: `BTCUSDT=${file('BTCUSDT', 'markprice-8h')},ETHUSDT=${file('ETHUSDT', 'markprice-8h')}`,
-      // 100 history + 2300 replayed minutes ≈ 38 market hours (5 funding times per symbol) at 4000× ≈ 35 s
+      // 100 history + 2300 replayed minutes ≈ 38 market hours (5 funding times per symbol) at 12000× ≈ 12 s
       SIM_MAX_CANDLES: '2400',
-      SIM_SPEED: '4000',
+      SIM_SPEED: '12000',
       SIM_START: 'immediate',
       SIM_SYMBOL_LEVERAGE: 'BTCUSDT=20,ETHUSDT=10',
     }));
