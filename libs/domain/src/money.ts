@@ -71,3 +71,11 @@ export function sum(values: Iterable<Decimal>): Decimal {
   for (const v of values) acc = acc.plus(v);
   return acc;
 }
+
+/**
+ * x > 0, without the temporary decimal that `x.gt(0)` builds (decimal.js converts every argument):
+ * false for zero (either sign), negatives and NaN. For hot paths (planning and risk checks per tick).
+ */
+export function isAboveZero(x: Decimal): boolean {
+  return !x.isZero() && x.isPositive();
+}

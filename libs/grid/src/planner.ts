@@ -1,4 +1,4 @@
-import { Dec, type Side, type SymbolRules, ZERO, roundToIncrement, sum } from '@mm/domain';
+import { Dec, type Side, type SymbolRules, ZERO, isAboveZero, roundToIncrement, sum } from '@mm/domain';
 import { type GridParams, buyLevels, gridCenter, levelKey, quantityForNotional, sellLevels } from './grid-math';
 import { type Slot, isExitOrder, isFilled } from './slot';
 
@@ -75,13 +75,13 @@ export function planGrid(
       if (out) actions.push({ kind: 'cancel', key: s.key, orderId: o.orderId, clientOrderId: o.clientOrderId, reason: 'out_of_window' });
     }
     if (!allowClosing || s.status !== 'FREE' || !isFilled(s) || s.positionQty.abs().lt(rules.minQty)) continue;
-    if (s.positionQty.gt(0) ? s.level.lte((exitAbove ??= P.plus(I.mul(p.sellWindow)))) : s.level.gte((exitBelow ??= P.minus(I.mul(p.buyWindow))))) exits.push(s);
+    if (isAboveZero(s.positionQty) ? s.level.lte((exitAbove ??= P.plus(I.mul(p.sellWindow)))) : s.level.gte((exitBelow ??= P.minus(I.mul(p.buyWindow))))) exits.push(s);
   }
   exits.sort((a, b) => a.level.minus(P).abs().comparedTo(b.level.minus(P).abs()) || a.level.comparedTo(b.level));
   let budget = p.maxActiveOrders - active;
   for (const s of exits) {
     if (budget <= 0) break;
-    const long = s.positionQty.gt(0);
+    const long = isAboveZero(s.positionQty);
     actions.push({
       kind: 'place',
       key: s.key,
@@ -101,7 +101,7 @@ export function planGrid(
   const notional = p.orderNotional.mul(sizeFactor);
   const opening: { level: Dec; side: Side }[] = [];
   const buyBelow = P.minus(buffer);
-  const buys = windowLevels(center, I, p.buyWindow, 'buy').filter((l) => l.lt(buyBelow) && l.gt(0));
+  const buys = windowLevels(center, I, p.buyWindow, 'buy').filter((l) => l.lt(buyBelow) && isAboveZero(l));
   const sellAbove = p.mode === 'neutral' ? P.plus(buffer) : ZERO;
   const sells = p.mode === 'neutral' ? windowLevels(center, I, p.sellWindow, 'sell').filter((l) => l.gt(sellAbove)) : [];
   for (let k = 0; k < Math.max(buys.length, sells.length); k++) {
@@ -163,9 +163,26 @@ const levelMemo: Record<'buy' | 'sell', { center: Dec; interval: Dec; window: nu
 function windowLevels(center: Dec, interval: Dec, window: number, side: 'buy' | 'sell'): readonly Dec[] {
   const m = levelMemo[side];
   if (m && m.window === window && m.center.eq(center) && m.interval.eq(interval)) return m.levels;
-  const levels = Object.freeze(side === 'buy' ? buyLevels(center, interval, window) : sellLevels(center, interval, window));
+  const levels = Object.freeze((side === 'buy' ? buyLevels(center, interval, window) : sellLevels(center, interval, window)).map(canonicalLevel));
   levelMemo[side] = { center, interval, window, levels };
   return levels;
+}
+
+/**
+ * One level object per level value (by `levelKey`), so the per-object memos (`keyOf`, `quantityOf`)
+ * hit when the centre moves and the window shifts by a level: nine of ten levels are the previous
+ * window's. Bounded: cleared past {@link CANONICAL_LEVELS_MAX} entries.
+ */
+const canonicalLevels = new Map<string, Dec>();
+const CANONICAL_LEVELS_MAX = 10_000;
+function canonicalLevel(level: Dec): Dec {
+  const key = levelKey(level);
+  const known = canonicalLevels.get(key);
+  if (known) return known;
+  if (canonicalLevels.size >= CANONICAL_LEVELS_MAX) canonicalLevels.clear();
+  canonicalLevels.set(key, level);
+  levelKeys.set(level, key);
+  return level;
 }
 
 /** `levelKey` per level object (the remembered window levels are the same objects pass after pass). */
@@ -268,7 +285,7 @@ export function quietBand(slots: ReadonlyMap<string, Slot>, price: Dec, anchor: 
     let exits = 0;
     for (const s of slots.values()) {
       if (s.status !== 'FREE' || !isFilled(s) || s.positionQty.abs().lt(rules.minQty)) continue;
-      if (s.positionQty.gt(0)) {
+      if (isAboveZero(s.positionQty)) {
         // exit while P ≥ level − SW·I
         const t = s.level.minus(upSpan);
         if (price.gte(t)) {
@@ -295,7 +312,7 @@ export function quietBand(slots: ReadonlyMap<string, Slot>, price: Dec, anchor: 
     return quantityOf(notional, level, rules, p.minOrderValue) !== undefined;
   };
   for (const l of windowLevels(center, I, p.buyWindow, 'buy')) {
-    if (!l.gt(0) || !wouldPlace(l)) continue;
+    if (!isAboveZero(l) || !wouldPlace(l)) continue;
     // planned while P > level + buffer
     const t = l.plus(buffer);
     if (price.gt(t)) lower(t, false);

@@ -1,4 +1,4 @@
-import { Dec } from '@mm/domain';
+import { Dec, isAboveZero } from '@mm/domain';
 import { emitAll } from './emit';
 
 /** CLOSED: trading normally. OPEN: no new opening orders. HALF_OPEN: probing with reduced size. */
@@ -220,9 +220,9 @@ export class CircuitBreaker {
     const dd = peak.minus(equity);
     if (dd.isZero()) return; // at the window's peak: no drawdown (limits are > 0 when set)
     const { maxDrawdownAbs, maxDrawdownPct } = this.cfg;
-    if (maxDrawdownAbs.gt(0) && dd.gt(maxDrawdownAbs)) {
+    if (isAboveZero(maxDrawdownAbs) && dd.gt(maxDrawdownAbs)) {
       this.open('drawdown_abs', `drawdown ${dd} from peak ${peak} to ${equity} exceeds ${maxDrawdownAbs}`, now);
-    } else if (maxDrawdownPct.gt(0) && peak.gt(0) && !this.clearlyBelowPct(dd, peak) && dd.div(peak).gt(maxDrawdownPct)) {
+    } else if (isAboveZero(maxDrawdownPct) && isAboveZero(peak) && !this.clearlyBelowPct(dd, peak) && dd.div(peak).gt(maxDrawdownPct)) {
       this.open('drawdown_pct', `drawdown ${dd.div(peak)} (${dd} from peak ${peak}) exceeds ${maxDrawdownPct}`, now);
     }
   }

@@ -1,5 +1,5 @@
 import { type Dec, dec } from '@mm/domain';
-import { type ExposureLimits, type ExposureState, checkExposure } from './exposure';
+import { type ExposureLimits, type ExposureState, checkExposure, exposureVerdictRange, inNotionalRange } from './exposure';
 
 const limits = (over: Partial<ExposureLimits> = {}): ExposureLimits => ({
   maxPositionNotional: dec('0'),
@@ -134,5 +134,76 @@ describe('checkExposure — pass-through cases', () => {
     expect(() => checkExposure(limits({ maxTotalNotional: dec('-1') }), state(), buy('1'))).toThrow(/maxTotalNotional/);
     expect(() => checkExposure(limits(), state(), buy('0'))).toThrow(/must be > 0/);
     expect(() => checkExposure(limits(), state(), buy('1', '0'))).toThrow(/must be > 0/);
+  });
+});
+
+describe('exposureVerdictRange — the position notionals over which a verdict holds', () => {
+  /** Seeded PRNG (mulberry32): the cases are the same on every run. */
+  const rng = (seed: number) => () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const rand = rng(20261129);
+  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  // S as a position of qty 1 at mark S: checkExposure values it qty × mark = S
+  const at = (S: Dec, pending: string, other?: [string, string]) => ({
+    positions: new Map<string, { qty: Dec; markPrice: Dec }>([['BTCUSDT', { qty: dec('1'), markPrice: S }], ...(other ? [['ETHUSDT', { qty: dec(other[0]), markPrice: dec('1') }] as const] : [])]),
+    openOpeningOrders: new Map<string, Dec>([['BTCUSDT', dec(pending)], ...(other ? [['ETHUSDT', dec(other[1])] as const] : [])]),
+  });
+  const verdict = (v: ReturnType<typeof checkExposure>) => (v.ok ? 'ok' : v.reason);
+
+  it('inside the range the verdict is the same; just outside a bound it changes (single limit)', () => {
+    let flips = 0;
+    for (let i = 0; i < 400; i++) {
+      const L = limits({ maxPositionNotional: dec(String(int(100, 2000))) });
+      const S0 = dec(String(int(-2500, 2500)));
+      const order = { symbol: 'BTCUSDT', side: rand() < 0.5 ? ('BUY' as const) : ('SELL' as const), price: dec(String(int(1, 100))), quantity: dec(String(int(1, 5))), reduceOnly: false };
+      const pending = String(int(0, 300));
+      const v0 = verdict(checkExposure(L, at(S0, pending), order));
+      const r = exposureVerdictRange(L, at(S0, pending), order);
+      expect(inNotionalRange(r, S0)).toBe(true);
+      for (let k = 0; k < 20; k++) {
+        const S = dec(String(int(-4000, 4000)));
+        if (inNotionalRange(r, S)) expect(verdict(checkExposure(L, at(S, pending), order))).toBe(v0);
+      }
+      // the bounds are tight: one unit beyond a closed bound, or on an open bound, the verdict differs
+      for (const [b, inclusive, dir] of [[r.lo, r.loInclusive, -1], [r.hi, r.hiInclusive, 1]] as const) {
+        if (!b) continue;
+        const beyond = inclusive ? b.plus(dir * 0.000001) : b;
+        expect(inNotionalRange(r, beyond)).toBe(false);
+        expect(verdict(checkExposure(L, at(beyond, pending), order))).not.toBe(v0);
+        flips++;
+      }
+    }
+    expect(flips).toBeGreaterThan(300);
+  });
+
+  it('with all three limits and another symbol, the verdict holds over the range', () => {
+    let checked = 0;
+    for (let i = 0; i < 300; i++) {
+      const L = limits({ maxPositionNotional: dec(String(int(100, 2000))), maxTotalNotional: dec(String(int(100, 4000))), maxOpenOrderNotional: dec(String(int(100, 800))) });
+      const other: [string, string] = [String(int(-500, 500)), String(int(0, 300))];
+      const S0 = dec(String(int(-2500, 2500)));
+      const order = { symbol: 'BTCUSDT', side: rand() < 0.5 ? ('BUY' as const) : ('SELL' as const), price: dec(String(int(1, 100))), quantity: dec(String(int(1, 5))), reduceOnly: false };
+      const pending = String(int(0, 300));
+      const v0 = verdict(checkExposure(L, at(S0, pending, other), order));
+      const r = exposureVerdictRange(L, at(S0, pending, other), order);
+      expect(inNotionalRange(r, S0)).toBe(true);
+      for (let k = 0; k < 20; k++) {
+        const S = dec(String(int(-5000, 5000)));
+        if (!inNotionalRange(r, S)) continue;
+        expect(verdict(checkExposure(L, at(S, pending, other), order))).toBe(v0);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+
+  it('a reduce-only order passes at any position', () => {
+    const r = exposureVerdictRange(limits({ maxPositionNotional: dec('10') }), state(), { ...buy('1'), reduceOnly: true });
+    expect(r.lo).toBeNull();
+    expect(r.hi).toBeNull();
   });
 });

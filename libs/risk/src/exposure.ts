@@ -1,4 +1,4 @@
-import { Dec, ZERO } from '@mm/domain';
+import { Dec, ZERO, isAboveZero } from '@mm/domain';
 
 /**
  * Exposure limits, quote units (USDT). Each is off at 0. Upstream had none (§3.7, bug 19:
@@ -94,7 +94,7 @@ export function checkExposure(limits: ExposureLimits, state: ExposureState, orde
     validLimits.set(limits, { ...limits });
   }
   if (order.reduceOnly) return { ok: true };
-  if (!order.price.gt(0) || !order.quantity.gt(0)) {
+  if (!isAboveZero(order.price) || !isAboveZero(order.quantity)) {
     throw new RangeError(`order price and quantity must be > 0, got ${order.price} × ${order.quantity}`);
   }
   const sym = order.symbol;
@@ -109,7 +109,7 @@ export function checkExposure(limits: ExposureLimits, state: ExposureState, orde
   const S = signedPosition(sym);
   const O = pending(sym);
   const W = S.plus(d).abs().plus(O);
-  if (limits.maxPositionNotional.gt(0) && W.gt(limits.maxPositionNotional)) {
+  if (isAboveZero(limits.maxPositionNotional) && W.gt(limits.maxPositionNotional)) {
     return {
       ok: false,
       reason: 'position_notional',
@@ -117,14 +117,14 @@ export function checkExposure(limits: ExposureLimits, state: ExposureState, orde
     };
   }
   const openAfter = O.plus(n);
-  if (limits.maxOpenOrderNotional.gt(0) && openAfter.gt(limits.maxOpenOrderNotional)) {
+  if (isAboveZero(limits.maxOpenOrderNotional) && openAfter.gt(limits.maxOpenOrderNotional)) {
     return {
       ok: false,
       reason: 'open_order_notional',
       detail: `${sym}: open opening-order notional ${openAfter} (pending ${O} + order ${n}) exceeds ${limits.maxOpenOrderNotional}`,
     };
   }
-  if (limits.maxTotalNotional.gt(0)) {
+  if (isAboveZero(limits.maxTotalNotional)) {
     const others = new Set<string>([...state.positions.keys(), ...state.openOpeningOrders.keys()]);
     others.delete(sym);
     let total = W;
@@ -138,4 +138,105 @@ export function checkExposure(limits: ExposureLimits, state: ExposureState, orde
     }
   }
   return { ok: true };
+}
+
+/** An interval of one symbol's signed position notional S (quote); a null bound is unbounded. */
+export interface NotionalRange {
+  lo: Dec | null;
+  loInclusive: boolean;
+  hi: Dec | null;
+  hiInclusive: boolean;
+}
+
+/** All of S: the verdict does not depend on the position. */
+export const ANY_NOTIONAL: NotionalRange = Object.freeze({ lo: null, loInclusive: false, hi: null, hiInclusive: false });
+
+/** Is `s` in the range? Exact decimal comparisons. */
+export function inNotionalRange(r: NotionalRange, s: Dec): boolean {
+  if (r.lo) {
+    const c = s.comparedTo(r.lo);
+    if (c < 0 || (c === 0 && !r.loInclusive)) return false;
+  }
+  if (r.hi) {
+    const c = s.comparedTo(r.hi);
+    if (c > 0 || (c === 0 && !r.hiInclusive)) return false;
+  }
+  return true;
+}
+
+/** The intersection of two ranges (may be empty; then nothing is in it). */
+export function intersectNotionalRanges(a: NotionalRange, b: NotionalRange): NotionalRange {
+  const out = { ...a };
+  if (b.lo) {
+    const c = out.lo ? b.lo.comparedTo(out.lo) : 1;
+    if (c > 0 || (c === 0 && !b.loInclusive)) {
+      out.lo = b.lo;
+      out.loInclusive = b.loInclusive;
+    }
+  }
+  if (b.hi) {
+    const c = out.hi ? b.hi.comparedTo(out.hi) : -1;
+    if (c < 0 || (c === 0 && !b.hiInclusive)) {
+      out.hi = b.hi;
+      out.hiInclusive = b.hiInclusive;
+    }
+  }
+  return out;
+}
+
+/**
+ * The signed position notionals S of `order.symbol` (S = qty × mark, quote) for which
+ * {@link checkExposure} gives the verdict it gives for `state`, every other input equal: a screen can
+ * keep its verdicts while the mark price moves and S stays inside. Derivation (terms of
+ * `checkExposure`): S enters only through W = |S + d| + O, compared with maxPositionNotional
+ * (threshold t₁ = maxPositionNotional − O on |S + d|) and, with the other symbols' sum R, with
+ * maxTotalNotional (t₂ = maxTotalNotional − R − O); the open-order check does not involve S. For each
+ * threshold t in force, S + d stays on the side of t it is on: [−t, t] (inclusive, the limit itself
+ * passes) while |S + d| ≤ t, else (t, ∞) or (−∞, −t), no bound when t < 0. The range is their
+ * intersection, shifted by −d. Exact: additions and comparisons of decimals, no division.
+ * Reduce-only orders pass at any S: {@link ANY_NOTIONAL}. Call it with arguments
+ * {@link checkExposure} accepted (it does not validate them again).
+ */
+export function exposureVerdictRange(limits: ExposureLimits, state: ExposureState, order: ExposureOrder): NotionalRange {
+  if (order.reduceOnly) return ANY_NOTIONAL;
+  const sym = order.symbol;
+  const n = notionalOf(order.price, order.quantity);
+  const d = order.side === 'BUY' ? n : negated(n);
+  const own = state.positions.get(sym);
+  const x = (own ? notionalOf(own.qty, own.markPrice) : ZERO).plus(d);
+  const O = state.openOpeningOrders.get(sym) ?? ZERO;
+  const thresholds: Dec[] = [];
+  if (isAboveZero(limits.maxPositionNotional)) thresholds.push(limits.maxPositionNotional.minus(O));
+  if (isAboveZero(limits.maxTotalNotional)) {
+    let R = ZERO;
+    for (const t of new Set<string>([...state.positions.keys(), ...state.openOpeningOrders.keys()])) {
+      if (t === sym) continue;
+      const p = state.positions.get(t);
+      R = R.plus(p ? notionalOf(p.qty, p.markPrice).abs() : ZERO).plus(state.openOpeningOrders.get(t) ?? ZERO);
+    }
+    thresholds.push(limits.maxTotalNotional.minus(R).minus(O));
+  }
+  // bounds on x = S + d, intersected over the thresholds in force
+  let lo: Dec | null = null;
+  let loInclusive = false;
+  let hi: Dec | null = null;
+  let hiInclusive = false;
+  const ax = x.abs();
+  for (const t of thresholds) {
+    if (t.isNegative()) continue; // |S + d| > t at every S
+    let l: Dec | null, li: boolean, h: Dec | null, hs: boolean;
+    if (ax.lte(t)) [l, li, h, hs] = [t.neg(), true, t, true];
+    else if (x.gt(t)) [l, li, h, hs] = [t, false, null, false];
+    else [l, li, h, hs] = [null, false, t.neg(), false];
+    if (l) {
+      const c = lo ? l.comparedTo(lo) : 1;
+      if (c > 0 || (c === 0 && !li)) [lo, loInclusive] = [l, li];
+    }
+    if (h) {
+      const c = hi ? h.comparedTo(hi) : -1;
+      if (c < 0 || (c === 0 && !hs)) [hi, hiInclusive] = [h, hs];
+    }
+  }
+  // x = S + d  →  S = x − d
+  return { lo: lo && lo.minus(d), loInclusive, hi: hi && hi.minus(d), hiInclusive };
 }

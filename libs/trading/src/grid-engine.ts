@@ -553,9 +553,16 @@ export class GridEngine {
     const now = this.now();
     if (this.marginDue(now)) return false; // the account poll is async: the ordinary path
     if (!this.syncStep('tick', () => this.riskEvaluate(now))) return true;
-    if (!this.risk.reactionPending && this.quietHolds(now)) {
-      this.quietSkips++;
-      return true;
+    if (!this.risk.reactionPending && this.bandHolds(now)) {
+      const planned = this.quiet!.planned;
+      if (planned.length === 0) {
+        this.quietSkips++;
+        return true;
+      }
+      if (this.screenedAway(planned)) {
+        this.planReuses++;
+        return true;
+      }
     }
     this.tickQueued = true;
     void this.enqueue('tick', async () => {
@@ -608,9 +615,14 @@ export class GridEngine {
     return { interval, inventory, options: { ...this.risk.planOptions(now, interval), inventory } };
   }
 
-  /** Would a planning pass at `now` plan nothing because the price is still in the last quiet band, with the same slots and options? */
-  private quietHolds(now: number): boolean {
-    return this.quiet?.planned.length === 0 && this.bandHolds(now);
+  /**
+   * Would `plan` end with nothing to send for the band's reused plan: no portfolio limiter, opening
+   * orders planned, and the exposure screen known to refuse all of them and pass nothing else
+   * (`RiskController.screensToNothing`, which counts the refusals as `screen` does)?
+   */
+  private screenedAway(planned: GridAction[]): boolean {
+    if (this.opts.portfolio || !this.lastPrice || !planned.some((a) => a.kind === 'place' && !a.exit)) return false;
+    return this.risk.screensToNothing(planned, new Map([[this.symbol, { qty: this.book.inventory(), markPrice: this.lastPrice }]]), this.openingNotional());
   }
 
   /** Is the last band's plan still the plan: the price in its band, the same slots and plan options? */

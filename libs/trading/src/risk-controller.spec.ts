@@ -42,3 +42,52 @@ describe('RiskController: exposure limits given as % of equity', () => {
     expect(abs.effectiveLimits().maxPositionNotional.toString()).toBe('5000');
   });
 });
+
+describe('RiskController.screen: the remembered screening', () => {
+  const L = { ...zero, maxPositionNotional: dec('600') };
+  function logged() {
+    const lines: string[] = [];
+    const metrics = new CountingMetrics();
+    const log = { ...quietLogger('Risk'), warn: (m: string) => lines.push(m) };
+    const rc = new RiskController({ symbol: 'BTCUSDT', breaker, monitor: null, exposure: L, keepExitsOnTrip: true }, metrics, noopAlerts, log, () => 0);
+    return { rc, metrics, lines };
+  }
+  const at = (mark: string) => new Map([['BTCUSDT', { qty: dec('0.005'), markPrice: dec(mark) }]]);
+  const plan = [buy('99900', '0.001'), buy('99800', '0.001')];
+
+  it('gives the outcome of a fresh screening at every mark, counts every refusal and logs a refusal once', () => {
+    const { rc, metrics, lines } = logged();
+    // 0.005 × 100000 = 500 held: +99.9 passes (599.9), the second (+99.8 → 699.7) is refused
+    expect(rc.screen(plan, at('100000'), new Dec(0))).toEqual([plan[0]]);
+    // the mark moves a little: same outcome (remembered), the refusal counted again, not logged again
+    expect(rc.screen(plan, at('100001'), new Dec(0))).toEqual([plan[0]]);
+    expect(metrics.counts['blocked:position_notional']).toBe(2);
+    expect(lines).toHaveLength(1);
+    // S = 0.005 × 100020 = 500.1: the first order would make 600.0 — exactly at the limit, passes
+    expect(rc.screen(plan, at('100020'), new Dec(0))).toEqual([plan[0]]);
+    // 500.105 + 99.9 = 600.005 > 600: the first is refused now, so the second fits (599.905) — the
+    // remembered range must not hide that
+    expect(rc.screen(plan, at('100021'), new Dec(0))).toEqual([plan[1]]);
+    expect(lines).toHaveLength(2); // the first order is refused for the first time
+    // and the mark falls far: 0.005 × 60000 = 300, both pass (300 + 99.9 + 99.8 = 499.7)
+    expect(rc.screen(plan, at('60000'), new Dec(0))).toEqual(plan);
+    // each outcome equals a controller screening afresh
+    for (const mark of ['100000', '100001', '100020', '100021', '60000', '79960', '79961']) {
+      const fresh = logged().rc.screen(plan, at(mark), new Dec(0));
+      expect(rc.screen(plan, at(mark), new Dec(0))).toEqual(fresh);
+    }
+  });
+
+  it('screensToNothing: true only when the remembered screening refuses everything at this mark', () => {
+    const { rc, metrics } = logged();
+    expect(rc.screensToNothing(plan, at('130000'), new Dec(0))).toBe(false); // nothing remembered yet
+    expect(rc.screen(plan, at('130000'), new Dec(0))).toEqual([]); // 650 held
+    const before = metrics.counts['blocked:position_notional'];
+    expect(rc.screensToNothing(plan, at('129000'), new Dec(0))).toBe(true); // 645 held: still refused
+    expect(metrics.counts['blocked:position_notional']).toBe(before + 2);
+    expect(rc.screensToNothing(plan, at('100000'), new Dec(0))).toBe(false); // 500 held: one would pass
+    expect(rc.screensToNothing([...plan], at('129000'), new Dec(0))).toBe(false); // another plan: unknown
+    expect(rc.screensToNothing(plan, at('129000'), new Dec(1))).toBe(false); // another opening notional
+    expect(metrics.counts['blocked:position_notional']).toBe(before + 2);
+  });
+});

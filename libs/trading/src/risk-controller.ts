@@ -4,11 +4,16 @@ import {
   type BreakerChangeEvent,
   type BreakerConfig,
   CircuitBreaker,
+  ANY_NOTIONAL,
   type ExposureLimits,
+  type NotionalRange,
   RiskMonitor,
   type RiskMonitorConfig,
   type TripReason,
   checkExposure,
+  exposureVerdictRange,
+  inNotionalRange,
+  intersectNotionalRanges,
 } from '@mm/risk';
 import { MarginGuard, type MarginGuardSettings, type MarginVerdict } from './margin-guard';
 import type { AlertSink, EngineLogger, EngineMetrics } from './ports';
@@ -192,32 +197,93 @@ export class RiskController {
   }
 
   /**
-   * Drops planned opening orders that would breach an exposure limit (exits always pass).
+   * Drops planned opening orders that would breach an exposure limit (exits always pass). Each
+   * refusal is counted (`blocked`, the blocked-orders metric) and alerted (deduplicated per reason);
+   * it is logged when that order was not refused by the previous screening, so a limit that holds
+   * tick after tick logs once.
+   *
+   * The last screening is remembered with the range of the symbol's signed position notional
+   * (qty × mark, see `exposureVerdictRange`) over which every verdict stays: the same planned
+   * actions (same array), limits, opening notional and position quantity at a mark inside that range
+   * give the same outcome, which is returned without judging the orders again (counted and alerted
+   * the same way).
    * @param positions signed base quantity and mark per symbol; `openOpening` Σ live opening notional.
    */
   screen(actions: GridAction[], positions: Map<string, { qty: Dec; markPrice: Dec }>, openOpening: Dec): GridAction[] {
+    const hit = this.screenMemoHit(actions, positions, openOpening);
+    if (hit) {
+      this.countBlocked(hit.blocked);
+      return hit.out.slice();
+    }
     const symbol = this.cfg.symbol;
     const pendingOpen = new Map([[symbol, openOpening]]);
     const out: GridAction[] = [];
     const limits = this.effectiveLimits();
+    const blocked: { reason: string; detail: string }[] = [];
+    const blockedKeys = new Set<string>();
+    let range = ANY_NOTIONAL;
     for (const a of actions) {
       if (a.kind !== 'place' || a.exit) {
         out.push(a);
         continue;
       }
-      const v = checkExposure(limits, { positions, openOpeningOrders: pendingOpen }, { symbol, side: a.side, price: a.price, quantity: a.quantity, reduceOnly: false });
+      const state = { positions, openOpeningOrders: pendingOpen };
+      const order = { symbol, side: a.side, price: a.price, quantity: a.quantity, reduceOnly: false };
+      const v = checkExposure(limits, state, order);
+      range = intersectNotionalRanges(range, exposureVerdictRange(limits, state, order));
       if (v.ok) {
         out.push(a);
         pendingOpen.set(symbol, (pendingOpen.get(symbol) ?? ZERO).plus(a.price.mul(a.quantity)));
       } else {
-        this.blocked[v.reason] = (this.blocked[v.reason] ?? 0) + 1;
-        this.metrics.orderBlocked(symbol, v.reason);
-        this.log.warn(`order blocked by ${v.reason}: ${a.side} ${a.quantity} @ ${a.price} (${v.detail})`);
-        this.alerts.notify({ kind: 'limit_hit', level: 'WARNING', title: `Exposure limit: ${v.reason}`, message: v.detail, fields: { symbol }, dedupeKey: `limit:${v.reason}` });
+        blocked.push(v);
+        const key = `${a.side} ${a.price} ${v.reason}`;
+        blockedKeys.add(key);
+        if (!this.lastBlockedKeys.has(key)) this.log.warn(`order blocked by ${v.reason}: ${a.side} ${a.quantity} @ ${a.price} (${v.detail})`);
       }
     }
+    this.lastBlockedKeys = blockedKeys;
+    this.countBlocked(blocked);
+    const own = positions.get(symbol);
+    this.screenMemo = positions.size === (own ? 1 : 0) ? { actions, limits, openOpening, qty: own?.qty ?? ZERO, range, out, blocked } : null;
     return out;
   }
+
+  /**
+   * True when `screen` with these arguments would refuse every planned action it screens and pass
+   * nothing else, known from the remembered screening (see `screen`): then the refusals are counted
+   * and alerted as `screen` does. False (and no side effect) when unknown or something would pass.
+   */
+  screensToNothing(actions: GridAction[], positions: Map<string, { qty: Dec; markPrice: Dec }>, openOpening: Dec): boolean {
+    const hit = this.screenMemoHit(actions, positions, openOpening);
+    if (!hit || hit.out.length !== 0) return false;
+    this.countBlocked(hit.blocked);
+    return true;
+  }
+
+  private screenMemoHit(actions: GridAction[], positions: Map<string, { qty: Dec; markPrice: Dec }>, openOpening: Dec) {
+    const m = this.screenMemo;
+    if (!m || m.actions !== actions || m.limits !== this.effectiveLimits()) return null;
+    if (m.openOpening !== openOpening && !m.openOpening.eq(openOpening)) return null;
+    const own = positions.get(this.cfg.symbol);
+    if (positions.size !== (own ? 1 : 0)) return null;
+    const qty = own?.qty ?? ZERO;
+    if (m.qty !== qty && !m.qty.eq(qty)) return null;
+    return inNotionalRange(m.range, own ? qty.mul(own.markPrice) : ZERO) ? m : null;
+  }
+
+  private countBlocked(blocked: readonly { reason: string; detail: string }[]): void {
+    const symbol = this.cfg.symbol;
+    for (const v of blocked) {
+      this.blocked[v.reason] = (this.blocked[v.reason] ?? 0) + 1;
+      this.metrics.orderBlocked(symbol, v.reason);
+      this.alerts.notify({ kind: 'limit_hit', level: 'WARNING', title: `Exposure limit: ${v.reason}`, message: v.detail, fields: { symbol }, dedupeKey: `limit:${v.reason}` });
+    }
+  }
+
+  /** The last screening (see `screen`); null when it depended on other symbols' positions. */
+  private screenMemo: { actions: GridAction[]; limits: ExposureLimits; openOpening: Dec; qty: Dec; range: NotionalRange; out: GridAction[]; blocked: { reason: string; detail: string }[] } | null = null;
+  /** Orders (side, price, reason) the last screening refused: logged again only after a screening that let them be. */
+  private lastBlockedKeys = new Set<string>();
 
   snapshot() {
     return {
