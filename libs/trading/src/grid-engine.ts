@@ -609,10 +609,15 @@ export class GridEngine {
 
   /** Interval and plan options of a planning pass at `now`. */
   private planInputs(now: number) {
-    const dyn = this.opts.dynamicInterval;
-    const interval = dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.book.rules.tickSize) : this.opts.params.priceInterval;
+    const interval = this.planInterval();
     const inventory = this.book.inventory();
     return { interval, inventory, options: { ...this.risk.planOptions(now, interval), inventory } };
+  }
+
+  /** Grid interval of a planning pass: the configured one, or the dynamic one from the ATR. */
+  private planInterval(): Dec {
+    const dyn = this.opts.dynamicInterval;
+    return dyn ? effectiveInterval(this.opts.params.priceInterval, this.risk.monitor?.atr(this.symbol) ?? null, dyn.volatilityScale, this.book.rules.tickSize) : this.opts.params.priceInterval;
   }
 
   /**
@@ -629,7 +634,8 @@ export class GridEngine {
   private bandHolds(now: number): boolean {
     const q = this.quiet;
     if (!q || q.version !== this.slotsVersion + this.book.mutations || !this.lastPrice || !this.book.strategy) return false;
-    const { interval, options } = this.planInputs(now);
+    const interval = this.planInterval();
+    const options = this.risk.planOptions(now, interval);
     const anchor = this.book.strategy.anchorPrice;
     return (
       q.allowOpening === options.allowOpening &&

@@ -111,7 +111,6 @@ function pctLimits(limits: Record<'maxPositionNotional' | 'maxTotalNotional' | '
 
 /** The engine's metrics port onto the app's Prometheus metrics. */
 export function engineMetrics(m: MmMetrics): EngineMetrics {
-  const symbolLabels = new Map<string, { symbol: string }>();
   return {
     fillBooked: (symbol, side, qty) => m.onFill(symbol, side, qty),
     orderPlaced: (symbol, side) => m.ordersPlaced.inc({ symbol, side }),
@@ -123,13 +122,8 @@ export function engineMetrics(m: MmMetrics): EngineMetrics {
       m.ordersActive.set({ symbol }, activeOrders);
       if (realizedPnl) m.pnlRealized.set({ symbol }, realizedPnl.toNumber());
     },
-    // every price tick: one label object per symbol, made once
-    markState: (symbol, unrealized, feedAgeSeconds) => {
-      let labels = symbolLabels.get(symbol);
-      if (!labels) symbolLabels.set(symbol, (labels = { symbol }));
-      m.pnlUnrealized.set(labels, unrealized.toNumber());
-      m.feedAge.set(labels, feedAgeSeconds);
-    },
+    // every price tick: remembered, written to the gauges at a scrape
+    markState: (symbol, unrealized, feedAgeSeconds) => m.markState(symbol, unrealized, feedAgeSeconds),
     divergence: (symbol, diff) => m.divergence.set({ symbol }, diff.toNumber()),
     breakerState: (symbol, state, reason) => {
       m.breakerOpen.set({ symbol }, state === 'OPEN' ? 1 : state === 'HALF_OPEN' ? 0.5 : 0);

@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import { dec } from '@mm/domain';
 import { MmMetrics } from './mm.metrics';
 
 describe('MmMetrics', () => {
@@ -32,5 +33,20 @@ describe('MmMetrics', () => {
     // Zero series exist before the first event, so dashboards and alerts see them.
     expect(text).toContain('market_maker_orders_filled_total{symbol="BTCUSDT",side="SELL"} 0');
     expect(text).toContain('market_maker_alerts_total{outcome="failed"} 0');
+  });
+
+  it('the per-tick mark state reaches its gauges at a scrape, with the latest values per symbol', async () => {
+    const registry = new Registry();
+    const m = MmMetrics.standalone(registry);
+    m.markState('BTCUSDT', dec('-12.5'), 0.25);
+    m.markState('ETHUSDT', dec('3'), 1);
+    m.markState('BTCUSDT', dec('7.125'), 0.5);
+    const text = await registry.metrics();
+    expect(text).toContain('market_maker_pnl_unrealized{symbol="BTCUSDT"} 7.125');
+    expect(text).toContain('market_maker_pnl_unrealized{symbol="ETHUSDT"} 3');
+    expect(text).toContain('market_maker_feed_age_seconds{symbol="BTCUSDT"} 0.5');
+    expect(text).toContain('market_maker_feed_age_seconds{symbol="ETHUSDT"} 1');
+    m.markState('ETHUSDT', dec('-1'), 2);
+    expect(await registry.metrics()).toContain('market_maker_pnl_unrealized{symbol="ETHUSDT"} -1');
   });
 });

@@ -75,6 +75,22 @@ export class MmMetrics {
   readonly arbNetPnl: Gauge<string>;
   readonly arbApr: Gauge<string>;
 
+  /** Last unrealized PnL (quote) and feed age (s) per symbol, written to their gauges at collection. */
+  private readonly markStates = new Map<string, { unrealized: Dec; feedAgeSeconds: number }>();
+
+  /**
+   * The engine's per-tick mark state (unrealized PnL in quote units, feed age in seconds): kept here
+   * and written to `market_maker_pnl_unrealized` / `market_maker_feed_age_seconds` when they are
+   * collected (a scrape), so a price tick costs no gauge update.
+   */
+  markState(symbol: string, unrealized: Dec, feedAgeSeconds: number): void {
+    const s = this.markStates.get(symbol);
+    if (s) {
+      s.unrealized = unrealized;
+      s.feedAgeSeconds = feedAgeSeconds;
+    } else this.markStates.set(symbol, { unrealized, feedAgeSeconds });
+  }
+
   /** @param registers where the series are registered (none: detached, for benchmarks). */
   constructor(registers: Registry[] = [defaultRegistry]) {
     const c = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers });
@@ -86,7 +102,17 @@ export class MmMetrics {
     this.pnlRealized = g('market_maker_pnl_realized', 'Realized PnL of closed round trips net of fees, quote units (USDT)', ['symbol']);
     this.positionSize = g('market_maker_position_size', 'Inventory held by the grid, base units', ['symbol']);
     this.ordersActive = g('market_maker_orders_active', 'Slots with a pending or live order', ['symbol']);
-    this.feedAge = g('market_maker_feed_age_seconds', 'Age of the last price tick, seconds', ['symbol']);
+    // Set at every price tick (`markState`): remembered there and written when scraped.
+    const marks = this.markStates;
+    this.feedAge = new Gauge({
+      name: 'market_maker_feed_age_seconds',
+      help: 'Age of the last price tick, seconds',
+      labelNames: ['symbol'],
+      registers,
+      collect() {
+        for (const [symbol, s] of marks) this.set({ symbol }, s.feedAgeSeconds);
+      },
+    });
     this.exchangeLatencySeconds = new Histogram({
       name: 'market_maker_exchange_latency_seconds',
       help: 'Exchange round-trip time per order through the connector, seconds',
@@ -96,7 +122,15 @@ export class MmMetrics {
     });
     const h = this.exchangeLatencySeconds;
     this.exchangeLatency = { observe: (labels, ms) => h.observe(labels, ms / 1000) };
-    this.pnlUnrealized = g('market_maker_pnl_unrealized', 'Unrealized PnL of the grid inventory at the last price, quote units (USDT)', ['symbol']);
+    this.pnlUnrealized = new Gauge({
+      name: 'market_maker_pnl_unrealized',
+      help: 'Unrealized PnL of the grid inventory at the last price, quote units (USDT)',
+      labelNames: ['symbol'],
+      registers,
+      collect() {
+        for (const [symbol, s] of marks) this.set({ symbol }, s.unrealized.toNumber());
+      },
+    });
     this.breakerOpen = g('market_maker_circuit_breaker_open', 'Circuit breaker: 1 open, 0.5 half-open, 0 closed', ['symbol']);
     this.breakerTrips = c('market_maker_circuit_breaker_trips_total', 'Breaker trips by reason', ['symbol', 'reason']);
     this.riskTriggered = g('market_maker_risk_triggered', '1 while the crash guard is triggered', ['symbol']);
