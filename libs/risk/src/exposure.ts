@@ -62,6 +62,38 @@ function text(x: Dec): string {
   return v;
 }
 
+/**
+ * Σ_t (|S_t| + O_t) over the symbols t ≠ `sym` with a position or pending opening orders (quote), in
+ * symbol order; zero (no allocation) when there are none, the one-symbol case of every tick.
+ */
+function othersNotional(state: ExposureState, sym: string): Dec {
+  const onlyOwn = (m: ReadonlyMap<string, unknown>) => m.size === 0 || (m.size === 1 && m.has(sym));
+  if (onlyOwn(state.positions) && onlyOwn(state.openOpeningOrders)) return ZERO;
+  const others = new Set<string>([...state.positions.keys(), ...state.openOpeningOrders.keys()]);
+  others.delete(sym);
+  let total = ZERO;
+  for (const t of [...others].sort()) {
+    const p = state.positions.get(t);
+    total = total.plus(p ? notionalOf(p.qty, p.markPrice).abs() : ZERO).plus(state.openOpeningOrders.get(t) ?? ZERO);
+  }
+  return total;
+}
+
+/**
+ * A refusal whose `detail` text is made when first read: a screening refuses the same orders tick
+ * after tick and reads few of the texts (decimal-to-string conversions are the cost).
+ */
+function refusal(reason: 'position_notional' | 'total_notional' | 'open_order_notional', text: () => string): ExposureVerdict {
+  let detail: string | undefined;
+  return {
+    ok: false,
+    reason,
+    get detail() {
+      return (detail ??= text());
+    },
+  };
+}
+
 /** Limits objects already validated, with the (immutable) decimals they held then. */
 const validLimits = new WeakMap<ExposureLimits, ExposureLimits>();
 
@@ -110,31 +142,17 @@ export function checkExposure(limits: ExposureLimits, state: ExposureState, orde
   const O = pending(sym);
   const W = S.plus(d).abs().plus(O);
   if (isAboveZero(limits.maxPositionNotional) && W.gt(limits.maxPositionNotional)) {
-    return {
-      ok: false,
-      reason: 'position_notional',
-      detail: `${sym}: worst-case position notional ${W} (position ${text(S)}, order ${text(d)}, pending ${text(O)}) exceeds ${text(limits.maxPositionNotional)}`,
-    };
+    return refusal('position_notional', () => `${sym}: worst-case position notional ${W} (position ${text(S)}, order ${text(d)}, pending ${text(O)}) exceeds ${text(limits.maxPositionNotional)}`);
   }
   const openAfter = O.plus(n);
   if (isAboveZero(limits.maxOpenOrderNotional) && openAfter.gt(limits.maxOpenOrderNotional)) {
-    return {
-      ok: false,
-      reason: 'open_order_notional',
-      detail: `${sym}: open opening-order notional ${openAfter} (pending ${O} + order ${n}) exceeds ${limits.maxOpenOrderNotional}`,
-    };
+    return refusal('open_order_notional', () => `${sym}: open opening-order notional ${openAfter} (pending ${O} + order ${n}) exceeds ${limits.maxOpenOrderNotional}`);
   }
   if (isAboveZero(limits.maxTotalNotional)) {
-    const others = new Set<string>([...state.positions.keys(), ...state.openOpeningOrders.keys()]);
-    others.delete(sym);
-    let total = W;
-    for (const t of [...others].sort()) total = total.plus(signedPosition(t).abs()).plus(pending(t));
+    const total = W.plus(othersNotional(state, sym));
     if (total.gt(limits.maxTotalNotional)) {
-      return {
-        ok: false,
-        reason: 'total_notional',
-        detail: `worst-case total notional ${total} (${sym} ${W} + others ${total.minus(W)}) exceeds ${limits.maxTotalNotional}`,
-      };
+      const t = total;
+      return refusal('total_notional', () => `worst-case total notional ${t} (${sym} ${W} + others ${t.minus(W)}) exceeds ${limits.maxTotalNotional}`);
     }
   }
   return { ok: true };
@@ -207,15 +225,7 @@ export function exposureVerdictRange(limits: ExposureLimits, state: ExposureStat
   const O = state.openOpeningOrders.get(sym) ?? ZERO;
   const thresholds: Dec[] = [];
   if (isAboveZero(limits.maxPositionNotional)) thresholds.push(limits.maxPositionNotional.minus(O));
-  if (isAboveZero(limits.maxTotalNotional)) {
-    let R = ZERO;
-    for (const t of new Set<string>([...state.positions.keys(), ...state.openOpeningOrders.keys()])) {
-      if (t === sym) continue;
-      const p = state.positions.get(t);
-      R = R.plus(p ? notionalOf(p.qty, p.markPrice).abs() : ZERO).plus(state.openOpeningOrders.get(t) ?? ZERO);
-    }
-    thresholds.push(limits.maxTotalNotional.minus(R).minus(O));
-  }
+  if (isAboveZero(limits.maxTotalNotional)) thresholds.push(limits.maxTotalNotional.minus(othersNotional(state, sym)).minus(O));
   // bounds on x = S + d, intersected over the thresholds in force
   let lo: Dec | null = null;
   let loInclusive = false;

@@ -1,4 +1,4 @@
-import { type Candle, Dec, sum } from '@mm/domain';
+import { type Candle, Dec, ZERO } from '@mm/domain';
 import { averageTrueRange } from './atr';
 import { emitAll } from './emit';
 
@@ -51,6 +51,9 @@ export interface RiskMonitorEvent {
 interface SymbolState {
   /** Closed candles, oldest first, at most averageWindow + 1. */
   closed: Candle[];
+  /** Σ volume and Σ close of `closed`, kept exact with every change to it (no re-summing per candle). */
+  volumeSum: Dec;
+  closeSum: Dec;
   /** The forming candle newer than the last closed one, if any. */
   forming: Candle | null;
   flagged: boolean;
@@ -116,7 +119,7 @@ export class RiskMonitor {
     if (!Number.isFinite(maxCandleGapMs) || maxCandleGapMs <= 0) throw new Error(`risk.max_candle_gap_ms must be a finite number > 0, got ${maxCandleGapMs}`);
     this.cfg = { ...cfg, symbols: [...cfg.symbols], clearVolumeMultiplier: clear, minTriggeredMs, maxCandleGapMs };
     this.recoveryThreshold = Math.min(cfg.recoveryThreshold, cfg.symbols.length);
-    for (const s of cfg.symbols) this.bySymbol.set(s, { closed: [], forming: null, flagged: false, lastDetail: () => 'not enough closed candles', lastCrashMs: -Infinity });
+    for (const s of cfg.symbols) this.bySymbol.set(s, { closed: [], volumeSum: ZERO, closeSum: ZERO, forming: null, flagged: false, lastDetail: () => 'not enough closed candles', lastCrashMs: -Infinity });
   }
 
   /**
@@ -136,11 +139,13 @@ export class RiskMonitor {
     if (c.volume.lte(0)) return; // a dead minute: no trade, nothing to average or judge
     if (lastClosed && c.openTimeMs - lastClosed.openTimeMs > this.cfg.maxCandleGapMs!) {
       st.closed = []; // feed gap: the market before it says nothing about the candles after it
+      st.volumeSum = st.closeSum = ZERO;
       st.forming = null;
     }
     // Closed candle: replace by openTimeMs, or insert in time order.
     const idx = st.closed.findIndex((x) => x.openTimeMs === c.openTimeMs);
     if (idx >= 0) {
+      untally(st, st.closed[idx]!);
       st.closed[idx] = c;
     } else if (!lastClosed || c.openTimeMs > lastClosed.openTimeMs) {
       st.closed.push(c);
@@ -150,9 +155,10 @@ export class RiskMonitor {
       const at = st.closed.findIndex((x) => x.openTimeMs > c.openTimeMs);
       st.closed.splice(at, 0, c);
     }
+    tally(st, c);
     if (st.forming && st.forming.openTimeMs <= c.openTimeMs) st.forming = null;
     const keep = this.cfg.averageWindow + 1;
-    if (st.closed.length > keep) st.closed.splice(0, st.closed.length - keep);
+    if (st.closed.length > keep) for (const old of st.closed.splice(0, st.closed.length - keep)) untally(st, old);
     this.evaluateSymbol(st);
     this.evaluateGlobal(c.openTimeMs);
   }
@@ -197,9 +203,9 @@ export class RiskMonitor {
       return;
     }
     const last = st.closed[st.closed.length - 1]!;
-    const prev = st.closed.slice(st.closed.length - 1 - w, st.closed.length - 1);
-    const avgVol = sum(prev.map((c) => c.volume)).div(w);
-    const avgClose = sum(prev.map((c) => c.close)).div(w);
+    // the w candles before `last` are all the others (closed holds w + 1): Σ of them = Σ closed − last
+    const avgVol = st.volumeSum.minus(last.volume).div(w);
+    const avgClose = st.closeSum.minus(last.close).div(w);
     const volLimit = avgVol.mul(this.cfg.volumeMultiplier);
     const crash = last.volume.gt(volLimit) && last.close.lt(avgClose);
     if (crash) st.lastCrashMs = Math.max(st.lastCrashMs, last.openTimeMs);
@@ -229,4 +235,16 @@ export class RiskMonitor {
     const e: RiskMonitorEvent = { triggered: next, symbols: flagged, detail };
     emitAll(this.listeners, e);
   }
+}
+
+/** Adds a candle entering `closed` to the sums (exact decimal addition). */
+function tally(st: SymbolState, c: Candle): void {
+  st.volumeSum = st.volumeSum.plus(c.volume);
+  st.closeSum = st.closeSum.plus(c.close);
+}
+
+/** Removes a candle leaving `closed` from the sums. */
+function untally(st: SymbolState, c: Candle): void {
+  st.volumeSum = st.volumeSum.minus(c.volume);
+  st.closeSum = st.closeSum.minus(c.close);
 }

@@ -101,14 +101,15 @@ export class MarginGuard {
     const soft: string[] = [];
     const hard: string[] = [];
     if (ratio) {
-      const r = `margin ratio ${ratio.toDecimalPlaces(4)}`;
-      if (ratio.gte(c.reduceMarginRatio)) hard.push(`${r} ≥ reduce limit ${c.reduceMarginRatio}`);
-      else if (ratio.gte(c.stopOpeningMarginRatio)) soft.push(`${r} ≥ stop-opening limit ${c.stopOpeningMarginRatio}`);
+      // texts made only for a breach (a reading per check interval, healthy nearly always)
+      const r = () => `margin ratio ${ratio.toDecimalPlaces(4)}`;
+      if (ratio.gte(c.reduceMarginRatio)) hard.push(`${r()} ≥ reduce limit ${c.reduceMarginRatio}`);
+      else if (ratio.gte(c.stopOpeningMarginRatio)) soft.push(`${r()} ≥ stop-opening limit ${c.stopOpeningMarginRatio}`);
     }
     if (distance) {
-      const d = `${this.symbol} liquidation distance ${distance.toDecimalPlaces(4)} (mark ${mark}, liquidation price ${liq})`;
-      if (distance.lte(c.reduceLiquidationDistance)) hard.push(`${d} ≤ reduce limit ${c.reduceLiquidationDistance}`);
-      else if (distance.lte(c.stopOpeningLiquidationDistance)) soft.push(`${d} ≤ stop-opening limit ${c.stopOpeningLiquidationDistance}`);
+      const d = () => `${this.symbol} liquidation distance ${distance.toDecimalPlaces(4)} (mark ${mark}, liquidation price ${liq})`;
+      if (distance.lte(c.reduceLiquidationDistance)) hard.push(`${d()} ≤ reduce limit ${c.reduceLiquidationDistance}`);
+      else if (distance.lte(c.stopOpeningLiquidationDistance)) soft.push(`${d()} ≤ stop-opening limit ${c.stopOpeningLiquidationDistance}`);
     }
     const breached = hard.length + soft.length > 0;
     const detail = [...hard, ...soft].join('; ');

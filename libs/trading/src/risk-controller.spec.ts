@@ -90,4 +90,32 @@ describe('RiskController.screen: the remembered screening', () => {
     expect(rc.screensToNothing(plan, at('129000'), new Dec(1))).toBe(false); // another opening notional
     expect(metrics.counts['blocked:position_notional']).toBe(before + 2);
   });
+
+  it('re-plans (new arrays of the same level objects) at random marks and pending notionals equal fresh screenings', () => {
+    const L2 = { maxPositionNotional: dec('700'), maxTotalNotional: dec('900'), maxOpenOrderNotional: dec('400') };
+    const levels = ['99900', '99800', '99700', '99600', '100100', '100200'].map((p, i) => (i < 4 ? buy(p, '0.001') : { ...buy(p, '0.001'), side: 'SELL' as const }));
+    const { rc } = controller({ exposure: L2 });
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    // the same objects again and again, as the engine passes them (the memos compare identity)
+    const pendings = [new Dec(0), dec('150'), dec('399.9')];
+    const qtys = [dec('0.005'), dec('0.004'), dec('-0.003')];
+    let passed = 0;
+    let refused = 0;
+    for (let i = 0; i < 600; i++) {
+      const mark = new Dec(90000 + Math.floor(rand() * 60000));
+      const qty = qtys[Math.floor(rand() * qtys.length)];
+      const pending = pendings[Math.floor(rand() * pendings.length)];
+      const plan = levels.filter(() => rand() < 0.8);
+      const positions = new Map([['BTCUSDT', { qty, markPrice: mark }]]);
+      const fresh = controller({ exposure: L2 }).rc.screen(plan, positions, pending);
+      const got = rc.screen(plan, positions, pending);
+      expect(got).toEqual(fresh);
+      passed += got.length;
+      refused += plan.length - got.length;
+    }
+    // both outcomes occur often enough for the comparison to mean something
+    expect(passed).toBeGreaterThan(300);
+    expect(refused).toBeGreaterThan(300);
+  });
 });

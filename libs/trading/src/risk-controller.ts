@@ -6,6 +6,7 @@ import {
   CircuitBreaker,
   ANY_NOTIONAL,
   type ExposureLimits,
+  type ExposureVerdict,
   type NotionalRange,
   RiskMonitor,
   type RiskMonitorConfig,
@@ -18,6 +19,9 @@ import {
 import { MarginGuard, type MarginGuardSettings, type MarginVerdict } from './margin-guard';
 import type { AlertSink, EngineLogger, EngineMetrics } from './ports';
 import type { AccountSnapshot } from '@mm/domain';
+
+/** An exposure verdict that refuses the order. */
+type Refusal = Extract<ExposureVerdict, { ok: false }>;
 
 /** The risk settings of one symbol (the app maps its config onto this). */
 export interface RiskSettings {
@@ -219,32 +223,48 @@ export class RiskController {
     const pendingOpen = new Map([[symbol, openOpening]]);
     const out: GridAction[] = [];
     const limits = this.effectiveLimits();
-    const blocked: { reason: string; detail: string }[] = [];
-    const blockedKeys = new Set<string>();
+    const blocked: Refusal[] = [];
+    const blockedNow = new Map<Dec, string>();
     let range = ANY_NOTIONAL;
+    // Verdicts depend on the position only through S = qty × mark when no other symbol is in the state:
+    // then each order's verdict is remembered with its range of S (see `orderMemo`).
+    const own = positions.get(symbol);
+    const single = positions.size === (own ? 1 : 0);
+    const qty = own?.qty ?? ZERO;
+    const S = own ? qty.mul(own.markPrice) : ZERO;
     for (const a of actions) {
       if (a.kind !== 'place' || a.exit) {
         out.push(a);
         continue;
       }
-      const state = { positions, openOpeningOrders: pendingOpen };
-      const order = { symbol, side: a.side, price: a.price, quantity: a.quantity, reduceOnly: false };
-      const v = checkExposure(limits, state, order);
-      range = intersectNotionalRanges(range, exposureVerdictRange(limits, state, order));
+      const O = pendingOpen.get(symbol)!;
+      let v: ExposureVerdict;
+      let r: NotionalRange;
+      const m = single ? this.orderMemo.get(a.price) : undefined;
+      if (m && m.quantity === a.quantity && m.side === a.side && m.pending === O && m.limits === limits && m.qty === qty && inNotionalRange(m.range, S)) {
+        v = m.verdict;
+        r = m.range;
+      } else {
+        const state = { positions, openOpeningOrders: pendingOpen };
+        const order = { symbol, side: a.side, price: a.price, quantity: a.quantity, reduceOnly: false };
+        v = checkExposure(limits, state, order);
+        r = exposureVerdictRange(limits, state, order);
+        if (single) this.orderMemo.set(a.price, { quantity: a.quantity, side: a.side, pending: O, limits, qty, range: r, verdict: v });
+      }
+      range = intersectNotionalRanges(range, r);
       if (v.ok) {
         out.push(a);
-        pendingOpen.set(symbol, (pendingOpen.get(symbol) ?? ZERO).plus(a.price.mul(a.quantity)));
+        pendingOpen.set(symbol, O.plus(a.price.mul(a.quantity)));
       } else {
         blocked.push(v);
-        const key = `${a.side} ${a.price} ${v.reason}`;
-        blockedKeys.add(key);
-        if (!this.lastBlockedKeys.has(key)) this.log.warn(`order blocked by ${v.reason}: ${a.side} ${a.quantity} @ ${a.price} (${v.detail})`);
+        const key = `${a.side} ${v.reason}`;
+        blockedNow.set(a.price, key);
+        if (this.lastBlocked.get(a.price) !== key) this.log.warn(`order blocked by ${v.reason}: ${a.side} ${a.quantity} @ ${a.price} (${v.detail})`);
       }
     }
-    this.lastBlockedKeys = blockedKeys;
+    this.lastBlocked = blockedNow;
     this.countBlocked(blocked);
-    const own = positions.get(symbol);
-    this.screenMemo = positions.size === (own ? 1 : 0) ? { actions, limits, openOpening, qty: own?.qty ?? ZERO, range, out, blocked } : null;
+    this.screenMemo = single ? { actions, limits, openOpening, qty, range, out, blocked } : null;
     return out;
   }
 
@@ -271,19 +291,32 @@ export class RiskController {
     return inNotionalRange(m.range, own ? qty.mul(own.markPrice) : ZERO) ? m : null;
   }
 
-  private countBlocked(blocked: readonly { reason: string; detail: string }[]): void {
+  /** Counts each refusal; alerts once per reason (the alert is deduplicated per reason anyway, and its text is made only for it). */
+  private countBlocked(blocked: readonly Refusal[]): void {
     const symbol = this.cfg.symbol;
+    let alerted = '';
     for (const v of blocked) {
       this.blocked[v.reason] = (this.blocked[v.reason] ?? 0) + 1;
       this.metrics.orderBlocked(symbol, v.reason);
+      if (alerted.includes(`|${v.reason}|`)) continue;
+      alerted += `|${v.reason}|`;
       this.alerts.notify({ kind: 'limit_hit', level: 'WARNING', title: `Exposure limit: ${v.reason}`, message: v.detail, fields: { symbol }, dedupeKey: `limit:${v.reason}` });
     }
   }
 
   /** The last screening (see `screen`); null when it depended on other symbols' positions. */
-  private screenMemo: { actions: GridAction[]; limits: ExposureLimits; openOpening: Dec; qty: Dec; range: NotionalRange; out: GridAction[]; blocked: { reason: string; detail: string }[] } | null = null;
-  /** Orders (side, price, reason) the last screening refused: logged again only after a screening that let them be. */
-  private lastBlockedKeys = new Set<string>();
+  private screenMemo: { actions: GridAction[]; limits: ExposureLimits; openOpening: Dec; qty: Dec; range: NotionalRange; out: GridAction[]; blocked: Refusal[] } | null = null;
+  /** Orders the last screening refused (price object → "side reason"): logged again only after a screening that let them be. */
+  private lastBlocked = new Map<Dec, string>();
+  /**
+   * The last verdict per planned order (keyed by its price object: the planner's level objects are the
+   * same from pass to pass), with what it was judged on — quantity, side, pending opening notional,
+   * limits and position quantity (objects; decimals are immutable) — and the range of position
+   * notional over which it holds (`exposureVerdictRange`). A re-plan after the price moved into
+   * another grid cell judges mostly the same orders again: those are not recomputed. Weak: levels no
+   * longer planned are collected.
+   */
+  private orderMemo = new WeakMap<Dec, { quantity: Dec; side: string; pending: Dec; limits: ExposureLimits; qty: Dec; range: NotionalRange; verdict: ExposureVerdict }>();
 
   snapshot() {
     return {
