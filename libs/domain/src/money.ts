@@ -79,3 +79,32 @@ export function sum(values: Iterable<Decimal>): Decimal {
 export function isAboveZero(x: Decimal): boolean {
   return !x.isZero() && x.isPositive();
 }
+
+const reciprocalsByNumber = new Map<number, Decimal | null>();
+const reciprocalsByDecimal = new WeakMap<Decimal, Decimal | null>();
+function reciprocalOf(d: Decimal): Decimal | null {
+  if (d.isZero() || !d.isFinite()) return null;
+  const r = new Dec(1).div(d);
+  return r.mul(d).eq(1) ? r : null; // exact only when 1/d terminates within the precision
+}
+
+/**
+ * x ÷ d. When 1/d is a terminating decimal within the precision (d = 10, 20, 0.1, 0.25, …) this is
+ * x × (1/d): both are exact, so the value is the division's, at a fraction of its cost (decimal.js
+ * divides digit by digit to 60 significant digits). Other divisors divide. The reciprocal is
+ * remembered per divisor (per number, or per decimal object).
+ */
+export function quotient(x: Decimal, d: Decimal | number): Decimal {
+  let r: Decimal | null | undefined;
+  if (typeof d === 'number') {
+    r = reciprocalsByNumber.get(d);
+    if (r === undefined) {
+      r = reciprocalOf(new Dec(d));
+      if (reciprocalsByNumber.size < 1024) reciprocalsByNumber.set(d, r);
+    }
+  } else {
+    r = reciprocalsByDecimal.get(d);
+    if (r === undefined) reciprocalsByDecimal.set(d, (r = reciprocalOf(d)));
+  }
+  return r ? x.mul(r) : x.div(d);
+}

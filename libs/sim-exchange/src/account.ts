@@ -1,4 +1,4 @@
-import { Dec, ZERO, type AccountSnapshot, type Position, type Side } from '@mm/domain';
+import { Dec, ZERO, quotient, type AccountSnapshot, type Position, type Side } from '@mm/domain';
 import { type MarginTier, crossLiquidationPrice, maintenanceMargin, marginTiersFor } from './margin';
 
 /** One-way-mode position state: signed `size` (base units, > 0 long), `entry` price (quote units). */
@@ -156,7 +156,7 @@ export class Account {
         mark: m,
         notional,
         unrealizedPnl: u,
-        initialMargin: notional.div(cfg.leverage),
+        initialMargin: quotient(notional, cfg.leverage),
         maintenanceMargin: maintenanceMargin(cfg.tiers, notional),
       };
       positions.push(pm);
@@ -191,7 +191,7 @@ export class Account {
     let liq = this.liquidationPrice(symbol, st);
     if (cfg.tickSize && liq.gt(0)) {
       // on the tick, rounded towards the mark (the conservative side)
-      const ticks = liq.div(cfg.tickSize);
+      const ticks = quotient(liq, cfg.tickSize);
       liq = (p.size.isPositive() ? ticks.ceil() : ticks.floor()).mul(cfg.tickSize);
     } else liq = r8(liq);
     return {
@@ -215,7 +215,7 @@ export class Account {
     let orderMargin = ZERO;
     for (const s of symbols) {
       const n = openNotional(s);
-      if (!n.isZero()) orderMargin = orderMargin.plus(n.div(this.leverageOf(s)));
+      if (!n.isZero()) orderMargin = orderMargin.plus(quotient(n, this.leverageOf(s)));
     }
     return st.marginBalance.minus(st.initialMargin).minus(orderMargin);
   }
@@ -229,7 +229,7 @@ export class Account {
     let orderMargin = ZERO;
     for (const s of symbols) {
       const n = openNotional(s);
-      if (!n.isZero()) orderMargin = orderMargin.plus(n.div(this.leverageOf(s)));
+      if (!n.isZero()) orderMargin = orderMargin.plus(quotient(n, this.leverageOf(s)));
     }
     return {
       asset: 'USDT',
