@@ -19,6 +19,17 @@ type UnaryCall = { request: unknown; metadata: unknown };
  * unused here). Streaming methods are Nest's own.
  */
 export class LeanServerGrpc extends ServerGrpc {
+  /**
+   * Before a service is registered with grpc-js (Nest registers the definition it passes here),
+   * every server-streaming method serializes each message object once (see
+   * {@link serializeOncePerMessage}): the stream hub writes the same object to every subscriber of a
+   * topic, and grpc-js would encode it again for each one.
+   */
+  override createService(grpcService: { service?: Record<string, StreamingMethod> }, name: string): Promise<{}> {
+    if (grpcService?.service) serializeOncePerMessage(grpcService.service);
+    return super.createService(grpcService, name);
+  }
+
   override createUnaryServiceMethod(methodHandler: Function): Function {
     return (call: UnaryCall, callback: UnaryCallback): void => {
       let out: unknown;
@@ -46,4 +57,28 @@ function answer(v: unknown, callback: UnaryCallback): void {
     },
     error: (err: unknown) => callback(err),
   });
+}
+
+type StreamingMethod = { responseStream?: boolean; responseSerialize?: (v: unknown) => Buffer; [patched]?: true };
+const patched = Symbol('serializeOncePerMessage');
+
+/**
+ * Makes each server-streaming method's serializer remember the bytes per message object (weakly):
+ * one protobuf encoding per published message however many subscribers receive it. grpc-js copies
+ * the bytes into its own frame (`serializeMessage`), so sharing them is safe. Unary methods are left
+ * alone (each answer is its own object). Idempotent.
+ */
+export function serializeOncePerMessage(service: Record<string, StreamingMethod>): void {
+  for (const m of Object.values(service)) {
+    if (!m.responseStream || !m.responseSerialize || m[patched]) continue;
+    const encode = m.responseSerialize;
+    const bytes = new WeakMap<object, Buffer>();
+    m.responseSerialize = (v: unknown): Buffer => {
+      if (typeof v !== 'object' || v === null) return encode(v);
+      let b = bytes.get(v);
+      if (b === undefined) bytes.set(v, (b = encode(v)));
+      return b;
+    };
+    m[patched] = true;
+  }
 }
