@@ -66,7 +66,7 @@ export const soakBench: Bench = {
       preload: ['preload-ipc'],
       logDir: ctx.workDir,
     });
-    const live = startApp('live-server', { LIVE_PORT: String(livePort), LIVE_HOST: '127.0.0.1', EXCHANGE_GRPC_ADDRESS: conn.address }, ctx.workDir);
+    const live = startApp('live-server', { LIVE_PORT: String(livePort), LIVE_HOST: '127.0.0.1', EXCHANGE_GRPC_ADDRESS: conn.address, LIVE_MAX_CONNECTIONS_PER_IP: String(sc.clients + 10) }, ctx.workDir);
     const apps: [string, Proc][] = [
       ['exchange-connector', conn.proc],
       ['market-maker', mm],

@@ -37,6 +37,12 @@ import { type SimState, orderFromState, orderToState, parseSimState } from './sn
 export type CandleSource = readonly Candle[] | { csvPath: string };
 
 /** One simulated instrument. */
+/**
+ * Default number of ended orders a sim keeps queryable (see `SimExchangeOptions.retainTerminalOrders`):
+ * hours of a busy grid's history, a few MB.
+ */
+export const DEFAULT_RETAIN_TERMINAL_ORDERS = 10_000;
+
 export interface SimSymbolConfig {
   /** Filters enforced on orders (see `defaultSymbolRules` for Binance values). */
   rules: SymbolRules;
@@ -130,6 +136,12 @@ export interface SimExchangeOptions {
    * Binance's rate for most USDⓈ-M perpetuals). Negative: liquidation off (margin then only checked at order entry).
    */
   liquidationFeeRate?: Dec;
+  /**
+   * Ended orders (filled, cancelled, expired, rejected) kept queryable by id and client order id,
+   * default {@link DEFAULT_RETAIN_TERMINAL_ORDERS}; older ones are forgotten (bounded memory and state
+   * snapshots on a venue that runs for days). Open orders are always kept.
+   */
+  retainTerminalOrders?: number;
 }
 
 /**
@@ -356,10 +368,14 @@ export class SimExchange implements ExchangeVenue {
   private nextOrderId = 1_000_001;
   private nextTradeId = 1;
   private nextClientSeq = 1;
-  private readonly orders: Order[] = [];
+  /** Orders by id, in placement order (a Map iterates in insertion order): open ones and the last `retainTerminalOrders` ended ones. */
   private readonly byId = new Map<string, Order>();
+  /** Ended orders in the order they ended, oldest first from `terminalHead` (see `retire`). */
+  private terminal: Order[] = [];
+  private terminalHead = 0;
+  private readonly retired = new WeakSet<Order>();
+  private readonly retainTerminalOrders: number;
   private readonly byClientId = new Map<string, Order>();
-  private readonly trades: Fill[] = [];
 
   private readonly orderSubs = new Set<Sub<OrderEvent>>();
   private readonly accountSubs = new Set<Sub<AccountSnapshot>>();
@@ -385,6 +401,8 @@ export class SimExchange implements ExchangeVenue {
     this.conservative = fm === 'conservative';
     this.volumeShare = opts.volumeShare ?? 0.1;
     if (!(this.volumeShare > 0 && this.volumeShare <= 1)) throw new Error(`SimExchange: volumeShare must be in (0, 1], got ${this.volumeShare}`);
+    this.retainTerminalOrders = opts.retainTerminalOrders ?? DEFAULT_RETAIN_TERMINAL_ORDERS;
+    if (!(Number.isInteger(this.retainTerminalOrders) && this.retainTerminalOrders >= 0)) throw new Error(`SimExchange: retainTerminalOrders must be an integer ≥ 0, got ${this.retainTerminalOrders}`);
     const history = opts.historyCandles ?? 100;
     if (!(this.speed > 0)) throw new Error(`SimExchange: speed must be > 0, got ${this.speed}`);
     if (!(this.tickIntervalMs > 0)) throw new Error(`SimExchange: tickIntervalMs must be > 0`);
@@ -672,14 +690,16 @@ export class SimExchange implements ExchangeVenue {
     return Promise.resolve();
   }
 
-  /** Every execution so far, oldest first. */
+  /** The executions of the retained orders (open ones and the last `retainTerminalOrders` ended ones), oldest first. */
   allTrades(): Fill[] {
-    return this.trades.slice();
+    const out: Fill[] = [];
+    for (const o of this.byId.values()) out.push(...o.trades);
+    return out.sort((a, b) => Number(a.tradeId) - Number(b.tradeId));
   }
 
-  /** Every accepted order (any status), in placement order. */
+  /** The retained accepted orders (every open one and the last `retainTerminalOrders` ended ones, any status), in placement order. */
   allOrders(): Order[] {
-    return this.orders.map(snap);
+    return [...this.byId.values()].map(snap);
   }
 
   // ───────────────────────────── persistence (see snapshot.ts) ─────────────────────────────
@@ -717,7 +737,7 @@ export class SimExchange implements ExchangeVenue {
           return { symbol: s.symbol, size: p.size.toString(), entry: p.entry.toString(), ...(f ? { fundingPnl: f.toString() } : {}) };
         }),
       },
-      orders: this.orders.map(orderToState),
+      orders: [...this.byId.values()].map(orderToState),
     };
   }
 
@@ -731,7 +751,7 @@ export class SimExchange implements ExchangeVenue {
    */
   restoreState(raw: unknown): void {
     const state = parseSimState(raw);
-    if (this.orders.length || this.timer || this.processing) throw new Error('restoreState: venue has already started or traded');
+    if (this.byId.size || this.timer || this.processing) throw new Error('restoreState: venue has already started or traded');
     this.orderChanges++;
     for (const p of state.account.positions) this.sym(p.symbol);
     for (const o of state.orders) this.sym(o.symbol);
@@ -751,17 +771,15 @@ export class SimExchange implements ExchangeVenue {
     for (const s of this.symList) this.refreshFast(s);
     for (const so of state.orders) {
       const o = orderFromState(so);
-      this.orders.push(o);
       this.byId.set(o.orderId, o);
       this.byClientId.set(o.clientOrderId, o);
-      this.trades.push(...o.trades);
+      if (isTerminal(o.status)) this.retire(o);
       if (o.type === 'LIMIT' && (o.status === 'NEW' || o.status === 'PARTIALLY_FILLED')) {
         const s = this.sym(o.symbol);
         const remaining = o.quantity.minus(o.executedQty);
         s.book.add({ order: o, ticks: o.price.div(s.rules.tickSize).toNumber(), notional: o.reduceOnly ? ZERO : o.price.mul(remaining) });
       }
     }
-    this.trades.sort((a, b) => Number(a.tradeId) - Number(b.tradeId));
   }
 
   /**
@@ -1244,7 +1262,6 @@ export class SimExchange implements ExchangeVenue {
         updateTimeMs: now,
         trades: [],
       };
-      this.orders.push(o);
       this.byId.set(o.orderId, o);
       this.byClientId.set(cid, o);
       this.emitOrder(o);
@@ -1391,7 +1408,6 @@ export class SimExchange implements ExchangeVenue {
       updateTimeMs: now,
       trades: [],
     };
-    this.orders.push(o);
     this.byId.set(o.orderId, o);
     this.byClientId.set(o.clientOrderId, o);
     this.emitOrder(o);
@@ -1448,7 +1464,6 @@ export class SimExchange implements ExchangeVenue {
     o.status = o.executedQty.gte(o.quantity) ? 'FILLED' : 'PARTIALLY_FILLED';
     o.updateTimeMs = now;
     o.trades.push(trade);
-    this.trades.push(trade);
     this.emitOrder(o, trade);
     this.emitPosition(s);
     this.emitAccount();
@@ -1747,8 +1762,30 @@ export class SimExchange implements ExchangeVenue {
 
   private emitOrder(o: Order, lastTrade?: Fill): void {
     this.orderChanges++;
+    if (isTerminal(o.status)) this.retire(o);
     for (const cb of this.stateCbs) this.safe(cb);
     if (this.orderSubs.size) this.emit(this.orderSubs, lastTrade ? { order: snap(o), lastTrade } : { order: snap(o) });
+  }
+
+  /**
+   * An order has ended (filled, cancelled, expired, rejected): it stays queryable (by id and client
+   * order id, in snapshots) until `retainTerminalOrders` orders have ended after it, then it is
+   * forgotten, so a long-running venue keeps bounded memory and snapshots. A client order id of a
+   * forgotten order may be used again (Binance requires them unique among open orders only).
+   */
+  private retire(o: Order): void {
+    if (this.retired.has(o)) return;
+    this.retired.add(o);
+    this.terminal.push(o);
+    while (this.terminal.length - this.terminalHead > this.retainTerminalOrders) {
+      const old = this.terminal[this.terminalHead++]!;
+      this.byId.delete(old.orderId);
+      if (this.byClientId.get(old.clientOrderId) === old) this.byClientId.delete(old.clientOrderId);
+    }
+    if (this.terminalHead > 4096 && this.terminalHead * 2 > this.terminal.length) {
+      this.terminal = this.terminal.slice(this.terminalHead);
+      this.terminalHead = 0;
+    }
   }
 
   private emitPosition(s: Sym): void {

@@ -79,3 +79,37 @@ describe('SimExchange state snapshot/restore', () => {
     expect(seen.every((t, i) => t === r.firstTimestampMs + i)).toBe(true);
   });
 });
+
+describe('SimExchange: ended orders are kept up to retainTerminalOrders', () => {
+  it('keeps every open order and the last N ended ones (queries, snapshots); older ones are forgotten', async () => {
+    const v = new SimExchange({ symbols: [{ rules: BTC, candles: CANDLES }], manual: true, historyCandles: 1, retainTerminalOrders: 3 });
+    const open = await v.placeOrder(buy('99100', 'keep-open'));
+    for (let i = 0; i < 8; i++) {
+      const o = await v.placeOrder(buy(String(99000 - i * 10), `c${i}`));
+      await v.cancelOrder('BTCUSDT', o.orderId);
+    }
+    // the open order and the last three cancelled ones (c5, c6, c7), in placement order
+    expect(v.allOrders().map((o) => o.clientOrderId)).toEqual(['keep-open', 'c5', 'c6', 'c7']);
+    expect((await v.getOrder('BTCUSDT', { clientOrderId: 'c6' })).status).toBe('CANCELED');
+    await expect(v.getOrder('BTCUSDT', { clientOrderId: 'c0' })).rejects.toThrow();
+    expect((await v.getOrder('BTCUSDT', { orderId: open.orderId })).status).toBe('NEW');
+    // a retained id is still deduplicated; a forgotten one may be used again (a new order)
+    expect((await v.placeOrder(buy('98000', 'c7'))).status).toBe('CANCELED');
+    const again = await v.placeOrder(buy('98000', 'c0'));
+    expect(again.status).toBe('NEW');
+    // the snapshot carries only what is retained, and restores
+    const saved = JSON.parse(JSON.stringify(v.snapshotState()));
+    expect(saved.orders.map((o: { clientOrderId: string }) => o.clientOrderId)).toEqual(['keep-open', 'c5', 'c6', 'c7', 'c0']);
+    const w = new SimExchange({ symbols: [{ rules: BTC, candles: CANDLES }], manual: true, historyCandles: 1, retainTerminalOrders: 3 });
+    w.restoreState(saved);
+    expect(w.snapshotState()).toEqual(saved);
+    // open orders are never forgotten, however many end after them
+    for (let i = 0; i < 10; i++) await v.cancelOrder('BTCUSDT', (await v.placeOrder(buy('97000', `d${i}`))).orderId);
+    expect((await v.getOrder('BTCUSDT', { clientOrderId: 'keep-open' })).status).toBe('NEW');
+    expect(v.allOrders()).toHaveLength(2 + 3);
+  });
+
+  it('rejects a bad retainTerminalOrders', () => {
+    expect(() => new SimExchange({ symbols: [{ rules: BTC, candles: CANDLES }], manual: true, retainTerminalOrders: -1 })).toThrow(/retainTerminalOrders/);
+  });
+});
