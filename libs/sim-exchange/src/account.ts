@@ -173,27 +173,40 @@ export class Account {
   liquidationPrice(symbol: string, st: AccountMargin): Dec {
     const p = this.position(symbol);
     if (p.size.isZero()) return ZERO;
-    let tmm = ZERO;
-    let upnl = ZERO;
-    for (const o of st.positions) {
-      if (o.symbol === symbol) continue;
-      tmm = tmm.plus(o.maintenanceMargin);
-      upnl = upnl.plus(o.unrealizedPnl);
-    }
+    const { tmm, upnl } = othersOf(symbol, st);
     return crossLiquidationPrice({ wallet: this.wallet, othersMaintenance: tmm, othersUnrealized: upnl, size: p.size, entry: p.entry, tiers: this.margin(symbol).tiers });
   }
+
+  /**
+   * The liquidation price of `symbol` as reported: on the tick, rounded towards the mark (the
+   * conservative side), else to 8 dp. It does not depend on the symbol's own mark, only on the wallet,
+   * the position, the tiers and the other positions' maintenance and unrealized figures, so it is
+   * remembered per those inputs (decimal objects: compared by identity, then by value) — an account
+   * poll between two fills reuses it.
+   */
+  private reportedLiquidationPrice(symbol: string, st: AccountMargin): Dec {
+    const p = this.position(symbol);
+    const cfg = this.margin(symbol);
+    const { tmm, upnl } = othersOf(symbol, st);
+    const same = (a: Dec, b: Dec) => a === b || a.eq(b);
+    const m = this.liqMemo.get(symbol);
+    if (m && m.wallet === this.wallet && m.size === p.size && m.entry === p.entry && m.cfg === cfg && same(m.tmm, tmm) && same(m.upnl, upnl)) return m.value;
+    let value = crossLiquidationPrice({ wallet: this.wallet, othersMaintenance: tmm, othersUnrealized: upnl, size: p.size, entry: p.entry, tiers: cfg.tiers });
+    if (cfg.tickSize && value.gt(0)) {
+      const ticks = quotient(value, cfg.tickSize);
+      value = (p.size.isPositive() ? ticks.ceil() : ticks.floor()).mul(cfg.tickSize);
+    } else value = r8(value);
+    this.liqMemo.set(symbol, { wallet: this.wallet, size: p.size, entry: p.entry, cfg, tmm, upnl, value });
+    return value;
+  }
+  private readonly liqMemo = new Map<string, { wallet: Dec; size: Dec; entry: Dec; cfg: SymbolMargin; tmm: Dec; upnl: Dec; value: Dec }>();
 
   /** The reported position of `symbol` (rounded, see {@link USDT_DP}) within account state `st`. */
   toPosition(symbol: string, st: AccountMargin): Position {
     const p = this.position(symbol);
     const pm = st.positions.find((x) => x.symbol === symbol)!;
     const cfg = this.margin(symbol);
-    let liq = this.liquidationPrice(symbol, st);
-    if (cfg.tickSize && liq.gt(0)) {
-      // on the tick, rounded towards the mark (the conservative side)
-      const ticks = quotient(liq, cfg.tickSize);
-      liq = (p.size.isPositive() ? ticks.ceil() : ticks.floor()).mul(cfg.tickSize);
-    } else liq = r8(liq);
+    const liq = this.reportedLiquidationPrice(symbol, st);
     return {
       symbol,
       size: p.size,
@@ -245,4 +258,16 @@ export class Account {
       fundingPnl: r8(this.fundingPnl),
     };
   }
+}
+
+/** Σ maintenance margin and Σ unrealized PnL of the account's positions other than `symbol` (quote). */
+function othersOf(symbol: string, st: AccountMargin): { tmm: Dec; upnl: Dec } {
+  let tmm = ZERO;
+  let upnl = ZERO;
+  for (const o of st.positions) {
+    if (o.symbol === symbol) continue;
+    tmm = tmm.plus(o.maintenanceMargin);
+    upnl = upnl.plus(o.unrealizedPnl);
+  }
+  return { tmm, upnl };
 }
