@@ -203,7 +203,8 @@ describe('intent journal on PostgreSQL', () => {
     u.pathname = `/${name}`;
     ds = new DataSource(dataSourceOptions({ databaseUrl: u.toString(), sqlitePath: 'unused' }));
     await ds.initialize();
-    journal = openIntentJournal(ds.options as { type: string; url: string })!;
+    // the write-behind policy (opt-in): the default `on` is checked below
+    journal = openIntentJournal(ds.options as { type: string; url: string }, { pgSynchronousCommit: 'intents' })!;
     await journal.connect();
   });
   afterAll(async () => {
@@ -238,8 +239,25 @@ describe('intent journal on PostgreSQL', () => {
     expect((await plain.intent('wb-b'))?.status).toBe('REJECTED');
   });
 
-  it('a failed write-behind stops the journal: later applies and flushes throw its error', async () => {
+  it('by default (synchronous_commit on) nothing is written behind: every apply is a commit to wait for', async () => {
     const j = openIntentJournal(ds.options as { type: string; url: string })!;
+    await j.connect();
+    try {
+      await j.apply({ intents: [intent('on-a')], slots: [slot('96000', 'PENDING', 'on-a')] }, 'BTCUSDT');
+      const booking = j.apply({ intentUpdates: [{ clientOrderId: 'on-a', patch: { status: 'NEW', orderId: 'v-on' } }] }, 'BTCUSDT');
+      expect(booking).toBeInstanceOf(Promise);
+      await booking;
+      // committed when it resolved: another connection sees it without any flush
+      expect((await new GridStore(ds, 'BTCUSDT').intent('on-a'))?.status).toBe('NEW');
+      const { rows } = await (j as unknown as { client: PgClient }).client.query('SHOW synchronous_commit');
+      expect(rows[0].synchronous_commit).toBe('on');
+    } finally {
+      await j.close();
+    }
+  });
+
+  it('a failed write-behind stops the journal: later applies and flushes throw its error', async () => {
+    const j = openIntentJournal(ds.options as { type: string; url: string }, { pgSynchronousCommit: 'intents' })!;
     await j.connect();
     try {
       const fill = changes('wbf')[2].fills![0];

@@ -204,11 +204,12 @@ export const mmConfigSchema = z.object({
       /** SQLite `synchronous` of the intent journal: NORMAL (survives kill -9; the last commits can be lost on power loss) or FULL (fsync per commit). */
       sqlite_synchronous: z.enum(['FULL', 'NORMAL']).default('NORMAL'),
       /**
-       * PostgreSQL `synchronous_commit` of the intent journal: intents (default: changes with new order
-       * intents wait for the WAL flush, bookings of venue answers commit asynchronously), on (every
-       * commit durable) or off (survives a market-maker crash, not a database crash). See PgSynchronousCommit.
+       * PostgreSQL `synchronous_commit` of the intent journal: on (default: every commit durable),
+       * intents (changes with new order intents wait for the WAL flush, bookings of venue answers are
+       * written behind with asynchronous commits) or off (survives a market-maker crash, not a
+       * database crash). See PgSynchronousCommit.
        */
-      pg_synchronous_commit: z.enum(['intents', 'on', 'off']).default('intents'),
+      pg_synchronous_commit: z.enum(['intents', 'on', 'off']).default('on'),
       /** Hot write through the intent journal (default) or through TypeORM transactions (false; slower, for comparison). */
       intent_journal: boolish.default(true),
       /** PostgreSQL: statement_timeout (server) and query timeout (client, +1 s), ms. */
