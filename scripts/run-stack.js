@@ -31,6 +31,8 @@ const START_TIMEOUT_MS = 30_000;
 const KILL_AFTER_MS = 15_000;
 
 const env = { ...process.env };
+// The apps' Node flags, as in the image (Dockerfile NODE_OPTIONS): a 32 MB young generation.
+if (!/--max-semi-space-size/.test(env.NODE_OPTIONS ?? '')) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --max-semi-space-size=32`.trim();
 if (!env.EXCHANGE) env.EXCHANGE = 'sim';
 if (!env.SIM_SPEED) env.SIM_SPEED = '60';
 if (env.SIM_DATA && !env.SIM_START) env.SIM_START = 'on_subscribe';

@@ -34,7 +34,9 @@ export function startNode(
   fs.mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, `${name}-${Date.now()}.log`);
   const out = fs.openSync(logFile, 'a');
-  const nodeArgs = ['--expose-gc'];
+  // The apps' Node flags as deployed (Dockerfile NODE_OPTIONS), for every child alike: products and
+  // baselines run with the same young-generation size.
+  const nodeArgs = ['--expose-gc', '--max-semi-space-size=32'];
   for (const p of opts.preload ?? []) nodeArgs.push('-r', path.join(HOSTS, `${p}.js`));
   const prof = process.env.BENCH_CPU_PROF;
   if (prof) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);

@@ -47,6 +47,17 @@ describe('runtime tree of the image', () => {
     expect(ignore.some((l) => l === 'scripts' || l === 'scripts/')).toBe(false);
   });
 
+  it('the image\'s Node flags (NODE_OPTIONS) are the ones npm start and the benchmarks use, and Node accepts them there', () => {
+    const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    const flags = /^ENV NODE_OPTIONS=(.+)$/m.exec(dockerfile)?.[1];
+    expect(flags).toBe('--max-semi-space-size=32');
+    for (const f of ['scripts/run-stack.js', 'bench/lib/proc.ts', 'package.json']) expect(fs.readFileSync(path.join(ROOT, f), 'utf8')).toContain(flags);
+    // a flag NODE_OPTIONS refuses would stop every app at start
+    const out = execFileSync(process.execPath, ['-e', 'process.stdout.write("started with " + process.env.NODE_OPTIONS)'], { env: { ...process.env, NODE_OPTIONS: flags }, encoding: 'utf8' });
+    expect(out).toBe(`started with ${flags}`);
+    expect(() => execFileSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_OPTIONS: '--no-such-flag' }, stdio: 'pipe' })).toThrow(); // the check can fail
+  });
+
   it('all three apps start from the assembled tree; the page answers 200', async () => {
     execFileSync(process.execPath, [path.join(ROOT, 'scripts/assemble-runtime.js'), tree, '--link', 'node_modules'], { stdio: 'pipe' });
     for (const f of ['apps/live-server/public/index.html', 'proto', 'config/market-maker.yaml', 'dist/apps/market-maker/src/main.js']) {
