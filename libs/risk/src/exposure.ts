@@ -151,8 +151,7 @@ export function checkExposure(limits: ExposureLimits, state: ExposureState, orde
   if (isAboveZero(limits.maxTotalNotional)) {
     const total = W.plus(othersNotional(state, sym));
     if (total.gt(limits.maxTotalNotional)) {
-      const t = total;
-      return refusal('total_notional', () => `worst-case total notional ${t} (${sym} ${W} + others ${t.minus(W)}) exceeds ${limits.maxTotalNotional}`);
+      return refusal('total_notional', () => `worst-case total notional ${total} (${sym} ${W} + others ${total.minus(W)}) exceeds ${limits.maxTotalNotional}`);
     }
   }
   return { ok: true };
