@@ -252,9 +252,8 @@ export class SqliteIntentJournal implements IntentJournal {
 /**
  * `synchronous_commit` policy of the PostgreSQL journal (config `database.pg_synchronous_commit`):
  * - `on` (default): every change commits synchronously (WAL flushed before `apply` resolves), nothing
- *   is buffered. Measured here (`npm run bench -- --only mm-reaction`) its decision-latency p99 is
- *   lower than `intents`' (about 3 ms vs 4.5 ms; p50 0.85 vs 0.65 ms): the write-behind bookings of
- *   `intents` ride in the next intent statement, so a decision after fills carries their rows.
+ *   is buffered. Measured on a 2-core machine (mm-reaction bench, several runs) its decision-latency
+ *   p99 is lower on the whole than `intents`' (2.7–4.2 ms vs 3.8–4.8 ms; p50 0.85 vs 0.65 ms).
  * - `intents` (opt-in): a change that records new order intents — the write that must be durable
  *   before an order leaves — commits synchronously (WAL flushed to disk before `apply` resolves);
  *   every other change (bookings of venue answers and fills, closed intents, slot and strategy
