@@ -169,14 +169,6 @@ export class Account {
     return { positions, unrealizedPnl: upnl, marginBalance, initialMargin: im, maintenanceMargin: mm, marginRatio };
   }
 
-  /** Liquidation price of `symbol`'s position in the account state `st` (full precision; 0 = none). */
-  liquidationPrice(symbol: string, st: AccountMargin): Dec {
-    const p = this.position(symbol);
-    if (p.size.isZero()) return ZERO;
-    const { tmm, upnl } = othersOf(symbol, st);
-    return crossLiquidationPrice({ wallet: this.wallet, othersMaintenance: tmm, othersUnrealized: upnl, size: p.size, entry: p.entry, tiers: this.margin(symbol).tiers });
-  }
-
   /**
    * The liquidation price of `symbol` as reported: on the tick, rounded towards the mark (the
    * conservative side), else to 8 dp. It does not depend on the symbol's own mark, only on the wallet,
@@ -187,7 +179,13 @@ export class Account {
   private reportedLiquidationPrice(symbol: string, st: AccountMargin): Dec {
     const p = this.position(symbol);
     const cfg = this.margin(symbol);
-    const { tmm, upnl } = othersOf(symbol, st);
+    let tmm = ZERO;
+    let upnl = ZERO;
+    for (const o of st.positions) {
+      if (o.symbol === symbol) continue;
+      tmm = tmm.plus(o.maintenanceMargin);
+      upnl = upnl.plus(o.unrealizedPnl);
+    }
     const same = (a: Dec, b: Dec) => a === b || a.eq(b);
     const m = this.liqMemo.get(symbol);
     if (m && m.wallet === this.wallet && m.size === p.size && m.entry === p.entry && m.cfg === cfg && same(m.tmm, tmm) && same(m.upnl, upnl)) return m.value;
@@ -258,16 +256,4 @@ export class Account {
       fundingPnl: r8(this.fundingPnl),
     };
   }
-}
-
-/** Σ maintenance margin and Σ unrealized PnL of the account's positions other than `symbol` (quote). */
-function othersOf(symbol: string, st: AccountMargin): { tmm: Dec; upnl: Dec } {
-  let tmm = ZERO;
-  let upnl = ZERO;
-  for (const o of st.positions) {
-    if (o.symbol === symbol) continue;
-    tmm = tmm.plus(o.maintenanceMargin);
-    upnl = upnl.plus(o.unrealizedPnl);
-  }
-  return { tmm, upnl };
 }

@@ -294,12 +294,12 @@ export class RiskController {
   /** Counts each refusal; alerts once per reason (the alert is deduplicated per reason anyway, and its text is made only for it). */
   private countBlocked(blocked: readonly Refusal[]): void {
     const symbol = this.cfg.symbol;
-    let alerted = '';
+    const alerted: string[] = [];
     for (const v of blocked) {
       this.blocked[v.reason] = (this.blocked[v.reason] ?? 0) + 1;
       this.metrics.orderBlocked(symbol, v.reason);
-      if (alerted.includes(`|${v.reason}|`)) continue;
-      alerted += `|${v.reason}|`;
+      if (alerted.includes(v.reason)) continue;
+      alerted.push(v.reason);
       this.alerts.notify({ kind: 'limit_hit', level: 'WARNING', title: `Exposure limit: ${v.reason}`, message: v.detail, fields: { symbol }, dedupeKey: `limit:${v.reason}` });
     }
   }
